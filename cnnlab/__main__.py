@@ -1,0 +1,113 @@
+"""Command line: how the shipped checkpoints are made, reproducibly.
+
+    python -m cnnlab train --dataset mnist --model cnn --epochs 3
+    python -m cnnlab evaluate checkpoints/mnist-cnn.pt
+    python -m cnnlab train --dry-run            # one or two batches, for CI
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from .config import TrainConfig
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, its default shown in --help."""
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            kind = {"int": int, "float": float, "str": str}.get(str(f.type), type(f.default))
+            parser.add_argument(flag, type=kind, default=f.default, help=f"(default: {f.default})")
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+    from . import checkpoints
+    from .training import fit
+
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    out = Path(args.out or f"checkpoints/{config.dataset}-{config.model}.pt")
+    bar = None
+    for ev in fit(config, root=args.data_dir, download=args.download,
+                  max_steps=2 if args.dry_run else 0, final_eval=not args.dry_run):
+        if ev.kind == "start":
+            bar = tqdm(total=ev.total_steps, desc=ev.message, unit="step", file=sys.stderr)
+            continue
+        bar.update(ev.step - bar.n)
+        post = {"loss": f"{ev.train_loss:.4f}" if ev.train_loss is not None else "-"}
+        if ev.val_acc is not None:
+            post["val_acc"] = f"{ev.val_acc:.4f}"
+        bar.set_postfix(post)
+        if ev.kind == "done":
+            bar.close()
+            print(ev.message)
+            model, metrics = ev.model, ev.metrics
+    if args.dry_run:
+        print("dry run: 2 batches trained, nothing saved")
+        return 0
+    checkpoints.save(out, model, config.model, config.dataset, config.to_dict(), metrics)
+    print(f"saved {out}")
+    return _evaluate(out, args.data_dir, args.download)
+
+
+def _evaluate(path: Path, data_dir, download: bool) -> int:
+    from . import checkpoints, datasets
+    from .metrics import summarize
+    from .training import evaluate, pick_device
+
+    loaded = checkpoints.load(path)
+    test = datasets.load(loaded.dataset, "test", data_dir, download)
+    device = pick_device()
+    r = evaluate(loaded.model.to(device), test, device)
+    metrics = summarize(test.labels, r["predictions"], loaded.classes, r["loss"])
+    written = checkpoints.write_metrics(path, metrics)
+    print(f"{path}: test accuracy {metrics['test_accuracy']:.2%} on {metrics['test_images']} images")
+    for name, acc in metrics["per_class_accuracy"].items():
+        print(f"  {name:>14s}  {acc:.2%}")
+    print("confusion matrix (rows: true, columns: predicted)")
+    for row in metrics["confusion_matrix"]:
+        print("  " + " ".join(f"{v:5d}" for v in row))
+    print(f"wrote {written}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    return _evaluate(Path(args.checkpoint), args.data_dir, args.download)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnlab", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=None, help="data root (default: $CNNLAB_DATA or ./data)")
+    common.add_argument("--download", action="store_true", help="let torchvision download missing data")
+
+    train = sub.add_parser("train", parents=[common], help="train a model and save a checkpoint")
+    _add_config_flags(train)
+    train.add_argument("--out", default=None, help="checkpoint path (default: checkpoints/DATASET-MODEL.pt)")
+    train.add_argument("--dry-run", action="store_true", help="train two batches and save nothing (CI)")
+    train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", parents=[common], help="test accuracy, per class, confusion matrix")
+    ev.add_argument("checkpoint")
+    ev.set_defaults(func=cmd_evaluate)
+
+    args = parser.parse_args(argv)
+    from .checkpoints import CheckpointError
+    from .datasets import DataMissingError
+    try:
+        return args.func(args)
+    except (CheckpointError, DataMissingError, KeyError, ValueError) as err:
+        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""One checkpoint format: weights plus everything needed to use them correctly.
+
+A checkpoint is a plain dict of tensors, strings and numbers saved with ``torch.save`` and read
+with ``torch.load(weights_only=True)``, so loading never runs pickled code. The model is rebuilt
+from its registry name and loaded with ``strict=True``: a file that does not match is refused,
+never half-loaded.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import datasets
+from .models import build_model, get_model_info, trainable_state_dict
+
+FORMAT = "cnnlab-checkpoint"
+FORMAT_VERSION = 1
+REQUIRED = ("format", "format_version", "model", "dataset", "classes", "mean", "std",
+            "input_size", "channels", "state_dict", "config", "metrics")
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable cnnlab checkpoint; the message says why in plain words."""
+
+
+@dataclass
+class Loaded:
+    """A ready-to-use model (eval mode) and what came with it."""
+    model: nn.Module
+    model_name: str
+    dataset: str
+    classes: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    input_size: int
+    channels: int
+    config: dict
+    metrics: dict
+    path: str = ""
+
+    @property
+    def spec(self) -> datasets.DatasetSpec:
+        return datasets.get_spec(self.dataset)
+
+
+def make_payload(model: nn.Module, model_name: str, dataset: str, config: dict | None = None,
+                 metrics: dict | None = None) -> dict:
+    spec = datasets.get_spec(dataset)
+    finetune = bool(getattr(model, "finetune", False))
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "model": model_name, "dataset": dataset, "classes": list(spec.classes),
+        "mean": list(spec.mean), "std": list(spec.std), "input_size": spec.size,
+        "channels": spec.channels, "finetune": finetune,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in trainable_state_dict(model).items()},
+        "config": dict(config or {}), "metrics": dict(metrics or {}),
+    }
+
+
+def save(path: str | Path, model: nn.Module, model_name: str, dataset: str,
+         config: dict | None = None, metrics: dict | None = None) -> Path:
+    """Write atomically (a temporary file, then a rename): a crash never leaves half a file."""
+    return save_payload(path, make_payload(model, model_name, dataset, config, metrics))
+
+
+def save_payload(path: str | Path, payload: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_payload(source: str | Path | bytes) -> dict:
+    """The checkpoint dict, or a CheckpointError saying what is wrong with the file."""
+    name = "the uploaded file" if isinstance(source, bytes) else f"{Path(source).name}"
+    try:
+        f = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+    except OSError as err:
+        raise CheckpointError(f"Cannot open {name}: {err.strerror or err}.") from err
+    try:
+        with f:
+            payload = torch.load(f, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(f"{name} contains Python objects that are not plain weights; "
+                              "it was refused for safety (only cnnlab checkpoints can be loaded).") from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, OSError) as err:
+        raise CheckpointError(f"{name} is not a readable PyTorch checkpoint (it may be truncated "
+                              f"or corrupted): {str(err).splitlines()[0][:200]}") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{name} is a PyTorch file but not a cnnlab checkpoint "
+                              "(save one from the Train tab or with `python -m cnnlab train`).")
+    missing = [k for k in REQUIRED if k not in payload]
+    if missing:
+        raise CheckpointError(f"{name} is missing {', '.join(missing)}.")
+    if payload["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(f"{name} was written by a newer cnnlab (format "
+                              f"{payload['format_version']}); please update cnnlab.")
+    return payload
+
+
+def from_payload(payload: dict, path: str = "") -> Loaded:
+    name = Path(path).name if path else "the checkpoint"
+    try:
+        get_model_info(payload["model"])
+        spec = datasets.get_spec(payload["dataset"])
+    except KeyError as err:
+        raise CheckpointError(f"{name}: {err.args[0]}") from None
+    if len(payload["classes"]) != spec.num_classes:
+        raise CheckpointError(f"{name} has {len(payload['classes'])} classes but {spec.title} has "
+                              f"{spec.num_classes}.")
+    finetune = bool(payload.get("finetune", False))
+    try:
+        model = build_model(payload["model"], spec, finetune=finetune)
+        target = model if finetune or not hasattr(model, "trainable_state_dict") else model.head
+        state = payload["state_dict"]
+        if target is not model:
+            state = {k.removeprefix("head."): v for k, v in state.items()}
+        target.load_state_dict(state, strict=True)
+    except (RuntimeError, ValueError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"{name}: the weights do not match the {payload['model']} model "
+                              f"({str(err).splitlines()[0][:200]}).") from err
+    model.eval()
+    return Loaded(model, payload["model"], payload["dataset"], tuple(payload["classes"]),
+                  tuple(payload["mean"]), tuple(payload["std"]), int(payload["input_size"]),
+                  int(payload["channels"]), dict(payload["config"]), dict(payload["metrics"]), str(path))
+
+
+def load(path: str | Path) -> Loaded:
+    """Load a checkpoint file safely; raises CheckpointError with a clear message."""
+    return from_payload(read_payload(path), str(path))
+
+
+def metrics_path(checkpoint: str | Path) -> Path:
+    return Path(checkpoint).with_suffix(".metrics.json")
+
+
+def write_metrics(checkpoint: str | Path, metrics: dict) -> Path:
+    """The metrics JSON that sits next to a checkpoint, and the same numbers inside it."""
+    payload = read_payload(checkpoint)
+    payload["metrics"] = {**payload["metrics"], **metrics}
+    save_payload(checkpoint, payload)
+    out = metrics_path(checkpoint)
+    out.write_text(json.dumps(metrics, indent=2) + "\n")
+    return out

