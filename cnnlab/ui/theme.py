@@ -1,0 +1,32 @@
+"""The look: clean on a laptop or phone; large and high-contrast on a projector."""
+from __future__ import annotations
+
+import gradio as gr
+
+# Okabe-Ito: a palette that colour-blind students can tell apart (10 classes: two greys added).
+CLASS_COLORS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2",
+                "#D55E00", "#CC79A7", "#000000", "#999999", "#882255")
+RIGHT, WRONG = "#0072B2", "#D55E00"    # blue/orange rather than green/red: safe for colour blindness
+
+BASE_CSS = """
+.gradio-container {max-width: 1280px !important}
+#title h1 {margin-bottom: 0}
+.big-answer {font-size: 5rem; font-weight: 800; line-height: 1; text-align: center}
+.big-answer .hint {font-size: 1.2rem; font-weight: 400; color: var(--body-text-color-subdued)}
+"""
+
+PROJECTOR_CSS = """
+.gradio-container {max-width: 100% !important}
+.big-answer {font-size: 9rem}
+body, .gradio-container {--body-text-color: #000}
+"""
+
+
+def theme_and_css(projector: bool = False):
+    if projector:
+        size = gr.themes.Size(name="text_projector", xxs="14px", xs="16px", sm="18px", md="22px",
+                              lg="26px", xl="32px", xxl="40px")
+        theme = gr.themes.Default(primary_hue="blue", text_size=size, spacing_size="lg").set(
+            button_large_text_size="*text_xl", block_label_text_size="*text_lg")
+        return theme, BASE_CSS + PROJECTOR_CSS
+    return gr.themes.Soft(primary_hue="blue"), BASE_CSS

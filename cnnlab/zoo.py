@@ -1,0 +1,72 @@
+"""The models the app serves: the shipped checkpoints plus the latest trained run.
+
+Shared by every user, so it is read-only for handlers: models are loaded once (lazily, under a
+lock) and only ever replaced as a whole, never changed in place.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import checkpoints
+from .checkpoints import Loaded
+
+LATEST = "latest"           # key of the latest run trained in this app (Train tab)
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str                # "mnist-cnn", "latest", ...
+    label: str              # what the UI shows
+    dataset: str
+    path: str
+
+
+class ModelZoo:
+    def __init__(self, checkpoint_dir: str | Path = "checkpoints"):
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self._lock = threading.Lock()
+        self._loaded: dict[str, Loaded] = {}
+        self._entries: dict[str, Entry] = {}
+        self.version = 0    # bumps whenever the latest run changes (UIs refresh their choices)
+        for path in sorted(self.checkpoint_dir.glob("*.pt")):
+            try:
+                payload = checkpoints.read_payload(path)
+            except checkpoints.CheckpointError:
+                continue
+            spec_title = payload["dataset"]
+            acc = payload.get("metrics", {}).get("test_accuracy")
+            label = f"{payload['model']} on {spec_title}" + (f" ({acc:.1%})" if acc else "")
+            self._entries[path.stem] = Entry(path.stem, label, payload["dataset"], str(path))
+
+    def entries(self, datasets: tuple[str, ...] | None = None) -> list[Entry]:
+        """Entries (the latest run first), optionally only those for some data sets."""
+        with self._lock:
+            items = list(self._entries.values())
+        items.sort(key=lambda e: (e.key != LATEST, e.key))
+        return [e for e in items if datasets is None or e.dataset in datasets]
+
+    def choices(self, datasets: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+        """(label, key) pairs for a gr.Dropdown."""
+        return [(e.label, e.key) for e in self.entries(datasets)]
+
+    def get(self, key: str) -> Loaded:
+        with self._lock:
+            if key in self._loaded:
+                return self._loaded[key]
+            entry = self._entries.get(key)
+        if entry is None:
+            raise KeyError(f"no model called {key!r}; choose one of: {', '.join(self._entries)}")
+        loaded = checkpoints.load(entry.path)
+        with self._lock:
+            return self._loaded.setdefault(key, loaded)
+
+    def set_latest(self, loaded: Loaded, label: str = "latest run") -> None:
+        """Publish a freshly trained model (a copy the trainer will not touch again)."""
+        with self._lock:
+            acc = loaded.metrics.get("test_accuracy")
+            text = f"{label}: {loaded.model_name} on {loaded.dataset}" + (f" ({acc:.1%})" if acc else "")
+            self._entries[LATEST] = Entry(LATEST, text, loaded.dataset, loaded.path)
+            self._loaded[LATEST] = loaded
+            self.version += 1

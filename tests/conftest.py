@@ -1,0 +1,75 @@
+"""Shared fixtures: offline environment, one launched app per test session, a gradio_client,
+and a headless system Chromium driven by Playwright."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Offline before anything imports gradio or huggingface_hub (see ../shared/GRADIO_NOTES.md §8).
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("CNNLAB_DATA", str(ROOT.parent / "shared" / "data"))
+sys.path.insert(0, str(ROOT))
+
+import pytest  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    root = Path(os.environ["CNNLAB_DATA"])
+    if not (root / "MNIST").is_dir():
+        pytest.fail(f"test data not found in {root}: set CNNLAB_DATA to the shared data folder")
+    return root
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, data_root):
+    """The real app, launched once on a free loopback port: (demo, url)."""
+    import app
+    from cnnlab.config import AppConfig
+    runs = tmp_path_factory.mktemp("runs")
+    config = AppConfig(data_dir=str(data_root), checkpoint_dir=str(ROOT / "checkpoints"),
+                       runs_dir=str(runs))
+    demo = app.build_demo(config)
+    demo.queue(default_concurrency_limit=4, max_size=256)
+    kwargs = app.launch_kwargs(config)
+    kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
+    _, url, _ = demo.launch(**kwargs)
+    yield demo, url
+    demo.close()
+
+
+@pytest.fixture()
+def client(app_server):
+    from gradio_client import Client
+    c = Client(app_server[1], verbose=False)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser, app_server):
+    """A fresh page on the app, desktop-sized."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.goto(app_server[1])
+    yield pg
+    context.close()
