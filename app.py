@@ -9,6 +9,7 @@ import argparse
 import importlib
 import importlib.util
 import os
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # offline: no version checks, no analytics
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -36,6 +37,9 @@ def build_context(config: AppConfig | None = None) -> AppContext:
     if importlib.util.find_spec("cnnlab.jobs"):
         from cnnlab.jobs import TrainJob
         ctx.job = TrainJob(ctx)
+    if importlib.util.find_spec("cnnlab.board"):
+        from cnnlab.board import BoardStore
+        ctx.extras["board"] = BoardStore(Path(config.runs_dir) / "board.sqlite")
     return ctx
 
 

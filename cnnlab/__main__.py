@@ -20,7 +20,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type in (bool, "bool"):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            action = parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            action.help = f"(default: {f.default})"     # set here: argparse's own wording varies by version
         else:
             kind = {"int": int, "float": float, "str": str}.get(str(f.type), type(f.default))
             parser.add_argument(flag, type=kind, default=f.default, help=f"(default: {f.default})")

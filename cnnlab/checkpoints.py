@@ -26,6 +26,9 @@ FORMAT = "cnnlab-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED = ("format", "format_version", "model", "dataset", "classes", "mean", "std",
             "input_size", "channels", "state_dict", "config", "metrics")
+TYPES = {"format_version": int, "model": str, "dataset": str, "classes": (list, tuple),
+         "mean": (list, tuple), "std": (list, tuple), "input_size": int, "channels": int,
+         "state_dict": dict, "config": dict, "metrics": dict}
 
 
 class CheckpointError(ValueError):
@@ -97,11 +100,19 @@ def read_payload(source: str | Path | bytes) -> dict:
         raise CheckpointError(f"Cannot open {name}: {err.strerror or err}.") from err
     try:
         with f:
+            if not f.read(1):
+                raise CheckpointError(f"{name} is empty (0 bytes); it is not a checkpoint.")
+            f.seek(0)
             payload = torch.load(f, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except pickle.UnpicklingError as err:
+        if "Unsupported global" not in str(err):      # garbage bytes, not a pickled Python object
+            raise CheckpointError(f"{name} is not a PyTorch checkpoint (its bytes cannot be read "
+                                  "as one; it may be corrupted).") from err
         raise CheckpointError(f"{name} contains Python objects that are not plain weights; "
                               "it was refused for safety (only cnnlab checkpoints can be loaded).") from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, OSError) as err:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, IndexError, OSError) as err:
         raise CheckpointError(f"{name} is not a readable PyTorch checkpoint (it may be truncated "
                               f"or corrupted): {str(err).splitlines()[0][:200]}") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -110,6 +121,9 @@ def read_payload(source: str | Path | bytes) -> dict:
     missing = [k for k in REQUIRED if k not in payload]
     if missing:
         raise CheckpointError(f"{name} is missing {', '.join(missing)}.")
+    wrong = [k for k, kind in TYPES.items() if not isinstance(payload[k], kind)]
+    if wrong:
+        raise CheckpointError(f"{name} is damaged: {', '.join(wrong)} has the wrong type.")
     if payload["format_version"] > FORMAT_VERSION:
         raise CheckpointError(f"{name} was written by a newer cnnlab (format "
                               f"{payload['format_version']}); please update cnnlab.")

@@ -21,6 +21,7 @@ INK_THRESHOLD = 30         # grey levels (of 255) above which a pixel counts as 
 DIGIT_BOX = 20             # MNIST fits the digit into 20x20 ...
 FRAME = 28                 # ... inside a 28x28 frame
 STROKE_WIDTH_28 = 2.6      # typical MNIST stroke width in pixels of the 28x28 frame
+MIN_CONTRAST = 40.0        # grey levels: a photo's object must differ this much from its background
 
 
 @dataclass
@@ -112,21 +113,51 @@ def sketch_to_mnist(value, mean=(0.1307,), std=(0.3081,)) -> Prepared | None:
                     (float(left), float(top)))
 
 
+def _background(grey: np.ndarray, band: int) -> np.ndarray:
+    """The background under the whole photo, estimated from its border: a smooth (quadratic)
+    surface fitted to the border band, refitted without outliers (an object touching the edge),
+    so uneven light across a sheet of paper or vignetting is not mistaken for the object."""
+    h, w = grey.shape
+    edge = np.zeros((h, w), bool)
+    edge[:band], edge[-band:], edge[:, :band], edge[:, -band:] = True, True, True, True
+    ys, xs = np.nonzero(edge)
+    step = max(1, len(xs) // 4000)                  # a few thousand samples are plenty
+    ys, xs = ys[::step], xs[::step]
+    values = grey[ys, xs]
+    if len(values) < 24:
+        return np.full_like(grey, float(np.median(values)))
+    basis = np.stack(_quadratic_terms(xs / w - 0.5, ys / h - 0.5), 1)
+    keep = np.ones(len(values), bool)
+    for _ in range(3):
+        coef = np.linalg.lstsq(basis[keep], values[keep], rcond=None)[0]
+        resid = np.abs(values - basis @ coef)
+        keep = resid <= max(10.0, 3.0 * 1.4826 * float(np.median(resid[keep])))
+        if keep.sum() < 12:
+            return np.full_like(grey, float(np.median(values)))
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return sum(c * t for c, t in zip(coef.astype(np.float32), _quadratic_terms(gx / w - 0.5, gy / h - 0.5)))
+
+
+def _quadratic_terms(x, y) -> list:
+    return [np.ones_like(x), x, y, x * x, y * y, x * y]
+
+
 def photo_to_fashion(image: Image.Image, mean=(0.2860,), std=(0.3530,)) -> Prepared:
     """A photo of one piece of clothing -> a Fashion-MNIST-like 28x28: a light object on black,
     cropped to the object, padded to a square and resized so its longest side fills the frame."""
     grey = np.asarray(image.convert("L"), dtype=np.float32)
     h, w = grey.shape
     band = max(1, min(h, w) // 20)
-    border = np.concatenate([grey[:band].ravel(), grey[-band:].ravel(),
-                             grey[:, :band].ravel(), grey[:, -band:].ravel()])
-    background = float(np.median(border))
-    obj = (background - grey) if background > 127 else (grey - background)
-    obj = np.clip(obj, 0, None)
-    peak = float(np.percentile(obj, 99.5)) if obj.size else 0.0
-    if peak > 1e-3:
-        obj = np.clip(obj / peak, 0, 1) * 255.0
-    mask = ndimage.binary_opening(obj > max(INK_THRESHOLD, 0.15 * 255), iterations=1) if min(h, w) > 8 else obj > 0
+    background = _background(grey, band)
+    light = float(np.median(np.concatenate([grey[:band].ravel(), grey[-band:].ravel(),
+                                            grey[:, :band].ravel(), grey[:, -band:].ravel()]))) > 127
+    obj = np.clip((background - grey) if light else (grey - background), 0, None)
+    # Stretch the object to full brightness, but never stretch mere noise (a photo of nothing).
+    peak = max(float(np.percentile(obj, 99.5)), MIN_CONTRAST)
+    obj = np.clip(obj / peak, 0, 1) * 255.0
+    mask = obj > max(INK_THRESHOLD, 0.15 * 255)
+    if min(h, w) > 8:
+        mask = _main_parts(ndimage.binary_opening(mask, iterations=1))
     ys, xs = np.nonzero(mask)
     if len(xs):
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
@@ -137,10 +168,20 @@ def photo_to_fashion(image: Image.Image, mean=(0.2860,), std=(0.3530,)) -> Prepa
     square = np.zeros((side, side), np.float32)
     top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
     square[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
-    seen = np.asarray(Image.fromarray(square.astype(np.uint8)).resize((FRAME, FRAME), Image.LANCZOS))
+    seen = np.array(Image.fromarray(square.astype(np.uint8)).resize((FRAME, FRAME), Image.LANCZOS))
     scale = FRAME / side
     return Prepared(to_tensor(seen, mean, std), seen, (float(x0), float(y0)), scale,
                     (left * scale, top * scale))
+
+
+def _main_parts(mask: np.ndarray) -> np.ndarray:
+    """Keep the object's parts (connected regions at least a tenth the size of the largest);
+    drop specks of dust or crumbs that would stretch the crop."""
+    labels, n = ndimage.label(mask)
+    if n <= 1:
+        return mask
+    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
+    return np.isin(labels, 1 + np.flatnonzero(sizes >= 0.1 * sizes.max()))
 
 
 def photo_to_model_input(image: Image.Image, size: int, mean, std) -> Prepared:

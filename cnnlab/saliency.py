@@ -24,8 +24,9 @@ def saliency_map(model: torch.nn.Module, x: torch.Tensor, target: int | None = N
         else:
             logits = model(x)
         k = int(logits.argmax(1)) if target is None else int(target)
-        logits[0, k].backward()
-    contribution = (x.grad * (x - x.detach().amin())).sum(1)[0]     # positive where ink helped
+        # autograd.grad leaves the shared model's .grad untouched: safe with concurrent users.
+        (grad,) = torch.autograd.grad(logits[0, k], x)
+    contribution = (grad * (x - x.detach().amin())).sum(1)[0]     # positive where ink helped
     sal = contribution.clamp(min=0).numpy()
     sal = ndimage.gaussian_filter(sal, sigma=max(0.6, sal.shape[0] / 40))
     peak = sal.max()

@@ -233,7 +233,8 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
         val = test.subset(config.val_size)
     optimizer = make_optimizer(config.optimizer, learner.parameters(), config.lr, config.weight_decay)
     scheduler = None
-    if config.schedule == "onecycle":
+    # A warm-up needs a few steps (and OneCycleLR divides by zero at exactly 4): tiny runs use a constant lr.
+    if config.schedule == "onecycle" and total >= 8:
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(total, 1),
                                                         pct_start=0.25)
     elapsed = lambda: time.perf_counter() - start                     # noqa: E731
