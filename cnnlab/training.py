@@ -76,6 +76,8 @@ def batches(data: datasets.TensorData, batch_size: int, device: torch.device,
         x = data.images[idx].to(device)
         if x.dtype == torch.uint8:                    # images; cached features are used as they are
             x = datasets.normalize(x, data.spec)
+        else:
+            x = x.float()
         yield x, data.labels[idx].to(device)
 
 
@@ -84,7 +86,8 @@ _feature_lock = threading.Lock()
 
 
 def frozen_backbone(model: nn.Module) -> bool:
-    return hasattr(model, "backbone") and not getattr(model, "finetune", True)
+    """A transfer model whose trunk does not learn: its output can be computed once."""
+    return hasattr(model, "trunk") and getattr(model, "finetune", "all") != "all"
 
 
 def extract_features(model: nn.Module, data: datasets.TensorData, device: torch.device,
@@ -109,7 +112,7 @@ def extract_features(model: nn.Module, data: datasets.TensorData, device: torch.
             for x, _ in batches(data, batch_size, device):
                 if mirrored:
                     x = x.flip(-1)
-                chunks.append(net.embed(x.contiguous(memory_format=torch.channels_last)).float().cpu())
+                chunks.append(net.trunk(x.contiguous(memory_format=torch.channels_last)).half().cpu())
                 done += len(x)
                 yield done, None
     labels = data.labels.repeat(len(views))
@@ -210,8 +213,8 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
         total = min(total, max_steps)
     yield TrainEvent("start", total_steps=total, message=f"training {config.model} on {spec.title}")
     if frozen:
-        # Only the head learns: read every photo through the backbone once, then train on features.
-        learner = model.head
+        # Only the top learns: read every photo through the frozen trunk once, then train on that.
+        learner = model.learner()
         todo = len(train) * (2 if config.augment else 1) + len(test)
         parts, base, last_event = [], 0, start
         for part, flip in ((train, config.augment), (test, False)):
