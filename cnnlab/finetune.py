@@ -1,0 +1,185 @@
+"""The correction loop: fine-tune a copy of a digits model on the class's own drawings.
+
+The class draws, the network gets some of their digits wrong, the teacher fine-tunes for a few
+seconds and the class sees accuracy on their drawings before and after, next to accuracy on the
+MNIST test set before and after. The drawings the model trains on are the ones it is scored on,
+so the first number nearly always rises; whether the second falls is the lesson on overfitting.
+Mixing some MNIST training digits into each pass (``mnist_mix``) is the usual remedy to try next.
+
+The model in the zoo is shared and read-only: fine-tuning works on a deep copy, and ``publish``
+saves the result as a normal checkpoint and makes it the zoo's "latest" model.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import checkpoints, datasets, training
+from .checkpoints import Loaded
+
+MIN_DRAWINGS = 5             # fewer than this is not worth a fine-tune (and says nothing)
+
+
+@dataclass
+class FinetuneConfig:
+    epochs: int = 10              # passes over the drawings: a class makes a few dozen to a few hundred
+    lr: float = 3e-4              # small: adjust the trained network, do not retrain it
+    batch_size: int = 16          # small batches, since there are few drawings
+    time_budget_s: float = 8.0    # the class is waiting: training stops after this many seconds
+    augment: bool = True          # light random shifts, zooms and rotations of every drawing
+    mnist_mix: int = 0            # MNIST training digits mixed into every pass (0 = only the class's)
+    test_size: int = 2000         # MNIST test digits for the before/after check (all 10,000 take ~5 s)
+    seed: int = 0                 # same drawings and seed, same fine-tuned model
+
+
+@dataclass
+class FinetuneResult:
+    model: nn.Module = dataclasses.field(repr=False)
+    drawings: int                 # how many class drawings it trained on
+    epochs: int                   # passes completed
+    steps: int
+    seconds: float
+    drawings_before: float        # accuracy on the class's drawings
+    drawings_after: float
+    test_before: float            # accuracy on the first ``test_size`` MNIST test digits
+    test_after: float
+    test_size: int
+    stopped_early: bool           # the time budget ran out before all epochs
+
+    def rows(self) -> list[list]:
+        """Before/after as table rows (what the board shows)."""
+        def pct(v):
+            return f"{v:.1%}"
+        return [[f"the class's {self.drawings} drawings", pct(self.drawings_before), pct(self.drawings_after),
+                 f"{self.drawings_after - self.drawings_before:+.1%}"],
+                [f"{self.test_size:,} MNIST test digits", pct(self.test_before), pct(self.test_after),
+                 f"{self.test_after - self.test_before:+.1%}"]]
+
+
+Progress = Callable[[float, str], None]
+_before_cache: dict[tuple, float] = {}
+_before_lock = threading.Lock()
+
+
+def drawings_data(images, labels, loaded: Loaded) -> datasets.TensorData:
+    """The class's drawings (N, 28, 28) uint8, white ink on black, as a data set that is
+    normalised with the checkpoint's own mean/std."""
+    x = torch.as_tensor(np.asarray(images), dtype=torch.uint8)
+    if x.ndim == 3:
+        x = x.unsqueeze(1)                                    # (N, 1, 28, 28)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    if x.ndim != 4 or x.shape[1:] != (loaded.channels, loaded.input_size, loaded.input_size) or len(x) != len(y):
+        raise ValueError(f"Drawings must be {loaded.input_size}x{loaded.input_size} images, one label each.")
+    spec = dataclasses.replace(loaded.spec, mean=tuple(loaded.mean), std=tuple(loaded.std))
+    return datasets.TensorData(x, y, spec)
+
+
+def _freeze_batchnorm(model: nn.Module) -> None:
+    """Keep batch-norm statistics as MNIST set them: a few dozen drawings in batches of 16 would
+    otherwise replace them with noisy ones and hurt every other digit."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+def _test_accuracy(model: nn.Module, test: datasets.TensorData, key: tuple | None) -> float:
+    if key is not None:
+        with _before_lock:
+            if key in _before_cache:
+                return _before_cache[key]
+    acc = training.evaluate(model, test)["accuracy"]
+    if key is not None:
+        with _before_lock:
+            _before_cache[key] = acc
+    return acc
+
+
+def finetune(loaded: Loaded, images, labels, root=None, config: FinetuneConfig | None = None,
+             progress: Progress | None = None, stop: threading.Event | None = None,
+             device: torch.device | None = None) -> FinetuneResult:
+    """Fine-tune a copy of ``loaded.model`` on the drawings and measure before and after."""
+    config = config or FinetuneConfig()
+    say = progress or (lambda fraction, text: None)
+    if loaded.spec.kind != "digits":
+        raise ValueError(f"The class board holds digits; {loaded.model_name} on {loaded.spec.title} "
+                         "cannot learn from them. Choose an MNIST model.")
+    drawings = drawings_data(images, labels, loaded)
+    if len(drawings) < MIN_DRAWINGS:
+        raise ValueError(f"Fine-tuning needs at least {MIN_DRAWINGS} drawings on the board; "
+                         f"it has {len(drawings)}. Ask the class to send a few more.")
+    device = device or training.pick_device()
+    test = datasets.load(loaded.dataset, "test", root).subset(config.test_size)
+    test = datasets.TensorData(test.images, test.labels, drawings.spec)
+    mix = datasets.load(loaded.dataset, "train", root) if config.mnist_mix else None
+    generator = torch.Generator().manual_seed(config.seed)
+
+    model = copy.deepcopy(loaded.model).to(device).eval()
+    say(0.0, "measuring the model before fine-tuning")
+    drawings_before = training.evaluate(model, drawings)["accuracy"]
+    cache_key = (loaded.path, id(loaded.model), len(test)) if loaded.path else None
+    test_before = _test_accuracy(model, test, cache_key)
+
+    optimizer = training.make_optimizer("adam", model.parameters(), config.lr)
+    start = time.perf_counter()
+    steps = epochs = 0
+    stopped_early = False
+    for epoch in range(config.epochs):
+        data = drawings
+        if mix is not None:
+            pick = torch.randperm(len(mix), generator=generator)[:config.mnist_mix]
+            data = datasets.TensorData(torch.cat([drawings.images, mix.images[pick]]),
+                                       torch.cat([drawings.labels, mix.labels[pick]]), drawings.spec)
+        model.train()
+        _freeze_batchnorm(model)
+        for x, y in training.batches(data, config.batch_size, device, generator):
+            if config.augment:
+                x = training.augment_batch(x, generator, photo=False)
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            steps += 1
+            if time.perf_counter() - start >= config.time_budget_s or (stop is not None and stop.is_set()):
+                stopped_early = True
+                break
+        epochs = epoch + 1 if not stopped_early else epoch
+        say(0.1 + 0.7 * (epoch + 1) / config.epochs, f"fine-tuning: pass {epoch + 1} of {config.epochs}")
+        if stopped_early:
+            break
+    seconds = time.perf_counter() - start
+    model.eval()
+    say(0.85, "measuring the model after fine-tuning")
+    drawings_after = training.evaluate(model, drawings)["accuracy"]
+    test_after = training.evaluate(model, test)["accuracy"]
+    say(1.0, "done")
+    return FinetuneResult(model.cpu(), len(drawings), epochs, steps, seconds, drawings_before,
+                          drawings_after, test_before, test_after, len(test), stopped_early)
+
+
+def publish(result: FinetuneResult, source: Loaded, source_key: str, zoo, runs_dir,
+            config: FinetuneConfig | None = None, board: str = "") -> Loaded:
+    """Save the fine-tuned model as a checkpoint under ``runs_dir`` and make it the zoo's latest
+    model, so the Draw tab can try it at once."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(runs_dir) / "finetuned" / f"board-{source.model_name}-{stamp}.pt"
+    settings = {**source.config, "finetuned_from": source_key, "finetuned_on": board or "class board",
+                "board_finetune": asdict(config or FinetuneConfig())}
+    metrics = {"test_accuracy": result.test_after, "test_images": result.test_size,
+               "test_accuracy_before": result.test_before, "board_drawings": result.drawings,
+               "board_accuracy_before": result.drawings_before, "board_accuracy_after": result.drawings_after,
+               "finetune_seconds": round(result.seconds, 2), "finetune_steps": result.steps}
+    checkpoints.save(path, result.model, source.model_name, source.dataset, settings, metrics)
+    loaded = checkpoints.load(path)
+    zoo.set_latest(loaded, label="fine-tuned on the class board")
+    return loaded

@@ -1,0 +1,355 @@
+"""Class board tab: the whole class's drawings and confusion matrix, live on the projector.
+
+``build_submit`` is the row the Draw tab embeds under its canvas (tap the digit you meant, optional
+nickname); ``build`` is the board itself (latest drawings, class accuracy, confusion matrix whose
+cells open their drawings) with the teacher's controls (new board, clear, export, fine-tune).
+Storage and counting live in cnnlab.board, the correction loop in cnnlab.finetune.
+"""
+from __future__ import annotations
+
+import html
+import tempfile
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from .. import finetune as ft
+from ..board import NICKNAME_MAX, NUM_CLASSES, BoardError, BoardStore, Submission, Summary, Thumbnails, check_digit
+from ..datasets import DataMissingError
+from ..zoo import LATEST
+from .theme import RIGHT, WRONG
+
+LATEST_SHOWN = 24          # drawings in the live gallery: four rows of six on a projector
+CELL_SHOWN = 60            # drawings shown for one cell of the confusion matrix
+TICK_S = 1.0               # how often a board viewer asks "anything new?" (one tiny query)
+ANY = "any"
+MIX_DIGITS = 300           # MNIST training digits mixed in when the teacher ticks the box
+_lock = threading.Lock()
+
+
+def _services(ctx) -> tuple[BoardStore, Thumbnails]:
+    """The app's board store (app.build_context creates it) and the thumbnail cache."""
+    with _lock:
+        if "board" not in ctx.extras:
+            ctx.extras["board"] = BoardStore(Path(ctx.config.runs_dir) / "board.sqlite")
+        if "board_thumbs" not in ctx.extras:
+            ctx.extras["board_thumbs"] = Thumbnails()
+        return ctx.extras["board"], ctx.extras["board_thumbs"]
+
+
+# ---------------------------------------------------------------- what the pages show (pure)
+
+def confirmation_html(s: Submission, duplicate: bool = False) -> str:
+    """The message a student sees after tapping a digit. The nickname is escaped."""
+    colour = RIGHT if s.correct else WRONG
+    verdict = "The network got it right." if s.correct else "The network got it wrong: a good one for the board!"
+    who = f", {html.escape(s.nickname)}" if s.nickname else ""
+    lead = "Already on the board" if duplicate else "Sent"
+    return (f"<div id='board-confirm-text' style='border-left: 6px solid {colour}; padding: 0.4em 0.8em'>"
+            f"<b>{lead}{who}!</b> You meant <b>{s.intended}</b>, the network saw <b>{s.predicted}</b> "
+            f"({max(s.probs):.0%} sure). {verdict} Draw the next one.</div>")
+
+
+def header_html(summary: Summary) -> str:
+    title = html.escape(summary.session.title)
+    if not summary.total:
+        return (f"<div id='board-accuracy'><b>{title}</b>: no drawings yet. Draw a digit on the Draw tab "
+                "and tap the digit you meant to send it here.</div>")
+    return (f"<div id='board-accuracy' style='font-size: 1.3em'><b>{title}</b>: the network recognised "
+            f"<span style='font-size: 2em; font-weight: 800; color: {RIGHT}'>{summary.accuracy:.0%}</span> "
+            f"of the class's drawings ({summary.correct} of {summary.total}); "
+            f"<span style='color: {WRONG}; font-weight: 700'>{summary.total - summary.correct} wrong</span>.</div>")
+
+
+def confusion_table(cm: np.ndarray):
+    """The confusion matrix as a styled table: rows the digit meant, columns the digit seen;
+    the diagonal (right) in blue, mistakes in orange, darker for more drawings, zeros blank."""
+    cm = np.asarray(cm)
+    df = pd.DataFrame(cm, columns=[str(d) for d in range(NUM_CLASSES)])
+    df.insert(0, "meant", [str(d) for d in range(NUM_CLASSES)])
+    peak = max(int(cm.max()), 1)
+
+    def colours(frame: pd.DataFrame) -> pd.DataFrame:
+        css = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        for r in range(NUM_CLASSES):
+            for c in range(NUM_CLASSES):
+                n = int(cm[r, c])
+                if n:
+                    alpha = 0.25 + 0.75 * n / peak
+                    rgb = RIGHT if r == c else WRONG
+                    text = "white" if alpha > 0.55 else "black"
+                    css.iloc[r, c + 1] = (f"background-color: {rgb}{round(alpha * 255):02x}; color: {text}; "
+                                          "font-weight: 700")
+        css.iloc[:, 0] = "font-weight: 700"
+        return css
+
+    return df.style.apply(colours, axis=None).format(lambda n: str(n) if n else "", subset=df.columns[1:])
+
+
+def gallery_items(subs: list[Submission], thumbs: Thumbnails) -> list[tuple[str, str]]:
+    return [(thumbs.path(s), s.caption) for s in subs]
+
+
+def cell_caption(meant: str, saw: str, n: int) -> str:
+    what = " and ".join(p for p in ((f"meant **{meant}**" if meant != ANY else ""),
+                                    (f"the network saw **{saw}**" if saw != ANY else "")) if p) or "all drawings"
+    return f"{n} drawing{'s' if n != 1 else ''}: {what}." if n else f"No drawings yet where {what}."
+
+
+def training_running(ctx) -> bool:
+    """True while the class's shared training run is going (fine-tuning then would halve both)."""
+    running = getattr(ctx.job, "is_running", False)
+    return bool(running() if callable(running) else running)
+
+
+def _cell_filter(value) -> int | None:
+    return None if value in (None, "", ANY) else check_digit(value)
+
+
+# ---------------------------------------------------------------- submit row (in the Draw tab)
+
+def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction) -> None:
+    """Under the Draw tab's canvas: ten digit buttons (one tap sends the drawing with the digit
+    the student meant), an optional nickname, a confirmation and "take back my last drawing".
+
+    ``last_prediction`` is the Draw tab's gr.State: {"seen": 28x28 uint8, "pred": int,
+    "probs": 10 floats, "model": key} or None while the canvas is empty.
+    """
+    store, _ = _services(ctx)
+
+    def submit(digit, nickname, prediction, request: gr.Request):
+        try:
+            intended = check_digit(digit)
+            if not prediction:
+                raise BoardError("Draw a digit on the canvas first, then tap the digit you meant.")
+            result = store.add(prediction["seen"], intended, prediction["pred"], prediction["probs"],
+                               prediction.get("model", ""), request.session_hash, nickname)
+        except (BoardError, KeyError, TypeError) as err:
+            message = str(err) if isinstance(err, BoardError) else "Draw a digit again, then tap the digit you meant."
+            raise gr.Error(message) from None
+        # Clear the canvas (and the prediction with it): one drawing, one submission.
+        return confirmation_html(result.submission, result.duplicate), None, None
+
+    def take_back(request: gr.Request):
+        removed = store.undo_last(request.session_hash)
+        if removed is None:
+            return "<div id='board-confirm-text'>You have no drawing on this board to take back.</div>"
+        return (f"<div id='board-confirm-text'>Taken back: your drawing of a {removed.intended} "
+                f"(the network saw {removed.predicted}) is off the board.</div>")
+
+    with gr.Group(elem_id="board-submit"):
+        gr.Markdown("**Send it to the class board.** I meant:", elem_id="board-submit-title")
+        with gr.Row(elem_id="board-digits"):
+            buttons = [gr.Button(str(d), elem_id=f"meant-{d}", min_width=44, size="lg") for d in range(NUM_CLASSES)]
+        with gr.Row(equal_height=True):
+            nickname = gr.Textbox(label="Nickname (optional)", placeholder=f"up to {NICKNAME_MAX} characters",
+                                  max_length=NICKNAME_MAX, max_lines=1, elem_id="board-nickname", scale=3)
+            undo = gr.Button("Take back my last drawing", elem_id="board-undo", size="sm", scale=1)
+        confirm = gr.HTML(elem_id="board-confirm")
+    for d, button in enumerate(buttons):
+        # Each button passes its own label as the digit; through the API, /board_submit takes any digit.
+        button.click(submit, [button, nickname, last_prediction], [confirm, sketch, last_prediction],
+                     api_name="board_submit" if d == 0 else f"board_submit_{d}",
+                     api_visibility="public" if d == 0 else "undocumented",
+                     concurrency_id="board_submit", concurrency_limit=8, show_progress_on=[confirm])
+    undo.click(take_back, None, confirm, api_name="board_undo", concurrency_id="board_submit",
+               concurrency_limit=8, show_progress_on=[confirm])
+
+
+# ---------------------------------------------------------------- the Class board tab
+
+def build(ctx, demo: gr.Blocks) -> None:
+    store, thumbs = _services(ctx)
+    view_lock = threading.Lock()
+    view_cache: dict = {}                       # the board as rendered for one version, shared by viewers
+    finetune_lock = threading.Lock()            # one fine-tune at a time
+
+    def board_view():
+        """(version, header, gallery items, matrix): computed once per change for all viewers."""
+        version = store.version()
+        with view_lock:
+            if view_cache.get("version") == version:
+                return view_cache["view"]
+        summary = store.summary()
+        latest = store.submissions(limit=LATEST_SHOWN)
+        # The styled table is serialised once here, not once per viewer (10 ms each).
+        table = matrix.postprocess(confusion_table(summary.confusion)).model_dump()
+        view = (summary.version, header_html(summary), gallery_items(latest, thumbs), table)
+        with view_lock:
+            view_cache.update(version=summary.version, view=view)
+        return view
+
+    def cell_view(meant, saw):
+        try:
+            subs = store.submissions(intended=_cell_filter(meant), predicted=_cell_filter(saw), limit=CELL_SHOWN)
+        except BoardError as err:
+            raise gr.Error(str(err)) from None
+        return gallery_items(subs, thumbs), cell_caption(meant or ANY, saw or ANY, len(subs))
+
+    def refresh(seen_version, meant, saw):
+        if store.version() == seen_version:                  # nothing new: leave the page alone
+            return (gr.skip(),) * 6
+        version, header, latest, table = board_view()
+        cell, caption = cell_view(meant, saw)
+        return header, latest, table, cell, caption, version
+
+    def pick_cell(evt: gr.SelectData):
+        row, col = evt.index
+        meant, saw = str(row), (ANY if col == 0 else str(col - 1))
+        cell, caption = cell_view(meant, saw)
+        return meant, saw, cell, caption
+
+    def board_summary() -> dict:
+        """The current board: title, counts, accuracy, confusion matrix (rows = digit meant,
+        columns = digit seen) and the latest drawings, newest first."""
+        s = store.summary()
+        latest = store.submissions(limit=LATEST_SHOWN)
+        return {"board": s.session.id, "title": s.session.title, "version": s.version,
+                "total": s.total, "correct": s.correct, "accuracy": s.accuracy,
+                "confusion": s.confusion.tolist(),
+                "latest": [{"id": x.id, "intended": x.intended, "predicted": x.predicted,
+                            "nickname": x.nickname, "caption": x.caption, "model": x.model} for x in latest]}
+
+    # -- teacher actions
+    def require_teacher(key):
+        if not ctx.teacher_ok(key):
+            raise gr.Error("Wrong teacher key. Type the key the app was started with (--teacher-key).")
+
+    def new_board(key, title):
+        require_teacher(key)
+        s = store.new_session(title)
+        return f"Started a new, empty board: **{html.escape(s.title)}**. Earlier boards stay in the database.", ""
+
+    def clear_board(key, sure):
+        require_teacher(key)
+        if not sure:
+            raise gr.Error("Tick “Yes, delete every drawing on this board” first "
+                           "(export the board before if you want to keep the drawings).")
+        n = store.clear()
+        return f"Deleted {n} drawing{'s' if n != 1 else ''} from this board.", False
+
+    def export(key, kind):
+        require_teacher(key)
+        board = store.current_session()
+        folder = Path(tempfile.mkdtemp(prefix="cnnlab-board-export-"))
+        name = f"class-board-{board.id}-{datetime.now():%Y%m%d-%H%M}"
+        if kind == "csv":
+            path = store.export_csv(folder / f"{name}.csv")
+        else:
+            path = store.export_zip(folder / f"{name}-drawings.zip")
+        return str(path)
+
+    def model_choices():
+        choices = ctx.zoo.choices(("mnist",))
+        keys = [k for _, k in choices]
+        default = LATEST if LATEST in keys else ("mnist-cnn" if "mnist-cnn" in keys else (keys[0] if keys else None))
+        return choices, default
+
+    def refresh_models(current):
+        choices, default = model_choices()
+        return gr.Dropdown(choices=choices, value=current if current in [k for _, k in choices] else default)
+
+    def run_finetune(key, model_key, seconds, mix, progress=gr.Progress()):
+        require_teacher(key)
+        if not model_key:
+            raise gr.Error("There is no MNIST model to fine-tune yet: train one on the Train tab first.")
+        subs = store.submissions(newest_first=False)
+        if len(subs) < ft.MIN_DRAWINGS:
+            raise gr.Error(f"Fine-tuning needs at least {ft.MIN_DRAWINGS} drawings on the board; "
+                           f"it has {len(subs)}. Ask the class to send a few more.")
+        if training_running(ctx):
+            raise gr.Error("The class's training run is still going: wait for it (or stop it) before fine-tuning.")
+        if not finetune_lock.acquire(blocking=False):
+            raise gr.Error("A fine-tune is already running; wait a few seconds for its result.")
+        try:
+            loaded = ctx.zoo.get(model_key)
+            config = ft.FinetuneConfig(time_budget_s=float(seconds), mnist_mix=MIX_DIGITS if mix else 0)
+            result = ft.finetune(loaded, np.stack([s.image for s in subs]), [s.intended for s in subs],
+                                 ctx.data_root, config, progress=lambda f, text: progress(f, desc=text))
+            ft.publish(result, loaded, model_key, ctx.zoo, ctx.config.runs_dir, config,
+                       board=store.current_session().title)
+        except (ValueError, KeyError, DataMissingError) as err:       # each says what to do
+            raise gr.Error(str(err.args[0] if err.args else err)) from None
+        finally:
+            finetune_lock.release()
+        table = pd.DataFrame(result.rows(), columns=["accuracy on", "before", "after", "change"])
+        message = (f"Fine-tuned **{html.escape(model_key)}** for {result.seconds:.1f} s ({result.epochs} passes over "
+                   f"{result.drawings} drawings). It is now the **latest** model: pick "
+                   "“fine-tuned on the class board” on the Draw tab and try the hard digits again. "
+                   "Did the MNIST accuracy drop? That is overfitting to the class's drawings.")
+        return message, table
+
+    # -- layout
+    gr.Markdown("Every drawing the class sends from the Draw tab lands here. **Blue** frames: the network "
+                "was right; **orange**: it saw another digit. Tap a cell of the matrix to see its drawings.")
+    header = gr.HTML(elem_id="board-header")
+    with gr.Row():
+        with gr.Column(scale=3):
+            gr.Markdown("**Latest drawings** (newest first; tap one to see it large)")
+            latest = gr.Gallery(label="Latest drawings", show_label=False, columns=6, height=520,
+                                object_fit="contain", fit_columns=False, interactive=False,
+                                elem_id="board-gallery")
+        with gr.Column(scale=2):
+            matrix = gr.Dataframe(label="Confusion matrix: the digit meant (rows), the digit the network saw (columns)",
+                                  interactive=False, elem_id="board-matrix", show_search="none",
+                                  column_widths=["16%"] + ["8.4%"] * NUM_CLASSES)
+            with gr.Row():
+                digits = [ANY] + [str(d) for d in range(NUM_CLASSES)]
+                cell_meant = gr.Dropdown(digits, value=ANY, label="meant", elem_id="board-cell-meant")
+                cell_saw = gr.Dropdown(digits, value=ANY, label="the network saw", elem_id="board-cell-saw")
+            cell_info = gr.Markdown(elem_id="board-cell-info")
+            cell = gr.Gallery(label="Drawings in this cell", show_label=False, columns=4, height=300,
+                              object_fit="contain",
+                              fit_columns=False, interactive=False, elem_id="board-cell")
+    with gr.Accordion("Teacher: boards, export and the correction loop", open=False, elem_id="board-teacher"):
+        key = gr.Textbox(label="Teacher key", type="password", visible=bool(ctx.config.teacher_key),
+                         elem_id="board-key")
+        with gr.Row():
+            title = gr.Textbox(label="Name of the new board (optional)", max_length=60, scale=3)
+            new_btn = gr.Button("Start a new board", scale=1)
+        with gr.Row():
+            sure = gr.Checkbox(label="Yes, delete every drawing on this board", scale=3)
+            clear_btn = gr.Button("Clear this board", variant="stop", scale=1)
+        with gr.Row():
+            csv_btn = gr.Button("Export as CSV", elem_id="board-export-csv")
+            zip_btn = gr.Button("Export the drawings (zip of PNGs)", elem_id="board-export-zip")
+        with gr.Row():
+            # shown once exported
+            csv_file = gr.File(label="CSV", interactive=False, visible=False, elem_id="board-csv")
+            zip_file = gr.File(label="Drawings", interactive=False, visible=False, elem_id="board-zip")
+        teacher_msg = gr.Markdown(elem_id="board-teacher-msg")
+        gr.Markdown("**Correction loop**: teach the network the class's handwriting for a few seconds, "
+                    "then compare accuracy on the class's drawings and on MNIST.")
+        choices, default = model_choices()
+        with gr.Row():
+            ft_model = gr.Dropdown(choices, value=default, label="Model to fine-tune", elem_id="board-ft-model")
+            ft_seconds = gr.Slider(2, 30, value=ft.FinetuneConfig.time_budget_s, step=1,
+                                   label="Seconds of training")
+            ft_mix = gr.Checkbox(label=f"Mix in {MIX_DIGITS} MNIST training digits (so it keeps what it knew)")
+        ft_btn = gr.Button("Fine-tune on the class's drawings", variant="primary", elem_id="board-ft")
+        ft_msg = gr.Markdown(elem_id="board-ft-msg")
+        ft_table = gr.Dataframe(headers=["accuracy on", "before", "after", "change"], interactive=False,
+                                elem_id="board-ft-table")
+
+    # -- events
+    seen = gr.State(-1)                         # the board version this viewer shows
+    timer = gr.Timer(TICK_S)
+    timer.tick(refresh, [seen, cell_meant, cell_saw], [header, latest, matrix, cell, cell_info, seen],
+               api_name="board_refresh", show_progress="hidden", concurrency_limit=None, queue=False)
+    matrix.select(pick_cell, None, [cell_meant, cell_saw, cell, cell_info], api_visibility="private",
+                  show_progress="hidden")
+    gr.on([cell_meant.input, cell_saw.input], cell_view, [cell_meant, cell_saw], [cell, cell_info],
+          api_name="board_cell", show_progress="hidden")
+    gr.api(board_summary, api_name="board_summary", concurrency_limit=None)
+    new_btn.click(new_board, [key, title], [teacher_msg, title], api_name="board_new")
+    clear_btn.click(clear_board, [key, sure], [teacher_msg, sure], api_name="board_clear")
+    for button, kind, output in ((csv_btn, "csv", csv_file), (zip_btn, "zip", zip_file)):
+        button.click(lambda k, kind=kind: export(k, kind), key, output, api_name=f"board_export_{kind}").success(
+            lambda: gr.File(visible=True), None, output, queue=False, api_visibility="private")
+    ft_model.focus(refresh_models, ft_model, ft_model, api_visibility="private", show_progress="hidden")
+    ft_btn.click(run_finetune, [key, ft_model, ft_seconds, ft_mix], [ft_msg, ft_table],
+                 api_name="board_finetune", show_progress_on=[ft_msg], concurrency_limit=1)
