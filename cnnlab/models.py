@@ -75,13 +75,14 @@ def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
 
 
 class DeepCNN(Classifier):
-    """Seed 003: three conv blocks with batch norm, then a 128-unit layer."""
+    """Seed 003: three conv blocks (32, 64, 128 channels) with batch norm, then a 128-unit layer.
+    One convolution per block keeps an epoch of Fashion-MNIST near a minute on 2 CPU cores."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28):
         super().__init__()
         self.features = nn.Sequential(
-            *_conv_bn(in_channels, 32), *_conv_bn(32, 32), nn.MaxPool2d(2),         # (N, 32, 14, 14)
-            *_conv_bn(32, 64), *_conv_bn(64, 64), nn.MaxPool2d(2),                  # (N, 64, 7, 7)
+            *_conv_bn(in_channels, 32), nn.MaxPool2d(2),                            # (N, 32, 14, 14)
+            *_conv_bn(32, 64), nn.MaxPool2d(2),                                     # (N, 64, 7, 7)
             *_conv_bn(64, 128), nn.MaxPool2d(2),                                    # (N, 128, 3, 3)
             nn.Flatten(), nn.Dropout(0.3),
             nn.Linear(128 * (size // 8) ** 2, 128), nn.BatchNorm1d(128), nn.ReLU(), # (N, 128)
