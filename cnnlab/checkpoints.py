@@ -84,6 +84,7 @@ def save_payload(path: str | Path, payload: dict) -> Path:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)                      # mkstemp makes it private; checkpoints are shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -148,8 +149,9 @@ def from_payload(payload: dict, path: str = "") -> Loaded:
         else:
             model.load_state_dict(payload["state_dict"], strict=True)
     except (RuntimeError, ValueError, TypeError, AttributeError) as err:
+        detail = " ".join(str(err).split())[:240]               # PyTorch lists the keys on later lines
         raise CheckpointError(f"{name}: the weights do not match the {payload['model']} model "
-                              f"({str(err).splitlines()[0][:200]}).") from err
+                              f"({detail}).") from err
     model.eval()
     return Loaded(model, payload["model"], payload["dataset"], tuple(payload["classes"]),
                   tuple(payload["mean"]), tuple(payload["std"]), int(payload["input_size"]),

@@ -155,7 +155,7 @@ def _load_photos(spec: DatasetSpec, split: str, root: Path, download: bool) -> T
     images = torch.empty((len(files), 3, spec.size, spec.size), dtype=torch.uint8)
     for i, (path, _) in enumerate(files):
         with Image.open(path) as im:
-            images[i] = torch.from_numpy(np.asarray(fit_square(im.convert("RGB"), spec.size))).permute(2, 0, 1)
+            images[i] = torch.from_numpy(np.array(fit_square(im.convert("RGB"), spec.size))).permute(2, 0, 1)
     return TensorData(images, torch.tensor([label for _, label in files], dtype=torch.long), spec)
 
 

@@ -97,7 +97,8 @@ def extract_features(model: nn.Module, data: datasets.TensorData, device: torch.
     A frozen backbone gives the same features every epoch, so computing them once turns minutes
     per epoch into seconds. Yields (images done, None) as it goes and finally (n, features).
     """
-    key = (data.spec.name, len(data), id(data.images), flip, type(model).__name__)
+    key = (data.spec.name, len(data), id(data.images), flip, type(model).__name__,
+           getattr(model, "finetune", None))          # "head" and "top" cache different trunk outputs
     with _feature_lock:
         cached = _feature_cache.get(key)
     if cached is not None:

@@ -1,0 +1,116 @@
+"""The command line: `python -m cnnlab train | evaluate`, as CI and the README use it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnlab import checkpoints, datasets
+from cnnlab.__main__ import main
+from cnnlab.config import TrainConfig
+from cnnlab.training import fit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: two threads fight the other processes on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def cli(*args, cwd) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "cnnlab", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_dry_run_trains_two_batches_and_saves_nothing(tmp_path, data_root):
+    result = cli("train", "--dry-run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "dry run" in result.stdout
+    assert list(tmp_path.iterdir()) == [], "a dry run writes no checkpoint"
+
+
+def test_unknown_model_is_a_clear_error(tmp_path, data_root):
+    result = cli("train", "--model", "resnet9000", "--dry-run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown model 'resnet9000'" in result.stderr and "cnn" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_data_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--dry-run", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "MNIST" in err and str(tmp_path) in err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--dataset", "cifar", "--dry-run"], ["unknown data set 'cifar'", "mnist"]),
+    (["train", "--model", "transfer", "--dry-run"], ["does not fit", "cnn"]),
+    (["train", "--optimizer", "adagrad", "--dry-run"], ["unknown optimizer 'adagrad'", "adam"]),
+])
+def test_bad_choices_are_clear_errors(data_root, capsys, args, words):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert all(w in err for w in words), err
+
+
+def test_help_shows_every_default(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    assert exit_.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())        # argparse wraps long lines
+    defaults = TrainConfig()
+    for name, value in defaults.to_dict().items():
+        flag = "--" + name.replace("_", "-")
+        assert flag in out
+        assert f"(default: {value})" in out, f"{flag} does not show its default {value}"
+    assert "--dry-run" in out and "--data-dir" in out
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory):
+    """A CNN trained for a few seconds on 2,000 images (about 90% on the test set)."""
+    torch.set_num_threads(1)
+    config = TrainConfig(train_size=2000, epochs=1, eval_every_s=1e9, val_size=100)
+    done = list(fit(config, final_eval=False))[-1]
+    path = tmp_path_factory.mktemp("cli") / "small.pt"
+    return checkpoints.save(path, done.model, config.model, config.dataset, config.to_dict(), {})
+
+
+def test_evaluate_writes_a_metrics_json(small_checkpoint, data_root, capsys):
+    assert main(["evaluate", str(small_checkpoint)]) == 0
+    out = capsys.readouterr().out
+    written = small_checkpoint.with_suffix(".metrics.json")
+    metrics = json.loads(written.read_text())
+    classes = datasets.get_spec("mnist").classes
+    assert 0.7 < metrics["test_accuracy"] <= 1.0
+    assert metrics["test_images"] == 10000
+    assert list(metrics["per_class_accuracy"]) == list(classes)
+    cm = torch.tensor(metrics["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == 10000
+    assert cm.diag().sum().item() / 10000 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    per_class = cm.diag().float() / cm.sum(1).float()
+    assert per_class.tolist() == pytest.approx(list(metrics["per_class_accuracy"].values()), abs=1e-6)
+    test = datasets.load("mnist", "test", data_root)
+    assert cm.sum(1).tolist() == torch.bincount(test.labels, minlength=10).tolist(), "rows are the true class"
+    assert checkpoints.load(small_checkpoint).metrics["test_accuracy"] == metrics["test_accuracy"]
+    assert f"{metrics['test_accuracy']:.2%}" in out and str(written) in out
+
+
+def test_evaluate_a_bad_file_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert main(["evaluate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "broken.pt" in err
+    assert not bad.with_suffix(".metrics.json").exists()

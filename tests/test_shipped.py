@@ -1,0 +1,69 @@
+"""The shipped weights: each checkpoint in checkpoints/ loads, reproduces the test accuracy written
+in its metrics JSON (an oracle for the whole load -> preprocess -> predict path), and the best model
+of each data set meets the target the README promises."""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnlab import checkpoints, datasets
+from cnnlab.training import evaluate
+
+CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+SHIPPED = sorted(CHECKPOINT_DIR.glob("*.pt"))
+TARGETS = {"mnist": 0.993, "fashion": 0.925, "flowers5": 0.90}
+MAX_FOLDER_BYTES = 30 * 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: two threads fight the other processes on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@functools.cache
+def measured(path: Path) -> tuple[checkpoints.Loaded, float]:
+    """Load a shipped checkpoint and measure its accuracy on the official test split (once)."""
+    loaded = checkpoints.load(path)
+    test = datasets.load(loaded.dataset, "test")
+    batch = 8 if loaded.channels == 3 else 1000         # small photo batches: far less time in malloc
+    return loaded, evaluate(loaded.model, test, torch.device("cpu"), batch_size=batch)["accuracy"]
+
+
+def test_checkpoints_are_shipped():
+    assert SHIPPED, f"no checkpoints in {CHECKPOINT_DIR}: make them with the commands in the README"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_reproduces_its_recorded_accuracy(path, data_root):
+    metrics_file = checkpoints.metrics_path(path)
+    assert metrics_file.is_file(), f"{path.name} has no {metrics_file.name}: run `python -m cnnlab evaluate {path}`"
+    recorded = json.loads(metrics_file.read_text())
+    loaded, accuracy = measured(path)
+    assert recorded["test_images"] == len(datasets.load(loaded.dataset, "test"))
+    assert list(recorded["per_class_accuracy"]) == list(loaded.classes)
+    assert loaded.metrics["test_accuracy"] == recorded["test_accuracy"], "the JSON and the checkpoint agree"
+    assert abs(accuracy - recorded["test_accuracy"]) <= 0.001, (
+        f"{path.name}: measured {accuracy:.4%}, recorded {recorded['test_accuracy']:.4%}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", list(TARGETS))
+def test_best_shipped_model_meets_the_target(dataset, data_root):
+    mine = [p for p in SHIPPED if checkpoints.read_payload(p)["dataset"] == dataset]
+    assert mine, f"no shipped checkpoint for {dataset}"
+    best = max((measured(p)[1], p.name) for p in mine)
+    assert best[0] >= TARGETS[dataset], f"best {dataset} model {best[1]}: {best[0]:.2%} < {TARGETS[dataset]:.1%}"
+
+
+def test_checkpoint_folder_is_small_enough_for_git():
+    size = sum(p.stat().st_size for p in CHECKPOINT_DIR.rglob("*") if p.is_file())
+    assert size < MAX_FOLDER_BYTES, f"checkpoints/ holds {size / 2**20:.1f} MB (limit 30 MB)"
