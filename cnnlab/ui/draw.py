@@ -1,29 +1,52 @@
-"""Draw tab: a digit drawn on the sketchpad, recognised on every stroke."""
+"""Draw tab: a digit drawn on the canvas, recognised on every stroke.
+
+The browser draws on a light canvas of our own (cnnlab.ui.canvas: one small request per stroke,
+answers come back inline, no image downloads). ``/predict_digit`` takes the Sketchpad's value
+for API clients (gradio_client), ``/predict_drawing`` the canvas's PNG data URL.
+"""
 from __future__ import annotations
 
+import base64
 import html
 import importlib.util
+import io
+from dataclasses import replace
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
+from ..checkpoints import CheckpointError
 from ..inference import answer
 from ..preprocess import sketch_pixels
-from ..saliency import enlarge, overlay
+from ..saliency import overlay
+from .canvas import SIZE, DrawingCanvas
 from .context import AppContext
 
-CANVAS = 280                 # drawing area in pixels (10x the 28x28 the model sees)
-BRUSH_RADIUS = 11            # thick enough to survive the shrink to 28x28
 DIGIT_DATASETS = ("mnist",)
-
-# Gradio 6 opens the Sketchpad with no tool selected (see GRADIO_NOTES §1): pick the brush on
-# load, and again after the trash icon / Clear, so a student can draw at once.
-AUTO_BRUSH_JS = """() => { const t = (n) => { const r = document.querySelector('#sketch');
-  const b = r && r.querySelector('button[aria-label="Brush"]');
-  if (b && r.innerText.includes('select the draw tool')) b.click(); else if (!b && n > 0) setTimeout(() => t(n-1), 200); };
-  setTimeout(() => t(25), 150); }"""
+HEAT_SIDE = 140            # the saliency overlay is made and sent at about this size
 
 HINT = "<div class='big-answer'><span class='hint'>Draw a digit (0-9) in the box</span></div>"
+SEEN_EMPTY = ("<div class='draw-figure'><div class='draw-empty'><span>The 28 x 28 picture the model "
+              "sees appears here</span></div>"
+              "<div class='draw-caption'>What the model sees (28 x 28)</div></div>")
+HEAT_OFF = ("<div class='draw-figure'><div class='draw-note'>Tick <b>Show which pixels mattered</b> "
+            "to colour the parts of your drawing that made the model decide</div></div>")
+
+FIGURE_CSS = """
+.draw-figure {text-align: center}
+.draw-figure img {display: block; margin: 0 auto; width: 100%; max-width: 240px; aspect-ratio: 1 / 1;
+  border-radius: 6px; border: 1px solid var(--border-color-primary)}
+.draw-figure img.pixels {image-rendering: pixelated; background: #000}
+.draw-caption {font-size: 0.9rem; color: var(--body-text-color-subdued)}
+.draw-empty {display: flex; align-items: center; justify-content: center; text-align: center;
+  max-width: 240px; aspect-ratio: 1 / 1; margin: 0 auto; padding: 1rem; box-sizing: border-box;
+  border: 1px dashed var(--border-color-primary); border-radius: 6px; font-size: 0.95rem;
+  color: var(--body-text-color-subdued)}
+.draw-note {max-width: 240px; margin: 0 auto; padding: 0.75rem; font-size: 0.95rem; border-radius: 6px;
+  border: 1px dashed var(--border-color-primary); color: var(--body-text-color-subdued)}
+"""
+ANSWER_CSS = ".big-answer {min-height: 6.5rem; margin: 0.25rem 0}"
 
 
 def answer_html(top: str, confidence: float) -> str:
@@ -32,20 +55,58 @@ def answer_html(top: str, confidence: float) -> str:
             f"<div class='hint'>{confidence:.0%} sure</div>{unsure}</div>")
 
 
-def predict_digit(ctx: AppContext, sketch, model_key: str, show_saliency: bool):
+def png_data_url(pixels: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)   # fast; a few kB anyway
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def seen_html(seen: np.ndarray) -> str:
+    """The 28x28 input, sent as it is (a few hundred bytes) and enlarged by the browser."""
+    return (f"<div class='draw-figure'><img class='pixels' alt='The 28 by 28 pixel digit the model sees' "
+            f"src='{png_data_url(seen)}'>"
+            f"<div class='draw-caption'>What the model sees (28 x 28)</div></div>")
+
+
+def heat_html(sketch, result) -> str:
+    """The saliency over the student's drawing, made at about HEAT_SIDE px (4x fewer pixels to
+    map and encode than the canvas; the browser shows it at full width)."""
+    pixels = sketch_pixels(sketch)
+    factor = max(1, round(max(pixels.shape) / HEAT_SIDE))
+    small = np.asarray(Image.fromarray(pixels).reduce(factor)) if factor > 1 else pixels
+    prepared = replace(result.prepared, scale=result.prepared.scale * factor,
+                       offset=(result.prepared.offset[0] / factor, result.prepared.offset[1] / factor))
+    heat = overlay(small, result.saliency, prepared)
+    return (f"<div class='draw-figure'><img alt='Your drawing, coloured where it made the model decide' "
+            f"src='{png_data_url(heat)}'><div class='draw-caption'>Orange: the pixels that "
+            f"pushed the model toward its answer</div></div>")
+
+
+def predict_digit(ctx: AppContext, sketch, model_key: str | None, show_saliency: bool):
     """Answer, probabilities, what the model sees, the saliency overlay, and the per-user record."""
-    try:
-        loaded = ctx.zoo.get(model_key or default_model(ctx))
-    except (KeyError, ValueError) as err:
-        raise gr.Error(f"That model is not available ({err}). Pick another one in the list.")
-    result = answer(loaded, sketch, with_saliency=show_saliency)
+    key = model_key or default_model(ctx)
+    result = answer(digit_model(ctx, key), sketch, with_saliency=bool(show_saliency))
     if result is None:
-        return HINT, None, None, None, None
-    seen = enlarge(result.prepared.seen)
-    heat = overlay(sketch_pixels(sketch), result.saliency, result.prepared) if show_saliency else None
+        return HINT, None, SEEN_EMPTY, HEAT_OFF, None
+    heat = heat_html(sketch, result) if show_saliency else HEAT_OFF
     record = {"seen": result.prepared.seen, "pred": result.top_index,
-              "probs": list(result.probs.values()), "model": model_key}
-    return answer_html(result.top, result.confidence), result.probs, seen, heat, record
+              "probs": list(result.probs.values()), "model": key}
+    return (answer_html(result.top, result.confidence), result.probs, seen_html(result.prepared.seen),
+            heat, record)
+
+
+def digit_model(ctx: AppContext, key: str | None):
+    """The loaded checkpoint called ``key``, if it is one that reads digits."""
+    if key is None:
+        raise gr.Error("No digit model is installed. Train one on MNIST in the Train tab, "
+                       "or put mnist-cnn.pt into the checkpoints folder.")
+    if key not in {k for _, k in ctx.zoo.choices(DIGIT_DATASETS)}:
+        raise gr.Error(f"There is no digit model called '{key}'. Pick one in the Model list.")
+    try:
+        return ctx.zoo.get(key)
+    except (KeyError, ValueError, CheckpointError) as err:
+        raise gr.Error(f"The model '{key}' could not be loaded ({err}). "
+                       "Pick another one in the Model list.") from None
 
 
 def default_model(ctx: AppContext) -> str | None:
@@ -55,47 +116,48 @@ def default_model(ctx: AppContext) -> str | None:
 
 
 def build(ctx: AppContext, demo: gr.Blocks) -> None:
-    with gr.Row():
-        with gr.Column(scale=1, min_width=300):
-            sketch = gr.Sketchpad(
-                label="Draw a digit", elem_id="sketch", image_mode="L", type="numpy",
-                canvas_size=(CANVAS, CANVAS), fixed_canvas=True, height=CANVAS + 120,
-                brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
-                layers=False, transforms=(), format="png")
-            with gr.Row():
-                clear = gr.Button("Clear", variant="secondary", elem_id="draw-clear")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5, min_width=300):
+            canvas = DrawingCanvas(label="Drawing", elem_id="sketch")
+            verdict = gr.HTML(HINT, label="Answer", elem_id="draw-answer", css_template=ANSWER_CSS,
+                              js_on_load=None)
+            last_prediction = gr.State(None)
+            if importlib.util.find_spec("cnnlab.ui.board"):
+                from .board import build_submit
+                build_submit(ctx, demo, canvas, last_prediction)
+        with gr.Column(scale=4, min_width=280):
+            probs = gr.Label(num_top_classes=10, label="Probability of each digit", elem_id="probs",
+                             show_heading=False)
+        with gr.Column(scale=4, min_width=280):
+            seen = gr.HTML(SEEN_EMPTY, label="What the model sees", elem_id="draw-seen",
+                           css_template=FIGURE_CSS, js_on_load=None)
             model = gr.Dropdown(ctx.zoo.choices(DIGIT_DATASETS), value=default_model(ctx),
-                                label="Model", elem_id="draw-model",
+                                label="Model", elem_id="draw-model", allow_custom_value=True,
                                 info="Compare how different networks read the same drawing")
             show_saliency = gr.Checkbox(False, label="Show which pixels mattered (saliency)",
                                         elem_id="draw-saliency")
-        with gr.Column(scale=1, min_width=300):
-            verdict = gr.HTML(HINT, elem_id="draw-answer")
-            probs = gr.Label(num_top_classes=10, label="Probability of each digit", elem_id="probs",
-                             show_label=True)
-        with gr.Column(scale=1, min_width=300):
-            seen = gr.Image(label="What the model sees (28x28)", elem_id="draw-seen",
-                            interactive=False, height=220, buttons=[])
-            heat = gr.Image(label="Saliency on your drawing", elem_id="draw-heat",
-                            interactive=False, height=220, buttons=[])
-    last_prediction = gr.State(None)
-    ctx.extras["draw_sketch"] = sketch
+            heat = gr.HTML(HEAT_OFF, label="Saliency on the drawing", elem_id="draw-heat",
+                           css_template=FIGURE_CSS, js_on_load=None)
+    # API clients send the Sketchpad's value to /predict_digit; the page never shows this one.
+    api_sketch = gr.Sketchpad(visible=False, image_mode="L", type="numpy", canvas_size=(SIZE, SIZE),
+                              layers=False, transforms=(), format="png", elem_id="draw-api-sketch")
+    ctx.extras["draw_sketch"] = canvas
 
     outputs = [verdict, probs, seen, heat, last_prediction]
-    predict = lambda s, m, sal: predict_digit(ctx, s, m, sal)       # noqa: E731
-    sketch.change(predict, [sketch, model, show_saliency], outputs, api_name="predict_digit",
-                  show_progress="hidden", trigger_mode="always_last", concurrency_limit=8,
-                  concurrency_id="draw")
-    for control in (model, show_saliency):
-        control.change(predict, [sketch, model, show_saliency], outputs, show_progress="hidden",
-                       concurrency_limit=8, concurrency_id="draw", api_name=False)
-    clear.click(lambda: (None, HINT, None, None, None, None), None, [sketch] + outputs,
-                queue=False, api_name=False)
-    sketch.change(None, None, None, js=AUTO_BRUSH_JS)
-    demo.load(None, None, None, js=AUTO_BRUSH_JS)
-    demo.load(lambda: gr.Dropdown(choices=ctx.zoo.choices(DIGIT_DATASETS)), None, model,
-              api_name=False, queue=False)
 
-    if importlib.util.find_spec("cnnlab.ui.board"):
-        from .board import build_submit
-        build_submit(ctx, demo, sketch, last_prediction)
+    def predict(drawing, model, show_saliency):
+        return predict_digit(ctx, drawing, model, show_saliency)
+
+    shared = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=8,
+                  concurrency_id="draw")
+    canvas.change(predict, [canvas, model, show_saliency], outputs, api_name="predict_drawing",
+                  api_description="Recognise a drawing sent as a PNG data URL (dark ink on white), "
+                  "as the page's canvas sends it on every stroke.", **shared)
+    api_sketch.change(predict, [api_sketch, model, show_saliency], outputs, api_name="predict_digit",
+                      api_description="Recognise a drawing sent as a Sketchpad value (its composite: "
+                      "dark ink on white). Empty canvas: a hint, no error.", **shared)
+    for control in (model, show_saliency):
+        control.change(predict, [canvas, model, show_saliency], outputs, api_name=False, **shared)
+    refresh = lambda: gr.Dropdown(choices=ctx.zoo.choices(DIGIT_DATASETS))   # noqa: E731
+    demo.load(refresh, None, model, api_name=False, queue=False)
+    model.focus(refresh, None, model, api_name=False, queue=False)     # a run trained meanwhile
