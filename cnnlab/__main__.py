@@ -34,8 +34,15 @@ def cmd_train(args) -> int:
 
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     out = Path(args.out or f"checkpoints/{config.dataset}-{config.model}.pt")
+    start_model = None
+    if args.init:
+        init = checkpoints.load(args.init)
+        if (init.model_name, init.dataset) != (config.model, config.dataset):
+            raise ValueError(f"--init {args.init} holds {init.model_name} on {init.dataset}, "
+                             f"not {config.model} on {config.dataset}")
+        start_model = init.model
     bar = None
-    for ev in fit(config, root=args.data_dir, download=args.download,
+    for ev in fit(config, root=args.data_dir, download=args.download, model=start_model,
                   max_steps=2 if args.dry_run else 0, final_eval=not args.dry_run):
         if ev.kind == "start":
             bar = tqdm(total=ev.total_steps, desc=ev.message, unit="step", file=sys.stderr)
@@ -52,7 +59,8 @@ def cmd_train(args) -> int:
     if args.dry_run:
         print("dry run: 2 batches trained, nothing saved")
         return 0
-    checkpoints.save(out, model, config.model, config.dataset, config.to_dict(), metrics)
+    settings = {**config.to_dict(), **({"init": str(args.init)} if args.init else {})}
+    checkpoints.save(out, model, config.model, config.dataset, settings, metrics)
     print(f"saved {out}")
     return _evaluate(out, args.data_dir, args.download)
 
@@ -93,6 +101,8 @@ def main(argv=None) -> int:
     train = sub.add_parser("train", parents=[common], help="train a model and save a checkpoint")
     _add_config_flags(train)
     train.add_argument("--out", default=None, help="checkpoint path (default: checkpoints/DATASET-MODEL.pt)")
+    train.add_argument("--init", default=None,
+                       help="start from this checkpoint's weights instead of random ones (a second stage)")
     train.add_argument("--dry-run", action="store_true", help="train two batches and save nothing (CI)")
     train.set_defaults(func=cmd_train)
 
