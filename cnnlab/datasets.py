@@ -95,7 +95,12 @@ class TensorData:
         return len(self.labels)
 
     def subset(self, n: int) -> "TensorData":
-        return self if not n or n >= len(self) else TensorData(self.images[:n], self.labels[:n], self.spec)
+        """``n`` images drawn at random (always the same ones): photo sets are stored sorted by
+        class, so their first ``n`` would all be daisies."""
+        if not n or n >= len(self):
+            return self
+        pick = torch.randperm(len(self), generator=torch.Generator().manual_seed(0))[:n].sort().values
+        return TensorData(self.images[pick], self.labels[pick], self.spec)
 
 
 _cache: dict[tuple, TensorData] = {}

@@ -1,0 +1,159 @@
+"""Plots as pure functions: data in, a new ``matplotlib.figure.Figure`` out (never pyplot's global
+state, which is not safe in a server with many threads). Live curves are DataFrames for
+gr.LinePlot instead (see cnnlab.jobs.Snapshot), because a matplotlib figure costs ~50 ms to draw.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+RIGHT, WRONG = "#0072B2", "#D55E00"     # blue = right, orange = wrong (colour-blind safe)
+
+
+def confusion_matrix_figure(matrix, classes: Sequence[str], title: str = "Confusion matrix") -> Figure:
+    """Rows: the true class; columns: what the model said. The diagonal is what it got right.
+
+    Cells are shaded by the share of their row (so rare classes show as clearly as common ones)
+    and, for up to 20 classes, labelled with their counts.
+    """
+    cm = np.asarray(matrix, dtype=np.int64)
+    n = len(classes)
+    share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    size = min(9.0, 2.0 + 0.5 * n)
+    fig = Figure(figsize=(size + 0.8, size), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
+    ticks = np.arange(n)
+    short = [c if len(c) <= 12 else c[:11] + "…" for c in classes]
+    slanted = max(map(len, short)) > 2                     # words, not digits: slant them
+    ax.set_xticks(ticks, short, rotation=45 if slanted else 0, ha="right" if slanted else "center")
+    ax.set_yticks(ticks, short)
+    ax.set_xlabel("what the model said")
+    ax.set_ylabel("true class")
+    accuracy = np.trace(cm) / max(cm.sum(), 1)
+    ax.set_title(f"{title}: {accuracy:.1%} right on {cm.sum():,} images")
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                if cm[i, j]:
+                    light = share[i, j] > 0.5
+                    ax.text(j, i, f"{cm[i, j]}", ha="center", va="center", fontsize=9 if n <= 10 else 7,
+                            color="white" if light else (WRONG if i != j else "black"),
+                            fontweight="bold" if i != j else "normal")
+    return fig
+
+
+def mistakes_figure(images, labels: Sequence[int], predictions: Sequence[int], confidences: Sequence[float],
+                    classes: Sequence[str], title: str = "The mistakes the model was surest about") -> Figure:
+    """A row or two of pictures the model got wrong, each titled "said X (97%) / is Y"."""
+    images = np.asarray(images)
+    n = len(labels)
+    fig = Figure(figsize=(10, 2.8), layout="constrained")
+    if n == 0:
+        ax = fig.add_subplot()
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No mistakes on the test images!", ha="center", va="center", fontsize=16, color=RIGHT)
+        return fig
+    cols = min(n, 8)
+    rows = math.ceil(n / cols)
+    fig.set_size_inches(1.5 * cols + 0.4, 2.0 * rows + 0.6)
+    fig.suptitle(title, fontsize=14)
+    for k in range(n):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        grey = images[k].ndim == 2
+        ax.imshow(images[k], cmap="gray" if grey else None, vmin=0, vmax=255, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_color(WRONG)
+            spine.set_linewidth(2)
+        ax.set_title(f"said {classes[predictions[k]]} ({confidences[k]:.0%})\nis {classes[labels[k]]}",
+                     fontsize=12, color=WRONG)
+    return fig
+
+
+# --------------------------------------------------------------------------- t-SNE maps
+STAR_COLOR = "#FF00FF"          # the student's own point: a colour no class uses
+STAR_RADIUS = 0.045             # star size as a share of the map's width
+TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+         "#bcbd22", "#17becf")
+
+
+def class_color_map(classes: Sequence[str], palette: Sequence[str] | None = None) -> dict[str, str]:
+    """Class name -> colour, in class order (the palette repeats beyond its length)."""
+    palette = tuple(palette or TAB10)
+    return {str(c): palette[i % len(palette)] for i, c in enumerate(classes)}
+
+
+def tsne_points_frame(coords, labels, preds, classes: Sequence[str], colour_by: str = "class",
+                      images: Sequence[str] | None = None):
+    """The map as a DataFrame for gr.ScatterPlot: x, y, group (the colour: the true class, or
+    "right"/"wrong" when ``colour_by="right/wrong"``), true, predicted, correct, and optionally
+    image (data URLs, shown when hovering). Mistakes come last so they are drawn on top."""
+    import pandas as pd
+    coords = np.asarray(coords, dtype=np.float64)
+    labels, preds = np.asarray(labels), np.asarray(preds)
+    names = np.array([str(c) for c in classes], dtype=object)
+    right = labels == preds
+    frame = pd.DataFrame({
+        "x": coords[:, 0].round(3), "y": coords[:, 1].round(3),
+        "group": names[labels] if colour_by == "class" else np.where(right, "right", "wrong"),
+        "true": names[labels], "predicted": names[preds], "correct": np.where(right, "yes", "no")})
+    if images is not None:
+        frame["image"] = list(images)
+    order = np.lexsort((labels, ~right))                   # by class, mistakes last (drawn on top)
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def star_outline(x: float, y: float, radius: float, per_edge: int = 4) -> np.ndarray:
+    """Points (k, 2) along the outline of a five-pointed star centred on (x, y), plus the centre:
+    a star drawn with dots, for plots that have no star marker (gr.ScatterPlot)."""
+    angles = np.pi / 2 + np.arange(10) * np.pi / 5
+    radii = np.where(np.arange(10) % 2 == 0, radius, 0.42 * radius)
+    corners = np.stack([x + radii * np.cos(angles), y + radii * np.sin(angles)], axis=1)
+    t = np.arange(per_edge)[:, None] / per_edge
+    edges = [a + t * (b - a) for a, b in zip(corners, np.roll(corners, -1, axis=0))]
+    return np.concatenate(edges + [np.array([[x, y]])])
+
+
+def star_rows(x: float, y: float, span: float, label: str, predicted: str):
+    """DataFrame rows (same columns as tsne_points_frame) that draw a star at (x, y)."""
+    import pandas as pd
+    pts = star_outline(x, y, STAR_RADIUS * span)
+    return pd.DataFrame({"x": pts[:, 0].round(3), "y": pts[:, 1].round(3), "group": label,
+                         "true": label, "predicted": predicted, "correct": ""})
+
+
+def tsne_frame_figure(coords, labels, classes: Sequence[str], title: str = "", limit: float | None = None,
+                      colors: Sequence[str] | None = None, stars=None) -> Figure:
+    """A t-SNE map as a matplotlib Figure (one frame of the "how it learned" animation): dots
+    coloured by true class with a legend, fixed symmetric limits when ``limit`` is given (so the
+    frames of an animation share their axes), optional stars [(x, y, label)]."""
+    coords = np.asarray(coords, dtype=np.float64)
+    labels = np.asarray(labels)
+    cmap = class_color_map(classes, colors)
+    fig = Figure(figsize=(5.6, 5.0), dpi=90, layout="constrained")
+    ax = fig.add_subplot()
+    for k, name in enumerate(classes):
+        mask = labels == k
+        if mask.any():
+            ax.scatter(coords[mask, 0], coords[mask, 1], s=5, color=cmap[str(name)], label=str(name),
+                       linewidths=0)
+    for sx, sy, text in stars or ():
+        ax.scatter([sx], [sy], s=320, marker="*", color=STAR_COLOR, edgecolors="black", linewidths=1,
+                   label=text, zorder=5)
+    if limit:
+        ax.set_xlim(-limit, limit)
+        ax.set_ylim(-limit, limit)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_aspect("equal", adjustable="box" if limit else "datalim")
+    ax.set_title(title, fontsize=11)
+    if len(classes) <= 20:
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, markerscale=2.5,
+                  frameon=False, handletextpad=0.2)
+    return fig

@@ -1,0 +1,361 @@
+"""Train tab: the teacher clicks Train and the whole class watches one shared run learn, live.
+
+Everyone polls the shared ``ctx.job`` (cnnlab.jobs.TrainJob) with a gr.Timer; a viewer's
+gr.State remembers what it already shows, so a tick with nothing new sends nothing, and the
+confusion matrix and mistake pictures are drawn once per run for all viewers.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from .. import plots
+from ..checkpoints import CheckpointError
+from ..config import TrainConfig
+from ..datasets import DATASETS, get_spec
+from ..jobs import RACE_OPTIMIZERS, RACE_STEPS, TrainJob
+from ..models import MODELS, models_for
+from .context import AppContext
+from .theme import RIGHT, WRONG
+
+TICK_S = 0.5                 # how often viewers poll the shared run (2 updates a second)
+OPTIMIZER_CHOICES = [("SGD", "sgd"), ("Momentum", "momentum"), ("RMSprop", "rmsprop"), ("Adam", "adam")]
+# A sensible peak learning rate per optimizer (one-cycle schedule), filled in when one is picked.
+SUGGESTED_LR = {"sgd": 0.1, "momentum": 0.05, "rmsprop": 1e-3, "adam": 3e-3}
+BATCH_SIZES = [16, 32, 64, 128, 256, 512]
+TRAIN_SIZES = [("all", 0), ("1,000", 1000), ("5,000", 5000), ("10,000", 10000), ("30,000", 30000)]
+CURVE_COLORS = {"train loss": "#0072B2", "validation loss": "#E69F00", "validation accuracy": "#009E73"}
+LOSS_SERIES = ["train loss", "validation loss"]
+RACE_COLORS = dict(zip((f"{name} (lr {lr:g})" for name, lr in RACE_OPTIMIZERS),
+                       ("#999999", "#E69F00", "#009E73", "#0072B2")))
+IDLE_GRID = "<div class='train-grid-empty'>The 16 test pictures appear here when a run starts.</div>"
+
+
+def dataset_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    """Every data set, except Flowers-102 unless its files are there (it is 300+ MB)."""
+    present = (Path(ctx.data_root) / DATASETS["flowers102"].folder).is_dir()
+    return [(s.title, s.name) for s in DATASETS.values() if s.name != "flowers102" or present]
+
+
+def model_choices(dataset: str) -> list[tuple[str, str]]:
+    return [(MODELS[m].title, m) for m in models_for(get_spec(dataset))]
+
+
+def make_config(dataset, model, optimizer, lr, batch_size, epochs, budget, train_size, augment) -> TrainConfig:
+    d = TrainConfig()
+    try:
+        return TrainConfig(dataset=dataset or d.dataset, model=model or d.model,
+                           optimizer=optimizer or d.optimizer, lr=float(lr if lr is not None else d.lr),
+                           batch_size=int(batch_size or d.batch_size), epochs=int(epochs or d.epochs),
+                           time_budget_s=float(budget or 0), train_size=int(train_size or 0),
+                           augment=bool(augment))
+    except (TypeError, ValueError):
+        raise gr.Error("A setting is not a number: check the learning rate, batch size and epochs.")
+
+
+# ---------------------------------------------------------------------- drawing the shared state
+def picture_uri(image: np.ndarray) -> str:
+    """A small image as a data: URI (PNG for 28x28 digits, JPEG for photos)."""
+    pil = Image.fromarray(image)
+    buf = io.BytesIO()
+    if image.ndim == 3:
+        pil.thumbnail((112, 112))
+        pil.save(buf, format="JPEG", quality=80)
+        kind = "jpeg"
+    else:
+        pil.save(buf, format="PNG")
+        kind = "png"
+    return f"data:image/{kind};base64,{base64.b64encode(buf.getvalue()).decode()}"
+
+
+def grid_html(grid, uris: list[str]) -> str:
+    """16 pictures with the model's guess under each: blue and ✓ when right, orange and ✗ when wrong."""
+    if grid is None:
+        return IDLE_GRID
+    cells = []
+    for k, (uri, truth) in enumerate(zip(uris, grid.labels)):
+        if grid.predictions is None:
+            colour, text = "#999999", "?"
+        else:
+            guess = grid.predictions[k]
+            ok = guess == truth
+            colour = RIGHT if ok else WRONG
+            text = f"{'✓' if ok else '✗'} {html.escape(grid.classes[guess])}"
+        cells.append(
+            f"<figure class='train-cell' style='margin:0;text-align:center'>"
+            f"<img src='{uri}' alt='test picture of {html.escape(grid.classes[truth])}' "
+            f"style='width:100%;max-width:96px;aspect-ratio:1;image-rendering:pixelated;"
+            f"border:4px solid {colour};border-radius:6px'>"
+            f"<figcaption style='color:{colour};font-weight:700;font-size:1.1em;line-height:1.2;"
+            f"white-space:nowrap;overflow:hidden;text-overflow:ellipsis'>{text}</figcaption></figure>")
+    right = grid.right if grid.predictions is not None else 0
+    return (f"<div id='train-grid-inner' data-right='{right}' style='display:grid;"
+            f"grid-template-columns:repeat(8,minmax(0,1fr));gap:8px'>{''.join(cells)}</div>")
+
+
+def results_markdown(snap) -> str:
+    r = snap.results
+    if not r:
+        return ""
+    if "race" in r:
+        rows = "\n".join(f"| {f['optimizer']} | {f['lr']:g} | {f['loss']:.3f} | {f['val_accuracy']:.1%} |"
+                         for f in r["race"])
+        return (f"### Optimizer race {'(stopped)' if r['stopped'] else ''} after {r['steps']} steps\n"
+                "| optimizer | learning rate | final train loss | validation accuracy |\n"
+                f"|---|---|---|---|\n{rows}")
+    if "test_accuracy" not in r:
+        return "### The run was stopped before it trained: the model is unchanged."
+    how = "stopped early" if r["stopped"] else "finished"
+    return (f"### Test accuracy: {r['test_accuracy']:.1%}\n"
+            f"on {r['test_images']:,} test images the network never trained on; {how} after "
+            f"{r['steps']:,} steps ({r['seconds']:.0f} s).")
+
+
+def drawable(frame: pd.DataFrame, series: list[str]) -> pd.DataFrame:
+    """What gr.LinePlot (6.31) can draw. It fixes its series from the first frame it gets (a series
+    that appears later is never drawn, and nothing is drawn after an empty frame), so every
+    expected series gets one invisible point (y = NaN) until its real points arrive."""
+    x, y, name = frame.columns
+    missing = [s for s in series if s not in set(frame[name])]
+    if not missing:
+        return frame
+    pad = pd.DataFrame({x: [0.0] * len(missing), y: [float("nan")] * len(missing), name: missing})
+    return pd.concat([pad, frame], ignore_index=True) if len(frame) else pad
+
+
+def loss_ceiling(snap) -> float:
+    """A fixed top for the loss axis: above a random guess's loss (ln of the number of classes)."""
+    classes = len(snap.grid.classes) if snap.grid else 10
+    return round(max(2.5, 1.1 * math.log(classes)), 1)
+
+
+class SharedPictures:
+    """Per-run pictures every viewer shares (drawn once, read-only afterwards)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._dir = Path(tempfile.mkdtemp(prefix="cnnlab-train-"))
+        self._uris: dict[int, list[str]] = {}
+        self._results: dict[int, tuple[str | None, str | None]] = {}
+        self._download: dict[tuple, str] = {}
+        self._count = 0
+
+    def uris(self, snap) -> list[str]:
+        with self._lock:
+            if snap.run_id not in self._uris:
+                self._uris = {snap.run_id: [picture_uri(im) for im in snap.grid.images]}
+            return self._uris[snap.run_id]
+
+    def results(self, snap) -> tuple[str | None, str | None]:
+        """(confusion matrix PNG, mistakes PNG) paths for this run's results, drawn once."""
+        with self._lock:
+            if snap.run_id not in self._results:
+                r = snap.results
+                cm = mistakes = None
+                if r and "confusion_matrix" in r:
+                    cm = self._save(plots.confusion_matrix_figure(r["confusion_matrix"], r["classes"]),
+                                    f"confusion-{snap.run_id}.png")
+                    m = r["mistakes"]
+                    mistakes = self._save(plots.mistakes_figure(m["images"], m["labels"], m["predictions"],
+                                                                m["confidences"], r["classes"]),
+                                          f"mistakes-{snap.run_id}.png")
+                self._results = {snap.run_id: (cm, mistakes)}
+            return self._results[snap.run_id]
+
+    def download(self, path: str | None) -> str | None:
+        """A copy of the latest checkpoint under a telling name, in a folder Gradio may serve."""
+        if not path or not Path(path).is_file():
+            return None
+        stat = Path(path).stat()
+        key = (path, stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if key not in self._download:
+                self._count += 1
+                folder = self._dir / f"checkpoint-{self._count}"
+                folder.mkdir()
+                self._download[key] = str(shutil.copy2(path, folder / "cnnlab-latest.pt"))
+                for old in list(self._download)[:-3]:          # keep the last few for slow downloads
+                    shutil.rmtree(Path(self._download.pop(old)).parent, ignore_errors=True)
+            return self._download[key]
+
+    def _save(self, fig, name: str) -> str:
+        path = self._dir / name
+        fig.savefig(path, format="png", dpi=100)
+        return str(path)
+
+
+# ---------------------------------------------------------------------- the tab
+def build(ctx: AppContext, demo: gr.Blocks) -> None:
+    job = ctx.job
+    if job is None:
+        job = ctx.job = TrainJob(ctx)
+    shared = SharedPictures()
+    d = TrainConfig()
+
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            dataset = gr.Dropdown(dataset_choices(ctx), value=d.dataset, label="Data set", elem_id="train-dataset")
+            model = gr.Dropdown(model_choices(d.dataset), value=d.model, label="Model", elem_id="train-model")
+            optimizer = gr.Radio(OPTIMIZER_CHOICES, value=d.optimizer, label="Optimizer", elem_id="train-optimizer")
+            lr = gr.Number(d.lr, label="Learning rate (peak)", minimum=1e-6, maximum=10, step=0.001,
+                           elem_id="train-lr", info="Picking an optimizer fills in a value that works for it")
+            with gr.Row():
+                batch = gr.Dropdown(BATCH_SIZES, value=d.batch_size, label="Batch size", elem_id="train-batch",
+                                    allow_custom_value=True)
+                epochs = gr.Slider(1, 20, value=d.epochs, step=1, label="Epochs", elem_id="train-epochs")
+            budget = gr.Slider(0, 600, value=d.time_budget_s, step=10, label="Time budget (s, 0 = no limit)",
+                               elem_id="train-budget")
+            train_size = gr.Dropdown(TRAIN_SIZES, value=d.train_size, label="Training images",
+                                     elem_id="train-size", allow_custom_value=True,
+                                     info="fewer images: faster epochs, lower accuracy")
+            augment = gr.Checkbox(d.augment, label="Augment (random small shifts and turns)", elem_id="train-augment")
+            key = gr.Textbox(label="Teacher key", type="password", visible=bool(ctx.config.teacher_key),
+                             elem_id="train-key", placeholder="needed to start or stop a run")
+            with gr.Row():
+                train_btn = gr.Button("Train", variant="primary", elem_id="train-start")
+                stop_btn = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
+            race_btn = gr.Button("Optimizer race: SGD vs Momentum vs RMSprop vs Adam", elem_id="train-race")
+            notice = gr.Markdown("", elem_id="train-notice")
+        with gr.Column(scale=2, min_width=400):
+            status = gr.Markdown(job.snapshot().status, elem_id="train-status")
+            with gr.Row():
+                loss_plot = gr.LinePlot(x="epoch", y="value", color="series", color_map=CURVE_COLORS,
+                                        y_lim=[0, 2.5], x_lim=[0, d.epochs], x_title="epoch", y_title="loss",
+                                        label="Loss (lower is better)", elem_id="train-loss")
+                acc_plot = gr.LinePlot(x="epoch", y="value", color="series", color_map=CURVE_COLORS,
+                                       y_lim=[0, 1], x_lim=[0, d.epochs], x_title="epoch", y_title="accuracy",
+                                       label="Validation accuracy (higher is better)",
+                                       elem_id="train-acc")
+            race_plot = gr.LinePlot(x="step", y="loss", color="optimizer", color_map=RACE_COLORS,
+                                    y_lim=[0, 2.5], x_lim=[0, RACE_STEPS], x_title="step", y_title="train loss",
+                                    label="Optimizer race: train loss on the same batches",
+                                    visible=False, elem_id="train-race-plot")
+            gr.Markdown("**16 test pictures and what the network says they are** "
+                        f"(<span style='color:{RIGHT}'>✓ blue: right</span>, "
+                        f"<span style='color:{WRONG}'>✗ orange: wrong</span>)")
+            grid = gr.HTML(IDLE_GRID, elem_id="train-grid")
+            results = gr.Markdown("", elem_id="train-results")
+            cm_image = gr.Image(label="Confusion matrix", show_label=False, visible=False, interactive=False,
+                                height=480, elem_id="train-confusion")
+            mistakes_image = gr.Image(label="Most confident mistakes", show_label=False, visible=False,
+                                      interactive=False, elem_id="train-mistakes")
+            with gr.Row():
+                download = gr.DownloadButton("Download checkpoint", value=shared.download(job.snapshot().latest),
+                                             visible=job.snapshot().latest is not None, elem_id="train-download")
+                upload = gr.File(label="Upload a checkpoint (.pt) to use it as the latest run",
+                                 file_types=[".pt"], type="filepath", elem_id="train-upload")
+    seen = gr.State({"version": -1})
+    timer = gr.Timer(TICK_S)
+
+    controls = [dataset, model, optimizer, lr, batch, epochs, budget, train_size, augment]
+
+    def start(*values):
+        *settings, teacher_key = values
+        before = job.snapshot().run_id
+        message = job.start(make_config(*settings), teacher_key)
+        return _started(before, message)
+
+    def start_race(*values):
+        *settings, teacher_key = values
+        before = job.snapshot().run_id
+        message = job.start_race(make_config(*settings), teacher_key)
+        return _started(before, message)
+
+    def _started(before: int, message: str) -> str:
+        if job.snapshot().run_id == before:
+            gr.Warning(message)
+        return message
+
+    def stop(teacher_key):
+        return job.stop(teacher_key)
+
+    def use_upload(path, teacher_key):
+        if not path:
+            return gr.skip(), gr.skip()
+        try:
+            message = job.use_checkpoint(path, teacher_key)
+        except CheckpointError as err:
+            raise gr.Error(str(err))
+        return message, None
+
+    def refresh(state):
+        snap = job.snapshot()
+        if state.get("version") == snap.version:
+            return [gr.skip()] * len(outputs)                    # nothing new: send nothing
+        return render(snap, state)
+
+    def render(snap, state) -> dict:
+        out = {status: snap.status}
+        top = loss_ceiling(snap)
+        loss = drawable(snap.loss.assign(value=snap.loss["value"].clip(upper=top)), LOSS_SERIES)
+        accuracy = drawable(snap.accuracy, ["validation accuracy"])
+        race = drawable(snap.race.assign(loss=snap.race["loss"].clip(upper=top)), list(RACE_COLORS))
+        if state.get("mode") != snap.mode or state.get("run") != snap.run_id:
+            racing = snap.mode == "race"
+            epochs_lim = [0, snap.epochs or d.epochs]
+            out[loss_plot] = gr.LinePlot(loss, visible=not racing, x_lim=epochs_lim, y_lim=[0, top])
+            out[acc_plot] = gr.LinePlot(accuracy, visible=not racing, x_lim=epochs_lim)
+            out[race_plot] = gr.LinePlot(race, visible=racing, y_lim=[0, top])
+        elif snap.mode == "race":
+            out[race_plot] = race
+        else:
+            out[loss_plot] = loss
+            if state.get("acc_n") != len(snap.accuracy):
+                out[acc_plot] = accuracy
+        grid_state = (snap.run_id, tuple(snap.grid.predictions or ()) if snap.grid else None)
+        if state.get("grid") != grid_state:
+            out[grid] = grid_html(snap.grid, shared.uris(snap)) if snap.grid else IDLE_GRID
+        done = snap.results is not None
+        if state.get("results") != (snap.run_id, done):
+            cm, mistakes = shared.results(snap) if done else (None, None)
+            out[results] = results_markdown(snap)
+            out[cm_image] = gr.Image(cm, visible=cm is not None)
+            out[mistakes_image] = gr.Image(mistakes, visible=mistakes is not None)
+        if state.get("running") != snap.running:
+            out[train_btn] = gr.Button(interactive=not snap.running)
+            out[race_btn] = gr.Button(interactive=not snap.running)
+            out[stop_btn] = gr.Button(interactive=snap.running)
+        if state.get("latest") != (snap.latest, done):
+            path = shared.download(snap.latest)
+            out[download] = gr.DownloadButton(value=path, visible=path is not None)
+        out[seen] = {"version": snap.version, "run": snap.run_id, "mode": snap.mode, "acc_n": len(snap.accuracy),
+                     "grid": grid_state, "results": (snap.run_id, done), "running": snap.running,
+                     "latest": (snap.latest, done)}
+        return out
+
+    outputs = [status, loss_plot, acc_plot, race_plot, grid, results, cm_image, mistakes_image,
+               train_btn, race_btn, stop_btn, download, seen]
+    train_btn.click(start, controls + [key], notice, api_name="train_start", concurrency_limit=None,
+                    concurrency_id="train-control", show_progress="hidden")
+    race_btn.click(start_race, controls + [key], notice, api_name="train_race", concurrency_limit=None,
+                   concurrency_id="train-control", show_progress="hidden")
+    stop_btn.click(stop, key, notice, api_name="train_stop", concurrency_limit=None,
+                   concurrency_id="train-control", show_progress="hidden")
+    upload.upload(use_upload, [upload, key], [notice, upload], api_name="train_upload_checkpoint",
+                  concurrency_limit=2, show_progress="minimal")
+    timer.tick(refresh, seen, outputs, api_name="train_refresh", concurrency_limit=None,
+               concurrency_id="train-refresh", show_progress="hidden")
+    demo.load(refresh, seen, outputs, api_name=False, concurrency_limit=None,
+              concurrency_id="train-refresh", show_progress="hidden")
+    dataset.change(lambda name: gr.Dropdown(choices=model_choices(name), value=models_for(get_spec(name))[0]
+                                            if TrainConfig().model not in models_for(get_spec(name))
+                                            else TrainConfig().model),
+                   dataset, model, queue=False, api_name=False)
+    optimizer.input(lambda name: SUGGESTED_LR.get(name, d.lr), optimizer, lr, queue=False, api_name=False)
+
+    def train_snapshot() -> dict:
+        """The shared run as JSON: state, status, progress, curves, the 16 guesses, results."""
+        return job.snapshot().to_dict()
+
+    gr.api(train_snapshot, api_name="train_snapshot", concurrency_limit=None)

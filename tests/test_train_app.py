@@ -1,0 +1,77 @@
+"""The Train tab through its API (gradio_client), as a second laptop in the class would use it:
+start a short shared run, watch it through the snapshot API until it finishes, a second start is
+refused, Stop ends a run, and a bad checkpoint upload gets a clear message."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+# dataset, model, optimizer, lr, batch size, epochs, time budget (s), training images, augment, key
+SHORT = ["mnist", "cnn", "adam", 0.003, 128, 1, 0, 2000, False, ""]
+LONG = ["mnist", "cnn", "adam", 0.003, 128, 5, 0, 5000, False, ""]
+
+
+@pytest.fixture()
+def idle_job(app_server):
+    """The app's shared job, idle before and after the test (the server is shared by all tests)."""
+    job = app_server[0].ctx.job
+    job.stop()
+    assert job.wait(60)
+    yield job
+    job.stop()
+    assert job.wait(60)
+
+
+def poll(client, until, timeout=120.0, every=0.3):
+    """Snapshots until ``until(snapshot)`` holds; returns them all."""
+    seen, end = [], time.monotonic() + timeout
+    while time.monotonic() < end:
+        snap = client.predict(api_name="/train_snapshot")
+        seen.append(snap)
+        if until(snap):
+            return seen
+        time.sleep(every)
+    raise AssertionError(f"timed out; last status: {seen[-1]['status'] if seen else None}")
+
+
+def test_a_short_run_streams_its_curves_and_finishes(client, idle_job):
+    message = client.predict(*SHORT, api_name="/train_start")
+    assert "started" in message
+    snaps = poll(client, lambda s: not s["running"])
+    sizes = [len(s["loss"]) for s in snaps]
+    assert max(sizes) >= 3 and len(set(sizes)) >= 2          # the curve grew while we watched
+    assert sizes == sorted(sizes)
+    running = [s for s in snaps if s["running"] and s["step"]]
+    assert running and any("images/s" in s["status"] for s in running)
+    last = snaps[-1]
+    assert last["state"] == "finished" and last["status"].startswith("Finished")
+    assert "test accuracy" in last["status"] and last["results"]["test_accuracy"] > 0.5
+    assert len(last["accuracy"]) >= 1 and last["grid"]["predictions"] is not None
+    assert last["latest"] and last["latest"].endswith("latest.pt")
+
+
+def test_a_second_start_is_refused_and_stop_ends_the_run(client, idle_job):
+    assert "started" in client.predict(*LONG, api_name="/train_start")
+    poll(client, lambda s: s["step"] > 0, timeout=60)
+    refused = client.predict(*SHORT, api_name="/train_start")
+    assert "already in progress" in refused and "watching" in refused
+    assert "already in progress" in client.predict(*SHORT, api_name="/train_race")
+    run_id = client.predict(api_name="/train_snapshot")["run_id"]
+    asked = time.monotonic()
+    assert "Stopping" in client.predict("", api_name="/train_stop")
+    snaps = poll(client, lambda s: not s["running"], timeout=30, every=0.1)
+    assert time.monotonic() - asked < 15
+    last = snaps[-1]
+    assert last["run_id"] == run_id and last["state"] == "stopped" and last["status"].startswith("Stopped")
+    assert last["step"] < last["total_steps"] and last["results"]["stopped"]
+    assert "No run" in client.predict("", api_name="/train_stop")
+
+
+def test_a_bad_checkpoint_upload_gets_a_clear_message(client, idle_job, tmp_path):
+    bad = tmp_path / "homework.pt"
+    bad.write_bytes(b"definitely not weights")
+    with pytest.raises(AppError, match=r"homework\.pt .*not a .*checkpoint"):
+        client.predict(handle_file(str(bad)), "", api_name="/train_upload_checkpoint")
