@@ -274,11 +274,13 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
             elif now - last_event >= config.event_every_s:
                 yield progress("step")
                 last_event = now
-        if stop.is_set() or step >= total or ended_early:
+        if stop.is_set() or ended_early:
             break
-        r = evaluate(learner, val, device)
+        r = evaluate(learner, val, device)            # a validation point at every epoch's end
         val_loss, val_acc, last_eval = r["loss"], r["accuracy"], time.perf_counter()
         yield progress("eval")
+        if step >= total:
+            break
 
     stopped = stop.is_set() or bool(ended_early)
     metrics = {}

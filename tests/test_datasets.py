@@ -56,11 +56,15 @@ def test_mnist_like_sets_load_as_uint8_tensors(data_root, name, train_n, test_n)
     assert datasets.load(name, "test", data_root).images is datasets.load(name, "test", data_root).images
 
 
-def test_subset_takes_the_first_images(data_root):
+def test_subset_is_a_fixed_random_pick_across_classes(data_root):
     data = datasets.load("mnist", "test", data_root)
     small = data.subset(100)
-    assert len(small) == 100 and torch.equal(small.images, data.images[:100])
+    assert len(small) == 100 and torch.equal(small.images, data.subset(100).images)   # same pick
+    assert len(small.labels.unique()) == 10
     assert data.subset(0) is data and data.subset(10**9) is data
+    flowers = datasets.TensorData(torch.zeros(50, 1, 2, 2, dtype=torch.uint8),
+                                  torch.arange(5).repeat_interleave(10), data.spec)   # sorted by class
+    assert len(flowers.subset(10).labels.unique()) > 1, "a small subset must not be one class"
 
 
 def test_normalize_uses_the_data_set_statistics(data_root):

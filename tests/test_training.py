@@ -106,17 +106,17 @@ def test_time_budget_ends_the_run(data_root):
 def test_events_come_often_enough_for_a_live_ui(data_root):
     """At most ~0.5 s between events, validation points included (on a model whose steps and
     validation passes are short, so this checks the engine's pacing, not the CPU's speed)."""
-    config = TrainConfig(model="mlp", train_size=30000, epochs=1, eval_every_s=0.5)
+    config = TrainConfig(model="mlp", train_size=30000, epochs=4, eval_every_s=0.5)
     stamps, kinds = [], []
     for ev in training.fit(config, root=data_root, final_eval=False):
         stamps.append(time.perf_counter())
         kinds.append(ev.kind)
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
     assert kinds[0] == "start" and kinds[-1] == "done"
-    assert kinds.count("eval") >= 3, "validation points during the epochs and at their ends"
+    assert kinds.count("eval") >= 4, "a validation point at the end of every epoch, and between"
     assert max(gaps) < 0.5, f"{max(gaps):.2f} s without an event"
     steps = [ev for ev in kinds if ev == "step"]
-    assert len(steps) >= 5
+    assert len(steps) >= 3
 
 
 @pytest.mark.parametrize("optimizer, lr", [("sgd", 0.05), ("momentum", 0.01), ("rmsprop", 1e-3), ("adam", 1e-3)])
