@@ -21,7 +21,6 @@ Shipped checkpoints come with a precomputed map next to them (``<name>.tsne.npz`
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import io
 import logging
@@ -39,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import checkpoints, datasets
+from .training import eval_mode
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +100,6 @@ def balanced_sample(labels, n: int, seed: int = SEED) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- features
-@contextlib.contextmanager
-def eval_mode(model: nn.Module):
-    """Eval mode for a moment, then every module back to its own mode (a frozen backbone stays in
-    eval mode while its head trains, so restoring one flag for the whole model would be wrong)."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
 
 def embed(model: nn.Module, images: torch.Tensor, stats, batch_size: int | None = None,

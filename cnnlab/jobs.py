@@ -33,7 +33,6 @@ back to "fewer".
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import math
@@ -54,7 +53,7 @@ from . import checkpoints, datasets, training
 from .config import OPTIMIZERS, TrainConfig
 from .metrics import summarize
 from .models import build_model, models_for
-from .training import TrainEvent
+from .training import TrainEvent, eval_mode
 
 log = logging.getLogger(__name__)
 
@@ -220,17 +219,6 @@ def grid_indices(labels: torch.Tensor, num_classes: int, n: int = GRID_SIZE) -> 
     return out
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module):
-    """Eval mode for a moment, then every module back to its own mode (a frozen backbone stays
-    in eval mode while its head trains, so one flag for the whole model would be wrong)."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
 
 def _as_pictures(images: torch.Tensor) -> np.ndarray:
@@ -441,14 +429,14 @@ class TrainJob:
     @torch.no_grad()
     def _grid_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """A frozen trunk's output for the 16 images, computed once per run."""
-        with _eval_mode(model):
+        with eval_mode(model):
             return model.trunk(x.to(next(model.parameters()).device))
 
     @staticmethod
     @torch.no_grad()
     def _predict_grid(model: nn.Module, grid: Grid, x: torch.Tensor, features) -> Grid:
         """The model's guesses for the 16 images (a few ms)."""
-        with _eval_mode(model):
+        with eval_mode(model):
             device = next(model.parameters()).device
             logits = model.learner()(features) if features is not None else model(x.to(device))
             conf, pred = logits.softmax(1).max(1)

@@ -5,6 +5,7 @@ no DataLoader, no PIL, which is what makes live training fast on a CPU laptop.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -121,6 +122,19 @@ def extract_features(model: nn.Module, data: datasets.TensorData, device: torch.
     with _feature_lock:
         _feature_cache[key] = features
     yield len(features), features
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module):
+    """Eval mode for a moment, then every module back to its own mode (a frozen backbone stays in
+    eval mode while its head trains, so restoring one flag for the whole model would be wrong)."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode
 
 
 @torch.no_grad()

@@ -73,3 +73,24 @@ def page(browser, app_server):
     pg.goto(app_server[1])
     yield pg
     context.close()
+
+
+@pytest.fixture()
+def one_thread():
+    """One intra-op thread: two threads fight other processes on a busy 2-core machine."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def idle_job(app_server):
+    """The app's shared job, idle before and after the test (the server is shared by all tests)."""
+    job = app_server[0].ctx.job
+    job.stop()
+    assert job.wait(60)
+    yield job
+    job.stop()
+    assert job.wait(60)

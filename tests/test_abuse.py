@@ -8,7 +8,6 @@ import io
 
 import httpx
 import numpy as np
-import pytest
 from PIL import Image
 
 STROKE = np.full((280, 280), 255, np.uint8)

@@ -16,13 +16,7 @@ CONFIG = {"dataset": "mnist", "model": "cnn", "epochs": 1, "lr": 0.003}
 METRICS = {"test_accuracy": 0.1234, "steps": 7}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: two threads fight the other processes on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture()

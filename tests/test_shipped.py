@@ -21,13 +21,7 @@ TARGETS = {"mnist": 0.993, "fashion": 0.925, "flowers5": 0.77}
 MAX_FOLDER_BYTES = 30 * 1024 * 1024
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: two threads fight the other processes on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @functools.cache

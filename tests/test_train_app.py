@@ -14,15 +14,6 @@ SHORT = ["mnist", "cnn", "adam", 0.003, 128, 1, 0, 2000, False, ""]
 LONG = ["mnist", "cnn", "adam", 0.003, 128, 5, 0, 5000, False, ""]
 
 
-@pytest.fixture()
-def idle_job(app_server):
-    """The app's shared job, idle before and after the test (the server is shared by all tests)."""
-    job = app_server[0].ctx.job
-    job.stop()
-    assert job.wait(60)
-    yield job
-    job.stop()
-    assert job.wait(60)
 
 
 def poll(client, until, timeout=120.0, every=0.3):

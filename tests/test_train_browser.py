@@ -13,14 +13,6 @@ LINE_LENGTH = """() => [...document.querySelectorAll('#train-loss path[aria-role
                        .reduce((n, p) => n + (p.getAttribute('d') || '').length, 0)"""
 
 
-@pytest.fixture()
-def idle_job(app_server):
-    job = app_server[0].ctx.job
-    job.stop()
-    assert job.wait(60)
-    yield job
-    job.stop()
-    assert job.wait(60)
 
 
 def test_train_shows_a_growing_curve_and_stop_brings_train_back(page, idle_job):

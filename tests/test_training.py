@@ -15,14 +15,7 @@ from cnnlab.models import build_model
 QUIET = dict(eval_every_s=1e9, val_size=500)     # no mid-epoch validation unless a test wants it
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads fight the other processes
-    (measured: a small MLP run took 96 s of wall time with 2 threads, 5 s with 1)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(config: TrainConfig, root, **kwargs) -> list[training.TrainEvent]:
