@@ -34,15 +34,10 @@ so absolute times are 4-5x slower than on an idle laptop; compare rows with each
   share/req1    7.14ms    2.98ms   11.68ms     1.64x    16.0  1,254   (0.78 / 7.51 ms)
   share/req2    9.91ms    8.67ms   14.30ms     1.44x    15.6  1,290   (4.43 / 11.01 ms)
 
-  default run (all 60,000 images, 2 epochs), load average ~4:
-  nice/req1    10.90ms    3.51ms   11.17ms     1.03x   102.1  1,176   98.94%  98.5% after 65.4 s (epoch 1.15)
-  share/req1    7.46ms    5.19ms   17.60ms     2.36x   111.6  1,075   98.94%  98.5% after 64.0 s (epoch 1.20)
-  99.0% is not reached by the default run: the test accuracy peaks at 98.97% and ends at 98.94%.
-
-Not measured here: on an idle 2-core laptop the default run is quoted at ~25 s (about 4,800
-images/s); at that speed epoch 1.15, where 98.5% comes, is ~15 s in. A lower priority only
-decides who runs first when two threads want a core, so "nice" should train as fast as "share"
-on a machine with nothing else to do; on this busy one it also yields to the other jobs.
+  default run (all 60,000 images, 3 epochs), the machine otherwise idle (load average ~1):
+  nice/req1     4.46ms    2.94ms    4.38ms     0.98x    43.3  4,159   99.17%  98.5% after 27.1 s, 99.0% after 32.1 s
+  (a draw every 50 ms and a validation pass every 3 s run alongside; without them the same run
+  passes 99.0% after ~21 s, see bench/train_speed.py)
 """
 from __future__ import annotations
 

@@ -170,6 +170,8 @@ def train_one_epoch(model: nn.Module, data: datasets.TensorData, optimizer: torc
             return
         if augment:
             x = augment_batch(x, generator, photo)
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -249,6 +251,8 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
             return
         train, test = parts
         val = test.subset(config.val_size)
+    if device.type == "cpu" and any(isinstance(m, nn.Conv2d) for m in learner.modules()):
+        learner.to(memory_format=torch.channels_last)   # oneDNN's convolutions: ~1.35x faster on a CPU
     optimizer = make_optimizer(config.optimizer, learner.parameters(), config.lr, config.weight_decay)
     scheduler = None
     # A warm-up needs a few steps (and OneCycleLR divides by zero at exactly 4): tiny runs use a constant lr.
