@@ -68,6 +68,11 @@ def shown(page) -> str:
     return page.inner_text("#draw-answer").split()[0]
 
 
+INK_GONE = """() => { const c = document.querySelector('#sketch canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 128) return false; return true; }"""
+
+
 def ink_pixels(page) -> int:
     return page.evaluate("""() => { const c = document.querySelector('#sketch canvas');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
@@ -176,6 +181,7 @@ def test_drawing_with_a_finger_on_a_phone(browser, app_server):
         assert 0 <= answer["y"] - (canvas["y"] + canvas["height"]) < 120   # the answer right under it
         page.locator("#sketch .cl-clear").tap()
         traffic.settle(page)
+        page.wait_for_function(INK_GONE, timeout=5000)              # a tap is delivered a moment late
         assert ink_pixels(page) == 0 and shown(page) == "Draw"
         draw_with_finger(page, cdp, DIGITS[7])
         traffic.settle(page)
