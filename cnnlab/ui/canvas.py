@@ -105,7 +105,9 @@ function at(e) {
   return [(e.clientX - r.left) * size / r.width, (e.clientY - r.top) * size / r.height];
 }
 canvas.addEventListener('pointerdown', (e) => {
-  if (live || (e.pointerType === 'mouse' && e.button !== 0)) return;
+  if (e.pointerType === 'mouse' && e.button !== 0) return;
+  if (live && !e.isPrimary) return;          // a second finger while one draws: ignored
+  if (live) send();                          // a new first touch: the old stroke's end was lost
   e.preventDefault();
   try { canvas.setPointerCapture(e.pointerId); } catch (err) { /* synthetic events */ }
   live = { id: e.pointerId, pts: [at(e)] };
@@ -134,12 +136,12 @@ canvas.addEventListener('lostpointercapture', finish);
 canvas.addEventListener('contextmenu', (e) => e.preventDefault());
 
 function undo() {
-  if (live) return;
+  live = null;                               // never let a stroke whose end was lost block the tools
   if (strokes.length) strokes.pop(); else base = null;
   redraw(); send();
 }
 function clear() {
-  if (live) return;
+  live = null;
   strokes = []; base = null;
   redraw(); send();
 }
