@@ -23,11 +23,6 @@ class Answer:
     prepared: Prepared             # what the model saw and where it came from
     saliency: np.ndarray | None = None    # (H, W) in [0, 1] over the seen image
 
-    @property
-    def entropy(self) -> float:
-        p = np.array(list(self.probs.values()))
-        return float(-(p * np.log(np.clip(p, 1e-12, 1))).sum())
-
 
 def answer(loaded, source, with_saliency: bool = False) -> Answer | None:
     """Classify ``source`` (a sketch value or a PIL photo); None when there is nothing to see."""

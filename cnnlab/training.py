@@ -142,17 +142,14 @@ def evaluate(model: nn.Module, data: datasets.TensorData, device: torch.device |
              batch_size: int = 500) -> dict:
     """Mean loss, accuracy, and the predictions and top probabilities for every image."""
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     total_loss, preds, confs = 0.0, [], []
-    for x, y in batches(data, batch_size, device):
-        logits = model(x)
-        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        p = logits.softmax(1)
-        c, k = p.max(1)
-        preds.append(k.cpu())
-        confs.append(c.cpu())
-    model.train(was_training)
+    with eval_mode(model):
+        for x, y in batches(data, batch_size, device):
+            logits = model(x)
+            total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+            c, k = logits.softmax(1).max(1)
+            preds.append(k.cpu())
+            confs.append(c.cpu())
     preds = torch.cat(preds)
     return {"loss": total_loss / len(data), "accuracy": (preds == data.labels).float().mean().item(),
             "predictions": preds, "confidences": torch.cat(confs)}
