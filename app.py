@@ -1,100 +1,109 @@
 """cnnlab: a classroom deep-learning lab in the browser.
 
-    python app.py                 # http://127.0.0.1:7860 on this laptop
-    python app.py --lan           # the whole class joins over the school network
+    python app.py                       # http://127.0.0.1:7860 on this laptop
+    python app.py --lan                 # the whole class joins over the school network
+    python app.py --tabs draw,train     # only the tabs this lesson needs
+    gradio app.py                       # the same app in Gradio's reload mode (for developers)
+
+With no flags, Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured (containers and
+Hugging Face Spaces set them). Whenever the app listens beyond this laptop, teacher actions need a
+key: --teacher-key, $CNNLAB_TEACHER_KEY, or one made up at start and printed in this terminal.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
-from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # offline: no version checks, no analytics
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import gradio as gr  # noqa: E402
+import gradio as gr  # noqa: E402  (after the offline settings above)
 
-from cnnlab.config import AppConfig  # noqa: E402
-from cnnlab.ui import header  # noqa: E402
-from cnnlab.ui.context import AppContext  # noqa: E402
-from cnnlab.zoo import ModelZoo  # noqa: E402
-
-# Tabs in the order a lesson uses them: (tab title, module with build(ctx)).
-TABS = [
-    ("Draw", "cnnlab.ui.draw"),
-    ("Photo", "cnnlab.ui.photo"),
-    ("Train", "cnnlab.ui.train"),
-    ("t-SNE", "cnnlab.ui.tsne"),
-    ("Class board", "cnnlab.ui.board"),
-]
-
-
-def build_context(config: AppConfig | None = None) -> AppContext:
-    config = config or AppConfig()
-    ctx = AppContext(config, ModelZoo(config.checkpoint_dir))
-    if importlib.util.find_spec("cnnlab.jobs"):
-        from cnnlab.jobs import TrainJob
-        ctx.job = TrainJob(ctx)
-    if importlib.util.find_spec("cnnlab.board"):
-        from cnnlab.board import BoardStore
-        ctx.extras["board"] = BoardStore(Path(config.runs_dir) / "board.sqlite")
-    return ctx
+from cnnlab.classroom import generate_key, join_url, qr_text  # noqa: E402
+from cnnlab.config import AppConfig, LOOPBACK  # noqa: E402
+from cnnlab.ui import header, tabs  # noqa: E402
+from cnnlab.ui.context import AppContext, build_context  # noqa: E402
+from cnnlab.ui.theme import theme_and_css  # noqa: E402
 
 
 def build_demo(config: AppConfig | None = None, ctx: AppContext | None = None) -> gr.Blocks:
     """The whole app. Nothing heavy happens here: models load on first use."""
+    config = config or AppConfig()
     ctx = ctx or build_context(config)
-    with gr.Blocks(title="cnnlab", analytics_enabled=False) as demo:
+    with gr.Blocks(title="cnnlab", analytics_enabled=False, delete_cache=config.delete_cache) as demo:
         header.build(ctx, demo)
-        for title, module in TABS:
-            if importlib.util.find_spec(module) is None:     # tab not part of this build
-                continue
-            with gr.Tab(title, id=title.lower().replace(" ", "-")):
-                importlib.import_module(module).build(ctx, demo)
-    demo.ctx = ctx
+        offered = tabs.build_tabs(ctx, demo, tabs.select(config.tabs))
+    demo.ctx, demo.offered = ctx, offered           # for tests and benchmarks
     return demo
 
 
 def launch_kwargs(config: AppConfig) -> dict:
-    from cnnlab.ui.theme import theme_and_css
-    theme, css = theme_and_css(projector=bool(config.extra.get("projector")))
+    theme, css = theme_and_css(projector=config.projector)
     return dict(server_name=config.host, server_port=config.port, theme=theme, css=css,
                 footer_links=[], max_file_size=config.max_file_size, show_error=True,
                 enable_monitoring=False)
 
 
-def parse_args(argv=None) -> AppConfig:
+def parse_args(argv=None, env=os.environ) -> AppConfig:
+    """Flags first, then the environment (GRADIO_SERVER_NAME/PORT, CNNLAB_*), then defaults. A
+    server reachable from other machines always gets a teacher key unless --no-teacher-key."""
     d = AppConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--host", default=d.host, help=f"address to listen on (default: {d.host})")
+    p.add_argument("--host", default=None, help=f"address to listen on (default: $GRADIO_SERVER_NAME or {d.host})")
     p.add_argument("--lan", action="store_true", help="serve the school network (host 0.0.0.0)")
-    p.add_argument("--port", type=int, default=d.port, help=f"port (default: {d.port})")
+    p.add_argument("--port", type=int, default=None, help=f"port (default: $GRADIO_SERVER_PORT or {d.port})")
     p.add_argument("--data-dir", default=None, help="data root (default: $CNNLAB_DATA or ./data)")
     p.add_argument("--download", action="store_true", help="let torchvision download missing data sets")
     p.add_argument("--checkpoints", default=d.checkpoint_dir, help="folder of shipped checkpoints")
     p.add_argument("--runs-dir", default=d.runs_dir, help="where trained runs and the class board are kept")
-    p.add_argument("--teacher-key", default=os.environ.get("CNNLAB_TEACHER_KEY"),
-                   help="passcode for teacher actions (default: $CNNLAB_TEACHER_KEY; none = anyone)")
+    p.add_argument("--teacher-key", default=env.get("CNNLAB_TEACHER_KEY"),
+                   help="passcode for teacher actions (default: $CNNLAB_TEACHER_KEY; on the LAN one is "
+                        "made up and printed when none is given)")
+    p.add_argument("--no-teacher-key", action="store_true",
+                   help="on the LAN too, let anyone start runs and clear the board (not recommended)")
     p.add_argument("--projector", action="store_true", help="large type and high contrast for a projector")
+    p.add_argument("--tabs", default=None,
+                   help=f"the tabs this lesson shows, comma-separated (default: all: "
+                        f"{','.join(t.id for t in tabs.TABS)})")
     a = p.parse_args(argv)
-    return AppConfig(host="0.0.0.0" if a.lan else a.host, port=a.port, data_dir=a.data_dir,
-                     checkpoint_dir=a.checkpoints, runs_dir=a.runs_dir, teacher_key=a.teacher_key,
-                     allow_download=a.download, extra={"projector": a.projector, "lan": a.lan})
+    if a.tabs is not None:
+        try:
+            tabs.select(a.tabs)
+        except ValueError as err:
+            p.error(str(err))
+    host = "0.0.0.0" if a.lan else (a.host or env.get("GRADIO_SERVER_NAME") or d.host)
+    port = a.port or int(env.get("GRADIO_SERVER_PORT") or d.port)
+    key = None if a.no_teacher_key else a.teacher_key
+    generated = key is None and not a.no_teacher_key and host not in LOOPBACK
+    return AppConfig(host=host, port=port, data_dir=a.data_dir, checkpoint_dir=a.checkpoints,
+                     runs_dir=a.runs_dir, teacher_key=generate_key() if generated else key,
+                     teacher_key_generated=generated, allow_download=a.download, projector=a.projector,
+                     tabs=a.tabs)
 
 
-def main(argv=None) -> None:
-    config = parse_args(argv)
-    demo = build_demo(config)
-    demo.queue(default_concurrency_limit=4, max_size=256)
-    if config.host != "127.0.0.1":
-        from cnnlab.classroom import join_url, qr_text
+def announce(config: AppConfig) -> None:
+    """What the teacher reads in the terminal: where students join, and the teacher key."""
+    if config.host not in LOOPBACK:
         url = join_url(config.host, config.port)
         print(f"\nStudents join at  {url}\n{qr_text(url)}", flush=True)
+    if config.teacher_key_generated:
+        print(f"Teacher key (starting runs, the class board's teacher actions): {config.teacher_key}\n"
+              "Keep it to yourself; start with --teacher-key to choose your own.\n", flush=True)
+    elif config.host not in LOOPBACK and not config.teacher_key:
+        print("No teacher key: anyone on the network may start runs and clear the class board.\n", flush=True)
+
+
+def launch(demo: gr.Blocks, config: AppConfig) -> None:
+    demo.queue(default_concurrency_limit=4, max_size=256)
+    announce(config)
     demo.launch(**launch_kwargs(config))
 
 
+# Gradio's convention: a module-level ``demo`` (``gradio app.py`` reloads it). Run as a script,
+# it is built from the command line; imported, from the environment and defaults.
+CONFIG = parse_args() if __name__ == "__main__" else parse_args([])
+demo = build_demo(CONFIG)
+
 if __name__ == "__main__":
-    main()
+    launch(demo, CONFIG)

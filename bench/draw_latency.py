@@ -79,30 +79,28 @@ def data_url(image: Image.Image) -> str:
 def bench_handler(checkpoints: str, repeats: int) -> None:
     import torch
 
-    from cnnlab.config import AppConfig
-    from cnnlab.jobs import REQUEST_THREADS
+    from cnnlab.threads import REQUEST_THREADS
     from cnnlab.ui.canvas import decode_drawing
-    from cnnlab.ui.context import AppContext
     from cnnlab.ui.draw import predict_digit
     from cnnlab.zoo import ModelZoo
 
-    torch.set_num_threads(REQUEST_THREADS)          # as in the app's request threads (cnnlab.jobs)
-    ctx = AppContext(AppConfig(checkpoint_dir=checkpoints), ModelZoo(checkpoints))
+    torch.set_num_threads(REQUEST_THREADS)          # as in the app's request threads (cnnlab.threads)
+    zoo = ModelZoo(checkpoints)
     sketches = [{"background": None, "layers": [], "composite": np.asarray(d)} for d in drawings(50)]
     urls = [data_url(d) for d in drawings(50, seed=1)]
     print(f"1. Handler time for one sketch (cnnlab.ui.draw.predict_digit, called directly, "
           f"{REQUEST_THREADS} PyTorch thread as in the app's request threads)")
     for model in ("mnist-cnn", "mnist-mlp"):
-        if model not in {k for _, k in ctx.zoo.choices(("mnist",))}:
+        if model not in {k for _, k in zoo.choices(("mnist",))}:
             print(f"   {model}: not in {checkpoints}, skipped")
             continue
         for saliency in (False, True):
             for s in sketches[:5]:
-                predict_digit(ctx, s, model, saliency)                 # load the model, warm up
+                predict_digit(zoo, s, model, saliency)                 # load the model, warm up
             times = []
             for i in range(repeats):
                 start = time.perf_counter()
-                predict_digit(ctx, sketches[i % len(sketches)], model, saliency)
+                predict_digit(zoo, sketches[i % len(sketches)], model, saliency)
                 times.append(time.perf_counter() - start)
             print(f"   {model:10s} saliency {'on ' if saliency else 'off'}  {percentiles(times)}")
     times = []
@@ -269,11 +267,9 @@ def sketchpad_demo(checkpoints: str):
     """A Draw tab as Gradio's Sketchpad makes it (GRADIO_NOTES §1), for comparison."""
     import gradio as gr
 
-    from cnnlab.config import AppConfig
-    from cnnlab.ui.context import AppContext
     from cnnlab.ui.draw import predict_digit
     from cnnlab.zoo import ModelZoo
-    ctx = AppContext(AppConfig(checkpoint_dir=checkpoints), ModelZoo(checkpoints))
+    zoo = ModelZoo(checkpoints)
     with gr.Blocks(analytics_enabled=False) as demo:
         sketch = gr.Sketchpad(elem_id="sketch", image_mode="L", type="numpy", canvas_size=(280, 280),
                               fixed_canvas=True, layers=False, transforms=(), format="png",
@@ -281,7 +277,7 @@ def sketchpad_demo(checkpoints: str):
         verdict, probs, seen = gr.HTML(), gr.Label(), gr.Image(format="png")
 
         def predict(s):
-            v, p, _, _, record = predict_digit(ctx, s, "mnist-cnn", False)
+            v, p, _, _, record = predict_digit(zoo, s, "mnist-cnn", False)
             return v, p, (record or {}).get("seen")
         sketch.change(predict, sketch, [verdict, probs, seen])
     return demo

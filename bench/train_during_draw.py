@@ -10,7 +10,7 @@ preprocessing of a 280x280 drawing (cnnlab.preprocess.sketch_to_mnist) and a for
 checkpoints/mnist-cnn.pt (a fresh CNN if that file is missing). Draws run in a worker thread
 made after the thread settings, as Gradio's are, one every --interval seconds (0.05 s = 20
 strokes a second, a busy class), while the shared TrainJob trains in its own thread with the
-chosen torch thread policy (see cnnlab/jobs.py).
+chosen torch thread policy (see cnnlab/threads.py).
 
 Time to accuracy: at each of the run's validation points (every 3 s and at the end) the bench
 copies the weights; after the run each copy is scored on all 10,000 test images, so the scoring
@@ -56,12 +56,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from cnnlab import checkpoints, datasets, jobs  # noqa: E402
-from cnnlab.config import AppConfig, TrainConfig, data_root  # noqa: E402
+from cnnlab import checkpoints, datasets, jobs, threads  # noqa: E402
+from cnnlab.config import TrainConfig, data_root  # noqa: E402
 from cnnlab.models import build_model  # noqa: E402
 from cnnlab.preprocess import sketch_to_mnist  # noqa: E402
 from cnnlab.training import evaluate  # noqa: E402
-from cnnlab.ui.context import AppContext  # noqa: E402
 from cnnlab.zoo import ModelZoo  # noqa: E402
 
 
@@ -128,7 +127,7 @@ def measure_idle(pool, model, sketch, mean, std, n, interval) -> list[float]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--policies", default="nice", help="training thread policies, a comma list of: "
-                   + ", ".join(jobs.THREAD_POLICIES) + " (default: nice, the app's)")
+                   + ", ".join(threads.THREAD_POLICIES) + " (default: nice, the app's)")
     p.add_argument("--request-threads", default="1", help="torch threads of the draw thread, a comma list; "
                    "0 = PyTorch's default, all cores (default: 1, the app's)")
     p.add_argument("--interval", type=float, default=0.05, help="seconds between draws (default 0.05)")
@@ -155,7 +154,7 @@ def main(argv=None) -> int:
     combos = [(policy.strip(), int(req)) for policy in args.policies.split(",") if policy.strip()
               for req in args.request_threads.split(",")]
     for policy, req in combos:
-        jobs.set_default_threads(req or cores)              # what a new server thread starts with
+        threads.set_default_threads(req or cores)              # what a new server thread starts with
         with ThreadPoolExecutor(1) as pool, tempfile.TemporaryDirectory() as runs:   # a "server thread"
             for _ in range(30):                              # warm-up (first calls allocate)
                 pool.submit(draw_once, model, sketch, mean, std).result()
@@ -163,19 +162,18 @@ def main(argv=None) -> int:
             idle = measure_idle(pool, model, sketch, mean, std, args.idle_draws, args.interval)
             idle_forward = list(FORWARD)
             FORWARD.clear()
-            ctx = AppContext(AppConfig(data_dir=str(root), runs_dir=runs, checkpoint_dir=runs), ModelZoo(runs))
-            job = jobs.TrainJob(ctx, thread_policy=policy, request_threads=None)
+            job = jobs.TrainJob(ModelZoo(runs), runs, root, thread_policy=policy, request_threads=None)
             states = []                                      # the weights at each validation point
-            job.listeners.append(lambda ev, m, c: ev.kind == "eval" and states.append(
+            job.subscribe(lambda ev, m, c: ev.kind == "eval" and states.append(
                 (ev.elapsed_s, ev.epoch, {k: v.detach().clone() for k, v in m.state_dict().items()})))
             job.start(config)
             busy = []
             while job.is_running:
-                snap = job.snapshot()
+                snap = job.state()
                 if snap.step > 0 and snap.state == "running" and not snap.status.startswith("Finished"):
                     busy.append(pool.submit(draw_once, model, sketch, mean, std).result())
                 time.sleep(args.interval)
-            snap = job.snapshot()
+            snap = job.state()
             busy_forward = list(FORWARD)
         curve = [] if args.latency_only else test_curve(states, root)
         label = f"{policy}/req{req or cores}"

@@ -13,7 +13,7 @@ Wall-clock figures depend on what else the CPU does: the script prints the load 
 whether a `cnnlab train` process is running, next to the CPU time the process used. On a busy
 CPU, openTSNE's and BLAS's threads mostly wait for each other: compare `--threads 1` with
 `OMP_NUM_THREADS=1` (the app itself uses one t-SNE thread when the load average shows the cores
-are taken, see ``embedding.tsne_threads``).
+are taken, see ``tsne.tsne_threads``).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from cnnlab import checkpoints, datasets  # noqa: E402
-from cnnlab import embedding as emb  # noqa: E402
+from cnnlab import maps, tsne  # noqa: E402
 from cnnlab.config import data_root  # noqa: E402
 
 
@@ -61,22 +61,22 @@ def time_map(loaded, test, n: int, perplexity: float, threads: int):
     """Build one map step by step; returns (TsneMap, {part: Clock})."""
     parts = {}
     with Clock() as c:
-        indices = emb.balanced_sample(test.labels.numpy(), n)
-        feats, preds = emb.embed(loaded.model, test.images[indices], loaded.spec)
+        indices = tsne.balanced_sample(test.labels.numpy(), n)
+        feats, preds = tsne.embed(loaded.model, test.images[indices], loaded.spec)
     parts["features"] = c
     with Clock() as c:
-        projection = emb.fit_projection(feats)
+        projection = tsne.fit_projection(feats)
         reduced = projection(feats)
     parts["pca"] = c
     with Clock() as c:
-        emb._affinities(reduced, perplexity, emb.SEED, threads)
+        tsne._affinities(reduced, perplexity, tsne.SEED, threads)
     parts["neighbours"] = c
     with Clock() as c:
-        coords = np.asarray(emb.run_tsne(reduced, perplexity, n_jobs=threads), np.float32)
+        coords = np.asarray(tsne.run_tsne(reduced, perplexity, n_jobs=threads), np.float32)
     parts["t-SNE"] = c
-    m = emb.TsneMap(loaded.dataset, loaded.model_name, loaded.classes, indices,
+    m = maps.TsneMap(loaded.dataset, loaded.model_name, loaded.classes, indices,
                     test.labels.numpy()[indices], preds, coords, reduced, projection,
-                    emb.effective_perplexity(perplexity, n))
+                    tsne.effective_perplexity(perplexity, n))
     return m, parts
 
 
@@ -86,8 +86,8 @@ def main(argv=None) -> int:
                    help="model whose last layer is mapped (default: the shipped MNIST CNN)")
     p.add_argument("--data-dir", default=None, help="data root (default: $CNNLAB_DATA or ./data)")
     p.add_argument("--sizes", type=int, nargs="+", default=[2000, 10_000], help="map sizes (default: 2000 10000)")
-    p.add_argument("--threads", type=int, default=emb.N_JOBS, help=f"t-SNE threads (default: {emb.N_JOBS})")
-    p.add_argument("--perplexity", type=float, default=emb.DEFAULT_PERPLEXITY)
+    p.add_argument("--threads", type=int, default=tsne.N_JOBS, help=f"t-SNE threads (default: {tsne.N_JOBS})")
+    p.add_argument("--perplexity", type=float, default=tsne.DEFAULT_PERPLEXITY)
     p.add_argument("--placements", type=int, default=20, help="held-out digits placed one by one (default: 20)")
     a = p.parse_args(argv)
 
@@ -111,9 +111,9 @@ def main(argv=None) -> int:
         path = first.save(Path(tmp) / "map.tsne.npz")
         size_kb = path.stat().st_size / 1024
         with Clock() as load_clock:
-            shipped = emb.TsneMap.load(path)
+            shipped = maps.TsneMap.load(path)
     free = np.setdiff1d(np.arange(len(test)), shipped.indices)[: a.placements + 1]
-    feats, _ = emb.embed(loaded.model, test.images[free], loaded.spec)
+    feats, _ = tsne.embed(loaded.model, test.images[free], loaded.spec)
     with Clock() as rebuild:
         shipped.place(feats[0])                      # also builds the neighbour index once
     times = []

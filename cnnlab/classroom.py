@@ -1,4 +1,4 @@
-"""Running a lesson: the address students join, as text and as a QR code.
+"""Running a lesson: the address students join (as text and as a QR code) and the teacher key.
 
 Finding the LAN address sends nothing over the network: it reads the host's own addresses
 (and, as a fallback, asks the kernel which local address a UDP socket *would* use; a UDP
@@ -6,8 +6,10 @@ Finding the LAN address sends nothing over the network: it reads the host's own 
 """
 from __future__ import annotations
 
+import hmac
 import io
 import ipaddress
+import secrets
 import socket
 
 import numpy as np
@@ -58,3 +60,25 @@ def qr_text(text: str) -> str:
     out = io.StringIO()
     qr.print_ascii(out=out, invert=True)
     return out.getvalue()
+
+
+class TeacherKey:
+    """The passcode that guards teacher actions (start/stop runs, checkpoint upload, the class
+    board's new/clear/export/fine-tune). No key set: everyone may."""
+
+    def __init__(self, secret: str | None = None):
+        self.secret = secret or None
+
+    @property
+    def required(self) -> bool:
+        return self.secret is not None
+
+    def accepts(self, key: str | None) -> bool:
+        """True when no key is set, or when ``key`` matches it (constant-time compare)."""
+        return not self.secret or hmac.compare_digest(str(key or "").encode(), self.secret.encode())
+
+
+def generate_key() -> str:
+    """A key for ``--lan`` without one: short enough to type from the terminal, hard to guess
+    (about 50 bits)."""
+    return secrets.token_urlsafe(9)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 DATA_ENV = "CNNLAB_DATA"          # environment variable naming the data root
@@ -33,15 +33,36 @@ class TrainConfig:
     eval_every_s: float = 3.0     # seconds between live validation points
     event_every_s: float = 0.25   # at most this long between events (a UI refreshes from these)
     seed: int = 0                 # same seed, same data order, same weights
-    num_workers: int = 0          # photo loading workers (MNIST-like sets live in memory)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in values.items() if k in known})
+
+def check_train_config(config: TrainConfig) -> str | None:
+    """A sentence saying what is wrong with ``config``, or None when it can run."""
+    import math
+
+    from .datasets import get_spec
+    from .models import models_for
+    try:
+        spec = get_spec(config.dataset)
+    except KeyError as err:
+        return str(err.args[0])
+    if config.model not in models_for(spec):
+        return (f"The {config.model} model does not fit {spec.title}; choose one of: "
+                f"{', '.join(models_for(spec))}.")
+    if config.optimizer not in OPTIMIZERS:
+        return f"Choose an optimizer from: {', '.join(OPTIMIZERS)}."
+    if not (config.lr > 0 and math.isfinite(config.lr)):
+        return "The learning rate must be a positive number, e.g. 0.003."
+    if config.batch_size < 1 or config.epochs < 1:
+        return "Batch size and epochs must be at least 1."
+    if config.time_budget_s < 0 or config.train_size < 0:
+        return "The time budget and training-set size cannot be negative (0 means no limit)."
+    return None
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")    # hosts only this laptop can reach
 
 
 @dataclass
@@ -51,7 +72,12 @@ class AppConfig:
     data_dir: str | None = None   # None -> $CNNLAB_DATA or ./data
     checkpoint_dir: str = "checkpoints"   # shipped weights
     runs_dir: str = "runs"        # where trained runs and the class board live
-    teacher_key: str | None = None        # if set, start/stop/reset need it
+    teacher_key: str | None = None        # if set, teacher actions need it
+    teacher_key_generated: bool = False   # made up at start (--lan without a key): printed, never shown
     allow_download: bool = False  # let torchvision download missing data sets
     max_file_size: str = "10mb"   # upload limit
-    extra: dict = field(default_factory=dict)
+    projector: bool = False       # start in large type and high contrast
+    tabs: str | None = None       # comma-separated tab ids for this lesson (None: all)
+    # Gradio's temporary files (uploads, GIFs, exports) older than an hour are deleted every 10
+    # minutes, so a server that runs all term does not fill the disk.
+    delete_cache: tuple[int, int] = (600, 3600)

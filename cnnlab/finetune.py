@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +21,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import checkpoints, datasets, training
@@ -68,8 +66,6 @@ class FinetuneResult:
 
 
 Progress = Callable[[float, str], None]
-_before_cache: dict[tuple, float] = {}
-_before_lock = threading.Lock()
 
 
 def drawings_data(images, labels, loaded: Loaded) -> datasets.TensorData:
@@ -93,22 +89,12 @@ def _freeze_batchnorm(model: nn.Module) -> None:
             m.eval()
 
 
-def _test_accuracy(model: nn.Module, test: datasets.TensorData, key: tuple | None) -> float:
-    if key is not None:
-        with _before_lock:
-            if key in _before_cache:
-                return _before_cache[key]
-    acc = training.evaluate(model, test)["accuracy"]
-    if key is not None:
-        with _before_lock:
-            _before_cache[key] = acc
-    return acc
-
-
 def finetune(loaded: Loaded, images, labels, root=None, config: FinetuneConfig | None = None,
              progress: Progress | None = None, stop: threading.Event | None = None,
              device: torch.device | None = None) -> FinetuneResult:
-    """Fine-tune a copy of ``loaded.model`` on the drawings and measure before and after."""
+    """Fine-tune a copy of ``loaded.model`` on the drawings (``training.loop`` with batch norm
+    frozen and, optionally, fresh MNIST digits mixed into every pass) and measure before and
+    after. Same drawings, config and seed: the same model."""
     config = config or FinetuneConfig()
     say = progress or (lambda fraction, text: None)
     if loaded.spec.kind != "digits":
@@ -122,49 +108,34 @@ def finetune(loaded: Loaded, images, labels, root=None, config: FinetuneConfig |
     test = datasets.load(loaded.dataset, "test", root).subset(config.test_size)
     test = datasets.TensorData(test.images, test.labels, drawings.spec)
     mix = datasets.load(loaded.dataset, "train", root) if config.mnist_mix else None
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = training.seed_everything(config.seed)      # the global seed drives dropout
 
     model = copy.deepcopy(loaded.model).to(device).eval()
     say(0.0, "measuring the model before fine-tuning")
     drawings_before = training.evaluate(model, drawings)["accuracy"]
-    cache_key = (loaded.path, id(loaded.model), len(test)) if loaded.path else None
-    test_before = _test_accuracy(model, test, cache_key)
+    test_before = training.evaluate(model, test)["accuracy"]
 
-    optimizer = training.make_optimizer("adam", model.parameters(), config.lr)
-    start = time.perf_counter()
-    steps = epochs = 0
-    stopped_early = False
-    for epoch in range(config.epochs):
-        data = drawings
-        if mix is not None:
-            pick = torch.randperm(len(mix), generator=generator)[:config.mnist_mix]
-            data = datasets.TensorData(torch.cat([drawings.images, mix.images[pick]]),
-                                       torch.cat([drawings.labels, mix.labels[pick]]), drawings.spec)
-        model.train()
-        _freeze_batchnorm(model)
-        for x, y in training.batches(data, config.batch_size, device, generator):
-            if config.augment:
-                x = training.augment_batch(x, generator, photo=False)
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            steps += 1
-            if time.perf_counter() - start >= config.time_budget_s or (stop is not None and stop.is_set()):
-                stopped_early = True
-                break
-        epochs = epoch + 1 if not stopped_early else epoch
-        say(0.1 + 0.7 * (epoch + 1) / config.epochs, f"fine-tuning: pass {epoch + 1} of {config.epochs}")
-        if stopped_early:
-            break
-    seconds = time.perf_counter() - start
-    model.eval()
+    def with_mnist(epoch: int) -> datasets.TensorData:
+        pick = torch.randperm(len(mix), generator=generator)[:config.mnist_mix]
+        return datasets.TensorData(torch.cat([drawings.images, mix.images[pick]]),
+                                   torch.cat([drawings.labels, mix.labels[pick]]), drawings.spec)
+
+    learner = training.Learner(model, training.make_optimizer("adam", model.parameters(), config.lr))
+    hooks = training.Hooks(epoch_data=with_mnist if mix is not None else None, train_mode=_freeze_batchnorm)
+    done = None
+    for ev in training.loop([learner], drawings, epochs=config.epochs, batch_size=config.batch_size,
+                            generator=generator, device=device, stop=stop, augment=config.augment,
+                            time_budget_s=config.time_budget_s, event_every_s=0, hooks=hooks):
+        if ev.kind == "done":
+            done = ev
+        elif ev.epoch == int(ev.epoch):                   # the end of a pass
+            say(0.1 + 0.7 * ev.epoch / config.epochs, f"fine-tuning: pass {int(ev.epoch)} of {config.epochs}")
     say(0.85, "measuring the model after fine-tuning")
     drawings_after = training.evaluate(model, drawings)["accuracy"]
     test_after = training.evaluate(model, test)["accuracy"]
     say(1.0, "done")
-    return FinetuneResult(model.cpu(), len(drawings), epochs, steps, seconds, drawings_before,
-                          drawings_after, test_before, test_after, len(test), stopped_early)
+    return FinetuneResult(model.cpu(), len(drawings), int(done.epoch), done.step, done.elapsed_s, drawings_before,
+                          drawings_after, test_before, test_after, len(test), done.stopped)
 
 
 def publish(result: FinetuneResult, source: Loaded, source_key: str, zoo, runs_dir,

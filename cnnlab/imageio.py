@@ -147,9 +147,28 @@ def to_rgb(im: Image.Image) -> tuple[Image.Image, bool]:
         rgba = im.convert("RGBA")
         if rgba.getextrema()[3][0] == 255:          # an alpha channel that hides nothing
             return rgba.convert("RGB"), False
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(paper, rgba).convert("RGB"), True
+        return on_white(rgba).convert("RGB"), True
     return (im if im.mode == "RGB" else im.convert("RGB")), False
+
+
+def on_white(im: Image.Image) -> Image.Image:
+    """Transparent parts of ``im`` onto white paper (RGBA); images without alpha as they are."""
+    if im.mode not in ("RGBA", "LA", "P", "PA", "RGBa", "La"):
+        return im
+    rgba = im.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+
+
+def data_url(image: np.ndarray | Image.Image, fmt: str = "PNG", quality: int = 80) -> str:
+    """A small picture as a ``data:`` URL that HTML can show without another request. PNG is
+    written with light compression (fast; small pictures are a few kB anyway)."""
+    pil = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
+    buffer = io.BytesIO()
+    if fmt.upper() == "JPEG":
+        pil.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    else:
+        pil.save(buffer, format="PNG", compress_level=1)
+    return f"data:image/{fmt.lower()};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
 
 
 def _to_8bit(a: np.ndarray) -> np.ndarray:

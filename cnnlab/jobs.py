@@ -1,58 +1,33 @@
 """The one shared training job: the teacher starts it, every screen watches the same run.
 
-``TrainJob`` owns one background thread at a time. ``start`` trains with ``cnnlab.training.fit``,
-``start_race`` trains the same model with four optimizers on the same batches, ``stop`` sets a
-``threading.Event`` that the engine checks between batches, and ``snapshot`` gives any viewer
-(however late it joins) the whole run so far. A finished or stopped run is saved to
-``<runs_dir>/latest.pt`` and published as the zoo's "latest run" for the Draw, Photo and t-SNE
-tabs. ``listeners`` are called in the training thread on "start", every "eval" and "done".
+``TrainJob`` owns one background thread at a time. ``start`` trains with ``training.fit``,
+``start_race`` runs ``race.race`` (four optimizers on the same batches), ``stop`` sets a
+``threading.Event`` that the loop checks between batches, and ``state`` gives any viewer (however
+late it joins) the whole run so far as plain rows. A finished or stopped run is saved to
+``<runs_dir>/latest.pt`` and published as the zoo's "latest run" for the other tabs. Subscribers
+(``subscribe``) are called in the training thread with every event of a normal run.
 
-Threads (issue 5, point 6). Training and thirty students' predictions share one laptop, so:
-
-* Requests get one intra-op thread each. ``TrainJob(ctx)`` sets PyTorch's default thread count
-  to 1 for every thread created afterwards (Gradio's worker threads). One sketch is far too
-  small a job to split across cores: during a run its forward pass took p50 0.75 ms / p95 1.1 ms
-  on one thread against p50 1.0-4.4 ms / p95 7-11 ms on two, because a two-thread OpenMP team
-  waits for its slower member to get a core. Many one-thread requests run side by side instead.
-* The training thread takes every core for itself (``torch.set_num_threads(cores)`` in that
-  thread only) and lowers its own scheduling priority (Linux: ``nice`` +10 for that thread; the
-  OpenMP workers it starts inherit it). With nobody drawing it trains at full speed; when a
-  request wakes up, the kernel gives it a core at once, and training waits a few milliseconds.
-
-Measured with ``bench/train_during_draw.py`` (2 busy cores, 20 draws a second, p95 of a whole
-draw: preprocessing + forward): this choice kept the draws' p95 at 0.7-1.1x idle during a run;
-PyTorch's defaults gave 1.4-1.7x, training on all cores at normal priority 1.6-2.5x, and
-training on one core fewer ("fewer") 2.3-3.4x while training at half speed.
-
-How: PyTorch keeps the thread count in one process-wide variable that each thread copies into
-its own OpenMP setting the first time it runs an operator; ``torch.set_num_threads`` sets both
-the variable and the calling thread's own setting. So the training thread sets its own count and
-a short helper thread puts the variable back (``set_default_threads``), which leaves every other
-thread's count alone. Where per-thread priorities do not exist (macOS, Windows) "nice" falls
-back to "fewer".
+The training thread takes the cores at a lower priority than the students' requests
+(``threads.configure_training_thread``).
 """
 from __future__ import annotations
 
-import copy
 import logging
-import math
-import os
-import sys
 import threading
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from . import checkpoints, datasets, training
-from .config import OPTIMIZERS, TrainConfig
-from .metrics import summarize
-from .models import build_model, models_for
+from .classroom import TeacherKey
+from .config import TrainConfig, check_train_config
+from .models import build_model, trunk_frozen
+from .race import RACE_STEPS, race
+from .threads import REQUEST_THREADS, THREAD_POLICIES, configure_training_thread, set_default_threads
 from .training import TrainEvent, eval_mode
 
 log = logging.getLogger(__name__)
@@ -60,65 +35,8 @@ log = logging.getLogger(__name__)
 GRID_SIZE = 16              # fixed test images whose predicted labels the class watches change
 MISTAKES = 8                # most confidently wrong test images shown at the end
 MAX_POINTS = 200            # points per curve sent to a viewer (longer histories are thinned)
-TRAIN_NICE = 10             # how much the training thread steps back for the students' requests
-# The optimizer race (seed 001): each optimizer with its textbook default learning rate (Keras /
-# common practice), a constant rate, the same initial weights and the same batches.
-RACE_OPTIMIZERS = (("sgd", 0.01), ("momentum", 0.01), ("rmsprop", 1e-3), ("adam", 1e-3))
-RACE_STEPS = 300            # steps per optimizer at most ...
-RACE_BUDGET_S = 30.0        # ... or this many seconds for the whole race
-RACE_TRAIN_SIZE = 12_000    # a train subset: the race is about the first few hundred steps
-RACE_SMOOTH = 10            # running mean over this many steps for the race curves
-THREAD_POLICIES = ("nice", "fewer", "share")
 
-Listener = Callable[[TrainEvent, nn.Module, TrainConfig], None]
-
-
-# --------------------------------------------------------------------------- thread policy
-REQUEST_THREADS = 1         # intra-op threads for every other thread (students' requests)
-
-
-def cpu_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def set_default_threads(n: int) -> None:
-    """The intra-op thread count that threads created from now on start with, leaving the
-    calling thread's own count as it is (see the module docstring)."""
-    torch.get_num_threads()                  # the caller takes its own count now, if it had none
-    helper = threading.Thread(target=torch.set_num_threads, args=(max(1, int(n)),), name="cnnlab-threads")
-    helper.start()
-    helper.join()
-
-
-def configure_training_thread(policy: str = "nice") -> int:
-    """Call first thing in the training thread: sets this thread's torch threads and priority,
-    leaves the default for other threads as it was. Returns this thread's intra-op thread count.
-
-    "nice":  all cores, lower priority (Linux per-thread nice); elsewhere as "fewer".
-    "fewer": one core fewer than the machine has (at least one), normal priority.
-    "share": all cores, normal priority (training and requests compete as equals).
-    """
-    if policy not in THREAD_POLICIES:
-        raise ValueError(f"thread policy must be one of {', '.join(THREAD_POLICIES)}, not {policy!r}")
-    default = torch.get_num_threads()        # a new thread starts with the process default
-    fewer = policy == "fewer" or (policy == "nice" and not _lower_thread_priority(TRAIN_NICE))
-    n = max(1, cpu_cores() - 1) if fewer else cpu_cores()
-    torch.set_num_threads(n)
-    set_default_threads(default)
-    return n
-
-
-def _lower_thread_priority(nice: int) -> bool:
-    """Linux only: a thread is a task with its own nice value, and threads it creates (PyTorch's
-    OpenMP workers) inherit it. Elsewhere the same call would name a whole process."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-        return True
-    except (OSError, AttributeError):
-        return False
+Subscriber = Callable[[TrainEvent, nn.Module, TrainConfig], None]
 
 
 # --------------------------------------------------------------------------- state for viewers
@@ -136,9 +54,9 @@ class Grid:
         return sum(p == t for p, t in zip(self.predictions or [], self.labels))
 
 
-@dataclass
-class Snapshot:
-    """Everything a viewer draws, at one moment. Shared by all viewers: do not modify."""
+@dataclass(frozen=True)
+class RunState:
+    """Everything a viewer draws, at one moment. Shared by all viewers: never modified."""
     version: int = 0                    # bumps on every change (viewers skip redraws)
     run_id: int = 0                     # bumps on every start
     mode: str = ""                      # "train" | "race" | "" (nothing yet)
@@ -153,10 +71,10 @@ class Snapshot:
     images_per_s: float = 0.0
     eta_s: float | None = None
     val_acc: float | None = None
-    loss: pd.DataFrame = field(default_factory=lambda: _frame([], ("epoch", "value", "series")))
-    accuracy: pd.DataFrame = field(default_factory=lambda: _frame([], ("epoch", "value", "series")))
-    race: pd.DataFrame = field(default_factory=lambda: _frame([], ("step", "loss", "optimizer")))
-    evals: list[dict] = field(default_factory=list)     # {"seconds", "epoch", "val_loss", "val_acc"}
+    loss: tuple = ()                    # (epoch, value, series) rows, at most MAX_POINTS per series
+    accuracy: tuple = ()                # (epoch, value, series)
+    race: tuple = ()                    # (step, loss, optimizer)
+    evals: tuple = ()                   # {"seconds", "epoch", "val_loss", "val_acc"}
     grid: Grid | None = None
     results: dict | None = None         # set when a run ends (see TrainJob._finish_training)
     latest: str | None = None           # path of the latest checkpoint file, when there is one
@@ -169,27 +87,18 @@ class Snapshot:
         """A JSON-friendly summary (what the app's snapshot API returns)."""
         out = {k: getattr(self, k) for k in ("version", "run_id", "mode", "state", "status", "config",
                                              "step", "total_steps", "epoch", "epochs", "elapsed_s",
-                                             "images_per_s", "eta_s", "val_acc", "evals", "latest")}
+                                             "images_per_s", "eta_s", "val_acc", "latest")}
         out["running"] = self.running
-        out["loss"] = self.loss.to_dict("records")
-        out["accuracy"] = self.accuracy.to_dict("records")
-        out["race"] = self.race.to_dict("records")
+        out["evals"] = list(self.evals)
+        out["loss"] = [dict(zip(("epoch", "value", "series"), r)) for r in self.loss]
+        out["accuracy"] = [dict(zip(("epoch", "value", "series"), r)) for r in self.accuracy]
+        out["race"] = [dict(zip(("step", "loss", "optimizer"), r)) for r in self.race]
         if self.grid is not None:
             out["grid"] = {"labels": self.grid.labels, "predictions": self.grid.predictions,
                            "classes": list(self.grid.classes), "right": self.grid.right}
         if self.results is not None:
             out["results"] = {k: v for k, v in self.results.items() if k != "mistakes"}
         return out
-
-
-def _frame(rows, columns) -> pd.DataFrame:
-    """Numbers in the first two columns, names in the third, even when empty (gr.LinePlot picks
-    its axis types from the dtypes: an empty object column would give a category axis)."""
-    x, y, series = columns
-    if not rows:
-        return pd.DataFrame({x: pd.Series(dtype="float64"), y: pd.Series(dtype="float64"),
-                             series: pd.Series(dtype="str")})
-    return pd.DataFrame(rows, columns=list(columns)).astype({x: "float64", y: "float64"})
 
 
 def thin(rows: list[tuple], key: int = 2, max_points: int = MAX_POINTS) -> list[tuple]:
@@ -219,8 +128,6 @@ def grid_indices(labels: torch.Tensor, num_classes: int, n: int = GRID_SIZE) -> 
     return out
 
 
-
-
 def _as_pictures(images: torch.Tensor) -> np.ndarray:
     """uint8 (N, C, H, W) -> (N, H, W) for grey, (N, H, W, 3) for colour."""
     arr = images.cpu().numpy()
@@ -231,50 +138,58 @@ def _as_pictures(images: torch.Tensor) -> np.ndarray:
 class TrainJob:
     """The shared run. Thread-safe; every public method returns quickly."""
 
-    def __init__(self, ctx, thread_policy: str = "nice", request_threads: int | None = REQUEST_THREADS):
-        """``request_threads``: torch threads for every thread created from now on (None: leave
-        PyTorch's default); ``thread_policy``: how the training thread runs (THREAD_POLICIES)."""
+    def __init__(self, zoo, runs_dir: str | Path, data_root=None, download: bool = False,
+                 teacher: TeacherKey | None = None, thread_policy: str = "nice",
+                 request_threads: int | None = REQUEST_THREADS):
+        """``zoo`` receives every finished run as its "latest" model; ``teacher`` guards the
+        actions; ``request_threads``: torch threads for every thread created from now on (None:
+        leave PyTorch's default); ``thread_policy``: how the training thread runs."""
         if thread_policy not in THREAD_POLICIES:
             raise ValueError(f"thread policy must be one of {', '.join(THREAD_POLICIES)}")
-        self.ctx = ctx
+        self.zoo, self.runs_dir, self.data_root, self.download = zoo, Path(runs_dir), data_root, download
+        self.teacher = teacher or TeacherKey()
         self.thread_policy = thread_policy
         if request_threads:
             set_default_threads(request_threads)
-        self.listeners: list[Listener] = []
+        self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._snap = Snapshot()
+        self._state = RunState()
         self._loss: list[tuple] = []
         self._acc: list[tuple] = []
         self._race: list[tuple] = []
         self._last_train_epoch = None
-        self._frames_version = -1
-        latest = self.latest_path
-        if latest.is_file():
-            self._snap.latest = str(latest)
+        self._rows_version = -1
+        if self.latest_path.is_file():
+            self._state = replace(self._state, latest=str(self.latest_path))
 
     # ---- what viewers call
     @property
     def latest_path(self) -> Path:
-        return Path(self.ctx.config.runs_dir) / "latest.pt"
+        return self.runs_dir / "latest.pt"
 
     @property
     def is_running(self) -> bool:
         with self._lock:
-            return self._snap.running
+            return self._state.running
 
-    def snapshot(self) -> Snapshot:
+    def state(self) -> RunState:
         """The run so far; the same object for every viewer until something changes."""
         with self._lock:
-            if self._frames_version != self._snap.version:
-                self._snap = replace(
-                    self._snap,
-                    loss=_frame(thin(self._loss), ("epoch", "value", "series")),
-                    accuracy=_frame(thin(self._acc), ("epoch", "value", "series")),
-                    race=_frame(thin(self._race), ("step", "loss", "optimizer")))
-                self._frames_version = self._snap.version
-            return self._snap
+            if self._rows_version != self._state.version:
+                self._state = replace(self._state, loss=tuple(thin(self._loss)), accuracy=tuple(thin(self._acc)),
+                                      race=tuple(thin(self._race)))
+                self._rows_version = self._state.version
+            return self._state
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Call ``subscriber(event, model, config)`` in the training thread on every event of a
+        normal run ("start", "step", "eval", "done"). It must be quick; its errors are logged and
+        never end the run."""
+        with self._lock:
+            if subscriber not in self._subscribers:
+                self._subscribers.append(subscriber)
 
     # ---- what the teacher calls
     def start(self, config: TrainConfig, key: str | None = None) -> str:
@@ -285,8 +200,7 @@ class TrainJob:
         return self._launch("train", config, self._run_training)
 
     def start_race(self, config: TrainConfig, key: str | None = None) -> str:
-        """The optimizer race: ``config``'s data set, model, batch size and seed; each optimizer at
-        its usual learning rate (RACE_OPTIMIZERS) for RACE_STEPS steps or RACE_BUDGET_S seconds."""
+        """The optimizer race (see ``race.race``) with ``config``'s data set, model and batch size."""
         problem = self._check(config, key)
         if problem:
             return problem
@@ -296,13 +210,13 @@ class TrainJob:
         return self._launch("race", config, self._run_race)
 
     def stop(self, key: str | None = None) -> str:
-        if not self.ctx.teacher_ok(key):
+        if not self.teacher.accepts(key):
             return "Stopping the run needs the teacher key: type it in the teacher key box."
         with self._lock:
-            if not self._snap.running:
+            if not self._state.running:
                 return "No run is going."
             self._stop.set()
-            if self._snap.state == "running":
+            if self._state.state == "running":
                 self._set(state="stopping", status="Stopping after this batch…")
         return "Stopping: the model so far is kept."
 
@@ -315,14 +229,14 @@ class TrainJob:
 
     def use_checkpoint(self, path: str | Path, key: str | None = None) -> str:
         """Make an uploaded checkpoint the latest run. Raises CheckpointError for a bad file."""
-        if not self.ctx.teacher_ok(key):
+        if not self.teacher.accepts(key):
             return "Loading a checkpoint for everyone needs the teacher key: type it in the teacher key box."
         if self.is_running:
             return "A run is going: load the checkpoint once it has finished or been stopped."
         payload = checkpoints.read_payload(path)
         loaded = checkpoints.from_payload(payload, str(path))   # refuse before replacing anything
         saved = checkpoints.save_payload(self.latest_path, payload)
-        self.ctx.zoo.set_latest(replace(loaded, path=str(saved)), label="uploaded")
+        self.zoo.set_latest(replace(loaded, path=str(saved)), label="uploaded")
         acc = loaded.metrics.get("test_accuracy")
         text = (f"Loaded {Path(path).name}: {loaded.model_name} on {loaded.spec.title}"
                 + (f" ({acc:.1%} test accuracy)" if acc else "")
@@ -333,49 +247,33 @@ class TrainJob:
 
     # ---- internals
     def _check(self, config: TrainConfig, key: str | None) -> str | None:
-        if not self.ctx.teacher_ok(key):
+        if not self.teacher.accepts(key):
             return "Training needs the teacher key: type it in the teacher key box."
         if self.is_running:
-            snap = self.snapshot()
-            return f"A run is already in progress; you are watching it. ({snap.status})"
-        try:
-            spec = datasets.get_spec(config.dataset)
-        except KeyError as err:
-            return str(err.args[0])
-        if config.model not in models_for(spec):
-            return (f"The {config.model} model does not fit {spec.title}; choose one of: "
-                    f"{', '.join(models_for(spec))}.")
-        if config.optimizer not in OPTIMIZERS:
-            return f"Choose an optimizer from: {', '.join(OPTIMIZERS)}."
-        if not (config.lr > 0 and math.isfinite(config.lr)):
-            return "The learning rate must be a positive number, e.g. 0.003."
-        if config.batch_size < 1 or config.epochs < 1:
-            return "Batch size and epochs must be at least 1."
-        if config.time_budget_s < 0 or config.train_size < 0:
-            return "The time budget and training-set size cannot be negative (0 means no limit)."
-        return None
+            return f"A run is already in progress; you are watching it. ({self.state().status})"
+        return check_train_config(config)
 
     def _launch(self, mode: str, config: TrainConfig, target) -> str:
         with self._lock:
-            if self._snap.running:                               # lost a race with another click
-                return f"A run is already in progress; you are watching it. ({self._snap.status})"
+            if self._state.running:                              # lost a race with another click
+                return f"A run is already in progress; you are watching it. ({self._state.status})"
             self._stop.clear()
             self._loss, self._acc, self._race = [], [], []
             self._last_train_epoch = None
-            run_id = self._snap.run_id + 1
+            run_id = self._state.run_id + 1
             spec = datasets.get_spec(config.dataset)
             what = ("Optimizer race" if mode == "race" else f"Training {config.model}") + f" on {spec.title}"
-            self._snap = Snapshot(version=self._snap.version + 1, run_id=run_id, mode=mode,
-                                  state="running", status=f"{what}: loading the data…",
-                                  config=config.to_dict(), epochs=config.epochs, latest=self._snap.latest)
+            self._state = RunState(version=self._state.version + 1, run_id=run_id, mode=mode,
+                                   state="running", status=f"{what}: loading the data…",
+                                   config=config.to_dict(), epochs=config.epochs, latest=self._state.latest)
             self._thread = threading.Thread(target=self._guarded, args=(target, config, run_id),
                                             name=f"cnnlab-{mode}-{run_id}", daemon=True)
             self._thread.start()
         return f"{what} started. Everyone sees it live."
 
     def _set(self, **changes) -> None:
-        """Change the snapshot (caller holds the lock)."""
-        self._snap = replace(self._snap, version=self._snap.version + 1, **changes)
+        """Change the state (caller holds the lock)."""
+        self._state = replace(self._state, version=self._state.version + 1, **changes)
 
     def _guarded(self, target, config: TrainConfig, run_id: int) -> None:
         configure_training_thread(self.thread_policy)
@@ -389,19 +287,21 @@ class TrainJob:
                 self._set(state="failed", status=f"The run failed: {message}")
         finally:
             with self._lock:
-                if self._snap.running:                           # a path that did not set an end
+                if self._state.running:                          # a path that did not set an end
                     self._set(state="stopped", status="The run ended.")
 
     def _notify(self, event: TrainEvent, model: nn.Module, config: TrainConfig) -> None:
-        for listener in list(self.listeners):
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
             try:
-                listener(event, model, config)
+                subscriber(event, model, config)
             except Exception:                                    # a viewer's add-on must not end the run
-                log.exception("training listener %r failed on %s", listener, event.kind)
+                log.exception("training subscriber %r failed on %s", subscriber, event.kind)
 
     # ---- a normal run
     def _run_training(self, config: TrainConfig, run_id: int) -> None:
-        root, download = self.ctx.data_root, self.ctx.config.allow_download
+        root, download = self.data_root, self.download
         spec = datasets.get_spec(config.dataset)
         test = datasets.load(config.dataset, "test", root, download)
         idx = grid_indices(test.labels, spec.num_classes)
@@ -418,12 +318,11 @@ class TrainJob:
             if ev.kind == "done":
                 self._finish_training(ev, model, config, test, title)
                 return
-            if ev.kind == "start" and training.frozen_backbone(model):
+            if ev.kind == "start" and trunk_frozen(model):
                 grid_features = self._grid_features(model, grid_x)
             grid = self._predict_grid(model, grid, grid_x, grid_features)
             self._record(ev, config, grid, title)
-            if ev.kind in ("start", "eval"):
-                self._notify(ev, model, config)
+            self._notify(ev, model, config)
 
     @staticmethod
     @torch.no_grad()
@@ -450,13 +349,13 @@ class TrainJob:
             if ev.train_loss is not None and ev.step and ev.epoch != self._last_train_epoch:
                 self._loss.append((ev.epoch, ev.train_loss, "train loss"))
                 self._last_train_epoch = ev.epoch
-            evals = self._snap.evals
+            evals = self._state.evals
             if ev.kind == "eval" and ev.val_acc is not None:
                 self._loss.append((ev.epoch, ev.val_loss, "validation loss"))
                 self._acc.append((ev.epoch, ev.val_acc, "validation accuracy"))
-                evals = evals + [{"seconds": round(ev.elapsed_s, 2), "epoch": round(ev.epoch, 3),
-                                  "val_loss": ev.val_loss, "val_acc": ev.val_acc}]
-            state = self._snap.state
+                evals = evals + ({"seconds": round(ev.elapsed_s, 2), "epoch": round(ev.epoch, 3),
+                                  "val_loss": ev.val_loss, "val_acc": ev.val_acc},)
+            state = self._state.state
             if state == "stopping":
                 status = "Stopping after this batch…"
             elif ev.message and not ev.step:
@@ -469,7 +368,7 @@ class TrainJob:
 
     def _finish_training(self, ev: TrainEvent, model: nn.Module, config: TrainConfig,
                          test: datasets.TensorData, title: str) -> None:
-        """Final evaluation, checkpoint, publish as 'latest', tell the listeners, show results.
+        """Final evaluation, checkpoint, publish as 'latest', tell the subscribers, show results.
 
         After a Stop the test set is the validation subset (a fraction of a second), so a stopped
         run settles at once; a finished run (or one ended by its time budget) uses the whole set.
@@ -480,25 +379,24 @@ class TrainJob:
             self._set(status=f"{'Stopped' if user_stop else 'Finished'} training {title}: "
                              "measuring test accuracy and saving…")
         val_n = min(config.val_size or len(test), len(test))
-        data = test.subset(val_n) if user_stop else test
-        r = self._evaluate(model, test, len(data), trained=ev.step > 0)
-        if r is not None and (not self._snap.evals or self._snap.evals[-1]["epoch"] < round(ev.epoch, 3)):
-            rv = r if len(data) == val_n else self._evaluate(model, test, val_n, trained=True)
+        scored_n = val_n if user_stop else 0
+        photos_read = ev.step > 0 or not trunk_frozen(model)     # else a frozen trunk has no features yet
+        so_far = {"steps": ev.step, "epochs": round(ev.epoch, 3), "train_seconds": round(ev.elapsed_s, 1),
+                  "stopped": bool(ev.stopped)}
+        path, metrics, r = training.evaluate_and_save(self.latest_path, model, config,
+                                                      test if photos_read else None, scored_n, so_far)
+        data = test.subset(scored_n)
+        if r is not None and (not self._state.evals or self._state.evals[-1]["epoch"] < round(ev.epoch, 3)):
+            rv = r if len(data) == val_n else training.test_model(model, test, val_n)
             self._record(replace(ev, kind="eval", val_loss=rv["loss"], val_acc=rv["accuracy"]), config,
-                         self._snap.grid, title)
-        metrics = {"steps": ev.step, "epochs": round(ev.epoch, 3), "train_seconds": round(ev.elapsed_s, 1),
-                   "stopped": bool(ev.stopped)}
+                         self._state.grid, title)
         results = {"stopped": bool(ev.stopped), "steps": ev.step, "seconds": round(ev.elapsed_s, 1),
                    "classes": list(data.spec.classes)}
         if r is not None:
-            metrics.update(summarize(data.labels, r["predictions"], data.spec.classes, r["loss"]))
             results.update(test_accuracy=metrics["test_accuracy"], test_images=metrics["test_images"],
                            confusion_matrix=metrics["confusion_matrix"],
                            mistakes=most_confident_mistakes(data, r["predictions"], r["confidences"]))
-        model.eval()
-        path = checkpoints.save(self.latest_path, model, config.model, config.dataset,
-                                config.to_dict(), metrics)
-        self.ctx.zoo.set_latest(checkpoints.load(path))
+        self.zoo.set_latest(checkpoints.load(path))
         self._notify(replace(ev, model=model, metrics=metrics), model, config)
         how = "Stopped" if ev.stopped else "Finished"
         acc = ""
@@ -506,89 +404,42 @@ class TrainJob:
             on = "" if results["test_images"] == len(test) else f" on {results['test_images']:,} test images"
             acc = f": test accuracy {results['test_accuracy']:.1%}{on}"
         text = (f"{how} after {ev.step:,} steps ({ev.elapsed_s:.0f} s){acc}. "
-                "The Draw, Photo and t-SNE tabs can now use it as 'latest run'.")
+                "The other tabs can now use it as 'latest run'.")
         with self._lock:
             self._set(state="stopped" if ev.stopped else "finished", status=text, results=results,
                       latest=str(path), eta_s=None, step=ev.step, epoch=ev.epoch, elapsed_s=ev.elapsed_s)
 
-    @staticmethod
-    def _evaluate(model: nn.Module, test: datasets.TensorData, n: int, trained: bool) -> dict | None:
-        """training.evaluate on the first ``n`` test images; with a frozen backbone, on the
-        features cached while training (None if the run stopped before the photos were read)."""
-        device = next(model.parameters()).device
-        if not training.frozen_backbone(model):
-            return training.evaluate(model, test.subset(n), device)
-        if not trained:
-            return None
-        features = None
-        for _, features in training.extract_features(model, test, device):   # cached: instant
-            pass
-        return training.evaluate(model.learner(), features.subset(n), device)
-
     # ---- the optimizer race
     def _run_race(self, config: TrainConfig, run_id: int) -> None:
-        root, download = self.ctx.data_root, self.ctx.config.allow_download
-        spec = datasets.get_spec(config.dataset)
-        train = datasets.load(config.dataset, "train", root, download).subset(config.train_size or RACE_TRAIN_SIZE)
-        val = datasets.load(config.dataset, "test", root, download).subset(config.val_size)
-        device = training.pick_device()
-        training.seed_everything(config.seed)
-        base = build_model(config.model, spec)                  # one set of initial weights for all
-        lanes = []
-        for name, lr in RACE_OPTIMIZERS:
-            model = copy.deepcopy(base).to(device)
-            lanes.append({"name": name, "lr": lr, "model": model, "recent": [],
-                          "optimizer": training.make_optimizer(name, model.parameters(), lr),
-                          "generator": torch.Generator().manual_seed(config.seed)})   # same batches
-        label = {ln["name"]: f"{ln['name']} (lr {ln['lr']:g})" for ln in lanes}
-        start = last = time.perf_counter()
-        step, steps_per_epoch = 0, math.ceil(len(train) / config.batch_size)
-        budget = min(RACE_BUDGET_S, config.time_budget_s or RACE_BUDGET_S)
-        what = f"Optimizer race: {config.model} on {spec.title}"
-        with self._lock:
-            self._set(total_steps=RACE_STEPS, status=f"{what}: starting…")
-        done = False
-        while not done:
-            runs = [training.train_one_epoch(ln["model"], train, ln["optimizer"], device, config.batch_size,
-                                             ln["generator"], stop=self._stop) for ln in lanes]
-            for outs in zip(*runs):
-                step += 1
-                for ln, (_, loss) in zip(lanes, outs):
-                    ln["recent"] = (ln["recent"] + [loss])[-RACE_SMOOTH:]
-                now = time.perf_counter()
-                done = step >= RACE_STEPS or now - start >= budget or self._stop.is_set()
+        what = f"Optimizer race: {config.model} on {datasets.get_spec(config.dataset).title}"
+        last_status = -1.0
+        ev = None
+        for ev in race(config, self.data_root, self._stop, self.download):
+            if ev.kind == "start":
                 with self._lock:
-                    for ln in lanes:
-                        self._race.append((step, float(np.mean(ln["recent"])), label[ln["name"]]))
-                    if done or now - last >= config.event_every_s:
-                        last = now
-                        left = min((RACE_STEPS - step) * (now - start) / step, budget - (now - start))
-                        status = self._snap.status if self._snap.state == "stopping" else (
-                            f"{what} · step {step}/{RACE_STEPS} · "
-                            + " · ".join(f"{ln['name']} {np.mean(ln['recent']):.3f}" for ln in lanes)
-                            + f" · about {max(0, left):.0f} s left")
-                        self._set(step=step, epoch=step / steps_per_epoch, elapsed_s=now - start,
-                                  images_per_s=4 * step * config.batch_size / (now - start),
-                                  eta_s=max(0.0, left), status=status)
-                    else:
-                        self._set()                              # new points only
-                if done:
-                    break
-            if self._stop.is_set():
-                break
-        finals = []
-        for ln in lanes:
-            r = training.evaluate(ln["model"], val, device)
-            finals.append({"optimizer": ln["name"], "lr": ln["lr"], "loss": round(float(np.mean(ln["recent"])), 4),
-                           "val_accuracy": round(r["accuracy"], 4)})
-        finals.sort(key=lambda f: -f["val_accuracy"])
+                    self._set(total_steps=RACE_STEPS, status=f"{what}: starting…")
+                continue
+            with self._lock:
+                self._race.extend((ev.step, loss, lane) for lane, loss in ev.losses.items())
+                if ev.kind != "done" and ev.elapsed_s - last_status < config.event_every_s:
+                    self._set()                                  # new points only
+                    continue
+                last_status = ev.elapsed_s
+                left = ev.eta_s or 0.0
+                status = self._state.status if self._state.state == "stopping" else (
+                    f"{what} · step {ev.step}/{RACE_STEPS} · "
+                    + " · ".join(f"{lane.split()[0]} {loss:.3f}" for lane, loss in ev.losses.items())
+                    + f" · about {left:.0f} s left")
+                self._set(step=ev.step, epoch=ev.epoch, elapsed_s=ev.elapsed_s, images_per_s=ev.images_per_s,
+                          eta_s=left, status=status)
+        finals = ev.metrics["race"]
         stopped = self._stop.is_set()
         table = ", ".join(f"{f['optimizer']} {f['val_accuracy']:.1%}" for f in finals)
-        text = (f"Optimizer race {'stopped' if stopped else 'finished'} after {step} steps "
-                f"({time.perf_counter() - start:.0f} s). Validation accuracy: {table}.")
+        text = (f"Optimizer race {'stopped' if stopped else 'finished'} after {ev.step} steps "
+                f"({ev.elapsed_s:.0f} s). Validation accuracy: {table}.")
         with self._lock:
             self._set(state="stopped" if stopped else "finished", status=text, eta_s=None,
-                      results={"race": finals, "stopped": stopped, "steps": step})
+                      results={"race": finals, "stopped": stopped, "steps": ev.step})
 
 
 def progress_line(title: str, ev: TrainEvent, config: TrainConfig, eta: float | None, grid: Grid | None) -> str:

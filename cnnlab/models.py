@@ -28,7 +28,7 @@ class Classifier(nn.Module):
 
 
 class MLP(Classifier):
-    """Seed 000/004: two hidden layers on the flattened pixels."""
+    """Two hidden layers on the flattened pixels: the course's first MNIST network."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28):
         super().__init__()
@@ -41,7 +41,8 @@ class MLP(Classifier):
 
 
 class CNN(Classifier):
-    """Seed 001: conv16 -> conv32 -> linear (batch norm added so it trains in seconds)."""
+    """The classic PyTorch MNIST tutorial CNN: conv16 -> conv32 -> linear (batch norm added so it
+    trains in seconds)."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28):
         super().__init__()
@@ -56,7 +57,7 @@ class CNN(Classifier):
 
 
 class LeNet(Classifier):
-    """Seed 002: conv32 5x5 -> conv64 5x5 -> fc 120 -> 84 -> classes."""
+    """LeNet-style: conv32 5x5 -> conv64 5x5 -> fc 120 -> 84 -> classes."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28):
         super().__init__()
@@ -75,7 +76,7 @@ def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
 
 
 class DeepCNN(Classifier):
-    """Seed 003: three conv blocks (32, 64, 128 channels) with batch norm, then a 128-unit layer.
+    """Three conv blocks (32, 64, 128 channels) with batch norm, then a 128-unit layer.
     One convolution per block keeps an epoch of Fashion-MNIST near a minute on 2 CPU cores."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28):
@@ -91,7 +92,7 @@ class DeepCNN(Classifier):
 
 
 class RowLSTM(Classifier):
-    """Seed 001's RNN: the image's rows are a sequence of 28 steps of 28 pixels."""
+    """An RNN (LSTM): the image's rows are a sequence of 28 steps of 28 pixels."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, size: int = 28, hidden: int = 128):
         super().__init__()
@@ -110,7 +111,7 @@ TRANSFER_MODES = ("head", "top", "all")
 
 
 class TransferNet(Classifier):
-    """EfficientNet-Lite0 pretrained on ImageNet, with a new head for our classes (seed 003).
+    """EfficientNet-Lite0 pretrained on ImageNet, with a new head for our classes (transfer learning).
 
     ``finetune`` says what learns: "head" (the new linear layer only), "top" (also the last
     MBConv block and the 1x1 head convolution: the most class-specific ImageNet features adapt
@@ -269,6 +270,18 @@ def build_model(name: str, spec, finetune: str | bool = "head", pretrained: bool
     if info.inputs == "photo":
         kwargs.update(finetune=finetune, pretrained=pretrained)
     return info.build(**kwargs)
+
+
+def trunk_frozen(model: nn.Module) -> bool:
+    """A transfer model whose pretrained trunk does not learn ("head" or "top"): its output is the
+    same every epoch, so training reads every photo through it once."""
+    return isinstance(model, TransferNet) and model.finetune != "all"
+
+
+def embedding_fixed(model: nn.Module) -> bool:
+    """A transfer model where only the new head learns: its last-layer features (``embed``) are
+    the same before, during and after training."""
+    return isinstance(model, TransferNet) and model.finetune == "head"
 
 
 def trainable_state_dict(model: nn.Module) -> dict:

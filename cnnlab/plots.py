@@ -1,10 +1,11 @@
 """Plots as pure functions: data in, a new ``matplotlib.figure.Figure`` out (never pyplot's global
-state, which is not safe in a server with many threads). Live curves are DataFrames for
-gr.LinePlot instead (see cnnlab.jobs.Snapshot), because a matplotlib figure costs ~50 ms to draw.
+state, which is not safe in a server with many threads). Live curves are gr.LinePlots instead
+(see cnnlab/ui/train.py), because a matplotlib figure costs ~50 ms to draw.
 """
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -157,3 +158,26 @@ def tsne_frame_figure(coords, labels, classes: Sequence[str], title: str = "", l
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, markerscale=2.5,
                   frameon=False, handletextpad=0.2)
     return fig
+
+
+def animation_gif(rec, maps: list[np.ndarray], path: str | Path, colors=None,
+                  frame_ms: int = 700) -> Path:
+    """An animated GIF of the maps of a ``snapshots.Recording`` (one frame per snapshot, the last held),
+    drawn on the same axes so that the motion is the network's, not the camera's."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    reach = max(float(np.abs(m).max()) for m in maps) * 1.05
+    frames = []
+    for snap, coords in zip(rec.snapshots, maps):
+        title = f"step {snap.step:,} · epoch {snap.epoch:.2f} · {snap.accuracy_text}".rstrip(" ·")
+        fig = tsne_frame_figure(coords, rec.labels, rec.classes, title=title, limit=reach, colors=colors)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).convert(
+            "P", palette=Image.Palette.ADAPTIVE, colors=64))
+    durations = [frame_ms] * (len(frames) - 1) + [frame_ms * 4]
+    path = Path(path)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0,
+                   optimize=False, disposal=1)
+    return path

@@ -17,6 +17,7 @@ from PIL import Image
 from scipy import ndimage
 
 from . import datasets
+from .imageio import on_white
 
 INK_THRESHOLD = 30         # grey levels (of 255) above which a pixel counts as ink / object
 DIGIT_BOX = 20             # MNIST fits the digit into 20x20 ...
@@ -57,11 +58,7 @@ def sketch_pixels(value) -> np.ndarray | None:
     if value is None:
         return None
     image = value if isinstance(value, Image.Image) else Image.fromarray(np.asarray(value))
-    if image.mode in ("RGBA", "LA", "P", "PA"):
-        image = image.convert("RGBA")
-        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, image)
-    return np.asarray(image.convert("L"))
+    return np.asarray(on_white(image).convert("L"))
 
 
 def _ink_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:

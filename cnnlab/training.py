@@ -9,16 +9,18 @@ import contextlib
 import math
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import datasets
+from . import checkpoints, datasets
 from .config import TrainConfig
-from .models import build_model
+from .metrics import summarize
+from .models import build_model, trunk_frozen
 
 
 def pick_device() -> torch.device:
@@ -50,7 +52,10 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, photo: bool)
     crop of 65-100% of the image and a horizontal flip.
     """
     n = images.shape[0]
-    u = lambda lo, hi: torch.rand(n, generator=generator) * (hi - lo) + lo   # noqa: E731
+
+    def u(lo, hi):
+        return torch.rand(n, generator=generator) * (hi - lo) + lo
+
     if photo:
         scale, angle = u(0.65, 1.0), torch.zeros(n)
         shift = (1 - scale).unsqueeze(1) * (torch.rand(n, 2, generator=generator) * 2 - 1)
@@ -84,11 +89,6 @@ def batches(data: datasets.TensorData, batch_size: int, device: torch.device,
 
 _feature_cache: dict[tuple, datasets.TensorData] = {}
 _feature_lock = threading.Lock()
-
-
-def frozen_backbone(model: nn.Module) -> bool:
-    """A transfer model whose trunk does not learn: its output can be computed once."""
-    return hasattr(model, "trunk") and getattr(model, "finetune", "all") != "all"
 
 
 def extract_features(model: nn.Module, data: datasets.TensorData, device: torch.device,
@@ -155,29 +155,6 @@ def evaluate(model: nn.Module, data: datasets.TensorData, device: torch.device |
             "predictions": preds, "confidences": torch.cat(confs)}
 
 
-def train_one_epoch(model: nn.Module, data: datasets.TensorData, optimizer: torch.optim.Optimizer,
-                    device: torch.device, batch_size: int, generator: torch.Generator,
-                    augment: bool = False, scheduler=None,
-                    stop: threading.Event | None = None) -> Iterator[tuple[int, float]]:
-    """One pass over the data; yields (batch size, loss) after each step; stops between batches."""
-    model.train()
-    photo = data.spec.kind == "photo"
-    for x, y in batches(data, batch_size, device, generator):
-        if stop is not None and stop.is_set():
-            return
-        if augment:
-            x = augment_batch(x, generator, photo)
-        if x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        loss = F.cross_entropy(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        yield len(y), loss.item()
-
-
 @dataclass
 class TrainEvent:
     """One moment of a run, as a UI shows it."""
@@ -188,7 +165,8 @@ class TrainEvent:
     elapsed_s: float = 0.0
     eta_s: float | None = None
     images_per_s: float = 0.0
-    train_loss: float | None = None  # running mean over the last few steps
+    train_loss: float | None = None  # running mean over the last few steps (the first learner's)
+    losses: dict = field(default_factory=dict)   # learner name -> running mean (the race has four)
     val_loss: float | None = None
     val_acc: float | None = None
     stopped: bool = False            # the run ended early (stop flag or time budget)
@@ -197,16 +175,159 @@ class TrainEvent:
     metrics: dict = field(default_factory=dict)                 # set on "done": test metrics
 
 
+@dataclass
+class Learner:
+    """One model with its optimizer. ``loop`` steps every learner on the same batches, so the
+    optimizer race is four learners in one loop."""
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object = None                 # an lr scheduler stepped after every step, or None
+    name: str = "model"
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        loss = F.cross_entropy(self.model(x), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return loss.item()
+
+
+@dataclass
+class Hooks:
+    """What differs between the runs that share ``loop``."""
+    # the data of each epoch (the board fine-tune mixes fresh MNIST digits into every pass)
+    epoch_data: Callable[[int], datasets.TensorData] | None = None
+    # called after the models are put in training mode (the fine-tune keeps batch norm frozen)
+    train_mode: Callable[[nn.Module], None] | None = None
+
+
 def seed_everything(seed: int) -> torch.Generator:
+    """Seeds the global generator (initial weights, dropout) and returns one for data order and
+    augmentation."""
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def loop(learners: Sequence[Learner], train: datasets.TensorData, *, epochs: int, batch_size: int,
+         generator: torch.Generator, device: torch.device, stop: threading.Event | None = None,
+         val: datasets.TensorData | None = None, augment: bool = False, max_steps: int = 0,
+         time_budget_s: float = 0.0, eval_every_s: float = 3.0, event_every_s: float = 0.25,
+         smooth: int = 20, started: float | None = None, hooks: Hooks | None = None) -> Iterator[TrainEvent]:
+    """THE training loop: the live run, the optimizer race and the class-board fine-tune all run
+    here. Every learner steps on the same (augmented) batch. Yields "step" events (at most every
+    ``event_every_s``; 0 = every step), "eval" events (validation of the first learner every
+    ``eval_every_s`` and at each epoch's end, when ``val`` is given) and one final "done" event
+    (no test metrics: the caller measures what it needs). Ends early on ``stop``, ``max_steps``
+    or ``time_budget_s`` (counted from ``started``, default now)."""
+    hooks = hooks or Hooks()
+    stop = stop or threading.Event()
+    data_of = hooks.epoch_data or (lambda epoch: train)
+    photo = train.spec.kind == "photo"
+    first = learners[0]
+    epoch_data = data_of(0)                            # every epoch has as many images as the first
+    steps_per_epoch = max(1, math.ceil(len(epoch_data) / batch_size))
+    total = steps_per_epoch * epochs
+    if max_steps:
+        total = min(total, max_steps)
+    start = started if started is not None else time.perf_counter()
+    train_start = last_event = last_eval = time.perf_counter()
+    step = seen = 0
+    recent: dict[str, list[float]] = {ln.name: [] for ln in learners}
+    val_loss = val_acc = None
+    ended_early = False
+
+    def progress(kind: str, **extra) -> TrainEvent:
+        training_time = time.perf_counter() - train_start
+        eta = (total - step) * (training_time / step) if step else None
+        means = {name: sum(r) / len(r) for name, r in recent.items() if r}
+        return TrainEvent(kind, step=step, total_steps=total, epoch=step / steps_per_epoch,
+                          elapsed_s=time.perf_counter() - start, eta_s=eta,
+                          images_per_s=seen * len(learners) / max(training_time, 1e-9),
+                          train_loss=means.get(first.name), losses=means, val_loss=val_loss,
+                          val_acc=val_acc, **extra)
+
+    def validate() -> TrainEvent:
+        nonlocal val_loss, val_acc, last_eval
+        r = evaluate(first.model, val, device)
+        val_loss, val_acc, last_eval = r["loss"], r["accuracy"], time.perf_counter()
+        return progress("eval")
+
+    for epoch in range(epochs):
+        for ln in learners:
+            ln.model.train()
+            if hooks.train_mode is not None:
+                hooks.train_mode(ln.model)
+        if epoch:
+            epoch_data = data_of(epoch)
+        for x, y in batches(epoch_data, batch_size, device, generator):
+            if stop.is_set():
+                break
+            if augment:
+                x = augment_batch(x, generator, photo)
+            if x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            for ln in learners:
+                recent[ln.name] = (recent[ln.name] + [ln.step(x, y)])[-smooth:]
+            step, seen = step + 1, seen + len(y)
+            budget_over = bool(time_budget_s) and time.perf_counter() - start >= time_budget_s
+            if step >= total or budget_over:
+                ended_early = budget_over or (max_steps and step < steps_per_epoch * epochs)
+                break
+            now = time.perf_counter()
+            if val is not None and now - last_eval >= eval_every_s:
+                yield validate()
+                last_event = time.perf_counter()
+            elif now - last_event >= event_every_s:
+                yield progress("step")
+                last_event = now
+        if stop.is_set() or ended_early:
+            break
+        if val is not None:
+            yield validate()                           # a validation point at every epoch's end
+        if step >= total:
+            break
+    for ln in learners:
+        ln.model.eval()
+    yield progress("done", stopped=stop.is_set() or bool(ended_early), model=first.model)
+
+
+def test_model(model: nn.Module, test: datasets.TensorData, n: int = 0) -> dict:
+    """``evaluate`` on ``test`` (or its usual random ``n``-image subset); a model with a frozen
+    trunk is scored on the trunk's features of the whole set, cached while it trained."""
+    device = next(model.parameters()).device
+    if not trunk_frozen(model):
+        return evaluate(model, test.subset(n), device)
+    features = None
+    for _, features in extract_features(model, test, device):
+        pass
+    return evaluate(model.learner(), features.subset(n), device)
+
+
+def evaluate_and_save(path, model: nn.Module, config: TrainConfig, test: datasets.TensorData | None,
+                      n: int = 0, extra: dict | None = None) -> tuple[Path, dict, dict | None]:
+    """The end of every run (the CLI's and the class's): score the model on ``test`` (``n`` > 0:
+    on that many of its images; None: not scored), save the checkpoint with its metrics and write
+    ``<name>.metrics.json`` beside it. Returns (checkpoint path, metrics, the evaluation or None)."""
+    metrics = dict(extra or {})
+    r = None
+    if test is not None:
+        r = test_model(model, test, n)
+        scored = test.subset(n)
+        metrics.update(summarize(scored.labels, r["predictions"], scored.spec.classes, r["loss"]))
+    model.eval()
+    saved = checkpoints.save(path, model, config.model, config.dataset, config.to_dict(), metrics)
+    checkpoints.write_metrics(saved, metrics)
+    return saved, metrics, r
 
 
 def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
         device: torch.device | None = None, model: nn.Module | None = None,
         max_steps: int = 0, download: bool = False, final_eval: bool = True) -> Iterator[TrainEvent]:
     """Train by ``config`` and yield events: "start", "step" (at most every event_every_s),
-    "eval" (validation every eval_every_s and at each epoch end) and one final "done".
+    "eval" (validation every eval_every_s and at each epoch end) and one final "done" (with the
+    test accuracy when ``final_eval``).
 
     ``max_steps`` (>0) ends the run early: the CLI's --dry-run uses it.
     """
@@ -220,7 +341,7 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
     stop = stop or threading.Event()
     start = time.perf_counter()
     learner = model
-    frozen = frozen_backbone(model)
+    frozen = trunk_frozen(model)
     steps_per_epoch = math.ceil(len(train) * (2 if frozen and config.augment else 1) / config.batch_size)
     total = steps_per_epoch * config.epochs
     if max_steps:
@@ -256,55 +377,23 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
     if config.schedule == "onecycle" and total >= 8:
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(total, 1),
                                                         pct_start=0.25)
-    elapsed = lambda: time.perf_counter() - start                     # noqa: E731
-    step, seen, recent = 0, 0, []
-    val_loss = val_acc = None
-    ended_early = False
-    train_start = last_event = last_eval = time.perf_counter()
-
-    def progress(kind: str, **extra) -> TrainEvent:
-        training_time = time.perf_counter() - train_start
-        rate = seen / max(training_time, 1e-9)
-        eta = (total - step) * (training_time / step) if step else None
-        return TrainEvent(kind, step=step, total_steps=total, epoch=step / steps_per_epoch,
-                          elapsed_s=elapsed(), eta_s=eta, images_per_s=rate,
-                          train_loss=sum(recent) / len(recent) if recent else None,
-                          val_loss=val_loss, val_acc=val_acc, **extra)
-
-    for epoch in range(config.epochs):
-        for n, loss in train_one_epoch(learner, train, optimizer, device, config.batch_size, generator,
-                                       config.augment and learner is model, scheduler, stop):
-            step, seen = step + 1, seen + n
-            recent = (recent + [loss])[-20:]
-            budget_over = config.time_budget_s and elapsed() >= config.time_budget_s
-            if step >= total or budget_over:
-                ended_early = budget_over or (max_steps and step < steps_per_epoch * config.epochs)
-                break
-            now = time.perf_counter()
-            if now - last_eval >= config.eval_every_s:
-                r = evaluate(learner, val, device)
-                val_loss, val_acc, last_eval = r["loss"], r["accuracy"], time.perf_counter()
-                yield progress("eval")
-                last_event = time.perf_counter()
-            elif now - last_event >= config.event_every_s:
-                yield progress("step")
-                last_event = now
-        if stop.is_set() or ended_early:
-            break
-        r = evaluate(learner, val, device)            # a validation point at every epoch's end
-        val_loss, val_acc, last_eval = r["loss"], r["accuracy"], time.perf_counter()
-        yield progress("eval")
-        if step >= total:
-            break
-
-    stopped = stop.is_set() or bool(ended_early)
+    done = None
+    for ev in loop([Learner(learner, optimizer, scheduler, config.model)], train, epochs=config.epochs,
+                   batch_size=config.batch_size, generator=generator, device=device, stop=stop, val=val,
+                   augment=config.augment and learner is model, max_steps=max_steps,
+                   time_budget_s=config.time_budget_s, eval_every_s=config.eval_every_s,
+                   event_every_s=config.event_every_s, started=start):
+        if ev.kind != "done":
+            yield ev
+        else:
+            done = ev
     metrics = {}
     if final_eval:
         r = evaluate(learner, test, device)
-        metrics = {"test_accuracy": r["accuracy"], "test_loss": r["loss"], "steps": step,
-                   "epochs": round(step / steps_per_epoch, 3), "train_seconds": round(elapsed(), 1)}
+        metrics = {"test_accuracy": r["accuracy"], "test_loss": r["loss"], "steps": done.step,
+                   "epochs": round(done.epoch, 3), "train_seconds": round(done.elapsed_s, 1)}
     model.eval()
-    how = "stopped" if stopped else "finished"
+    how = "stopped" if done.stopped else "finished"
     acc = f", test accuracy {metrics['test_accuracy']:.2%}" if metrics else ""
-    yield progress("done", stopped=stopped, model=model, metrics=metrics,
-                   message=f"{how} after {step} steps ({elapsed():.0f} s){acc}")
+    yield replace(done, model=model, metrics=metrics,
+                  message=f"{how} after {done.step} steps ({done.elapsed_s:.0f} s){acc}")

@@ -5,6 +5,7 @@ lock) and only ever replaced as a whole, never changed in place.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,10 @@ from . import checkpoints
 from .checkpoints import Loaded
 
 LATEST = "latest"           # key of the latest run trained in this app (Train tab)
+# The shipped model each data set starts with (the best one we ship for it).
+PREFERRED = {"mnist": "mnist-cnn", "fashion": "fashion-cnn-deep", "flowers5": "flowers5-transfer"}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,10 +35,13 @@ class ModelZoo:
         self._loaded: dict[str, Loaded] = {}
         self._entries: dict[str, Entry] = {}
         self.version = 0    # bumps whenever the latest run changes (UIs refresh their choices)
+        self.unreadable: dict[str, str] = {}     # file name -> why it could not be read
         for path in sorted(self.checkpoint_dir.glob("*.pt")):
             try:
                 payload = checkpoints.read_payload(path)
-            except checkpoints.CheckpointError:
+            except checkpoints.CheckpointError as err:
+                log.warning("skipping the checkpoint %s: %s", path, err)
+                self.unreadable[path.name] = str(err)
                 continue
             spec_title = payload["dataset"]
             acc = payload.get("metrics", {}).get("test_accuracy")
@@ -48,8 +56,22 @@ class ModelZoo:
         return [e for e in items if datasets is None or e.dataset in datasets]
 
     def choices(self, datasets: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
-        """(label, key) pairs for a gr.Dropdown."""
-        return [(e.label, e.key) for e in self.entries(datasets)]
+        """(label, key) pairs for a gr.Dropdown. A shipped file that could not be read is listed
+        too, with the reason, so nobody wonders where it went (choosing it says why again)."""
+        broken = [(f"{name}: cannot be read ({why})", f"broken:{name}") for name, why in self.unreadable.items()]
+        return [(e.label, e.key) for e in self.entries(datasets)] + broken
+
+    def default(self, datasets: tuple[str, ...] | None = None, latest_first: bool = False) -> str | None:
+        """The model a tab starts with: the preferred shipped model of the first data set that has
+        one, else any shipped model, else the latest run (first of all when ``latest_first``)."""
+        keys = [e.key for e in self.entries(datasets)]
+        if latest_first and LATEST in keys:
+            return LATEST
+        for dataset in datasets or PREFERRED:
+            if PREFERRED.get(dataset) in keys:
+                return PREFERRED[dataset]
+        shipped = [k for k in keys if k != LATEST]
+        return (shipped or keys or [None])[0]
 
     def get(self, key: str) -> Loaded:
         with self._lock:
@@ -57,6 +79,9 @@ class ModelZoo:
                 return self._loaded[key]
             entry = self._entries.get(key)
         if entry is None:
+            name = key.removeprefix("broken:")
+            if name in self.unreadable:
+                raise KeyError(f"{name} cannot be read: {self.unreadable[name]}")
             raise KeyError(f"no model called {key!r}; choose one of: {', '.join(self._entries)}")
         loaded = checkpoints.load(entry.path)
         with self._lock:

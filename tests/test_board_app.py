@@ -209,7 +209,7 @@ def test_the_app_keeps_the_board_in_the_runs_folder(tmp_path):
     from cnnlab.board import BoardStore
     from cnnlab.config import AppConfig
     ctx = app.build_context(AppConfig(checkpoint_dir=str(tmp_path / "none"), runs_dir=str(tmp_path / "runs")))
-    store = ctx.extras["board"]
+    store = ctx.board
     assert isinstance(store, BoardStore) and store.path == tmp_path / "runs" / "board.sqlite"
     assert store.path.exists()
     store.close()

@@ -73,7 +73,7 @@ def test_a_drawing_sent_from_the_draw_tab_shows_on_the_class_board(browser, real
         expect(confirm).to_contain_text("Sent, <b>Zoe</b>!", timeout=15_000)   # shown as text, not markup
         expect(confirm).to_contain_text("You meant 7")
         expect(page.locator("#draw-answer")).to_contain_text("Draw a digit", timeout=10_000)  # canvas cleared
-        [stored] = ctx.extras["board"].submissions()
+        [stored] = ctx.board.submissions()
         assert (stored.intended, stored.nickname) == (7, "<b>Zoe</b>")
 
         page.get_by_role("tab", name="Class board").click()

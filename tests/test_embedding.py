@@ -1,4 +1,4 @@
-"""cnnlab.embedding: features per model, the fixed sample, t-SNE maps, placing new points, the
+"""cnnlab.tsne, cnnlab.maps and cnnlab.snapshots: features per model, the fixed sample, t-SNE maps, placing new points, the
 training snapshots and their animated GIF, and the maps shipped with the checkpoints."""
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from PIL import Image
 from torch import nn
 
 from cnnlab import checkpoints, datasets
-from cnnlab import embedding as emb
+from cnnlab import maps, snapshots, tsne
+from cnnlab.cache import file_digest
+from cnnlab.plots import animation_gif
 from cnnlab.config import TrainConfig
 from cnnlab.models import MODELS, build_model, get_model_info
 from cnnlab.training import TrainEvent
@@ -33,7 +35,7 @@ def test_embed_gives_what_the_last_layer_sees(name):
     torch.manual_seed(0)
     model = build_model(name, spec, **kwargs)
     images = torch.randint(0, 256, (3, spec.channels, spec.size, spec.size), dtype=torch.uint8)
-    features, preds = emb.embed(model, images, spec)
+    features, preds = tsne.embed(model, images, spec)
     assert features.shape == (3, _last_linear(model.head).in_features)
     assert features.dtype == np.float32 and np.isfinite(features).all()
     assert preds.shape == (3,) and ((0 <= preds) & (preds < spec.num_classes)).all()
@@ -42,14 +44,14 @@ def test_embed_gives_what_the_last_layer_sees(name):
 
 def test_sample_is_balanced_nested_and_fixed():
     labels = np.repeat(np.arange(10), [50, 80, 100, 100, 100, 100, 100, 100, 100, 100])
-    small, big = emb.balanced_sample(labels, 300), emb.balanced_sample(labels, 600)
+    small, big = tsne.balanced_sample(labels, 300), tsne.balanced_sample(labels, 600)
     assert np.bincount(labels[small], minlength=10).tolist() == [30] * 10
     counts = np.bincount(labels[big], minlength=10)
     assert counts[0] == 50 and counts.sum() == 600 and counts.max() - counts[1:].min() <= 1
     assert set(small) <= set(big)                     # the snapshot sample sits inside the map
-    assert np.array_equal(small, emb.balanced_sample(labels, 300))
-    assert not np.array_equal(small, emb.balanced_sample(labels, 300, seed=1))
-    assert len(emb.balanced_sample(labels, 10_000)) == len(labels)
+    assert np.array_equal(small, tsne.balanced_sample(labels, 300))
+    assert not np.array_equal(small, tsne.balanced_sample(labels, 300, seed=1))
+    assert len(tsne.balanced_sample(labels, 10_000)) == len(labels)
 
 
 @pytest.fixture(scope="module")
@@ -61,20 +63,20 @@ def mnist_test(data_root):
 def pixel_map(mnist_test):
     """A map of 800 MNIST test digits made from raw pixels (the placement machinery does not
     depend on which features it maps)."""
-    indices = emb.balanced_sample(mnist_test.labels.numpy(), 800)
-    pixels = emb.raw_pixels(mnist_test.images[indices])
-    projection = emb.fit_projection(pixels)
+    indices = tsne.balanced_sample(mnist_test.labels.numpy(), 800)
+    pixels = tsne.raw_pixels(mnist_test.images[indices])
+    projection = tsne.fit_projection(pixels)
     reduced = projection(pixels)
-    coords = np.asarray(emb.run_tsne(reduced), np.float32)
+    coords = np.asarray(tsne.run_tsne(reduced), np.float32)
     labels = mnist_test.labels.numpy()[indices]
-    return emb.TsneMap("mnist", "pixels", datasets.MNIST_CLASSES, indices, labels, labels, coords,
+    return maps.TsneMap("mnist", "pixels", datasets.MNIST_CLASSES, indices, labels, labels, coords,
                        reduced, projection, 30.0)
 
 
 def test_tsne_is_deterministic_for_a_seed(pixel_map):
-    again = np.asarray(emb.run_tsne(pixel_map.features), np.float32)
+    again = np.asarray(tsne.run_tsne(pixel_map.features), np.float32)
     assert np.array_equal(again, pixel_map.coords)
-    assert emb.neighbour_agreement(pixel_map.coords, pixel_map.labels) > 0.6   # chance: 0.1
+    assert tsne.neighbour_agreement(pixel_map.coords, pixel_map.labels) > 0.6   # chance: 0.1
 
 
 def _held_out(test, indices, per_class=3):
@@ -84,7 +86,7 @@ def _held_out(test, indices, per_class=3):
     return np.concatenate([free[labels == k][:per_class] for k in range(10)])
 
 
-def _majority_hits(m: emb.TsneMap, points, labels) -> int:
+def _majority_hits(m: maps.TsneMap, points, labels) -> int:
     """How many placed points have their own class as the most common of 10 map neighbours."""
     return sum(np.bincount(m.labels[m.nearest(p, 10)], minlength=len(m.classes)).argmax() == t
                for p, t in zip(points, labels))
@@ -94,11 +96,11 @@ def test_new_points_land_among_their_class_and_leave_the_map_alone(pixel_map, mn
     """Held-out digits placed into a raw-pixel map (after a save/load round trip, as for a shipped
     map) land mostly among their own class (raw pixels mix classes: the map's own points have
     ~80% same-class neighbourhoods), and the map itself does not move."""
-    loaded = emb.TsneMap.load(pixel_map.save(tmp_path / "m.tsne.npz"))
+    loaded = maps.TsneMap.load(pixel_map.save(tmp_path / "m.tsne.npz"))
     assert loaded.precomputed and loaded.n == pixel_map.n
     before = loaded.coords.copy()
     new = _held_out(mnist_test, loaded.indices)
-    xy = loaded.place(emb.raw_pixels(mnist_test.images[new]))
+    xy = loaded.place(tsne.raw_pixels(mnist_test.images[new]))
     assert _majority_hits(loaded, xy, mnist_test.labels.numpy()[new]) >= 0.6 * len(new)   # chance: 10%
     assert np.array_equal(loaded.coords, before)
     assert np.abs(xy).max() < 1.5 * np.abs(before).max()     # on the map, not flung off it
@@ -122,7 +124,7 @@ def recorded(data_root):
     torch.manual_seed(0)
     model = build_model("cnn", spec)
     train = datasets.load("mnist", "train", data_root)
-    recorder = emb.SnapshotRecorder(data_root, n=300, every_s=0)
+    recorder = snapshots.SnapshotRecorder(data_root, n=300, every_s=0)
     config = TrainConfig(dataset="mnist", model="cnn")
     recorder(TrainEvent("start"), model, config)
     recorder(TrainEvent("eval", step=5, epoch=0.01, val_acc=0.1), model, config)
@@ -135,19 +137,19 @@ def test_snapshots_are_recorded_and_stay_aligned(recorded):
     rec, maps = recorded.all_maps()
     assert len(rec.snapshots) == 3 and "finished" in rec.note
     assert [s.step for s in rec.snapshots] == [0, 5, 45]
-    assert rec.snapshots[0].features.shape == (300, emb.PCA_DIMS)
+    assert rec.snapshots[0].features.shape == (300, tsne.PCA_DIMS)
     first, same, trained = maps
     span = np.ptp(first, axis=0).max()
     # Identical features (no training in between): points stay put (warm start + Procrustes);
     # a map recomputed from scratch and not aligned would be turned or mirrored at random.
     assert np.linalg.norm(first - same, axis=1).mean() < 0.1 * span
     # After training, classes separate more than in the untrained network's map.
-    assert emb.neighbour_agreement(trained, rec.labels) > emb.neighbour_agreement(first, rec.labels)
+    assert tsne.neighbour_agreement(trained, rec.labels) > tsne.neighbour_agreement(first, rec.labels)
 
 
 def test_gif_export_is_an_animation(recorded, tmp_path):
     rec, maps = recorded.all_maps()
-    path = emb.animation_gif(rec, maps, tmp_path / "run.gif")
+    path = animation_gif(rec, maps, tmp_path / "run.gif")
     with Image.open(path) as im:
         assert im.format == "GIF" and im.is_animated and im.n_frames == 3
         assert im.size[0] >= 300 and im.size[1] >= 300
@@ -156,7 +158,7 @@ def test_gif_export_is_an_animation(recorded, tmp_path):
 def test_recorder_keeps_a_bounded_number_of_snapshots(data_root):
     spec = datasets.get_spec("mnist")
     model = build_model("mlp", spec)
-    recorder = emb.SnapshotRecorder(data_root, n=200, every_s=0, max_snapshots=5)
+    recorder = snapshots.SnapshotRecorder(data_root, n=200, every_s=0, max_snapshots=5)
     config = TrainConfig(dataset="mnist", model="mlp")
     recorder(TrainEvent("start"), model, config)
     for step in range(1, 12):
@@ -170,7 +172,7 @@ def test_recorder_keeps_a_bounded_number_of_snapshots(data_root):
 def test_photo_runs_are_not_snapshotted(data_root):
     spec = datasets.get_spec("flowers5")
     model = build_model("transfer", spec, pretrained=False)
-    recorder = emb.SnapshotRecorder(data_root)
+    recorder = snapshots.SnapshotRecorder(data_root)
     recorder(TrainEvent("start"), model, TrainConfig(dataset="flowers5", model="transfer"))
     rec = recorder.recording()
     assert rec.snapshots == () and "frozen" in rec.note
@@ -181,12 +183,12 @@ def test_photo_runs_are_not_snapshotted(data_root):
 def test_a_held_out_digit_lands_among_its_class_on_the_shipped_map(mnist_test):
     """The real thing: the shipped MNIST CNN's map, held-out test digits through the model."""
     path = ROOT / "checkpoints" / "mnist-cnn.pt"
-    if not emb.map_path(path).is_file():
+    if not maps.map_path(path).is_file():
         pytest.skip("checkpoints/mnist-cnn.pt and its map are not there yet")
-    m = emb.TsneMap.load(emb.map_path(path))
+    m = maps.TsneMap.load(maps.map_path(path))
     loaded = checkpoints.load(path)
     new = _held_out(mnist_test, m.indices)
-    features, _ = emb.embed(loaded.model, mnist_test.images[new], loaded.spec)
+    features, _ = tsne.embed(loaded.model, mnist_test.images[new], loaded.spec)
     assert _majority_hits(m, m.place(features), mnist_test.labels.numpy()[new]) >= 0.9 * len(new)
 
 
@@ -194,15 +196,15 @@ def test_a_held_out_digit_lands_among_its_class_on_the_shipped_map(mnist_test):
 def test_shipped_checkpoints_come_with_a_small_matching_map(path, data_root):
     """Every shipped checkpoint has its precomputed map: small, made from these very weights,
     and the model's answers on the map's pictures are its answers today."""
-    mp = emb.map_path(path)
-    assert mp.is_file(), f"{mp.name} is missing: run embedding.precompute_map({path.name!r}, ...)"
+    mp = maps.map_path(path)
+    assert mp.is_file(), f"{mp.name} is missing: run maps.precompute_map({path.name!r}, ...)"
     assert mp.stat().st_size < 2_000_000
-    m = emb.TsneMap.load(mp)
-    assert m.checkpoint_digest == emb.file_digest(path)
+    m = maps.TsneMap.load(mp)
+    assert m.checkpoint_digest == file_digest(path)
     assert m.raw_coords is not None and m.raw_coords.shape == m.coords.shape
     loaded = checkpoints.load(path)
     test = datasets.load(loaded.dataset, "test", data_root)
-    assert m.n == min(emb.DEFAULT_N, len(test))
+    assert m.n == min(tsne.DEFAULT_N, len(test))
     check = m.indices[:: max(1, m.n // 40)][:40]
-    _, preds = emb.embed(loaded.model, test.images[check], loaded.spec)
+    _, preds = tsne.embed(loaded.model, test.images[check], loaded.spec)
     assert np.mean(preds == m.preds[np.searchsorted(m.indices, check)]) >= 0.95

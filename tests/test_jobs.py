@@ -10,20 +10,19 @@ import time
 import pytest
 import torch
 
-from cnnlab import checkpoints, jobs
-from cnnlab.config import AppConfig, TrainConfig
+from cnnlab import checkpoints, jobs, race, threads
+from cnnlab.classroom import TeacherKey
+from cnnlab.config import TrainConfig
 from cnnlab.jobs import TrainJob
-from cnnlab.ui.context import AppContext
 from cnnlab.zoo import LATEST, ModelZoo
 
 # Small and quick: 2,000 training images (16 steps an epoch), frequent validation on 500 images.
 QUICK = dict(train_size=2000, epochs=1, val_size=500, eval_every_s=0.3)
 
 
-def make_ctx(tmp_path, data_root, teacher_key=None) -> AppContext:
-    config = AppConfig(data_dir=str(data_root), runs_dir=str(tmp_path / "runs"),
-                       checkpoint_dir=str(tmp_path / "no-shipped-checkpoints"), teacher_key=teacher_key)
-    return AppContext(config, ModelZoo(config.checkpoint_dir))
+def make_job(tmp_path, data_root, teacher_key=None) -> TrainJob:
+    zoo = ModelZoo(tmp_path / "no-shipped-checkpoints")
+    return TrainJob(zoo, tmp_path / "runs", data_root, teacher=TeacherKey(teacher_key))
 
 
 def wait_until(predicate, timeout=60.0, every=0.05):
@@ -38,25 +37,24 @@ def wait_until(predicate, timeout=60.0, every=0.05):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, data_root):
     """One short run that finished, with a listener that saw its events."""
-    ctx = make_ctx(tmp_path_factory.mktemp("finished"), data_root)
-    job = TrainJob(ctx)
+    job = make_job(tmp_path_factory.mktemp("finished"), data_root)
     seen, middle = [], []
-    job.listeners.append(lambda ev, model, config: seen.append((ev.kind, type(model).__name__, config.model)))
+    job.subscribe(lambda ev, model, config: seen.append((ev.kind, type(model).__name__, config.model)))
     message = job.start(TrainConfig(**QUICK))
     assert "started" in message
-    assert wait_until(lambda: len(job.snapshot().loss) >= 3, 60)
-    middle.append(job.snapshot())                    # what a viewer joining mid-run gets
+    assert wait_until(lambda: len(job.state().loss) >= 3, 60)
+    middle.append(job.state())                    # what a viewer joining mid-run gets
     assert job.wait(120), "the run did not finish in two minutes"
-    return ctx, job, seen, middle[0]
+    return job, seen, middle[0]
 
 
 def test_run_finishes_with_curves_results_and_status(finished):
-    ctx, job, seen, _ = finished
-    snap = job.snapshot()
+    job, seen, _ = finished
+    snap = job.state()
     assert snap.state == "finished" and not job.is_running
     assert snap.status.startswith("Finished") and "test accuracy" in snap.status
-    assert len(snap.loss) >= 3 and set(snap.loss["series"]) == {"train loss", "validation loss"}
-    assert len(snap.accuracy) >= 1 and snap.accuracy["value"].between(0, 1).all()
+    assert len(snap.loss) >= 3 and {series for _, _, series in snap.loss} == {"train loss", "validation loss"}
+    assert len(snap.accuracy) >= 1 and all(0 <= value <= 1 for _, value, _ in snap.accuracy)
     assert snap.step == snap.total_steps == 16
     r = snap.results
     assert r["test_accuracy"] > 0.5 and r["test_images"] == 10_000
@@ -69,54 +67,53 @@ def test_run_finishes_with_curves_results_and_status(finished):
 
 
 def test_listeners_hear_start_evals_and_done_with_the_model(finished):
-    _, _, seen, _ = finished
+    _, seen, _ = finished
     kinds = [k for k, _, _ in seen]
     assert kinds[0] == "start" and kinds[-1] == "done" and "eval" in kinds
-    assert set(kinds) == {"start", "eval", "done"}
+    assert {"start", "eval", "done"} <= set(kinds) <= {"start", "step", "eval", "done"}
     assert all(name == "CNN" and model == "cnn" for _, name, model in seen)
 
 
 def test_finished_run_is_saved_and_published_as_latest(finished, data_root):
-    ctx, job, _, _ = finished
+    job, _, _ = finished
     path = job.latest_path
-    assert path.is_file() and job.snapshot().latest == str(path)
+    assert path.is_file() and job.state().latest == str(path)
     loaded = checkpoints.load(path)
-    assert loaded.metrics["test_accuracy"] == job.snapshot().results["test_accuracy"]
+    assert loaded.metrics["test_accuracy"] == job.state().results["test_accuracy"]
     assert len(loaded.metrics["confusion_matrix"]) == 10
-    latest = ctx.zoo.get(LATEST)
+    latest = job.zoo.get(LATEST)
     assert latest.model_name == "cnn" and latest.dataset == "mnist"
     with torch.no_grad():
         assert latest.model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_a_late_viewer_sees_the_whole_history(finished):
-    _, job, _, middle = finished
-    after = job.snapshot()
+    job, _, middle = finished
+    after = job.state()
     # Mid-run a newcomer got every point so far; after the end, the whole run (not only news).
     assert len(middle.loss) >= 3 and middle.state == "running"
-    before = middle.loss[middle.loss.series == "train loss"]
-    final = after.loss[after.loss.series == "train loss"]
-    assert list(before["epoch"]) == list(final["epoch"][:len(before)])     # the same points, in order
-    assert final["epoch"].max() > before["epoch"].max()
+    before = [epoch for epoch, _, series in middle.loss if series == "train loss"]
+    final = [epoch for epoch, _, series in after.loss if series == "train loss"]
+    assert before == final[:len(before)]                   # the same points, in order
+    assert max(final) > max(before)
     summary = after.to_dict()
     assert summary["state"] == "finished" and len(summary["loss"]) == len(after.loss)
     assert summary["results"]["test_accuracy"] == after.results["test_accuracy"]
 
 
 def test_second_start_is_refused_with_a_message_and_stop_acts_within_one_batch(tmp_path, data_root):
-    ctx = make_ctx(tmp_path, data_root)
-    job = TrainJob(ctx)
+    job = make_job(tmp_path, data_root)
     forwards = []                                          # when each training batch started
 
     def count_batches(ev, model, config):
         if ev.kind == "start":
             model.register_forward_pre_hook(lambda m, _: forwards.append(time.perf_counter()) if m.training else None)
-    job.listeners.append(count_batches)
+    job.subscribe(count_batches)
     assert "started" in job.start(TrainConfig(train_size=5000, epochs=5, val_size=500))
     try:
         assert wait_until(lambda: len(forwards) >= 3, 60)
         second = job.start(TrainConfig())
-        assert "already in progress" in second and job.snapshot().run_id == 1
+        assert "already in progress" in second and job.state().run_id == 1
         assert "already in progress" in job.start_race(TrainConfig())
         stop_at = time.perf_counter()
         assert "Stopping" in job.stop()
@@ -124,26 +121,26 @@ def test_second_start_is_refused_with_a_message_and_stop_acts_within_one_batch(t
         job.stop()
         assert job.wait(60)
     assert sum(t > stop_at for t in forwards) <= 1        # at most the batch already under way
-    snap = job.snapshot()
+    snap = job.state()
     assert snap.state == "stopped" and snap.status.startswith("Stopped")
     assert snap.results["stopped"] and snap.results["test_images"] == 500   # quick check after Stop
     # The model so far is kept, saved and usable everywhere.
     loaded = checkpoints.load(job.latest_path)
     assert loaded.metrics["stopped"] and loaded.metrics["steps"] == snap.step
     with torch.no_grad():
-        probs = ctx.zoo.get(LATEST).model(torch.zeros(1, 1, 28, 28)).softmax(1)
+        probs = job.zoo.get(LATEST).model(torch.zeros(1, 1, 28, 28)).softmax(1)
     assert torch.isclose(probs.sum(), torch.tensor(1.0))
     assert "No run" in job.stop()
     assert "started" in job.start(TrainConfig(**QUICK, time_budget_s=0.5))   # and it can train again
-    assert job.wait(60) and job.snapshot().run_id == 2
+    assert job.wait(60) and job.state().run_id == 2
 
 
 def test_teacher_key_is_needed_when_set(tmp_path, data_root):
-    job = TrainJob(make_ctx(tmp_path, data_root, teacher_key="owl"))
+    job = make_job(tmp_path, data_root, teacher_key="owl")
     assert "teacher key" in job.start(TrainConfig(**QUICK))
     assert "teacher key" in job.start(TrainConfig(**QUICK), key="cat")
     assert "teacher key" in job.start_race(TrainConfig(**QUICK))
-    assert not job.is_running and job.snapshot().run_id == 0
+    assert not job.is_running and job.state().run_id == 0
     assert "started" in job.start(TrainConfig(**{**QUICK, "epochs": 3}), key="owl")
     try:
         assert "teacher key" in job.stop()
@@ -155,55 +152,54 @@ def test_teacher_key_is_needed_when_set(tmp_path, data_root):
 
 
 def test_settings_that_do_not_fit_are_refused_before_starting(tmp_path, data_root):
-    job = TrainJob(make_ctx(tmp_path, data_root))
+    job = make_job(tmp_path, data_root)
     assert "does not fit" in job.start(TrainConfig(model="transfer"))
     assert "learning rate" in job.start(TrainConfig(lr=0))
     assert "unknown data set" in job.start(TrainConfig(dataset="cifar"))
     assert "MNIST or Fashion-MNIST" in job.start_race(TrainConfig(dataset="flowers5", model="transfer"))
-    assert job.snapshot().run_id == 0
+    assert job.state().run_id == 0
 
 
 def test_missing_data_ends_the_run_with_a_clear_status(tmp_path):
-    job = TrainJob(make_ctx(tmp_path, tmp_path / "empty"))
+    job = make_job(tmp_path, tmp_path / "empty")
     assert "started" in job.start(TrainConfig(**QUICK))
     assert job.wait(30)
-    snap = job.snapshot()
+    snap = job.state()
     assert snap.state == "failed" and "was not found" in snap.status and "--data-dir" in snap.status
 
 
 def test_a_failing_listener_does_not_end_the_run(tmp_path, data_root):
-    job = TrainJob(make_ctx(tmp_path, data_root))
+    job = make_job(tmp_path, data_root)
 
     def broken(ev, model, config):
         raise RuntimeError("listener bug")
-    job.listeners.append(broken)
+    job.subscribe(broken)
     job.start(TrainConfig(**{**QUICK, "train_size": 1000}))
     assert job.wait(120)
-    assert job.snapshot().state == "finished"
+    assert job.state().state == "finished"
 
 
 def test_optimizer_race_overlays_four_optimizers_on_the_same_batches(tmp_path, data_root, monkeypatch):
+    monkeypatch.setattr(race, "RACE_STEPS", 12)
     monkeypatch.setattr(jobs, "RACE_STEPS", 12)
-    ctx = make_ctx(tmp_path, data_root)
-    job = TrainJob(ctx)
+    job = make_job(tmp_path, data_root)
     assert "started" in job.start_race(TrainConfig(train_size=2000, val_size=500))
     assert "already in progress" in job.start(TrainConfig())
     assert job.wait(120)
-    snap = job.snapshot()
+    snap = job.state()
     assert snap.mode == "race" and snap.state == "finished" and snap.status.startswith("Optimizer race finished")
-    names = {f"{name} (lr {lr:g})" for name, lr in jobs.RACE_OPTIMIZERS}
-    assert set(snap.race["optimizer"]) == names
-    per = snap.race.groupby("optimizer")["step"].max()
-    assert (per == 12).all()                               # all four ran the same steps
+    names = {race.lane_label(name, lr) for name, lr in race.RACE_OPTIMIZERS}
+    assert {lane for _, _, lane in snap.race} == names
+    per = {lane: max(step for step, _, name in snap.race if name == lane) for lane in names}
+    assert set(per.values()) == {12}                       # all four ran the same steps
     finals = snap.results["race"]
-    assert sorted(f["optimizer"] for f in finals) == sorted(n for n, _ in jobs.RACE_OPTIMIZERS)
+    assert sorted(f["optimizer"] for f in finals) == sorted(n for n, _ in race.RACE_OPTIMIZERS)
     assert not job.latest_path.exists()                    # a race does not replace the latest run
 
 
 def test_an_uploaded_checkpoint_becomes_latest_and_a_bad_one_is_refused(finished, tmp_path, data_root):
-    _, trained, _, _ = finished
-    ctx = make_ctx(tmp_path, data_root)
-    job = TrainJob(ctx)
+    trained, _, _ = finished
+    job = make_job(tmp_path, data_root)
     bad = tmp_path / "notes.pt"
     bad.write_bytes(b"this is not a checkpoint")
     with pytest.raises(checkpoints.CheckpointError, match=r"notes\.pt .*not a .*checkpoint"):
@@ -211,20 +207,20 @@ def test_an_uploaded_checkpoint_becomes_latest_and_a_bad_one_is_refused(finished
     assert not job.latest_path.exists()
     message = job.use_checkpoint(trained.latest_path)
     assert "Loaded" in message and "latest run" in message
-    assert job.latest_path.is_file() and ctx.zoo.get(LATEST).model_name == "cnn"
-    locked = TrainJob(make_ctx(tmp_path / "locked", data_root, teacher_key="owl"))
+    assert job.latest_path.is_file() and job.zoo.get(LATEST).model_name == "cnn"
+    locked = make_job(tmp_path / "locked", data_root, teacher_key="owl")
     assert "teacher key" in locked.use_checkpoint(trained.latest_path)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux-only")
 def test_training_thread_steps_back_for_requests(tmp_path, data_root):
-    job = TrainJob(make_ctx(tmp_path, data_root))
+    job = make_job(tmp_path, data_root)
     niceness = []
-    job.listeners.append(lambda ev, m, c: niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    job.subscribe(lambda ev, m, c: niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
     job.start(TrainConfig(**{**QUICK, "train_size": 500, "val_size": 200}))
     assert job.wait(120)
     here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert niceness and min(niceness) == min(19, here + jobs.TRAIN_NICE)
+    assert niceness and min(niceness) == min(19, here + threads.TRAIN_NICE)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == here   # the server is untouched
 
 
@@ -240,18 +236,18 @@ def test_requests_get_one_thread_and_training_keeps_its_own(tmp_path, data_root)
     here = torch.get_num_threads()
     default = in_a_new_thread(torch.get_num_threads)
     try:
-        TrainJob(make_ctx(tmp_path, data_root))
-        assert in_a_new_thread(torch.get_num_threads) == jobs.REQUEST_THREADS   # a new server thread
+        make_job(tmp_path, data_root)
+        assert in_a_new_thread(torch.get_num_threads) == threads.REQUEST_THREADS   # a new server thread
         assert torch.get_num_threads() == here                                  # this thread is untouched
 
         def training_thread():
-            n = jobs.configure_training_thread("fewer")
+            n = threads.configure_training_thread("fewer")
             return n, torch.get_num_threads()
         n, seen = in_a_new_thread(training_thread)
-        assert n == seen == max(1, jobs.cpu_cores() - 1)
-        assert in_a_new_thread(torch.get_num_threads) == jobs.REQUEST_THREADS   # the default is back
+        assert n == seen == max(1, threads.cpu_cores() - 1)
+        assert in_a_new_thread(torch.get_num_threads) == threads.REQUEST_THREADS   # the default is back
     finally:
-        jobs.set_default_threads(default)
+        threads.set_default_threads(default)
 
 
 def test_thin_keeps_every_series_short_and_its_last_point():

@@ -28,12 +28,9 @@ def test_overfits_one_batch(data_root):
     model = build_model("cnn", batch.spec)
     before = training.evaluate(model, batch)
     optimizer = training.make_optimizer("adam", model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(25):
-        losses += [loss for _, loss in training.train_one_epoch(model, batch, optimizer, torch.device("cpu"),
-                                                                 batch_size=32, generator=gen)]
-    after = training.evaluate(model, batch)
-    assert len(losses) == 25
+    learner = training.Learner(model, optimizer)
+    losses = [learner.step(*next(training.batches(batch, 32, torch.device("cpu"), gen))) for _ in range(25)]
+    after = training.evaluate(model.eval(), batch)
     assert losses[-1] < losses[0] / 10
     assert after["loss"] < 0.1 < before["loss"]
     assert after["accuracy"] == 1.0

@@ -15,7 +15,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 from cnnlab import datasets
-from cnnlab import embedding as emb
+from cnnlab import snapshots, tsne
 from cnnlab.config import TrainConfig
 from cnnlab.models import build_model
 from cnnlab.training import TrainEvent
@@ -67,7 +67,7 @@ def sketch_value(app_server, paper: Image.Image, tmp_path):
     canvas's PNG data URL."""
     path = tmp_path / "drawing.png"
     paper.save(path)
-    if isinstance(app_server[0].ctx.extras.get("draw_sketch"), (type(None), gr.ImageEditor)):
+    if isinstance(app_server[0].offered.get("drawing"), (type(None), gr.ImageEditor)):
         return {"background": None, "layers": [], "composite": handle_file(str(path)), "id": None}
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -75,7 +75,7 @@ def sketch_value(app_server, paper: Image.Image, tmp_path):
 def _drawing_of(digit: int, data_root) -> Image.Image:
     """A held-out MNIST test digit (not on the map) drawn as black ink on a white 280x280 canvas."""
     test = datasets.load("mnist", "test", data_root)
-    on_map = set(emb.balanced_sample(test.labels.numpy(), emb.DEFAULT_N).tolist())
+    on_map = set(tsne.balanced_sample(test.labels.numpy(), tsne.DEFAULT_N).tolist())
     index = next(i for i in range(len(test)) if int(test.labels[i]) == digit and i not in on_map)
     ink = test.images[index, 0].numpy()
     return Image.fromarray(255 - ink).resize((280, 280), Image.BILINEAR)
@@ -139,8 +139,7 @@ def test_how_it_learned_slider_and_gif(client, app_server):
     """Feed the app's recorder the way the shared training job does (start, then the end of a
     short bit of training), then look at the snapshots and export the GIF."""
     ctx = app_server[0].ctx
-    recorder = ctx.extras["tsne_recorder"]
-    assert recorder in ctx.job.listeners
+    recorder = ctx.recorder
     ctx.job.wait(timeout=300)                        # no other run may feed it meanwhile
     spec = datasets.get_spec("mnist")
     torch.manual_seed(0)
@@ -160,7 +159,7 @@ def test_how_it_learned_slider_and_gif(client, app_server):
     note, slider = client.predict(api_name="/tsne_snapshots")
     assert "2 snapshots" in note
     plot, legend, caption = client.predict(1, "true class", api_name="/tsne_snapshot")
-    assert len(frame(plot)) == emb.SNAPSHOT_N
+    assert len(frame(plot)) == snapshots.SNAPSHOT_N
     assert "Snapshot 2 of 2" in caption and "validation accuracy 80.0%" in caption
     path = client.predict(api_name="/tsne_gif")
     with Image.open(path) as gif:

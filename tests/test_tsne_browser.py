@@ -38,7 +38,7 @@ def test_opening_the_tab_shows_the_map_and_hover_tells_the_classes(page):
 
 
 def test_a_drawing_from_the_draw_tab_lands_as_a_star(page, app_server):
-    sketch = app_server[0].ctx.extras["draw_sketch"]
+    sketch = app_server[0].offered["drawing"]
     page.get_by_role("tab", name="Draw").click()
     canvas = page.locator(f"#{sketch.elem_id} canvas").first
     expect(canvas).to_be_visible(timeout=30_000)

@@ -18,9 +18,8 @@ import numpy as np
 import pandas as pd
 
 from .. import finetune as ft
-from ..board import NICKNAME_MAX, NUM_CLASSES, BoardError, BoardStore, Submission, Summary, Thumbnails, check_digit
+from ..board import NICKNAME_MAX, NUM_CLASSES, BoardError, Submission, Summary, Thumbnails, check_digit
 from ..datasets import DataMissingError
-from ..zoo import LATEST
 from .theme import RIGHT, WRONG
 
 LATEST_SHOWN = 24          # drawings in the live gallery: four rows of six on a projector
@@ -28,17 +27,6 @@ CELL_SHOWN = 60            # drawings shown for one cell of the confusion matrix
 TICK_S = 1.0               # how often a board viewer asks "anything new?" (one tiny query)
 ANY = "any"
 MIX_DIGITS = 300           # MNIST training digits mixed in when the teacher ticks the box
-_lock = threading.Lock()
-
-
-def _services(ctx) -> tuple[BoardStore, Thumbnails]:
-    """The app's board store (app.build_context creates it) and the thumbnail cache."""
-    with _lock:
-        if "board" not in ctx.extras:
-            ctx.extras["board"] = BoardStore(Path(ctx.config.runs_dir) / "board.sqlite")
-        if "board_thumbs" not in ctx.extras:
-            ctx.extras["board_thumbs"] = Thumbnails()
-        return ctx.extras["board"], ctx.extras["board_thumbs"]
 
 
 # ---------------------------------------------------------------- what the pages show (pure)
@@ -119,7 +107,7 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction) -> None:
     ``last_prediction`` is the Draw tab's gr.State: {"seen": 28x28 uint8, "pred": int,
     "probs": 10 floats, "model": key} or None while the canvas is empty.
     """
-    store, _ = _services(ctx)
+    store = ctx.board
 
     def submit(digit, nickname, prediction, request: gr.Request):
         try:
@@ -162,8 +150,8 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction) -> None:
 
 # ---------------------------------------------------------------- the Class board tab
 
-def build(ctx, demo: gr.Blocks) -> None:
-    store, thumbs = _services(ctx)
+def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
+    store, thumbs = ctx.board, Thumbnails()
     view_lock = threading.Lock()
     view_cache: dict = {}                       # the board as rendered for one version, shared by viewers
     finetune_lock = threading.Lock()            # one fine-tune at a time
@@ -244,10 +232,7 @@ def build(ctx, demo: gr.Blocks) -> None:
         return str(path)
 
     def model_choices():
-        choices = ctx.zoo.choices(("mnist",))
-        keys = [k for _, k in choices]
-        default = LATEST if LATEST in keys else ("mnist-cnn" if "mnist-cnn" in keys else (keys[0] if keys else None))
-        return choices, default
+        return ctx.zoo.choices(("mnist",)), ctx.zoo.default(("mnist",), latest_first=True)
 
     def refresh_models(current):
         choices, default = model_choices()

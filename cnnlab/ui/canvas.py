@@ -22,6 +22,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from ..imageio import data_url, on_white
+
 SIZE = 280                 # canvas pixels (10x the 28x28 the model sees)
 PEN = 22                   # pen width in canvas pixels: about MNIST's pen once the digit is 20 px
 MAX_URL_CHARS = 2_000_000  # a 280x280 drawing is a few kB; refuse anything absurd before decoding
@@ -218,11 +220,7 @@ def decode_drawing(payload: str | None) -> np.ndarray | None:
         image.load()
     except (binascii.Error, ValueError, OSError, Image.DecompressionBombError):
         raise gr.Error("The drawing arrived damaged. Press Clear and draw again.") from None
-    if image.mode in ("RGBA", "LA", "P", "PA"):
-        image = image.convert("RGBA")
-        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, image)
-    return np.asarray(image.convert("L"))
+    return np.asarray(on_white(image).convert("L"))
 
 
 def to_data_url(value) -> str | None:
@@ -231,7 +229,4 @@ def to_data_url(value) -> str | None:
         value = value.get("composite")
     if value is None or isinstance(value, str):
         return value or None
-    image = value if isinstance(value, Image.Image) else Image.fromarray(np.asarray(value))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return PREFIX + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return data_url(value if isinstance(value, Image.Image) else np.asarray(value))

@@ -1,26 +1,44 @@
-"""What every tab builder receives: settings and the shared, read-only (or locked) objects."""
+"""What every tab builder may use: the settings and the app's shared objects, all built once
+in ``app.build_context``. Each is read-only for handlers or guarded by its own lock."""
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
+from ..board import BoardStore
+from ..classroom import TeacherKey
 from ..config import AppConfig, data_root
+from ..jobs import TrainJob
+from ..maps import MapCache
+from ..snapshots import SnapshotRecorder
 from ..zoo import ModelZoo
 
 
-@dataclass
+@dataclass(frozen=True)
 class AppContext:
     config: AppConfig
-    zoo: ModelZoo
-    job: Any = None                          # the one shared training job (cnnlab.jobs), if built
-    extras: dict = field(default_factory=dict)   # other shared services a tab publishes by name
+    zoo: ModelZoo                   # shipped checkpoints + the latest run
+    teacher: TeacherKey             # guards the teacher's actions
+    job: TrainJob                   # the one shared training run
+    board: BoardStore               # the class board's drawings
+    maps: MapCache                  # t-SNE maps
+    recorder: SnapshotRecorder      # the last layer during the shared run (subscribed to ``job``)
 
     @property
-    def data_root(self):
+    def data_root(self) -> Path:
         return data_root(self.config.data_dir)
 
     def teacher_ok(self, key: str | None) -> bool:
-        """True when no teacher key is set, or when ``key`` matches it (constant-time compare)."""
-        expected = self.config.teacher_key
-        return not expected or hmac.compare_digest(str(key or "").encode(), expected.encode())
+        return self.teacher.accepts(key)
+
+
+def build_context(config: AppConfig) -> AppContext:
+    """Every shared object of the app, wired together once."""
+    root = data_root(config.data_dir)
+    zoo = ModelZoo(config.checkpoint_dir)
+    teacher = TeacherKey(config.teacher_key)
+    job = TrainJob(zoo, config.runs_dir, root, download=config.allow_download, teacher=teacher)
+    recorder = SnapshotRecorder(root)
+    job.subscribe(recorder)
+    return AppContext(config, zoo, teacher, job, BoardStore(Path(config.runs_dir) / "board.sqlite"),
+                      MapCache(root), recorder)

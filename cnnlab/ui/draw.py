@@ -6,10 +6,7 @@ for API clients (gradio_client), ``/predict_drawing`` the canvas's PNG data URL.
 """
 from __future__ import annotations
 
-import base64
 import html
-import importlib.util
-import io
 from dataclasses import replace
 
 import gradio as gr
@@ -17,10 +14,13 @@ import numpy as np
 from PIL import Image
 
 from ..checkpoints import CheckpointError
+from ..imageio import data_url
 from ..inference import answer
 from ..preprocess import sketch_pixels
 from ..saliency import overlay
+from .board import build_submit
 from .canvas import SIZE, DrawingCanvas
+from ..zoo import ModelZoo
 from .context import AppContext
 
 DIGIT_DATASETS = ("mnist",)
@@ -55,16 +55,10 @@ def answer_html(top: str, confidence: float) -> str:
             f"<div class='hint'>{confidence:.0%} sure</div>{unsure}</div>")
 
 
-def png_data_url(pixels: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)   # fast; a few kB anyway
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def seen_html(seen: np.ndarray) -> str:
     """The 28x28 input, sent as it is (a few hundred bytes) and enlarged by the browser."""
     return (f"<div class='draw-figure'><img class='pixels' alt='The 28 by 28 pixel digit the model sees' "
-            f"src='{png_data_url(seen)}'>"
+            f"src='{data_url(seen)}'>"
             f"<div class='draw-caption'>What the model sees (28 x 28)</div></div>")
 
 
@@ -78,14 +72,14 @@ def heat_html(sketch, result) -> str:
                        offset=(result.prepared.offset[0] / factor, result.prepared.offset[1] / factor))
     heat = overlay(small, result.saliency, prepared)
     return (f"<div class='draw-figure'><img alt='Your drawing, coloured where it made the model decide' "
-            f"src='{png_data_url(heat)}'><div class='draw-caption'>Orange: the pixels that "
+            f"src='{data_url(heat)}'><div class='draw-caption'>Orange: the pixels that "
             f"pushed the model toward its answer</div></div>")
 
 
-def predict_digit(ctx: AppContext, sketch, model_key: str | None, show_saliency: bool):
+def predict_digit(zoo: ModelZoo, sketch, model_key: str | None, show_saliency: bool):
     """Answer, probabilities, what the model sees, the saliency overlay, and the per-user record."""
-    key = model_key or default_model(ctx)
-    result = answer(digit_model(ctx, key), sketch, with_saliency=bool(show_saliency))
+    key = model_key or zoo.default(DIGIT_DATASETS)
+    result = answer(digit_model(zoo, key), sketch, with_saliency=bool(show_saliency))
     if result is None:
         return HINT, None, SEEN_EMPTY, HEAT_OFF, None
     heat = heat_html(sketch, result) if show_saliency else HEAT_OFF
@@ -95,35 +89,30 @@ def predict_digit(ctx: AppContext, sketch, model_key: str | None, show_saliency:
             heat, record)
 
 
-def digit_model(ctx: AppContext, key: str | None):
+def digit_model(zoo: ModelZoo, key: str | None):
     """The loaded checkpoint called ``key``, if it is one that reads digits."""
     if key is None:
         raise gr.Error("No digit model is installed. Train one on MNIST in the Train tab, "
                        "or put mnist-cnn.pt into the checkpoints folder.")
-    if key not in {k for _, k in ctx.zoo.choices(DIGIT_DATASETS)}:
+    if key not in {k for _, k in zoo.choices(DIGIT_DATASETS)}:
         raise gr.Error(f"There is no digit model called '{key}'. Pick one in the Model list.")
     try:
-        return ctx.zoo.get(key)
+        return zoo.get(key)
     except (KeyError, ValueError, CheckpointError) as err:
         raise gr.Error(f"The model '{key}' could not be loaded ({err}). "
                        "Pick another one in the Model list.") from None
 
 
-def default_model(ctx: AppContext) -> str | None:
-    keys = [key for _, key in ctx.zoo.choices(DIGIT_DATASETS)]
-    shipped = [k for k in keys if k != "latest"]
-    return "mnist-cnn" if "mnist-cnn" in keys else (shipped or keys or [None])[0]
-
-
-def build(ctx: AppContext, demo: gr.Blocks) -> None:
+def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False) -> dict:
+    """The Draw tab; with the Class board in the lesson, the row that sends a drawing to it.
+    Offers ``drawing``: the canvas, which the t-SNE tab places on its map."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=300):
             canvas = DrawingCanvas(label="Drawing", elem_id="sketch")
             verdict = gr.HTML(HINT, label="Answer", elem_id="draw-answer", css_template=ANSWER_CSS,
                               js_on_load=None)
             last_prediction = gr.State(None)
-            if importlib.util.find_spec("cnnlab.ui.board"):
-                from .board import build_submit
+            if board_tab:
                 build_submit(ctx, demo, canvas, last_prediction)
         with gr.Column(scale=4, min_width=280):
             probs = gr.Label(num_top_classes=10, label="Probability of each digit", elem_id="probs",
@@ -131,7 +120,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         with gr.Column(scale=4, min_width=280):
             seen = gr.HTML(SEEN_EMPTY, label="What the model sees", elem_id="draw-seen",
                            css_template=FIGURE_CSS, js_on_load=None)
-            model = gr.Dropdown(ctx.zoo.choices(DIGIT_DATASETS), value=default_model(ctx),
+            model = gr.Dropdown(ctx.zoo.choices(DIGIT_DATASETS), value=ctx.zoo.default(DIGIT_DATASETS),
                                 label="Model", elem_id="draw-model", allow_custom_value=True,
                                 info="Compare how different networks read the same drawing")
             show_saliency = gr.Checkbox(False, label="Show which pixels mattered (saliency)",
@@ -141,12 +130,11 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     # API clients send the Sketchpad's value to /predict_digit; the page never shows this one.
     api_sketch = gr.Sketchpad(visible=False, image_mode="L", type="numpy", canvas_size=(SIZE, SIZE),
                               layers=False, transforms=(), format="png", elem_id="draw-api-sketch")
-    ctx.extras["draw_sketch"] = canvas
 
     outputs = [verdict, probs, seen, heat, last_prediction]
 
     def predict(drawing, model, show_saliency):
-        return predict_digit(ctx, drawing, model, show_saliency)
+        return predict_digit(ctx.zoo, drawing, model, show_saliency)
 
     shared = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=8,
                   concurrency_id="draw")
@@ -161,3 +149,4 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     refresh = lambda: gr.Dropdown(choices=ctx.zoo.choices(DIGIT_DATASETS))   # noqa: E731
     demo.load(refresh, None, model, api_name=False, queue=False)
     model.focus(refresh, None, model, api_name=False, queue=False)     # a run trained meanwhile
+    return {"drawing": canvas}

@@ -6,6 +6,7 @@ import html
 import gradio as gr
 
 from ..classroom import join_url, qr_image
+from ..config import LOOPBACK
 from .context import AppContext
 
 # A per-viewer switch: only the browser at the projector gets large type.
@@ -20,9 +21,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         projector = gr.Button("Projector mode", size="sm", variant="secondary", scale=0,
                               min_width=160, elem_id="projector-toggle")
     projector.click(None, None, None, js=PROJECTOR_JS)
-    if config.extra.get("projector"):
+    if config.projector:
         demo.load(None, None, None, js=PROJECTOR_ON_JS)
-    if config.host != "127.0.0.1":
+    if config.host not in LOOPBACK:
         url = join_url(config.host, config.port)
         with gr.Accordion(f"Join the class: {url}", open=False, elem_id="join"):
             with gr.Row():

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from gradio.context import Context
 from PIL import Image
 
 from .. import imageio
@@ -25,10 +24,10 @@ from ..preprocess import _background as background_surface
 from ..saliency import enlarge, overlay
 from .context import AppContext
 
-# task -> (data sets whose models fit it, the shipped model to start with)
+# task -> the data sets whose models fit it
 TASKS = {
-    "Clothing": (("fashion",), "fashion-cnn-deep"),
-    "Flower": (("flowers5", "flowers102"), "flowers5-transfer"),
+    "Clothing": ("fashion",),
+    "Flower": ("flowers5", "flowers102"),
 }
 SURE_PROB = 0.6          # below this top probability the model is "not sure"
 SURE_MARGIN = 0.2        # ... or when the runner-up is this close
@@ -43,14 +42,7 @@ FAILED = "### That did not work\nThe message in the corner says why. Try another
 # --- choosing a model ------------------------------------------------------------------------
 
 def model_choices(zoo, task: str) -> list[tuple[str, str]]:
-    return zoo.choices(TASKS[task][0])
-
-
-def default_model(zoo, task: str) -> str | None:
-    """The shipped model for the task if present, else any other fitting one (latest last)."""
-    keys = [key for _, key in model_choices(zoo, task)]
-    shipped = TASKS[task][1]
-    return shipped if shipped in keys else (sorted(keys, key=lambda k: k == "latest") or [None])[0]
+    return zoo.choices(TASKS[task])
 
 
 def pick_model(zoo, task: str, key: str | None):
@@ -58,7 +50,7 @@ def pick_model(zoo, task: str, key: str | None):
     if task not in TASKS:
         raise gr.Error(f"Choose what is in the photo: {' or '.join(TASKS)}.")
     keys = [k for _, k in model_choices(zoo, task)]
-    key = key if key in keys else default_model(zoo, task)
+    key = key if key in keys else zoo.default(TASKS[task])
     if key is None:
         data = "Fashion-MNIST" if task == "Clothing" else "Flowers"
         raise gr.Error(f"There is no {task.lower()} model yet. Train one on {data} in the Train tab "
@@ -193,9 +185,8 @@ def example_rows() -> tuple[list[list[str]], list[str]]:
 
 # --- the tab ---------------------------------------------------------------------------------
 
-def build(ctx: AppContext, demo: gr.Blocks) -> None:
+def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     zoo = ctx.zoo
-    tab = Context.block                   # the gr.Tab that app.py builds this tab in
     gr.Markdown("Show the network a photo. The **Clothing** model learned from 28x28 grey "
                 "Fashion-MNIST pictures; see below how your photo is turned into one. "
                 "The shipped **Flower** model knows five flowers: daisy, dandelion, rose, sunflower "
@@ -204,7 +195,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         with gr.Column(scale=1, min_width=300):
             task = gr.Radio(list(TASKS), value="Clothing", label="What is in the photo?",
                             elem_id="photo-task")
-            model = gr.Dropdown(model_choices(zoo, "Clothing"), value=default_model(zoo, "Clothing"),
+            model = gr.Dropdown(model_choices(zoo, "Clothing"), value=zoo.default(TASKS["Clothing"]),
                                 label="Model", elem_id="photo-model")
             photo = gr.Image(sources=["upload", "webcam", "clipboard"], type="filepath",
                              label="Your photo", elem_id="photo-input", height=360)
@@ -235,7 +226,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
                 show_progress="minimal")
     run.failure(lambda: (FAILED, None, None, gr.update(value=None)), None, outputs[:4],
                 api_visibility="private", queue=False)
-    task.change(lambda t: (gr.update(choices=model_choices(zoo, t), value=default_model(zoo, t)),
+    task.change(lambda t: (gr.update(choices=model_choices(zoo, t), value=zoo.default(TASKS[t])),
                            zoo.version),
                 task, [model, zoo_version], api_name="photo_models", queue=False)
 
@@ -243,7 +234,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         if seen_version == zoo.version:
             return gr.skip(), seen_version
         keys = [k for _, k in model_choices(zoo, t)]
-        value = current if current in keys else default_model(zoo, t)
+        value = current if current in keys else zoo.default(TASKS[t])
         return gr.update(choices=model_choices(zoo, t), value=value), zoo.version
 
     for event in ([tab.select] if isinstance(tab, gr.Tab) else []) + [demo.load]:

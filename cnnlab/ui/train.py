@@ -2,13 +2,12 @@
 
 Everyone polls the shared ``ctx.job`` (cnnlab.jobs.TrainJob) with a gr.Timer; a viewer's
 gr.State remembers what it already shows, so a tick with nothing new sends nothing, and the
-confusion matrix and mistake pictures are drawn once per run for all viewers.
+confusion matrix and mistake pictures are drawn once per run for all viewers. The job hands plain
+rows; the DataFrames gr.LinePlot wants are made here.
 """
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 import shutil
 import tempfile
@@ -24,7 +23,8 @@ from .. import plots
 from ..checkpoints import CheckpointError
 from ..config import TrainConfig
 from ..datasets import DATASETS, get_spec
-from ..jobs import RACE_OPTIMIZERS, RACE_STEPS, TrainJob
+from ..imageio import data_url
+from ..race import RACE_OPTIMIZERS, RACE_STEPS, lane_label
 from ..models import MODELS, models_for
 from .context import AppContext
 from .theme import RIGHT, WRONG
@@ -37,7 +37,7 @@ BATCH_SIZES = [16, 32, 64, 128, 256, 512]
 TRAIN_SIZES = [("all", 0), ("1,000", 1000), ("5,000", 5000), ("10,000", 10000), ("30,000", 30000)]
 CURVE_COLORS = {"train loss": "#0072B2", "validation loss": "#E69F00", "validation accuracy": "#009E73"}
 LOSS_SERIES = ["train loss", "validation loss"]
-RACE_COLORS = dict(zip((f"{name} (lr {lr:g})" for name, lr in RACE_OPTIMIZERS),
+RACE_COLORS = dict(zip((lane_label(name, lr) for name, lr in RACE_OPTIMIZERS),
                        ("#999999", "#E69F00", "#009E73", "#0072B2")))
 IDLE_GRID = "<div class='train-grid-empty'>The 16 test pictures appear here when a run starts.</div>"
 
@@ -66,17 +66,12 @@ def make_config(dataset, model, optimizer, lr, batch_size, epochs, budget, train
 
 # ---------------------------------------------------------------------- drawing the shared state
 def picture_uri(image: np.ndarray) -> str:
-    """A small image as a data: URI (PNG for 28x28 digits, JPEG for photos)."""
-    pil = Image.fromarray(image)
-    buf = io.BytesIO()
+    """A small image as a data: URI (PNG for 28x28 digits, a JPEG thumbnail for photos)."""
     if image.ndim == 3:
+        pil = Image.fromarray(image)
         pil.thumbnail((112, 112))
-        pil.save(buf, format="JPEG", quality=80)
-        kind = "jpeg"
-    else:
-        pil.save(buf, format="PNG")
-        kind = "png"
-    return f"data:image/{kind};base64,{base64.b64encode(buf.getvalue()).decode()}"
+        return data_url(pil, "JPEG")
+    return data_url(image)
 
 
 def grid_html(grid, uris: list[str]) -> str:
@@ -120,6 +115,16 @@ def results_markdown(snap) -> str:
     return (f"### Test accuracy: {r['test_accuracy']:.1%}\n"
             f"on {r['test_images']:,} test images the network never trained on; {how} after "
             f"{r['steps']:,} steps ({r['seconds']:.0f} s).")
+
+
+def frame(rows, columns: tuple[str, str, str]) -> pd.DataFrame:
+    """Rows (x, y, series) as gr.LinePlot wants them: numbers in the first two columns, names in
+    the third, even when empty (it picks its axis types from the dtypes)."""
+    x, y, series = columns
+    if not rows:
+        return pd.DataFrame({x: pd.Series(dtype="float64"), y: pd.Series(dtype="float64"),
+                             series: pd.Series(dtype="str")})
+    return pd.DataFrame(list(rows), columns=list(columns)).astype({x: "float64", y: "float64"})
 
 
 def drawable(frame: pd.DataFrame, series: list[str]) -> pd.DataFrame:
@@ -196,10 +201,8 @@ class SharedPictures:
 
 
 # ---------------------------------------------------------------------- the tab
-def build(ctx: AppContext, demo: gr.Blocks) -> None:
+def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     job = ctx.job
-    if job is None:
-        job = ctx.job = TrainJob(ctx)
     shared = SharedPictures()
     d = TrainConfig()
 
@@ -228,7 +231,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             race_btn = gr.Button("Optimizer race: SGD vs Momentum vs RMSprop vs Adam", elem_id="train-race")
             notice = gr.Markdown("", elem_id="train-notice")
         with gr.Column(scale=2, min_width=400):
-            status = gr.Markdown(job.snapshot().status, elem_id="train-status")
+            status = gr.Markdown(job.state().status, elem_id="train-status")
             with gr.Row():
                 loss_plot = gr.LinePlot(x="epoch", y="value", color="series", color_map=CURVE_COLORS,
                                         y_lim=[0, 2.5], x_lim=[0, d.epochs], x_title="epoch", y_title="loss",
@@ -251,8 +254,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             mistakes_image = gr.Image(label="Most confident mistakes", show_label=False, visible=False,
                                       interactive=False, elem_id="train-mistakes")
             with gr.Row():
-                download = gr.DownloadButton("Download checkpoint", value=shared.download(job.snapshot().latest),
-                                             visible=job.snapshot().latest is not None, elem_id="train-download")
+                download = gr.DownloadButton("Download checkpoint", value=shared.download(job.state().latest),
+                                             visible=job.state().latest is not None, elem_id="train-download")
                 upload = gr.File(label="Upload a checkpoint (.pt) to use it as the latest run",
                                  file_types=[".pt"], type="filepath", elem_id="train-upload")
     seen = gr.State({"version": -1})
@@ -262,18 +265,18 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
 
     def start(*values):
         *settings, teacher_key = values
-        before = job.snapshot().run_id
+        before = job.state().run_id
         message = job.start(make_config(*settings), teacher_key)
         return _started(before, message)
 
     def start_race(*values):
         *settings, teacher_key = values
-        before = job.snapshot().run_id
+        before = job.state().run_id
         message = job.start_race(make_config(*settings), teacher_key)
         return _started(before, message)
 
     def _started(before: int, message: str) -> str:
-        if job.snapshot().run_id == before:
+        if job.state().run_id == before:
             gr.Warning(message)
         return message
 
@@ -290,7 +293,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         return message, None
 
     def refresh(state):
-        snap = job.snapshot()
+        snap = job.state()
         if state.get("version") == snap.version:
             return [gr.skip()] * len(outputs)                    # nothing new: send nothing
         return render(snap, state)
@@ -298,9 +301,11 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     def render(snap, state) -> dict:
         out = {status: snap.status}
         top = loss_ceiling(snap)
-        loss = drawable(snap.loss.assign(value=snap.loss["value"].clip(upper=top)), LOSS_SERIES)
-        accuracy = drawable(snap.accuracy, ["validation accuracy"])
-        race = drawable(snap.race.assign(loss=snap.race["loss"].clip(upper=top)), list(RACE_COLORS))
+        loss = frame(snap.loss, ("epoch", "value", "series"))
+        loss = drawable(loss.assign(value=loss["value"].clip(upper=top)), LOSS_SERIES)
+        accuracy = drawable(frame(snap.accuracy, ("epoch", "value", "series")), ["validation accuracy"])
+        race = frame(snap.race, ("step", "loss", "optimizer"))
+        race = drawable(race.assign(loss=race["loss"].clip(upper=top)), list(RACE_COLORS))
         if state.get("mode") != snap.mode or state.get("run") != snap.run_id:
             racing = snap.mode == "race"
             epochs_lim = [0, snap.epochs or d.epochs]
@@ -356,6 +361,6 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
 
     def train_snapshot() -> dict:
         """The shared run as JSON: state, status, progress, curves, the 16 guesses, results."""
-        return job.snapshot().to_dict()
+        return job.state().to_dict()
 
     gr.api(train_snapshot, api_name="train_snapshot", concurrency_limit=None)

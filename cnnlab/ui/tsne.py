@@ -17,11 +17,13 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pandas as pd
-from gradio.context import Context
 from PIL import Image
 
-from .. import embedding as emb
+from .. import maps as tsne_maps
+from .. import tsne
+from ..snapshots import SnapshotRecorder
 from .. import imageio
+from ..plots import animation_gif
 from ..datasets import get_spec
 from ..plots import STAR_COLOR, class_color_map, star_rows, tsne_points_frame
 from ..preprocess import prepare_for, sketch_pixels
@@ -43,24 +45,9 @@ PLOT = dict(x="x", y="y", color="group", x_title=" ", y_title=" ", colors_in_leg
 
 
 # --------------------------------------------------------------------------- helpers
-def _services(ctx: AppContext) -> tuple[emb.MapCache, emb.SnapshotRecorder]:
-    """The shared map cache and snapshot recorder (one per app, whatever builds the tab)."""
-    maps = ctx.extras.setdefault("tsne_maps", emb.MapCache(ctx.data_root))
-    recorder = ctx.extras.setdefault("tsne_recorder", emb.SnapshotRecorder(ctx.data_root))
-    if ctx.job is not None and recorder not in ctx.job.listeners:
-        ctx.job.listeners.append(recorder)
-    return maps, recorder
-
-
-def default_model(ctx: AppContext) -> str | None:
-    keys = [k for _, k in ctx.zoo.choices()]
-    shipped = [k for k in keys if k != "latest"]
-    return "mnist-cnn" if "mnist-cnn" in keys else (shipped or keys or [None])[0]
-
-
 def _entry(ctx: AppContext, key: str | None):
     entries = {e.key: e for e in ctx.zoo.entries()}
-    key = key or default_model(ctx)
+    key = key or ctx.zoo.default()
     if key is None:
         raise gr.Error("There is no model yet: train one in the Train tab, then come back.")
     if key not in entries:
@@ -68,16 +55,16 @@ def _entry(ctx: AppContext, key: str | None):
     return entries[key]
 
 
-def _progress(progress) -> emb.Progress:
-    return (lambda f, text: progress(f, desc=text)) if progress is not None else emb._quiet
+def _progress(progress) -> tsne.Progress:
+    return (lambda f, text: progress(f, desc=text)) if progress is not None else tsne.quiet
 
 
-def get_map(ctx: AppContext, key: str | None, n, perplexity, progress=None) -> emb.TsneMap:
+def get_map(ctx: AppContext, key: str | None, n, perplexity, progress=None) -> tsne_maps.TsneMap:
     """The map for a model choice: cached, shipped with the model, or computed now."""
-    maps, _ = _services(ctx)
+    maps = ctx.maps
     entry = _entry(ctx, key)
-    n = int(np.clip(int(n or emb.DEFAULT_N), emb.MIN_N, emb.MAX_N))
-    perplexity = float(np.clip(float(perplexity or emb.DEFAULT_PERPLEXITY), 2, 100))
+    n = int(np.clip(int(n or tsne.DEFAULT_N), tsne.MIN_N, tsne.MAX_N))
+    perplexity = float(np.clip(float(perplexity or tsne.DEFAULT_PERPLEXITY), 2, 100))
     try:
         return maps.get(entry.path, entry.dataset, lambda: ctx.zoo.get(entry.key), n, perplexity,
                         progress=_progress(progress))
@@ -127,9 +114,9 @@ def legend_html(groups, classes) -> str:
     return f"<div class='tsne-legend' role='list' aria-label='Colours on the map'>{chips}</div>"
 
 
-def points(ctx: AppContext, m: emb.TsneMap, colour_by: str, pictures: bool, stars=()):
+def points(ctx: AppContext, m: tsne_maps.TsneMap, colour_by: str, pictures: bool, stars=()):
     """The map (and this user's stars): ScatterPlot update, its colour map, its legend."""
-    images = _services(ctx)[0].thumbnails(m) if pictures and m.n <= PICTURES_MAX else None
+    images = ctx.maps.thumbnails(m) if pictures and m.n <= PICTURES_MAX else None
     frame = tsne_points_frame(m.coords, m.labels, m.preds, m.classes, COLOUR_MODES.get(colour_by, "class"),
                               images)
     span = float(np.ptp(m.coords[:, 0])) or 1.0
@@ -139,7 +126,7 @@ def points(ctx: AppContext, m: emb.TsneMap, colour_by: str, pictures: bool, star
     return (*scatter_update(frame, m.classes), legend_html(frame["group"].unique(), m.classes))
 
 
-def describe(m: emb.TsneMap, requested: int) -> str:
+def describe(m: tsne_maps.TsneMap, requested: int) -> str:
     """One line about the map: model, data, sample, accuracy, where it came from."""
     wrong = int((m.preds != m.labels).sum())
     whole = " (the whole test set)" if m.n < int(requested or 0) else ""
@@ -173,7 +160,7 @@ def place(ctx: AppContext, key, n, perplexity, colour_by, pictures, source, labe
     prepared = prepare_for(loaded, source)
     if prepared is None:
         raise gr.Error("Nothing to see in that picture; draw or photograph something bigger.")
-    features, probs = emb.embed_one(loaded.model, prepared.tensor)
+    features, probs = tsne.embed_one(loaded.model, prepared.tensor)
     xy = m.place(features)[0]
     k = int(probs.argmax())
     counts = np.bincount(m.labels[m.nearest(xy, 10)], minlength=len(m.classes))
@@ -196,7 +183,7 @@ def place(ctx: AppContext, key, n, perplexity, colour_by, pictures, source, labe
     return (*points(ctx, m, colour_by, pictures, mine), text, seen, {"map": m.ident, "stars": mine})
 
 
-def snapshot_view(recorder: emb.SnapshotRecorder, index, colour_by: str, progress=None):
+def snapshot_view(recorder: SnapshotRecorder, index, colour_by: str, progress=None):
     """The map at snapshot ``index`` of the recorded run: plot, colours, legend, caption."""
     try:
         rec, snap, coords = recorder.map_at(int(index or 0), _progress(progress))
@@ -209,7 +196,7 @@ def snapshot_view(recorder: emb.SnapshotRecorder, index, colour_by: str, progres
     caption = (f"Snapshot {number} of {len(rec.snapshots)}: **{rec.model}** on {get_spec(rec.dataset).title}, "
                f"{where} (step {snap.step:,}, epoch {snap.epoch:.2f}"
                f"{', ' + snap.accuracy_text if snap.step else ''}). Of each picture's 10 nearest "
-               f"neighbours, {emb.neighbour_agreement(coords, rec.labels):.0%} share its class.")
+               f"neighbours, {tsne.neighbour_agreement(coords, rec.labels):.0%} share its class.")
     return (*scatter_update(frame, rec.classes), legend_html(frame["group"].unique(), rec.classes), caption)
 
 
@@ -217,9 +204,9 @@ def compare_view(ctx: AppContext, key, n, perplexity, progress=None):
     """Raw-pixel map and last-layer map of the same sample: two plots, their colours, a legend, a
     caption."""
     m = get_map(ctx, key, n, perplexity, progress)
-    raw = _services(ctx)[0].raw(m, _progress(progress))
-    raw_score = emb.neighbour_agreement(raw, m.labels)
-    last_score = emb.neighbour_agreement(m.coords, m.labels)
+    raw = ctx.maps.raw(m, _progress(progress))
+    raw_score = tsne.neighbour_agreement(raw, m.labels)
+    last_score = tsne.neighbour_agreement(m.coords, m.labels)
     verdict = ("the network pulled each class together into its own island." if last_score > raw_score
                else "the network has not (yet) separated the classes better than the pixels do.")
     caption = (f"Of each picture's 10 nearest neighbours, **{raw_score:.0%}** share its class in the raw "
@@ -230,16 +217,16 @@ def compare_view(ctx: AppContext, key, n, perplexity, progress=None):
 
 
 # --------------------------------------------------------------------------- the tab
-def build(ctx: AppContext, demo: gr.Blocks) -> None:
-    maps, recorder = _services(ctx)
-    tab = Context.block                       # the gr.Tab app.py builds this tab in
+def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
+    """The t-SNE tab; ``drawing`` is the Draw tab's canvas (None: this tab gets a small pad)."""
+    recorder = ctx.recorder
     gr.Markdown(INTRO)
     with gr.Row():
-        model = gr.Dropdown(ctx.zoo.choices(), value=default_model(ctx), label="Model",
+        model = gr.Dropdown(ctx.zoo.choices(), value=ctx.zoo.default(), label="Model",
                             info="The data set comes with the model", elem_id="tsne-model", scale=2)
-        size = gr.Slider(emb.MIN_N, emb.MAX_N, emb.DEFAULT_N, step=500, label="Test pictures on the map",
+        size = gr.Slider(tsne.MIN_N, tsne.MAX_N, tsne.DEFAULT_N, step=500, label="Test pictures on the map",
                          info="More points: a fuller map, but slower to compute", elem_id="tsne-n", scale=2)
-        perplexity = gr.Slider(5, 100, emb.DEFAULT_PERPLEXITY, step=5, label="Perplexity",
+        perplexity = gr.Slider(5, 100, tsne.DEFAULT_PERPLEXITY, step=5, label="Perplexity",
                                info="How many neighbours each point cares about", elem_id="tsne-perplexity",
                                scale=2)
     with gr.Row():
@@ -257,7 +244,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         with gr.Column(scale=1, min_width=260):
             gr.Markdown("### Your drawing on the map\nDraw in the **Draw** tab, then press the button: "
                         "your drawing appears as a star, without moving the map.")
-            sketch = ctx.extras.get("draw_sketch")
+            sketch = drawing
             if sketch is None:                # no Draw tab in this build: a small pad of our own
                 sketch = gr.Sketchpad(label="Draw here", image_mode="L", type="numpy",
                                       canvas_size=(280, 280), fixed_canvas=True, layers=False,
@@ -369,7 +356,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         if len(all_maps) < 2:
             raise gr.Error("Only one snapshot so far: let the run go on for a few seconds, then try again.")
         out = Path(tempfile.mkdtemp(prefix="cnnlab-tsne-")) / f"tsne-{rec.model}-{rec.dataset}.gif"
-        return str(emb.animation_gif(rec, all_maps, out, colors=CLASS_COLORS))
+        return str(animation_gif(rec, all_maps, out, colors=CLASS_COLORS))
 
     history_outputs = [history_plot, history_colours, history_legend, history_caption]
     refresh.click(tsne_snapshots, None, [history_status, moment], api_name="tsne_snapshots", queue=False)
@@ -387,7 +374,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
 
     def refresh_choices(current):
         keys = [k for _, k in ctx.zoo.choices()]
-        return gr.Dropdown(choices=ctx.zoo.choices(), value=current if current in keys else default_model(ctx))
+        return gr.Dropdown(choices=ctx.zoo.choices(), value=current if current in keys else ctx.zoo.default())
 
     def tsne_open(model, n, perplexity, colour_by, pictures, stars, progress=gr.Progress()):
         """Opening the tab: show the map, unless this user already sees the current one."""

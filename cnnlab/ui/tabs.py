@@ -1,0 +1,54 @@
+"""The tab registry: which tabs exist, in the order a lesson uses them. ``app.py`` builds the
+ones a lesson asks for (``--tabs draw,train,tsne``); a new tab is one line here.
+
+A builder is called inside its ``gr.Tab`` as ``build(ctx, demo, tab, **needs)`` and returns a dict
+of what it offers other tabs (for example the Draw tab's canvas); ``needs`` names what it takes
+from tabs built before it (None when that tab is not in the lesson).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import gradio as gr
+
+from . import board, draw, photo, train, tsne
+from .context import AppContext
+
+
+@dataclass(frozen=True)
+class Tab:
+    id: str                         # what --tabs names
+    title: str
+    build: Callable[..., dict | None]
+    needs: tuple[str, ...] = ()     # names offered by earlier tabs (or "board_tab": the board is shown)
+
+
+TABS: tuple[Tab, ...] = (
+    Tab("draw", "Draw", draw.build, needs=("board_tab",)),
+    Tab("photo", "Photo", photo.build),
+    Tab("train", "Train", train.build),
+    Tab("tsne", "t-SNE", tsne.build, needs=("drawing",)),
+    Tab("board", "Class board", board.build),
+)
+
+
+def select(ids: str | list[str] | tuple[str, ...] | None) -> list[Tab]:
+    """The tabs named (comma-separated or a list), in registry order; all of them for None."""
+    if ids is None:
+        return list(TABS)
+    wanted = [i.strip().lower() for i in (ids.split(",") if isinstance(ids, str) else ids) if i.strip()]
+    known = [t.id for t in TABS]
+    unknown = [i for i in wanted if i not in known]
+    if unknown or not wanted:
+        raise ValueError(f"unknown tab {', '.join(unknown) or '(none given)'}; choose from: {', '.join(known)}")
+    return [t for t in TABS if t.id in wanted]
+
+
+def build_tabs(ctx: AppContext, demo: gr.Blocks, tabs: list[Tab]) -> dict:
+    """Builds ``tabs`` in order; returns everything they offered each other."""
+    offered: dict = {"board_tab": any(t.id == "board" for t in tabs)}
+    for t in tabs:
+        with gr.Tab(t.title, id=t.id) as tab:
+            offered.update(t.build(ctx, demo, tab, **{name: offered.get(name) for name in t.needs}) or {})
+    return offered
