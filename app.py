@@ -18,13 +18,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # offline: no versi
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import gradio as gr  # noqa: E402  (after the offline settings above)
+import gradio as gr  # (after the offline settings above)
 
-from cnnlab.classroom import generate_key, join_url, qr_text  # noqa: E402
-from cnnlab.config import AppConfig, LOOPBACK  # noqa: E402
-from cnnlab.ui import header, tabs  # noqa: E402
-from cnnlab.ui.context import AppContext, build_context  # noqa: E402
-from cnnlab.ui.theme import theme_and_css  # noqa: E402
+from cnnlab.classroom import generate_key, join_url, qr_text
+from cnnlab.config import LOOPBACK, AppConfig
+from cnnlab.ui import header, tabs
+from cnnlab.ui.context import AppContext, build_context
+from cnnlab.ui.theme import theme_and_css
 
 
 def build_demo(config: AppConfig | None = None, ctx: AppContext | None = None) -> gr.Blocks:

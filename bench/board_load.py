@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from cnnlab.board import BoardStore, Thumbnails  # noqa: E402
-from cnnlab.ui import board as board_ui  # noqa: E402
+from cnnlab.board import BoardStore, Thumbnails
+from cnnlab.ui import board as board_ui
 
 
 def pct(values, q):
@@ -74,7 +74,7 @@ def live_board(store: BoardStore, runs: int) -> None:
     idle = (time.perf_counter() - t) / runs * 1000
     gallery, table = gr.Gallery(), gr.Dataframe()
     times = []
-    for i in range(runs):
+    for _ in range(runs):
         t = time.perf_counter()
         summary = store.summary()
         latest = store.submissions(limit=board_ui.LATEST_SHOWN)

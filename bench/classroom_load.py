@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from draw_latency import (ROOT, cpu_seconds, data_url, drawings, launch_app, percentiles,  # noqa: E402
-                          stroke_canvas)
+from draw_latency import ROOT, cpu_seconds, data_url, drawings, launch_app, percentiles, stroke_canvas
 
 PHOTO = ROOT / "demo" / "fashion-sneaker.jpg"
 
@@ -81,7 +80,7 @@ async def lesson(base: str, pid: int, students: int, seconds: float, photo_every
                 else:
                     await stroke_canvas(client, base, pool[(7 * i + k) % len(pool)], session)
                     draw_lat.append(time.perf_counter() - t)
-            except Exception as err:                      # noqa: BLE001 - every failure counts
+            except Exception as err:  # every failure counts
                 errors.append(f"{type(err).__name__}: {err}")
 
     async def watch_memory(stop: asyncio.Event) -> None:

@@ -39,8 +39,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("CNNLAB_DATA", str(ROOT.parent / "shared" / "data"))
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+from PIL import Image
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -202,7 +202,7 @@ async def classroom(base: str, path: str, students: int, seconds: float, pool: l
                 await (stroke_canvas(client, base, item[0], session) if path == "canvas"
                        else stroke_api(client, base, item[1], session))
                 latencies.append(time.perf_counter() - t)
-            except Exception as err:                      # noqa: BLE001 - every failure is counted
+            except Exception as err:  # every failure is counted
                 errors.append(f"{type(err).__name__}: {err}")
             k += 1
 

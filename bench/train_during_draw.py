@@ -52,16 +52,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
 
-from cnnlab import checkpoints, datasets, jobs, threads  # noqa: E402
-from cnnlab.config import TrainConfig, data_root  # noqa: E402
-from cnnlab.models import build_model  # noqa: E402
-from cnnlab.preprocess import sketch_to_mnist  # noqa: E402
-from cnnlab.training import evaluate  # noqa: E402
-from cnnlab.zoo import ModelZoo  # noqa: E402
+from cnnlab import checkpoints, datasets, jobs, threads
+from cnnlab.config import TrainConfig, data_root
+from cnnlab.models import build_model
+from cnnlab.preprocess import sketch_to_mnist
+from cnnlab.training import evaluate
+from cnnlab.zoo import ModelZoo
 
 
 def drawing() -> np.ndarray:
@@ -164,8 +164,10 @@ def main(argv=None) -> int:
             FORWARD.clear()
             job = jobs.TrainJob(ModelZoo(runs), runs, root, thread_policy=policy, request_threads=None)
             states = []                                      # the weights at each validation point
-            job.subscribe(lambda ev, m, c: ev.kind == "eval" and states.append(
-                (ev.elapsed_s, ev.epoch, {k: v.detach().clone() for k, v in m.state_dict().items()})))
+            def keep_weights(ev, m, c, states=states):
+                if ev.kind == "eval":
+                    states.append((ev.elapsed_s, ev.epoch, {k: v.detach().clone() for k, v in m.state_dict().items()}))
+            job.subscribe(keep_weights)
             job.start(config)
             busy = []
             while job.is_running:

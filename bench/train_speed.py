@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -79,7 +79,8 @@ class Clock:
 
 
 def seed001(args, data_root: Path) -> Result:
-    from torchvision import datasets as tvd, transforms
+    from torchvision import datasets as tvd
+    from torchvision import transforms
     torch.manual_seed(0)
     train = tvd.MNIST(str(data_root), train=True, transform=transforms.ToTensor(), download=False)
     test = tvd.MNIST(str(data_root), train=False, download=False)

@@ -28,11 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from cnnlab import checkpoints, datasets  # noqa: E402
-from cnnlab import maps, tsne  # noqa: E402
-from cnnlab.config import data_root  # noqa: E402
+from cnnlab import checkpoints, datasets, maps, tsne
+from cnnlab.config import data_root
 
 
 class Clock:

@@ -28,6 +28,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def cmd_train(args) -> int:
     from tqdm import tqdm
+
     from . import checkpoints
     from .training import fit
 

@@ -28,18 +28,21 @@ import unicodedata
 import uuid
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageColor
+
+from .metrics import confusion_matrix
+from .plots import RIGHT, WRONG
 
 NUM_CLASSES = 10
 NICKNAME_MAX = 20            # characters; long enough for a first name, short enough for a caption
 BUSY_TIMEOUT_MS = 10_000     # a writer waits this long for the lock before giving up
 IMAGE_SIZE = 28              # stored drawings are what the model saw: 28x28 grey, white ink on black
 SCHEMA_VERSION = 1
-RIGHT_RGB, WRONG_RGB = (0x00, 0x72, 0xB2), (0xD5, 0x5E, 0x00)   # theme.RIGHT / theme.WRONG
+RIGHT_RGB, WRONG_RGB = ImageColor.getrgb(RIGHT), ImageColor.getrgb(WRONG)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS board_sessions (
@@ -191,10 +194,8 @@ def decode_png(data: bytes) -> np.ndarray:
 
 def confusion_counts(pairs) -> np.ndarray:
     """(10, 10) counts from (intended, predicted) pairs: rows intended, columns predicted."""
-    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
-    for intended, predicted in pairs:
-        cm[intended, predicted] += 1
-    return cm
+    pairs = np.asarray(list(pairs), dtype=np.int64).reshape(-1, 2)
+    return confusion_matrix(pairs[:, 0], pairs[:, 1], NUM_CLASSES)
 
 
 def thumbnail(image: np.ndarray, intended: int, predicted: int, scale: int = 4, border: int = 4,
@@ -227,7 +228,7 @@ def thumbnail(image: np.ndarray, intended: int, predicted: int, scale: int = 4, 
 class Thumbnails:
     """Framed thumbnails as PNG files, written once per drawing. A gallery given file paths costs
     about 1 ms for 24 pictures; given arrays it re-encodes them for every viewer (about 50 ms).
-    The folder is under the system temp directory, where Gradio may serve files from."""
+    A file deleted meanwhile (the app's scratch folder prunes old ones) is simply written again."""
 
     def __init__(self, folder: str | Path | None = None):
         self.folder = Path(folder or Path(tempfile.gettempdir()) / "cnnlab-board-thumbs")
@@ -243,7 +244,7 @@ class Thumbnails:
 
 
 def timestamp(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 def _csv_safe(text: str) -> str:
@@ -300,7 +301,7 @@ class BoardStore:
         def __exit__(self, exc_type, exc, tb) -> None:
             self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
-    def _write(self) -> "BoardStore._Transaction":
+    def _write(self) -> BoardStore._Transaction:
         return BoardStore._Transaction(self._conn())
 
     @staticmethod

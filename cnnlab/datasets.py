@@ -94,7 +94,7 @@ class TensorData:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, n: int) -> "TensorData":
+    def subset(self, n: int) -> TensorData:
         """``n`` images drawn at random (always the same ones): photo sets are stored sorted by
         class, so their first ``n`` would all be daisies."""
         if not n or n >= len(self):

@@ -7,9 +7,9 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -19,8 +19,21 @@ from .cache import LRU, file_digest, tensor_fingerprint
 from .imageio import data_url
 from .models import embedding_fixed
 from .training import eval_mode
-from .tsne import (DEFAULT_N, DEFAULT_PERPLEXITY, SEED, Progress, Projection, _affinities, balanced_sample,
-                   effective_perplexity, embed, fit_projection, quiet, raw_pixels, run_tsne)
+from .tsne import (
+    DEFAULT_N,
+    DEFAULT_PERPLEXITY,
+    SEED,
+    Progress,
+    Projection,
+    _affinities,
+    balanced_sample,
+    effective_perplexity,
+    embed,
+    fit_projection,
+    quiet,
+    raw_pixels,
+    run_tsne,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +132,7 @@ class TsneMap:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "TsneMap":
+    def load(cls, path: str | Path) -> TsneMap:
         with np.load(path, allow_pickle=False) as z:
             if int(z["format"]) != MAP_FORMAT:
                 raise ValueError(f"{Path(path).name}: map format {int(z['format'])}, expected {MAP_FORMAT}")

@@ -6,12 +6,12 @@ photos scaled to [-1, 1].
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class Classifier(nn.Module):

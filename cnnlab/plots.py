@@ -5,13 +5,17 @@ state, which is not safe in a server with many threads). Live curves are gr.Line
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
-RIGHT, WRONG = "#0072B2", "#D55E00"     # blue = right, orange = wrong (colour-blind safe)
+# The app's colours, in one place. Blue/orange rather than green/red for right/wrong, and the
+# Okabe-Ito palette (two greys added for 10 classes): colour-blind students can tell them apart.
+RIGHT, WRONG = "#0072B2", "#D55E00"
+CLASS_COLORS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2",
+                "#D55E00", "#CC79A7", "#000000", "#999999", "#882255")
 
 
 def confusion_matrix_figure(matrix, classes: Sequence[str], title: str = "Confusion matrix") -> Figure:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 import math
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Iterator
 
 import torch
 

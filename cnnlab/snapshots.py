@@ -173,9 +173,8 @@ class SnapshotRecorder:
             for s in rec.snapshots[:i + 1]:
                 coords = self._maps.get(s.uid)
                 if coords is None:
-                    base = done / max(len(todo), 1)
-                    step = lambda f, t: progress(base + f / max(len(todo), 1),   # noqa: E731
-                                                 f"map {done + 1} of {len(todo)}: {t}")
+                    def step(f, t, base=done / max(len(todo), 1), k=done + 1):
+                        progress(base + f / max(len(todo), 1), f"map {k} of {len(todo)}: {t}")
                     X = s.features.astype(np.float32)
                     if prev is None:
                         coords = np.asarray(run_tsne(X, self.perplexity, self.seed, progress=step), np.float32)

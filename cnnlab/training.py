@@ -9,9 +9,9 @@ import contextlib
 import math
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -299,9 +299,7 @@ def test_model(model: nn.Module, test: datasets.TensorData, n: int = 0) -> dict:
     device = next(model.parameters()).device
     if not trunk_frozen(model):
         return evaluate(model, test.subset(n), device)
-    features = None
-    for _, features in extract_features(model, test, device):
-        pass
+    *_, (_, features) = extract_features(model, test, device)     # the last item holds them
     return evaluate(model.learner(), features.subset(n), device)
 
 

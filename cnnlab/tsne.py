@@ -21,8 +21,8 @@ Shipped checkpoints come with a precomputed map next to them (``<name>.tsne.npz`
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch

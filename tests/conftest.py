@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("CNNLAB_DATA", str(ROOT.parent / "shared" / "data"))
 sys.path.insert(0, str(ROOT))
 
-import pytest  # noqa: E402
+import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -6,6 +6,7 @@ import csv
 import io
 import threading
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -48,7 +49,7 @@ def test_thirty_students_submitting_at_once_lose_nothing(store):
                 r = store.add(drawing(i * 100 + k), k % 10, (k + i) % 10, UNIFORM, "mnist-cnn", f"student-{i}", f"s{i}")
                 with lock:
                     ids.append(r.submission.id)
-        except Exception as err:           # noqa: BLE001 - any failure is the test's failure
+        except Exception as err:  # any failure is the test's failure
             errors.append(err)
 
     def viewer():                           # the projector reads while everyone writes
@@ -281,3 +282,20 @@ def test_finetune_refuses_too_few_drawings_and_non_digit_models(tiny_zoo, data_r
         build_model("cnn", datasets.get_spec("fashion")), "cnn", "fashion"))
     with pytest.raises(ValueError, match="MNIST model"):
         finetune.finetune(fashion, np.stack([drawing(i) for i in range(6)]), [1] * 6, data_root)
+
+
+def test_finetune_is_the_same_for_the_same_drawings_and_seed(tiny_zoo, data_root):
+    """Dropout draws from the global generator: the fine-tune seeds it, so the claim holds."""
+    test = datasets.load("mnist", "test", data_root)
+    images, labels = test.images[-40:, 0].numpy(), test.labels[-40:].numpy()
+    source = tiny_zoo.get("mnist-cnn")
+    config = finetune.FinetuneConfig(epochs=2, time_budget_s=300, test_size=100, mnist_mix=32)
+    torch.manual_seed(123)                                   # whatever the global generator held before
+    first = finetune.finetune(source, images, labels, data_root, config)
+    torch.rand(7)
+    second = finetune.finetune(source, images, labels, data_root, config)
+    assert first.steps == second.steps == 2 * 5
+    for (name, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values()):
+        assert torch.equal(a, b), f"{name} differs"
+    other = finetune.finetune(source, images, labels, data_root, replace(config, seed=1))
+    assert not torch.equal(other.model.head[1].weight, first.model.head[1].weight)

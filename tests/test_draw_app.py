@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
+from handwriting import DIGITS, render
 from PIL import Image
 
 from cnnlab import datasets
-from handwriting import DIGITS, render
+
 
 def sketchpad(path) -> dict:
     return {"background": None, "layers": [], "composite": handle_file(str(path)), "id": None}

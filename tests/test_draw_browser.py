@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from handwriting import DIGITS
 
 pytestmark = pytest.mark.browser
@@ -185,7 +184,7 @@ def test_drawing_with_a_finger_on_a_phone(browser, app_server):
             try:
                 page.wait_for_function(INK_GONE, timeout=2000)
                 break
-            except Exception:                                        # noqa: BLE001 - tap again
+            except Exception:  # tap again
                 continue
         assert ink_pixels(page) == 0 and shown(page) == "Draw"
         draw_with_finger(page, cdp, DIGITS[7])

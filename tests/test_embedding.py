@@ -1,5 +1,5 @@
-"""cnnlab.tsne, cnnlab.maps and cnnlab.snapshots: features per model, the fixed sample, t-SNE maps, placing new points, the
-training snapshots and their animated GIF, and the maps shipped with the checkpoints."""
+"""cnnlab.tsne, cnnlab.maps and cnnlab.snapshots: features per model, the fixed sample, t-SNE
+maps, placing new points, the training snapshots and their animated GIF, and the maps shipped with the checkpoints."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,12 +10,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cnnlab import checkpoints, datasets
-from cnnlab import maps, snapshots, tsne
+from cnnlab import checkpoints, datasets, maps, snapshots, tsne
 from cnnlab.cache import file_digest
-from cnnlab.plots import animation_gif
 from cnnlab.config import TrainConfig
 from cnnlab.models import MODELS, build_model, get_model_info
+from cnnlab.plots import animation_gif
 from cnnlab.training import TrainEvent
 
 ROOT = Path(__file__).resolve().parents[1]

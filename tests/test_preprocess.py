@@ -6,12 +6,12 @@ import io
 
 import numpy as np
 import pytest
+from handwriting import DIGITS, render
 from PIL import Image
 from scipy import ndimage
 
 from cnnlab import datasets
 from cnnlab.preprocess import sketch_to_mnist
-from handwriting import DIGITS, render
 
 
 def ink_array(image: Image.Image) -> np.ndarray:

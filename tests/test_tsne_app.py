@@ -14,8 +14,7 @@ import torch
 from gradio_client import handle_file
 from PIL import Image
 
-from cnnlab import datasets
-from cnnlab import snapshots, tsne
+from cnnlab import datasets, snapshots, tsne
 from cnnlab.config import TrainConfig
 from cnnlab.models import build_model
 from cnnlab.training import TrainEvent

@@ -8,10 +8,8 @@ Storage and counting live in cnnlab.board, the correction loop in cnnlab.finetun
 from __future__ import annotations
 
 import html
-import tempfile
 import threading
 from datetime import datetime
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -20,7 +18,7 @@ import pandas as pd
 from .. import finetune as ft
 from ..board import NICKNAME_MAX, NUM_CLASSES, BoardError, Submission, Summary, Thumbnails, check_digit
 from ..datasets import DataMissingError
-from .theme import RIGHT, WRONG
+from ..plots import RIGHT, WRONG
 
 LATEST_SHOWN = 24          # drawings in the live gallery: four rows of six on a projector
 CELL_SHOWN = 60            # drawings shown for one cell of the confusion matrix
@@ -151,7 +149,7 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction) -> None:
 # ---------------------------------------------------------------- the Class board tab
 
 def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
-    store, thumbs = ctx.board, Thumbnails()
+    store, thumbs = ctx.board, Thumbnails(ctx.scratch.shared_folder("board-thumbs"))
     view_lock = threading.Lock()
     view_cache: dict = {}                       # the board as rendered for one version, shared by viewers
     finetune_lock = threading.Lock()            # one fine-tune at a time
@@ -223,7 +221,7 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
     def export(key, kind):
         require_teacher(key)
         board = store.current_session()
-        folder = Path(tempfile.mkdtemp(prefix="cnnlab-board-export-"))
+        folder = ctx.scratch.folder("board-export-")
         name = f"class-board-{board.id}-{datetime.now():%Y%m%d-%H%M}"
         if kind == "csv":
             path = store.export_csv(folder / f"{name}.csv")

@@ -10,6 +10,7 @@ from ..classroom import TeacherKey
 from ..config import AppConfig, data_root
 from ..jobs import TrainJob
 from ..maps import MapCache
+from ..scratch import Scratch
 from ..snapshots import SnapshotRecorder
 from ..zoo import ModelZoo
 
@@ -23,6 +24,7 @@ class AppContext:
     board: BoardStore               # the class board's drawings
     maps: MapCache                  # t-SNE maps
     recorder: SnapshotRecorder      # the last layer during the shared run (subscribed to ``job``)
+    scratch: Scratch                # the app's temporary files (pruned, removed at exit)
 
     @property
     def data_root(self) -> Path:
@@ -41,4 +43,4 @@ def build_context(config: AppConfig) -> AppContext:
     recorder = SnapshotRecorder(root)
     job.subscribe(recorder)
     return AppContext(config, zoo, teacher, job, BoardStore(Path(config.runs_dir) / "board.sqlite"),
-                      MapCache(root), recorder)
+                      MapCache(root), recorder, Scratch())

@@ -18,9 +18,9 @@ from ..imageio import data_url
 from ..inference import answer
 from ..preprocess import sketch_pixels
 from ..saliency import overlay
+from ..zoo import ModelZoo
 from .board import build_submit
 from .canvas import SIZE, DrawingCanvas
-from ..zoo import ModelZoo
 from .context import AppContext
 
 DIGIT_DATASETS = ("mnist",)
@@ -146,7 +146,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False
                       "dark ink on white). Empty canvas: a hint, no error.", **shared)
     for control in (model, show_saliency):
         control.change(predict, [canvas, model, show_saliency], outputs, api_name=False, **shared)
-    refresh = lambda: gr.Dropdown(choices=ctx.zoo.choices(DIGIT_DATASETS))   # noqa: E731
+    refresh = lambda: gr.Dropdown(choices=ctx.zoo.choices(DIGIT_DATASETS))
     demo.load(refresh, None, model, api_name=False, queue=False)
     model.focus(refresh, None, model, api_name=False, queue=False)     # a run trained meanwhile
     return {"drawing": canvas}

@@ -7,8 +7,8 @@ from tabs built before it (None when that tab is not in the lesson).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import gradio as gr
 

@@ -3,11 +3,6 @@ from __future__ import annotations
 
 import gradio as gr
 
-# Okabe-Ito: a palette that colour-blind students can tell apart (10 classes: two greys added).
-CLASS_COLORS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2",
-                "#D55E00", "#CC79A7", "#000000", "#999999", "#882255")
-RIGHT, WRONG = "#0072B2", "#D55E00"    # blue/orange rather than green/red: safe for colour blindness
-
 BASE_CSS = """
 .gradio-container {max-width: 1280px !important}
 #title h1 {margin-bottom: 0}

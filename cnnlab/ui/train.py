@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import math
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
@@ -24,10 +23,10 @@ from ..checkpoints import CheckpointError
 from ..config import TrainConfig
 from ..datasets import DATASETS, get_spec
 from ..imageio import data_url
-from ..race import RACE_OPTIMIZERS, RACE_STEPS, lane_label
 from ..models import MODELS, models_for
+from ..plots import RIGHT, WRONG
+from ..race import RACE_OPTIMIZERS, RACE_STEPS, lane_label
 from .context import AppContext
-from .theme import RIGHT, WRONG
 
 TICK_S = 0.5                 # how often viewers poll the shared run (2 updates a second)
 OPTIMIZER_CHOICES = [("SGD", "sgd"), ("Momentum", "momentum"), ("RMSprop", "rmsprop"), ("Adam", "adam")]
@@ -61,7 +60,7 @@ def make_config(dataset, model, optimizer, lr, batch_size, epochs, budget, train
                            time_budget_s=float(budget or 0), train_size=int(train_size or 0),
                            augment=bool(augment))
     except (TypeError, ValueError):
-        raise gr.Error("A setting is not a number: check the learning rate, batch size and epochs.")
+        raise gr.Error("A setting is not a number: check the learning rate, batch size and epochs.") from None
 
 
 # ---------------------------------------------------------------------- drawing the shared state
@@ -146,11 +145,12 @@ def loss_ceiling(snap) -> float:
 
 
 class SharedPictures:
-    """Per-run pictures every viewer shares (drawn once, read-only afterwards)."""
+    """Per-run pictures every viewer shares (drawn once, read-only afterwards). Only the latest
+    run's pictures and the last few checkpoint copies are kept on disk."""
 
-    def __init__(self):
+    def __init__(self, folder: Path):
         self._lock = threading.Lock()
-        self._dir = Path(tempfile.mkdtemp(prefix="cnnlab-train-"))
+        self._dir = Path(folder)
         self._uris: dict[int, list[str]] = {}
         self._results: dict[int, tuple[str | None, str | None]] = {}
         self._download: dict[tuple, str] = {}
@@ -175,6 +175,10 @@ class SharedPictures:
                     mistakes = self._save(plots.mistakes_figure(m["images"], m["labels"], m["predictions"],
                                                                 m["confidences"], r["classes"]),
                                           f"mistakes-{snap.run_id}.png")
+                for old in self._results.values():
+                    for path in old:
+                        if path:
+                            Path(path).unlink(missing_ok=True)
                 self._results = {snap.run_id: (cm, mistakes)}
             return self._results[snap.run_id]
 
@@ -203,7 +207,7 @@ class SharedPictures:
 # ---------------------------------------------------------------------- the tab
 def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     job = ctx.job
-    shared = SharedPictures()
+    shared = SharedPictures(ctx.scratch.folder("train-"))
     d = TrainConfig()
 
     with gr.Row():
@@ -289,7 +293,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         try:
             message = job.use_checkpoint(path, teacher_key)
         except CheckpointError as err:
-            raise gr.Error(str(err))
+            raise gr.Error(str(err)) from None
         return message, None
 
     def refresh(state):

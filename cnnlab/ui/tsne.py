@@ -11,24 +11,19 @@ both read-only for handlers. Per user: the placed stars (``gr.State``).
 from __future__ import annotations
 
 import html
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 from PIL import Image
 
+from .. import imageio, tsne
 from .. import maps as tsne_maps
-from .. import tsne
-from ..snapshots import SnapshotRecorder
-from .. import imageio
-from ..plots import animation_gif
 from ..datasets import get_spec
-from ..plots import STAR_COLOR, class_color_map, star_rows, tsne_points_frame
+from ..plots import CLASS_COLORS, RIGHT, STAR_COLOR, WRONG, animation_gif, class_color_map, star_rows, tsne_points_frame
 from ..preprocess import prepare_for, sketch_pixels
+from ..snapshots import SnapshotRecorder
 from .context import AppContext
-from .theme import CLASS_COLORS, RIGHT, WRONG
 
 PICTURES_MAX = 3000          # above this many points the hover pictures are left out (data size)
 STAR_DRAWING, STAR_PHOTO = "★ your drawing", "★ your photo"
@@ -355,7 +350,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
             raise gr.Error(str(err), print_exception=False) from err
         if len(all_maps) < 2:
             raise gr.Error("Only one snapshot so far: let the run go on for a few seconds, then try again.")
-        out = Path(tempfile.mkdtemp(prefix="cnnlab-tsne-")) / f"tsne-{rec.model}-{rec.dataset}.gif"
+        out = ctx.scratch.folder("tsne-") / f"tsne-{rec.model}-{rec.dataset}.gif"
         return str(animation_gif(rec, all_maps, out, colors=CLASS_COLORS))
 
     history_outputs = [history_plot, history_colours, history_legend, history_caption]
