@@ -29,8 +29,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
-    from . import checkpoints
-    from .training import fit
+    from . import checkpoints, datasets
+    from .training import evaluate_and_save, fit
 
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     out = Path(args.out or f"checkpoints/{config.dataset}-{config.model}.pt")
@@ -43,7 +43,7 @@ def cmd_train(args) -> int:
         start_model = init.model
     bar = None
     for ev in fit(config, root=args.data_dir, download=args.download, model=start_model,
-                  max_steps=2 if args.dry_run else 0, final_eval=not args.dry_run):
+                  max_steps=2 if args.dry_run else 0, final_eval=False):
         if ev.kind == "start":
             bar = tqdm(total=ev.total_steps, desc=ev.message, unit="step", file=sys.stderr)
             continue
@@ -55,35 +55,42 @@ def cmd_train(args) -> int:
         if ev.kind == "done":
             bar.close()
             print(ev.message)
-            model, metrics = ev.model, ev.metrics
+            done = ev
     if args.dry_run:
         print("dry run: 2 batches trained, nothing saved")
         return 0
-    settings = {**config.to_dict(), **({"init": str(args.init)} if args.init else {})}
-    checkpoints.save(out, model, config.model, config.dataset, settings, metrics)
-    print(f"saved {out}")
-    return _evaluate(out, args.data_dir, args.download)
+    test = datasets.load(config.dataset, "test", args.data_dir, args.download)
+    so_far = {"steps": done.step, "epochs": round(done.epoch, 3), "train_seconds": round(done.elapsed_s, 1),
+              **({"init": str(args.init)} if args.init else {})}
+    path, metrics, _ = evaluate_and_save(out, done.model, config, test, extra=so_far)
+    print(f"saved {path}")
+    _report(path, metrics)
+    return 0
 
 
 def _evaluate(path: Path, data_dir, download: bool) -> int:
     from . import checkpoints, datasets
     from .metrics import summarize
-    from .training import evaluate, pick_device
+    from .training import pick_device, test_model
 
     loaded = checkpoints.load(path)
     test = datasets.load(loaded.dataset, "test", data_dir, download)
-    device = pick_device()
-    r = evaluate(loaded.model.to(device), test, device)
+    r = test_model(loaded.model.to(pick_device()), test)
     metrics = summarize(test.labels, r["predictions"], loaded.classes, r["loss"])
-    written = checkpoints.write_metrics(path, metrics)
+    checkpoints.write_metrics(path, metrics)
+    _report(path, metrics)
+    return 0
+
+
+def _report(path: Path, metrics: dict) -> None:
     print(f"{path}: test accuracy {metrics['test_accuracy']:.2%} on {metrics['test_images']} images")
     for name, acc in metrics["per_class_accuracy"].items():
         print(f"  {name:>14s}  {acc:.2%}")
     print("confusion matrix (rows: true, columns: predicted)")
     for row in metrics["confusion_matrix"]:
         print("  " + " ".join(f"{v:5d}" for v in row))
-    print(f"wrote {written}")
-    return 0
+    from .checkpoints import metrics_path
+    print(f"wrote {metrics_path(path)}")
 
 
 def cmd_evaluate(args) -> int:

@@ -12,6 +12,9 @@ counter changes with every write, so a viewer can tell in one cheap query whethe
 Nobody edits or deletes somebody else's drawing: the only student-side removal is
 ``undo_last(session_hash)``, which takes back the caller's own latest drawing. Clearing a board
 and starting a new one are teacher actions (the UI checks the teacher key).
+
+About 500 lines, one concern: the store, its checks on what comes in, and the framed pictures
+and exports made from what it holds (every query shares the connection handling above).
 """
 from __future__ import annotations
 

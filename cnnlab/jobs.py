@@ -15,10 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -27,111 +26,13 @@ from .classroom import TeacherKey
 from .config import TrainConfig, check_train_config
 from .models import build_model, trunk_frozen
 from .race import RACE_STEPS, race
+from .runstate import Grid, RunState, as_pictures, grid_indices, most_confident_mistakes, progress_line, thin
 from .threads import REQUEST_THREADS, THREAD_POLICIES, configure_training_thread, set_default_threads
 from .training import TrainEvent, eval_mode
 
 log = logging.getLogger(__name__)
 
-GRID_SIZE = 16              # fixed test images whose predicted labels the class watches change
-MISTAKES = 8                # most confidently wrong test images shown at the end
-MAX_POINTS = 200            # points per curve sent to a viewer (longer histories are thinned)
-
 Subscriber = Callable[[TrainEvent, nn.Module, TrainConfig], None]
-
-
-# --------------------------------------------------------------------------- state for viewers
-@dataclass
-class Grid:
-    """The fixed test images and the model's current guesses for them."""
-    images: np.ndarray                  # uint8 (16, H, W) or (16, H, W, 3)
-    labels: list[int]
-    classes: tuple[str, ...]
-    predictions: list[int] | None = None
-    confidences: list[float] | None = None
-
-    @property
-    def right(self) -> int:
-        return sum(p == t for p, t in zip(self.predictions or [], self.labels))
-
-
-@dataclass(frozen=True)
-class RunState:
-    """Everything a viewer draws, at one moment. Shared by all viewers: never modified."""
-    version: int = 0                    # bumps on every change (viewers skip redraws)
-    run_id: int = 0                     # bumps on every start
-    mode: str = ""                      # "train" | "race" | "" (nothing yet)
-    state: str = "idle"                 # idle | running | stopping | finished | stopped | failed
-    status: str = "No run yet. Choose the settings and click Train."
-    config: dict = field(default_factory=dict)
-    step: int = 0
-    total_steps: int = 0
-    epoch: float = 0.0
-    epochs: int = 0
-    elapsed_s: float = 0.0
-    images_per_s: float = 0.0
-    eta_s: float | None = None
-    val_acc: float | None = None
-    loss: tuple = ()                    # (epoch, value, series) rows, at most MAX_POINTS per series
-    accuracy: tuple = ()                # (epoch, value, series)
-    race: tuple = ()                    # (step, loss, optimizer)
-    evals: tuple = ()                   # {"seconds", "epoch", "val_loss", "val_acc"}
-    grid: Grid | None = None
-    results: dict | None = None         # set when a run ends (see TrainJob._finish_training)
-    latest: str | None = None           # path of the latest checkpoint file, when there is one
-
-    @property
-    def running(self) -> bool:
-        return self.state in ("running", "stopping")
-
-    def to_dict(self) -> dict:
-        """A JSON-friendly summary (what the app's snapshot API returns)."""
-        out = {k: getattr(self, k) for k in ("version", "run_id", "mode", "state", "status", "config",
-                                             "step", "total_steps", "epoch", "epochs", "elapsed_s",
-                                             "images_per_s", "eta_s", "val_acc", "latest")}
-        out["running"] = self.running
-        out["evals"] = list(self.evals)
-        out["loss"] = [dict(zip(("epoch", "value", "series"), r)) for r in self.loss]
-        out["accuracy"] = [dict(zip(("epoch", "value", "series"), r)) for r in self.accuracy]
-        out["race"] = [dict(zip(("step", "loss", "optimizer"), r)) for r in self.race]
-        if self.grid is not None:
-            out["grid"] = {"labels": self.grid.labels, "predictions": self.grid.predictions,
-                           "classes": list(self.grid.classes), "right": self.grid.right}
-        if self.results is not None:
-            out["results"] = {k: v for k, v in self.results.items() if k != "mistakes"}
-        return out
-
-
-def thin(rows: list[tuple], key: int = 2, max_points: int = MAX_POINTS) -> list[tuple]:
-    """At most ``max_points`` rows per series (column ``key``), evenly spaced, last point kept."""
-    by_series: dict = {}
-    for row in rows:
-        by_series.setdefault(row[key], []).append(row)
-    out = []
-    for series in by_series.values():
-        if len(series) > max_points:
-            idx = np.linspace(0, len(series) - 1, max_points).round().astype(int)
-            series = [series[i] for i in sorted(set(idx.tolist()))]
-        out.extend(series)
-    return out
-
-
-def grid_indices(labels: torch.Tensor, num_classes: int, n: int = GRID_SIZE) -> list[int]:
-    """``n`` fixed test images, every class as evenly as possible (first of each class, then the
-    second of each, ...): the same images for every run on a data set."""
-    per_class = [torch.nonzero(labels == c).flatten().tolist() for c in range(num_classes)]
-    out, depth = [], 0
-    while len(out) < n and any(depth < len(p) for p in per_class):
-        for p in per_class:
-            if depth < len(p) and len(out) < n:
-                out.append(p[depth])
-        depth += 1
-    return out
-
-
-def _as_pictures(images: torch.Tensor) -> np.ndarray:
-    """uint8 (N, C, H, W) -> (N, H, W) for grey, (N, H, W, 3) for colour."""
-    arr = images.cpu().numpy()
-    return arr[:, 0] if arr.shape[1] == 1 else arr.transpose(0, 2, 3, 1)
 
 
 # --------------------------------------------------------------------------- the job
@@ -306,7 +207,7 @@ class TrainJob:
         test = datasets.load(config.dataset, "test", root, download)
         idx = grid_indices(test.labels, spec.num_classes)
         grid_x = datasets.normalize(test.images[idx], spec)
-        grid = Grid(_as_pictures(test.images[idx]), test.labels[idx].tolist(), spec.classes)
+        grid = Grid(as_pictures(test.images[idx]), test.labels[idx].tolist(), spec.classes)
         training.seed_everything(config.seed)                    # same seed, same initial weights
         model = build_model(config.model, spec, finetune=config.finetune)
         grid_features = None
@@ -440,25 +341,3 @@ class TrainJob:
         with self._lock:
             self._set(state="stopped" if stopped else "finished", status=text, eta_s=None,
                       results={"race": finals, "stopped": stopped, "steps": ev.step})
-
-
-def progress_line(title: str, ev: TrainEvent, config: TrainConfig, eta: float | None, grid: Grid | None) -> str:
-    """One status line: where the run is and how fast it goes."""
-    parts = [f"Training {title}", f"epoch {min(ev.epoch, config.epochs):.2f}/{config.epochs}",
-             f"step {ev.step:,}/{ev.total_steps:,}", f"{ev.images_per_s:,.0f} images/s"]
-    if eta is not None:
-        parts.append(f"about {eta:.0f} s left")
-    if ev.val_acc is not None:
-        parts.append(f"validation accuracy {ev.val_acc:.1%}")
-    if grid is not None and grid.predictions is not None:
-        parts.append(f"{grid.right}/{len(grid.labels)} pictures right")
-    return " · ".join(parts)
-
-
-def most_confident_mistakes(data: datasets.TensorData, predictions: torch.Tensor, confidences: torch.Tensor,
-                            n: int = MISTAKES) -> dict:
-    """The ``n`` wrong predictions the model was surest about: pictures, truth, guess, confidence."""
-    wrong = torch.nonzero(predictions != data.labels).flatten()
-    order = wrong[confidences[wrong].argsort(descending=True)][:n]
-    return {"images": _as_pictures(data.images[order]), "labels": data.labels[order].tolist(),
-            "predictions": predictions[order].tolist(), "confidences": confidences[order].tolist()}

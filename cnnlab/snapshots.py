@@ -159,6 +159,11 @@ class SnapshotRecorder:
         with self._lock:
             return self._rec
 
+    def mapped(self) -> int:
+        """How many snapshots of the current recording have their map already."""
+        with self._lock:
+            return sum(s.uid in self._maps for s in self._rec.snapshots)
+
     def map_at(self, i: int, progress: Progress = quiet) -> tuple[Recording, FeatureSnapshot, np.ndarray]:
         """The aligned map (n, 2) of snapshot ``i`` of the current recording (computing the maps
         of the snapshots before it first, each started from the one before)."""

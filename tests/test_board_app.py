@@ -49,8 +49,8 @@ def build_app(tmp_path_factory, data_root, teacher_key=KEY):
             last_prediction, seen = gr.State(None), gr.Textbox(label="saw", elem_id="saw")
             sketch.change(predict, sketch, [last_prediction, seen], api_name="predict")
             board_ui.build_submit(ctx, demo, sketch, last_prediction)
-        with gr.Tab("Class board"):
-            board_ui.build(ctx, demo)
+        with gr.Tab("Class board") as tab:
+            board_ui.build(ctx, demo, tab)
     demo.queue(default_concurrency_limit=4)
     _, url, _ = demo.launch(prevent_thread_lock=True, server_port=None, quiet=True)
     return demo, url, ctx

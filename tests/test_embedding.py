@@ -2,6 +2,7 @@
 maps, placing new points, the training snapshots and their animated GIF, and the maps shipped with the checkpoints."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,10 @@ def _step(model, train, spec, steps, start=0):
 
 @pytest.fixture(scope="module")
 def recorded(data_root):
+    return record_a_run(data_root)
+
+
+def record_a_run(data_root):
     """A recorder fed like the training job does: start, an eval with unchanged weights, a
     little training, the end."""
     spec = datasets.get_spec("mnist")
@@ -144,6 +149,16 @@ def test_snapshots_are_recorded_and_stay_aligned(recorded):
     assert np.linalg.norm(first - same, axis=1).mean() < 0.1 * span
     # After training, classes separate more than in the untrained network's map.
     assert tsne.neighbour_agreement(trained, rec.labels) > tsne.neighbour_agreement(first, rec.labels)
+
+
+def test_snapshot_maps_are_made_in_the_background_as_the_run_goes(data_root):
+    """Nobody asks for a map: the recorder's own thread makes them, so the slider and the GIF
+    work the moment the run ends."""
+    recorded = record_a_run(data_root)
+    deadline = time.monotonic() + 120
+    while recorded.mapped() < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert recorded.mapped() == len(recorded.recording().snapshots) == 3
 
 
 def test_gif_export_is_an_animation(recorded, tmp_path):

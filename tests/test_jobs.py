@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from cnnlab import checkpoints, jobs, race, threads
+from cnnlab import checkpoints, jobs, race, runstate, threads
 from cnnlab.classroom import TeacherKey
 from cnnlab.config import TrainConfig
 from cnnlab.jobs import TrainJob
@@ -59,10 +59,10 @@ def test_run_finishes_with_curves_results_and_status(finished):
     r = snap.results
     assert r["test_accuracy"] > 0.5 and r["test_images"] == 10_000
     assert sum(map(sum, r["confusion_matrix"])) == 10_000
-    assert len(r["mistakes"]["labels"]) == jobs.MISTAKES
+    assert len(r["mistakes"]["labels"]) == runstate.MISTAKES
     assert all(p != t for p, t in zip(r["mistakes"]["predictions"], r["mistakes"]["labels"]))
     grid = snap.grid
-    assert len(grid.labels) == jobs.GRID_SIZE and len(grid.predictions) == jobs.GRID_SIZE
+    assert len(grid.labels) == runstate.GRID_SIZE and len(grid.predictions) == runstate.GRID_SIZE
     assert set(grid.labels) == set(range(10))             # every digit is among the 16 pictures
 
 
@@ -252,7 +252,7 @@ def test_requests_get_one_thread_and_training_keeps_its_own(tmp_path, data_root)
 
 def test_thin_keeps_every_series_short_and_its_last_point():
     rows = [(i, float(i), "a") for i in range(1000)] + [(i, 0.0, "b") for i in range(10)]
-    out = jobs.thin(rows, max_points=100)
+    out = runstate.thin(rows, max_points=100)
     a = [r for r in out if r[2] == "a"]
     assert len(a) == 100 and a[0][0] == 0 and a[-1][0] == 999
     assert len([r for r in out if r[2] == "b"]) == 10
