@@ -3,7 +3,7 @@
     python bench/tsne_speed.py                      # uses checkpoints/mnist-cnn.pt
     python bench/tsne_speed.py --sizes 2000 --threads 1
 
-Goals (issue 6, 2-core laptop): a 10,000-point map in <= 15 s, placing a drawing in <= 0.3 s.
+Goals (a 2-core laptop): a 10,000-point map in <= 15 s, placing a drawing in <= 0.3 s.
 Each map is timed in its parts: features (the CNN on the sample), PCA to 50 numbers, the
 neighbour search + affinities, and openTSNE's optimisation. Placement is timed for held-out test
 digits one at a time, after the map was saved and loaded (the shipped case: the first placement

@@ -19,7 +19,7 @@ def data_root(flag: str | None = None) -> Path:
 class TrainConfig:
     dataset: str = "mnist"        # a name from cnnlab.datasets.DATASETS
     model: str = "cnn"            # a name from cnnlab.models.MODELS
-    optimizer: str = "adam"       # sgd | momentum | rmsprop | adam (seed 001 compares all four)
+    optimizer: str = "adam"       # sgd | momentum | rmsprop | adam (the optimizer race compares all four)
     lr: float = 3e-3              # Adam with a one-cycle schedule tolerates a high peak lr
     batch_size: int = 128         # big enough for fast CPU steps, small enough to learn in one epoch
     epochs: int = 3               # the CNN passes 98.5% after ~12 s and 99% after ~21 s on 2 cores
