@@ -5,7 +5,8 @@
 ``threading.Event`` that the engine checks between batches, and ``snapshot`` gives any viewer
 (however late it joins) the whole run so far. A finished or stopped run is saved to
 ``<runs_dir>/latest.pt`` and published as the zoo's "latest run" for the Draw, Photo and t-SNE
-tabs. ``listeners`` are called in the training thread on "start", every "eval" and "done".
+tabs. ``listeners`` are called in the training thread on "start", every "step" (about 4 a second:
+throttle there), every "eval" and "done".
 
 Threads (issue 5, point 6). Training and thirty students' predictions share one laptop, so:
 
@@ -422,8 +423,7 @@ class TrainJob:
                 grid_features = self._grid_features(model, grid_x)
             grid = self._predict_grid(model, grid, grid_x, grid_features)
             self._record(ev, config, grid, title)
-            if ev.kind in ("start", "eval"):
-                self._notify(ev, model, config)
+            self._notify(ev, model, config)                      # start, step, eval
 
     @staticmethod
     @torch.no_grad()

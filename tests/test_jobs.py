@@ -68,11 +68,11 @@ def test_run_finishes_with_curves_results_and_status(finished):
     assert set(grid.labels) == set(range(10))             # every digit is among the 16 pictures
 
 
-def test_listeners_hear_start_evals_and_done_with_the_model(finished):
+def test_listeners_hear_start_steps_evals_and_done_with_the_model(finished):
     _, _, seen, _ = finished
     kinds = [k for k, _, _ in seen]
     assert kinds[0] == "start" and kinds[-1] == "done" and "eval" in kinds
-    assert set(kinds) == {"start", "eval", "done"}
+    assert set(kinds) <= {"start", "step", "eval", "done"}
     assert all(name == "CNN" and model == "cnn" for _, name, model in seen)
 
 
