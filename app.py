@@ -25,6 +25,7 @@ from cnnlab.zoo import ModelZoo  # noqa: E402
 # Tabs in the order a lesson uses them: (tab title, module with build(ctx)).
 TABS = [
     ("Draw", "cnnlab.ui.draw"),
+    ("Inside", "cnnlab.ui.inside"),
     ("Photo", "cnnlab.ui.photo"),
     ("Train", "cnnlab.ui.train"),
     ("t-SNE", "cnnlab.ui.tsne"),

@@ -52,8 +52,11 @@ LIVE_EVERY_S = 1.0          # the live view's pictures are taken at most this of
 _NEG, _MID, _POS = np.array([33, 102, 172]), np.array([247, 247, 247]), np.array([179, 88, 6])
 
 
+STEPS = 16                  # colour steps on each side of zero: 33 colours, small PNGs, plenty for a heatmap
+
+
 def _palette() -> np.ndarray:
-    t = np.linspace(-1.0, 1.0, 256)[:, None]
+    t = np.linspace(-1.0, 1.0, 2 * STEPS + 1)[:, None]
     lut = np.where(t < 0, _MID + (_NEG - _MID) * -t, _MID + (_POS - _MID) * t)
     return np.clip(np.round(lut), 0, 255).astype(np.uint8)
 
@@ -350,21 +353,29 @@ def layer_scale(stages: list[Stage]) -> float:
     return top if top > 0 else 1.0
 
 
+ZERO = STEPS                # the palette index of 0 (white)
+
+
 def to_index(values, scale: float) -> np.ndarray:
-    """Values -> palette indices: -scale -> 0, 0 -> 127.5, +scale -> 255."""
+    """Values -> palette indices: -scale -> 0, 0 -> ZERO (white), +scale -> 2 * STEPS."""
     v = np.asarray(values, dtype=np.float32)
-    return np.clip(np.rint(127.5 + 127.5 * v / scale), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(ZERO + STEPS * v / scale), 0, 2 * STEPS).astype(np.uint8)
 
 
-def _png(image: Image.Image) -> bytes:
+_PALETTE_BYTES = PALETTE.reshape(-1).tobytes()
+
+
+def _png(image: Image.Image, level: int = 6) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False, compress_level=6)
+    image.save(buffer, format="PNG", compress_level=level)
     return buffer.getvalue()
 
 
 def indexed_png(index: np.ndarray) -> bytes:
-    image = Image.fromarray(np.ascontiguousarray(index), mode="P")
-    image.putpalette(PALETTE.reshape(-1).tolist())
+    """Palette indices (H, W) -> a PNG with PALETTE (33 colours: 6 bits a pixel, zlib does the rest)."""
+    image = Image.frombuffer("P", (index.shape[1], index.shape[0]), np.ascontiguousarray(index, np.uint8),
+                             "raw", "P", 0, 1)
+    image.putpalette(_PALETTE_BYTES)
     return _png(image)
 
 
@@ -374,7 +385,7 @@ def strip(values: torch.Tensor | np.ndarray, scale: float, gap: int = 0) -> np.n
     c, h, w = v.shape
     idx = to_index(v, scale)
     if gap:
-        out = np.full((h, c * (w + gap) - gap), 128, np.uint8)
+        out = np.full((h, c * (w + gap) - gap), ZERO, np.uint8)
         for k in range(c):
             out[:, k * (w + gap):k * (w + gap) + w] = idx[k]
         return out
@@ -399,7 +410,7 @@ def vector_grid(values, width: int = 64) -> np.ndarray:
 def vector_png(values, scale: float, width: int = 64) -> bytes:
     grid = vector_grid(values, width)
     idx = to_index(np.nan_to_num(grid), scale)
-    idx[np.isnan(grid)] = 127
+    idx[np.isnan(grid)] = ZERO
     return indexed_png(idx)
 
 

@@ -194,7 +194,7 @@ def test_palette_pictures_hold_the_values_in_channel_order():
     import io
     image = Image.open(io.BytesIO(png))
     assert image.mode == "P" and image.size == (4, 1)
-    assert list(np.asarray(image)[0]) == [0, 128, 191, 255]
+    assert list(np.asarray(image)[0]) == [0, inside.ZERO, inside.ZERO + inside.STEPS // 2, 2 * inside.STEPS]
     assert tuple(image.getpalette()[:3]) == tuple(inside.PALETTE[0])
 
 
