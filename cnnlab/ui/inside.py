@@ -81,6 +81,8 @@ TEXT = {
     "kernels_caption": "All {cin} slices of this filter (one per input channel)",
     "kernel_alt": "The {kh} by {kw} kernel weights of filter {c} on input channel {k}",
     "table_caption": "Input x weight at each place of the kernel (channel {k})",
+    "normalised": ("The picture is normalised as in training: paper = {paper}, full ink = {ink}; "
+                   "grey zeros outside are the padding."),
     "sum_one": ("Sum of the {n} products: <b>{s}</b> &nbsp;+&nbsp; bias <b>{b}</b> &nbsp;=&nbsp; <b>{t}</b>"),
     "sum_many": ("Sum over the {cin} input channels (each {kh} x {kw} products, {n} in all): <b>{s}</b> "
                  "&nbsp;+&nbsp; bias <b>{b}</b> &nbsp;=&nbsp; <b>{t}</b>"),
@@ -90,7 +92,7 @@ TEXT = {
     "folded": ("Batch norm is folded into these weights and bias: after training it only rescales and "
                "shifts each map, so the pair is one convolution."),
     "act_explain": "{act} at row {r}, column {q}: {act}({x}) = <b>{v}</b> (the value of {src} there)",
-    "pool_explain": ("{name} at row {r}, column {q}: the {how} of this {k} x {k} square of {src}: {vals} "
+    "pool_explain": ("{pool} at row {r}, column {q}: the {how} of this {k} x {k} square of {src}: {vals} "
                      "→ <b>{v}</b>"),
     "other_explain": "{title} at row {r}, column {q}: <b>{v}</b>",
     "filters_title": "The learned filters",
@@ -124,6 +126,10 @@ TEXT = {
     "channel": "channel {c}",
     "channel_alt": "{title}, channel {c}",
 }
+
+# Projector mode (a class on <body>) lies outside the components, where scoped CSS cannot reach.
+PROJECTOR_STYLE = ("<style>body.projector #inside-tab .ins {--zoom: 1.4; font-size: 1.2rem} "
+                   "body.projector #inside-tab .ins-fig {max-width: 340px}</style>")
 
 CSS = """
 .ins {font-size: 1rem; line-height: 1.35; max-width: 100%; overflow-wrap: anywhere}
@@ -161,7 +167,7 @@ CSS = """
   font-family: ui-monospace, Menlo, Consolas, monospace}
 .ins-detail h3 {margin: 0 0 6px; font-size: 1.15rem}
 .ins-figs {display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start}
-.ins-fig {margin: 0; flex: 1 1 140px; max-width: 260px}
+.ins-fig {margin: 0; flex: 1 1 140px; max-width: 240px}
 .ins-fig figcaption {font-size: 0.85rem; color: var(--body-text-color-subdued, #555)}
 .ins-big {position: relative; width: 100%; aspect-ratio: 1 / 1; cursor: crosshair; touch-action: manipulation;
   border: 1px solid #888; border-radius: 4px; overflow: hidden}
@@ -184,7 +190,7 @@ CSS = """
 .ins-filter img {width: 60px; height: 60px; image-rendering: pixelated; border: 1px solid #bbb; border-radius: 3px}
 .ins-filter img.k {outline: 2px solid #0072B2}
 .ins-live-filters {display: flex; flex-wrap: wrap; gap: 4px}
-@media (max-width: 520px) {.ins-filter img {width: 44px; height: 44px} .ins-fig {flex-basis: 100%; max-width: 100%}}
+@media (max-width: 520px) {.ins-filter img {width: 44px; height: 44px} .ins-fig {flex: 0 0 calc(50% - 5px)}}
 """
 
 # The picker: a component that shows nothing; its value is the opened map "stage:channel:row:col".
@@ -241,8 +247,9 @@ SMALL_KINDS = ("digits", "clothing")
 
 
 # --------------------------------------------------------------------------- helpers
-def t(key: str, **values) -> str:
-    return TEXT[key].format(**values) if values else TEXT[key]
+def t(name: str, **values) -> str:
+    """The tab's text called ``name``, filled in."""
+    return TEXT[name].format(**values) if values else TEXT[name]
 
 
 def data_url(png: bytes) -> str:
@@ -502,10 +509,16 @@ def conv_detail(walk: core.Walk, stage: core.Stage, c: int, r: int, q: int) -> s
            f"{esc(t('kernel_caption', kh=kh, kw=kw, k=m.in_channels[k] + 1, cin=cin))}</figcaption></figure>",
            "</div>"]
     if cin > 1:
-        strip = core.strip_png(m.weights, kscale)
+        per_row = 16                                      # slices per row, one pixel apart
+        slices = [core.strip(m.weights[i:i + per_row], kscale, gap=1) for i in range(0, cin, per_row)]
+        width = max(sl.shape[1] for sl in slices)
+        sheet = np.full((len(slices) * (kh + 1) - 1, width), core.ZERO, np.uint8)
+        for i, sl in enumerate(slices):
+            sheet[i * (kh + 1):i * (kh + 1) + kh, :sl.shape[1]] = sl
+        zoom = max(2, min(8, 440 // width))
         out.append(f"<div class='ins-how'>{esc(t('kernels_caption', cin=cin))}</div>"
-                   f"<img class='ins-vector' alt='{esc(t('kernels_caption', cin=cin))}' src='{data_url(strip)}' "
-                   f"width='{min(cin * kw * 6, 460)}' height='{max(kh * 6 * min(cin * kw * 6, 460) // (cin * kw * 6), kh)}'>")
+                   f"<img class='ins-vector' alt='{esc(t('kernels_caption', cin=cin))}' "
+                   f"src='{data_url(core.indexed_png(sheet))}' width='{width * zoom}' height='{sheet.shape[0] * zoom}'>")
     # the multiply table for channel k
     h_in, w_in = stage.input.shape[-2:]
     cells = []
@@ -517,6 +530,8 @@ def conv_detail(walk: core.Walk, stage: core.Stage, c: int, r: int, q: int) -> s
             row.append(f"<td class='{'pad' if pad else ''}'>{fmt(m.inputs[k, i, j])}"
                        f"<span class='w'>×{fmt(m.weights[k, i, j])}</span></td>")
         cells.append("<tr>" + "".join(row) + "</tr>")
+    if src.kind == "input":
+        out.append(f"<div class='ins-how'>{esc(t('normalised', paper=fmt(float(plane.min())), ink=fmt(float(plane.max()))))}</div>")
     out.append(f"<div class='ins-how'>{esc(t('table_caption', k=m.in_channels[k] + 1))}</div>"
                f"<div class='ins-table-wrap'><table class='ins-table'>{''.join(cells)}</table></div>")
     s = float(m.partial.sum())
@@ -549,7 +564,7 @@ def explain_pixel(walk: core.Walk, stage: core.Stage, c: int, r: int, q: int) ->
         window = prev.value[c, max(0, r * st - pad):r * st - pad + k, max(0, q * st - pad):q * st - pad + k]
         vals = "[" + ", ".join(fmt(float(x)) for x in window.reshape(-1)) + "]"
         how = "largest" if "Max" in type(module).__name__ else "mean"
-        return t("pool_explain", name=esc(stage.title), r=r, q=q, how=how, k=k, src=esc(prev.title), vals=vals, v=v)
+        return t("pool_explain", pool=esc(stage.title), r=r, q=q, how=how, k=k, src=esc(prev.title), vals=vals, v=v)
     return t("other_explain", title=esc(stage.title), r=r, q=q, v=v)
 
 
@@ -714,6 +729,7 @@ def build(ctx: AppContext, demo: gr.Blocks, drawing=None) -> dict:
     cache, renderer = _services(ctx)
     with gr.Column(elem_id="inside-tab"):
         gr.Markdown(t("intro"), elem_id="inside-intro")
+        gr.HTML(PROJECTOR_STYLE, container=False, padding=False, js_on_load=None, elem_id="inside-style")
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=300):
                 canvas = DrawingCanvas(label=t("canvas"), elem_id="inside-sketch")
@@ -733,7 +749,7 @@ def build(ctx: AppContext, demo: gr.Blocks, drawing=None) -> dict:
                                  elem_id="inside-pick", container=False, apply_default_css=False)
         with gr.Accordion(t("filters_title"), open=False, elem_id="inside-filters-box") as filters_box:
             filters = gr.HTML("", elem_id="inside-filters", css_template=CSS, js_on_load=None)
-        with gr.Accordion(t("live_title"), open=False, elem_id="inside-live-box"):
+        with gr.Accordion(t("live_title"), open=False, elem_id="inside-live-box") as live_box:
             live = gr.HTML(renderer.html()[1], elem_id="inside-live", css_template=CSS, js_on_load=None)
         with gr.Accordion(t("photo_title"), open=False, elem_id="inside-photo-box"):
             with gr.Row(equal_height=False):
@@ -748,7 +764,7 @@ def build(ctx: AppContext, demo: gr.Blocks, drawing=None) -> dict:
                                 elem_id="inside-photo-out", css_template=CSS, js_on_load=None)
     live_seen = gr.State(-1)
     filters_open = gr.State(False)
-    timer = gr.Timer(1.0)
+    timer = gr.Timer(1.0, active=False)          # ticks only while the live view is open
 
     def on_show(drawing_value, model_key, scale_all, pick):
         return show(ctx, drawing_value, model_key, scale_all, pick)
@@ -785,6 +801,8 @@ def build(ctx: AppContext, demo: gr.Blocks, drawing=None) -> dict:
     filters_box.expand(lambda: True, None, filters_open, api_name=False, queue=False)
     model.change(lambda is_open, key: on_filters(key) if is_open else gr.skip(), [filters_open, model], filters,
                  api_name=False, concurrency_limit=2, concurrency_id="inside-filters", show_progress="minimal")
+    live_box.expand(lambda: gr.Timer(active=True), None, timer, api_name=False, queue=False)
+    live_box.collapse(lambda: gr.Timer(active=False), None, timer, api_name=False, queue=False)
     timer.tick(on_tick, live_seen, [live, live_seen], api_name="inside_live", concurrency_limit=None,
                concurrency_id="inside-live", show_progress="hidden")
     photo.change(on_photo, [photo, photo_model], photo_out, api_name="inside_photo", concurrency_limit=2,
