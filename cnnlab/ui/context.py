@@ -8,6 +8,7 @@ from pathlib import Path
 from ..board import BoardStore
 from ..classroom import TeacherKey
 from ..config import AppConfig, data_root
+from ..inside import LiveInside, PatchCache
 from ..jobs import TrainJob
 from ..maps import MapCache
 from ..scratch import Scratch
@@ -25,6 +26,8 @@ class AppContext:
     maps: MapCache                  # t-SNE maps
     recorder: SnapshotRecorder      # the last layer during the shared run (subscribed to ``job``)
     scratch: Scratch                # the app's temporary files (pruned, removed at exit)
+    patches: PatchCache             # the test patches that excite each filter, per checkpoint
+    live: LiveInside                # the first layer during the shared run (subscribed to ``job``)
 
     @property
     def data_root(self) -> Path:
@@ -40,7 +43,8 @@ def build_context(config: AppConfig) -> AppContext:
     zoo = ModelZoo(config.checkpoint_dir)
     teacher = TeacherKey(config.teacher_key)
     job = TrainJob(zoo, config.runs_dir, root, download=config.allow_download, teacher=teacher)
-    recorder = SnapshotRecorder(root)
+    recorder, live = SnapshotRecorder(root), LiveInside(root)
     job.subscribe(recorder)
+    job.subscribe(live)
     return AppContext(config, zoo, teacher, job, BoardStore(Path(config.runs_dir) / "board.sqlite"),
-                      MapCache(root), recorder, Scratch())
+                      MapCache(root), recorder, Scratch(), PatchCache(), live)

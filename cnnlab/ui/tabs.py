@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from . import board, draw, photo, train, tsne
+from . import board, draw, inside, photo, train, tsne
 from .context import AppContext
 
 
@@ -26,6 +26,7 @@ class Tab:
 
 TABS: tuple[Tab, ...] = (
     Tab("draw", "Draw", draw.build, needs=("board_tab",)),
+    Tab("inside", "Inside", inside.build, needs=("drawing",)),
     Tab("photo", "Photo", photo.build),
     Tab("train", "Train", train.build),
     Tab("tsne", "t-SNE", tsne.build, needs=("drawing",)),
