@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from cnnlab import datasets, training
+from cnnlab.cache import LRU
 from cnnlab.config import OPTIMIZERS, TrainConfig
 from cnnlab.models import build_model
 
@@ -162,7 +163,7 @@ def tiny_photos(monkeypatch):
     images = (colours[labels].view(16, 3, 1, 1) + noise).clamp(0, 255).to(torch.uint8)   # a tint per class
     fake = datasets.TensorData(images, labels, spec)
     monkeypatch.setattr(datasets, "load", lambda name, split="train", *a, **k: fake)
-    monkeypatch.setattr(training, "_feature_cache", {})              # no features of other tests' data
+    monkeypatch.setattr(training, "_features", LRU(4))              # no features of other tests' data
     return fake
 
 

@@ -17,8 +17,8 @@ from PIL import Image
 from cnnlab import datasets, snapshots, tsne
 from cnnlab.config import TrainConfig
 from cnnlab.models import build_model
+from cnnlab.plots import CLASS_COLORS
 from cnnlab.training import TrainEvent
-from cnnlab.ui.theme import CLASS_COLORS
 from cnnlab.ui.tsne import STAR_DRAWING, STAR_PHOTO
 
 DIGITS = [str(d) for d in range(10)]
