@@ -33,6 +33,7 @@ class TrainConfig:
     eval_every_s: float = 3.0     # seconds between live validation points
     event_every_s: float = 0.25   # at most this long between events (a UI refreshes from these)
     seed: int = 0                 # same seed, same data order, same weights
+    layers: list | None = None    # model "custom" only: the student's own stack (cnnlab.builder)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,7 +49,16 @@ def check_train_config(config: TrainConfig) -> str | None:
         spec = get_spec(config.dataset)
     except KeyError as err:
         return str(err.args[0])
-    if config.model not in models_for(spec):
+    if config.model == "custom" or config.layers is not None:
+        from .builder import BUILT, check
+        if config.model != BUILT:
+            return f"Layers are for your own network (model {BUILT!r}), not the {config.model} model."
+        if config.layers is None:
+            return "Your own network has no layers yet: build one in the network builder."
+        problem = check(config.layers, spec)
+        if problem:
+            return problem
+    elif config.model not in models_for(spec):
         return (f"The {config.model} model does not fit {spec.title}; choose one of: "
                 f"{', '.join(models_for(spec))}.")
     if config.optimizer not in OPTIMIZERS:

@@ -209,7 +209,7 @@ class TrainJob:
         grid_x = datasets.normalize(test.images[idx], spec)
         grid = Grid(as_pictures(test.images[idx]), test.labels[idx].tolist(), spec.classes)
         training.seed_everything(config.seed)                    # same seed, same initial weights
-        model = build_model(config.model, spec, finetune=config.finetune)
+        model = build_model(config.model, spec, finetune=config.finetune, layers=config.layers)
         grid_features = None
         title = f"{config.model} on {spec.title} with {config.optimizer}"
         with self._lock:

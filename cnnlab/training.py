@@ -335,7 +335,8 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
     train = datasets.load(config.dataset, "train", root, download).subset(config.train_size)
     test = datasets.load(config.dataset, "test", root, download)
     val = test.subset(config.val_size)
-    model = (model or build_model(config.model, spec, finetune=config.finetune)).to(device)
+    model = (model or build_model(config.model, spec, finetune=config.finetune,
+                                 layers=config.layers)).to(device)
     stop = stop or threading.Event()
     start = time.perf_counter()
     learner = model
