@@ -19,6 +19,7 @@ import pandas as pd
 from PIL import Image
 
 from .. import plots
+from ..builder import BUILT
 from ..checkpoints import CheckpointError
 from ..config import TrainConfig
 from ..datasets import DATASETS, get_spec
@@ -26,6 +27,7 @@ from ..imageio import data_url
 from ..models import MODELS, models_for
 from ..plots import RIGHT, WRONG
 from ..race import RACE_OPTIMIZERS, RACE_STEPS, lane_label
+from . import builder as builder_ui
 from .context import AppContext
 
 TICK_S = 0.5                 # how often viewers poll the shared run (2 updates a second)
@@ -48,17 +50,19 @@ def dataset_choices(ctx: AppContext) -> list[tuple[str, str]]:
 
 
 def model_choices(dataset: str) -> list[tuple[str, str]]:
-    return [(MODELS[m].title, m) for m in models_for(get_spec(dataset))]
+    own = [] if get_spec(dataset).kind == "photo" else [(builder_ui.TEXT["model_choice"], BUILT)]
+    return [(MODELS[m].title, m) for m in models_for(get_spec(dataset))] + own
 
 
-def make_config(dataset, model, optimizer, lr, batch_size, epochs, budget, train_size, augment) -> TrainConfig:
+def make_config(dataset, model, optimizer, lr, batch_size, epochs, budget, train_size, augment,
+                layers=None) -> TrainConfig:
     d = TrainConfig()
     try:
         return TrainConfig(dataset=dataset or d.dataset, model=model or d.model,
                            optimizer=optimizer or d.optimizer, lr=float(lr if lr is not None else d.lr),
                            batch_size=int(batch_size or d.batch_size), epochs=int(epochs or d.epochs),
                            time_budget_s=float(budget or 0), train_size=int(train_size or 0),
-                           augment=bool(augment))
+                           augment=bool(augment), layers=list(layers) if model == BUILT and layers else None)
     except (TypeError, ValueError):
         raise gr.Error("A setting is not a number: check the learning rate, batch size and epochs.") from None
 
@@ -234,6 +238,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                 stop_btn = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
             race_btn = gr.Button("Optimizer race: SGD vs Momentum vs RMSprop vs Adam", elem_id="train-race")
             notice = gr.Markdown("", elem_id="train-notice")
+            editor = builder_ui.build(ctx, dataset, model)
         with gr.Column(scale=2, min_width=400):
             status = gr.Markdown(job.state().status, elem_id="train-status")
             with gr.Row():
@@ -265,7 +270,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     seen = gr.State({"version": -1})
     timer = gr.Timer(TICK_S)
 
-    controls = [dataset, model, optimizer, lr, batch, epochs, budget, train_size, augment]
+    controls = [dataset, model, optimizer, lr, batch, epochs, budget, train_size, augment, editor["layers"]]
 
     def start(*values):
         *settings, teacher_key = values
@@ -278,6 +283,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         before = job.state().run_id
         message = job.start_race(make_config(*settings), teacher_key)
         return _started(before, message)
+
+    def start_built(*values):
+        """The builder's own Train button: the same run with the student's stack as the model."""
+        dataset_name, _, *rest = values
+        return start(dataset_name, BUILT, *rest)
 
     def _started(before: int, message: str) -> str:
         if job.state().run_id == before:
@@ -349,6 +359,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                     concurrency_id="train-control", show_progress="hidden")
     race_btn.click(start_race, controls + [key], notice, api_name="train_race", concurrency_limit=None,
                    concurrency_id="train-control", show_progress="hidden")
+    editor["train"].click(start_built, controls + [key], notice, api_name=False, concurrency_limit=None,
+                          concurrency_id="train-control", show_progress="hidden")
     stop_btn.click(stop, key, notice, api_name="train_stop", concurrency_limit=None,
                    concurrency_id="train-control", show_progress="hidden")
     upload.upload(use_upload, [upload, key], [notice, upload], api_name="train_upload_checkpoint",
