@@ -11,7 +11,7 @@ import html
 
 import gradio as gr
 
-from .. import builder
+from .. import builder, codegen
 from ..builder import BUILT, MAX_LAYERS, TEMPLATES, BuildError, normalize, summarize, template, title
 from ..datasets import get_spec
 from ..models import MODELS
@@ -56,6 +56,13 @@ TEXT = {
               "batchnorm": "batch norm", "dropout": "dropout", "relu": "ReLU", "tanh": "tanh",
               "sigmoid": "sigmoid", "leakyrelu": "LeakyReLU", "flatten": "flatten", "dense": "dense"},
     "model_choice": "Your own network (built below)",
+    "code_section": "Take the code home: this run as a PyTorch script",
+    "code_intro": ("A short program that trains the same network the same way with PyTorch and torchvision, "
+                   "without cnnlab: the current settings above (model or your own network, optimizer, "
+                   "learning rate, batch size, epochs, augmentation)."),
+    "code_show": "Write the script",
+    "code_label": "PyTorch script",
+    "code_download": "Download the script",
 }
 START = "cnn"                  # the stack a student starts with
 
@@ -237,4 +244,28 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
     row.input(fill, [layers, row], [kind] + fields, queue=False, api_name=False)
     kind.change(show_fields, kind, fields, queue=False, api_name=False)
     dataset.change(table_html, [layers, dataset], table, queue=False, api_name=False)
-    return {"layers": layers, "train": train}
+    with gr.Accordion(TEXT["code_section"], open=False, elem_id="code-section"):
+        gr.Markdown(TEXT["code_intro"])
+        code_btn = gr.Button(TEXT["code_show"], elem_id="code-show")
+        code = gr.Code(language="python", label=TEXT["code_label"], interactive=False, visible=False,
+                       elem_id="code-view")
+        code_file = gr.DownloadButton(TEXT["code_download"], visible=False, elem_id="code-download")
+    return {"layers": layers, "train": train, "code_btn": code_btn, "code": code, "code_file": code_file}
+
+
+def wire_code(ctx, editor: dict, controls: list, make_config) -> None:
+    """The script of the settings in ``controls`` (make_config's arguments), shown and offered as a
+    file. Called by the Train tab once its controls exist."""
+
+    def show_code(*values):
+        try:
+            config = make_config(*values)
+            text = codegen.script(config)
+        except (codegen.CodegenError, BuildError, KeyError) as err:
+            raise gr.Error(str(err.args[0] if err.args else err)) from None
+        path = ctx.scratch.folder("code-") / codegen.script_name(config)
+        path.write_text(text)
+        return gr.Code(text, visible=True), gr.DownloadButton(value=str(path), visible=True)
+
+    editor["code_btn"].click(show_code, controls, [editor["code"], editor["code_file"]], api_name="train_code",
+                             concurrency_limit=4, show_progress="minimal")

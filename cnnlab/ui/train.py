@@ -28,6 +28,7 @@ from ..models import MODELS, models_for
 from ..plots import RIGHT, WRONG
 from ..race import RACE_OPTIMIZERS, RACE_STEPS, lane_label
 from . import builder as builder_ui
+from . import steer as steer_ui
 from .context import AppContext
 
 TICK_S = 0.5                 # how often viewers poll the shared run (2 updates a second)
@@ -36,8 +37,9 @@ OPTIMIZER_CHOICES = [("SGD", "sgd"), ("Momentum", "momentum"), ("RMSprop", "rmsp
 SUGGESTED_LR = {"sgd": 0.1, "momentum": 0.05, "rmsprop": 1e-3, "adam": 3e-3}
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
 TRAIN_SIZES = [("all", 0), ("1,000", 1000), ("5,000", 5000), ("10,000", 10000), ("30,000", 30000)]
-CURVE_COLORS = {"train loss": "#0072B2", "validation loss": "#E69F00", "validation accuracy": "#009E73"}
-LOSS_SERIES = ["train loss", "validation loss"]
+CURVE_COLORS = {"train loss": "#0072B2", "validation loss": "#E69F00", "validation accuracy": "#009E73",
+                steer_ui.SERIES: steer_ui.COLOR}
+LOSS_SERIES = ["train loss", "validation loss", steer_ui.SERIES]
 RACE_COLORS = dict(zip((lane_label(name, lr) for name, lr in RACE_OPTIMIZERS),
                        ("#999999", "#E69F00", "#009E73", "#0072B2")))
 IDLE_GRID = "<div class='train-grid-empty'>The 16 test pictures appear here when a run starts.</div>"
@@ -238,6 +240,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                 stop_btn = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
             race_btn = gr.Button("Optimizer race: SGD vs Momentum vs RMSprop vs Adam", elem_id="train-race")
             notice = gr.Markdown("", elem_id="train-notice")
+            steering = steer_ui.build(job, key, notice, d.lr)
             editor = builder_ui.build(ctx, dataset, model)
         with gr.Column(scale=2, min_width=400):
             status = gr.Markdown(job.state().status, elem_id="train-status")
@@ -315,7 +318,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     def render(snap, state) -> dict:
         out = {status: snap.status}
         top = loss_ceiling(snap)
-        loss = frame(snap.loss, ("epoch", "value", "series"))
+        loss = frame(list(snap.loss) + steer_ui.marker_rows(snap.markers, top), ("epoch", "value", "series"))
         loss = drawable(loss.assign(value=loss["value"].clip(upper=top)), LOSS_SERIES)
         accuracy = drawable(frame(snap.accuracy, ("epoch", "value", "series")), ["validation accuracy"])
         race = frame(snap.race, ("step", "loss", "optimizer"))
@@ -338,7 +341,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         done = snap.results is not None
         if state.get("results") != (snap.run_id, done):
             cm, mistakes = shared.results(snap) if done else (None, None)
-            out[results] = results_markdown(snap)
+            out[results] = "\n\n".join(filter(None, [results_markdown(snap), steer_ui.changes_text(snap.markers)]))
             out[cm_image] = gr.Image(cm, visible=cm is not None)
             out[mistakes_image] = gr.Image(mistakes, visible=mistakes is not None)
         if state.get("running") != snap.running:
@@ -348,17 +351,19 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         if state.get("latest") != (snap.latest, done):
             path = shared.download(snap.latest)
             out[download] = gr.DownloadButton(value=path, visible=path is not None)
-        out[seen] = {"version": snap.version, "run": snap.run_id, "mode": snap.mode, "acc_n": len(snap.accuracy),
+        out.update(steering["render"](snap, state))
+        out[seen] = {"steer": steering["key"](snap), "version": snap.version, "run": snap.run_id, "mode": snap.mode, "acc_n": len(snap.accuracy),
                      "grid": grid_state, "results": (snap.run_id, done), "running": snap.running,
                      "latest": (snap.latest, done)}
         return out
 
     outputs = [status, loss_plot, acc_plot, race_plot, grid, results, cm_image, mistakes_image,
-               train_btn, race_btn, stop_btn, download, seen]
+               train_btn, race_btn, stop_btn, download, seen] + steering["components"]
     train_btn.click(start, controls + [key], notice, api_name="train_start", concurrency_limit=None,
                     concurrency_id="train-control", show_progress="hidden")
     race_btn.click(start_race, controls + [key], notice, api_name="train_race", concurrency_limit=None,
                    concurrency_id="train-control", show_progress="hidden")
+    builder_ui.wire_code(ctx, editor, controls, make_config)
     editor["train"].click(start_built, controls + [key], notice, api_name=False, concurrency_limit=None,
                           concurrency_id="train-control", show_progress="hidden")
     stop_btn.click(stop, key, notice, api_name="train_stop", concurrency_limit=None,
