@@ -265,7 +265,7 @@ def build_model(name: str, spec, finetune: str | bool = "head", pretrained: bool
     """A fresh model for data set ``spec`` (a DatasetSpec); a clear error if they do not fit.
     ``layers`` (a stack, see cnnlab.builder) or the name "custom" builds the student's own network."""
     if name == "custom":
-        from .builder import build                      # builder imports this module
+        from .builder import build  # builder imports this module
         if layers is None:
             raise ValueError("the custom model needs its layers (a stack from the network builder)")
         return build(layers, spec)

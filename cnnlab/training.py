@@ -203,7 +203,7 @@ class Hooks:
     train_mode: Callable[[nn.Module], None] | None = None
     # called before every batch with (learners, step, epochs done); may wait (a paused run) and
     # returns the seconds it waited, which the clocks leave out (see steer.Steering)
-    between_batches: Callable[[Sequence["Learner"], int, float], float] | None = None
+    between_batches: Callable[[Sequence[Learner], int, float], float] | None = None
 
 
 def seed_everything(seed: int) -> torch.Generator:

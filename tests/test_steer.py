@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from cnnlab import datasets, training
+from cnnlab.classroom import TeacherKey
 from cnnlab.config import TrainConfig
 from cnnlab.jobs import TrainJob
-from cnnlab.classroom import TeacherKey
 from cnnlab.steer import Steering, check_lr
 from cnnlab.zoo import ModelZoo
 

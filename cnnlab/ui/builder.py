@@ -11,7 +11,7 @@ import html
 
 import gradio as gr
 
-from .. import builder, codegen
+from .. import builder, checkpoints, codegen, export
 from ..builder import BUILT, MAX_LAYERS, TEMPLATES, BuildError, normalize, summarize, template, title
 from ..datasets import get_spec
 from ..models import MODELS
@@ -56,13 +56,18 @@ TEXT = {
               "batchnorm": "batch norm", "dropout": "dropout", "relu": "ReLU", "tanh": "tanh",
               "sigmoid": "sigmoid", "leakyrelu": "LeakyReLU", "flatten": "flatten", "dense": "dense"},
     "model_choice": "Your own network (built below)",
-    "code_section": "Take the code home: this run as a PyTorch script",
+    "code_section": "Take it home: the PyTorch script and the ONNX file",
     "code_intro": ("A short program that trains the same network the same way with PyTorch and torchvision, "
                    "without cnnlab: the current settings above (model or your own network, optimizer, "
                    "learning rate, batch size, epochs, augmentation)."),
     "code_show": "Write the script",
     "code_label": "PyTorch script",
     "code_download": "Download the script",
+    "onnx_make": "Export the latest run as ONNX",
+    "onnx_download": "Download the ONNX file",
+    "onnx_none": "There is no latest run yet: train one first.",
+    "onnx_info": ("ONNX runs the trained network outside PyTorch (ONNX Runtime, phones, browsers): "
+                  "normalised pictures in, class probabilities out."),
 }
 START = "cnn"                  # the stack a student starts with
 
@@ -250,6 +255,24 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
         code = gr.Code(language="python", label=TEXT["code_label"], interactive=False, visible=False,
                        elem_id="code-view")
         code_file = gr.DownloadButton(TEXT["code_download"], visible=False, elem_id="code-download")
+        gr.Markdown(TEXT["onnx_info"])
+        onnx_btn = gr.Button(TEXT["onnx_make"], elem_id="onnx-make")
+        onnx_file = gr.DownloadButton(TEXT["onnx_download"], visible=False, elem_id="onnx-download")
+
+    def make_onnx():
+        path = ctx.job.state().latest
+        if not path:
+            raise gr.Error(TEXT["onnx_none"])
+        try:
+            loaded = checkpoints.load(path)
+            name = f"cnnlab-{loaded.dataset}-{loaded.model_name}.onnx"
+            out = export.to_onnx(loaded, ctx.scratch.folder("onnx-") / name)
+        except (checkpoints.CheckpointError, export.ExportError) as err:
+            raise gr.Error(str(err)) from None
+        return gr.DownloadButton(value=str(out), visible=True)
+
+    onnx_btn.click(make_onnx, None, onnx_file, api_name="train_export_onnx", concurrency_limit=1,
+                   show_progress="minimal")
     return {"layers": layers, "train": train, "code_btn": code_btn, "code": code, "code_file": code_file}
 
 

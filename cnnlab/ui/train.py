@@ -352,7 +352,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             path = shared.download(snap.latest)
             out[download] = gr.DownloadButton(value=path, visible=path is not None)
         out.update(steering["render"](snap, state))
-        out[seen] = {"steer": steering["key"](snap), "version": snap.version, "run": snap.run_id, "mode": snap.mode, "acc_n": len(snap.accuracy),
+        out[seen] = {"steer": steering["key"](snap), "version": snap.version, "run": snap.run_id,
+                     "mode": snap.mode, "acc_n": len(snap.accuracy),
                      "grid": grid_state, "results": (snap.run_id, done), "running": snap.running,
                      "latest": (snap.latest, done)}
         return out
