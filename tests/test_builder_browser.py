@@ -18,6 +18,17 @@ def pick(page, elem_id: str, option: str | re.Pattern) -> None:
     page.get_by_role("option", name=option).click()
 
 
+def open_train(page) -> None:
+    """The Train tab; on a narrow screen Gradio moves it into the tabs' overflow menu."""
+    page.wait_for_selector("[role=tab]")
+    tab = page.get_by_role("tab", name="Train")
+    if tab.is_visible():
+        tab.click()
+        return
+    page.locator(".overflow-menu button").first.click()
+    page.locator(".overflow-dropdown").get_by_text("Train", exact=True).click()
+
+
 def table_rows(page) -> list[str]:
     return [r.inner_text() for r in page.locator("#builder-table tbody tr").all()]
 
@@ -60,7 +71,10 @@ def test_build_a_small_network_train_it_and_draw_with_it(page, idle_job):
     page.get_by_role("tab", name="Draw").click()
     page.wait_for_selector("#sketch canvas")
     traffic = Traffic(page)
-    page.locator("#draw-model input").click()
+    page.locator("#draw-model input").click()                 # focus asks the server for new runs ...
+    traffic.settle(page)
+    page.keyboard.press("Escape")
+    page.locator("#draw-model input").click()                 # ... which the list shows when reopened
     page.get_by_role("option", name=re.compile("^latest run: custom on mnist")).click()
     traffic.settle(page)
     draw_with_mouse(page, DIGITS[1])
@@ -75,7 +89,7 @@ def test_the_editor_fits_a_phone(browser, app_server):
     try:
         page = context.new_page()
         page.goto(app_server[1])
-        page.get_by_role("tab", name="Train").click()
+        open_train(page)
         page.locator("#builder").get_by_text("Build your own network").click()
         expect(page.locator("#builder-total")).to_be_visible()
         page.locator("#builder-add").scroll_into_view_if_needed()
@@ -84,3 +98,38 @@ def test_the_editor_fits_a_phone(browser, app_server):
         page.screenshot(path="/tmp/builder-phone.png", full_page=False)
     finally:
         context.close()
+
+
+MARKER_LINE = """() => [...document.querySelectorAll('#train-loss path[aria-roledescription="line mark"]')]
+                       .some(p => (p.getAttribute('stroke') || '').toLowerCase() === '#cc79a7'
+                                  && (p.getAttribute('d') || '').length > 0)"""
+
+
+def test_pause_change_the_learning_rate_and_resume(page, idle_job):
+    page.get_by_role("tab", name="Train").click()
+    train, pause, resume = page.locator("#train-start"), page.locator("#train-pause"), page.locator("#train-resume")
+    expect(train).to_be_enabled(timeout=15_000)
+    expect(pause).to_be_disabled()
+    page.locator("#train-size input").fill("5000")
+    page.keyboard.press("Enter")
+    train.click()
+    status = page.locator("#train-status")
+    expect(status).to_contain_text(re.compile(r"step [1-9]\d*/"), timeout=240_000)
+    pause.click()
+    expect(status).to_contain_text("Paused at step", timeout=15_000)
+    expect(resume).to_be_enabled()
+    expect(pause).to_be_disabled()
+    assert idle_job._steering.halted.wait(60)
+    held = idle_job.state().step
+    page.locator("#train-new-lr input").fill("0.0005")
+    page.locator("#train-set-lr").click()
+    expect(page.locator("#train-notice")).to_contain_text("becomes 0.0005")
+    assert idle_job.state().step == held                       # still at the gate
+    resume.click()
+    expect(status).not_to_contain_text("Paused", timeout=15_000)
+    page.wait_for_function(MARKER_LINE, timeout=120_000)      # the change, drawn on the loss curve
+    assert idle_job.state().markers[0][2] == 0.0005
+    page.locator("#train-loss").screenshot(path="/tmp/builder-lr-marker.png")
+    page.locator("#train-stop").click()
+    expect(status).to_contain_text("Stopped", timeout=120_000)
+    expect(page.locator("#train-results")).to_contain_text("Learning rate changed by the teacher", timeout=120_000)
