@@ -92,6 +92,11 @@ class TrainJob:
             if subscriber not in self._subscribers:
                 self._subscribers.append(subscriber)
 
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
     # ---- what the teacher calls
     def start(self, config: TrainConfig, key: str | None = None) -> str:
         """Start a run, or say why not (a run is going, wrong key, settings that do not fit)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 
 import pytest
 import torch
+from rungate import RunGate
 
 from cnnlab import checkpoints, jobs, race, runstate, threads
 from cnnlab.classroom import TeacherKey
@@ -25,27 +25,23 @@ def make_job(tmp_path, data_root, teacher_key=None) -> TrainJob:
     return TrainJob(zoo, tmp_path / "runs", data_root, teacher=TeacherKey(teacher_key))
 
 
-def wait_until(predicate, timeout=60.0, every=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
-
-
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, data_root):
-    """One short run that finished, with a listener that saw its events."""
+    """One short run that finished, with a listener that saw its events, and what a viewer
+    joining mid-run got (taken while the run is held before its 5th batch)."""
     job = make_job(tmp_path_factory.mktemp("finished"), data_root)
-    seen, middle = [], []
+    seen = []
     job.subscribe(lambda ev, model, config: seen.append((ev.kind, type(model).__name__, config.model)))
-    message = job.start(TrainConfig(**QUICK))
-    assert "started" in message
-    assert wait_until(lambda: len(job.state().loss) >= 3, 60)
-    middle.append(job.state())                    # what a viewer joining mid-run gets
-    assert job.wait(120), "the run did not finish in two minutes"
-    return job, seen, middle[0]
+    config = TrainConfig(**QUICK)
+    with RunGate(job, hold=[2, 3, 4, 5]) as gate:
+        message = job.start(config)
+        assert "started" in message
+        gate.release_pointwise(3, config.event_every_s)   # batches 2-4: a loss point each
+        gate.wait_held()
+        middle = job.state()
+        gate.release()
+        assert job.wait(120), "the run did not finish in two minutes"
+    return job, seen, middle
 
 
 def test_run_finishes_with_curves_results_and_status(finished):
@@ -103,26 +99,22 @@ def test_a_late_viewer_sees_the_whole_history(finished):
 
 def test_second_start_is_refused_with_a_message_and_stop_acts_within_one_batch(tmp_path, data_root):
     job = make_job(tmp_path, data_root)
-    forwards = []                                          # when each training batch started
-
-    def count_batches(ev, model, config):
-        if ev.kind == "start":
-            model.register_forward_pre_hook(lambda m, _: forwards.append(time.perf_counter()) if m.training else None)
-    job.subscribe(count_batches)
-    assert "started" in job.start(TrainConfig(train_size=5000, epochs=5, val_size=500))
     try:
-        assert wait_until(lambda: len(forwards) >= 3, 60)
-        second = job.start(TrainConfig())
-        assert "already in progress" in second and job.state().run_id == 1
-        assert "already in progress" in job.start_race(TrainConfig())
-        stop_at = time.perf_counter()
-        assert "Stopping" in job.stop()
+        with RunGate(job, hold=[3]) as gate:
+            assert "started" in job.start(TrainConfig(train_size=5000, epochs=5, val_size=500))
+            gate.wait_held()                               # 2 batches done, the 3rd about to start
+            second = job.start(TrainConfig())
+            assert "already in progress" in second and job.state().run_id == 1
+            assert "already in progress" in job.start_race(TrainConfig())
+            assert "Stopping" in job.stop()
+            gate.release()
+            assert job.wait(60)
+            assert gate.batches == 3                       # the batch under way when Stop came, no other
     finally:
         job.stop()
         assert job.wait(60)
-    assert sum(t > stop_at for t in forwards) <= 1        # at most the batch already under way
     snap = job.state()
-    assert snap.state == "stopped" and snap.status.startswith("Stopped")
+    assert snap.state == "stopped" and snap.status.startswith("Stopped") and snap.step == 3
     assert snap.results["stopped"] and snap.results["test_images"] == 500   # quick check after Stop
     # The model so far is kept, saved and usable everywhere.
     loaded = checkpoints.load(job.latest_path)
@@ -141,11 +133,16 @@ def test_teacher_key_is_needed_when_set(tmp_path, data_root):
     assert "teacher key" in job.start(TrainConfig(**QUICK), key="cat")
     assert "teacher key" in job.start_race(TrainConfig(**QUICK))
     assert not job.is_running and job.state().run_id == 0
-    assert "started" in job.start(TrainConfig(**{**QUICK, "epochs": 3}), key="owl")
     try:
-        assert "teacher key" in job.stop()
-        assert job.is_running
-        assert "Stopping" in job.stop(key="owl")
+        with RunGate(job, hold=[1]) as gate:
+            assert "started" in job.start(TrainConfig(**QUICK), key="owl")
+            gate.wait_held()                               # the run cannot end while we try
+            assert "teacher key" in job.stop()
+            assert job.is_running
+            assert "Stopping" in job.stop(key="owl")
+            gate.release()
+            assert job.wait(60)
+        assert job.state().state == "stopped"
     finally:
         job.stop(key="owl")
         assert job.wait(60)

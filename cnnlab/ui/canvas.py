@@ -147,9 +147,30 @@ function clear() {
   strokes = []; base = null;
   redraw(); send();
 }
+// Undo and Clear act when the finger, pen or mouse is lifted over them (pointerup), not on the
+// click the browser makes from a tap: after a quick stroke Chrome takes a tap that follows within
+// a fraction of a second for "stop the fling" and makes no click, so a student's Clear was lost.
+// Pointer events always arrive. A click without a pointer (Enter or Space on the focused button,
+// detail 0) still works; the click that follows a pointerup (detail >= 1) is ignored.
+let pressed = null;        // the Undo/Clear button a pointer went down on
+function act(button) {
+  if (!button || button.disabled) return;
+  if (button.classList.contains('cl-undo')) undo(); else clear();
+}
+element.addEventListener('pointerdown', (e) => {
+  const button = e.target.closest('.cl-undo, .cl-clear');
+  pressed = button && (e.pointerType !== 'mouse' || e.button === 0) ? button : null;
+});
+element.addEventListener('pointerup', (e) => {
+  const button = pressed;
+  pressed = null;
+  if (!button || e.target.closest('.cl-undo, .cl-clear') !== button) return;
+  const r = button.getBoundingClientRect();         // a finger that slid off the button: no action
+  if (e.clientX >= r.left && e.clientX <= r.right && e.clientY >= r.top && e.clientY <= r.bottom) act(button);
+});
+element.addEventListener('pointercancel', () => { pressed = null; });
 element.addEventListener('click', (e) => {
-  if (e.target.closest('.cl-undo')) undo();
-  else if (e.target.closest('.cl-clear')) clear();
+  if (e.detail === 0) act(e.target.closest('.cl-undo, .cl-clear'));
 });
 document.addEventListener('keydown', (e) => {
   if ((e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === 'z' && element.offsetParent !== null
