@@ -38,13 +38,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import checkpoints, datasets
+from .config import LIMITS, check_tsne
 from .training import eval_mode
 
 log = logging.getLogger(__name__)
 
 SEED = 0                     # one seed: the same sample and the same map every time
 DEFAULT_N = 2000             # points in a map: clear clusters, a few seconds on 2 cores
-MIN_N, MAX_N = 500, 10_000   # the tab's sample-size slider (10,000 = the whole MNIST test set)
+MIN_N, MAX_N = int(LIMITS["tsne_points"].low), int(LIMITS["tsne_points"].high)   # see config.LIMITS
 DEFAULT_PERPLEXITY = 30.0    # about how many neighbours each point "keeps" (openTSNE's default)
 PCA_DIMS = 50                # features are reduced to this many numbers before t-SNE
 N_JOBS = 2                   # threads for t-SNE when the CPU is free (the laptop has 2 cores)
@@ -525,7 +526,9 @@ class MapCache:
             n: int = DEFAULT_N, perplexity: float = DEFAULT_PERPLEXITY, seed: int = SEED,
             progress: Progress = _quiet) -> TsneMap:
         """The map for a checkpoint file: cached, shipped (``.tsne.npz``) or computed now.
-        A shipped map is used without loading the model or the test pictures."""
+        A shipped map is used without loading the model or the test pictures. ``n`` and
+        ``perplexity`` outside config.LIMITS raise a LimitError (a sentence naming the range)."""
+        n, perplexity = check_tsne(n, perplexity)
         digest = file_digest(checkpoint_path)
         want = (digest, int(n), round(float(perplexity), 2), int(seed))
         m = self.cached(want) or self._shipped(checkpoint_path, want)

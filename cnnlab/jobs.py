@@ -338,22 +338,8 @@ class TrainJob:
         if self.is_running:
             snap = self.snapshot()
             return f"A run is already in progress; you are watching it. ({snap.status})"
-        try:
-            spec = datasets.get_spec(config.dataset)
-        except KeyError as err:
-            return str(err.args[0])
-        if config.model not in models_for(spec):
-            return (f"The {config.model} model does not fit {spec.title}; choose one of: "
-                    f"{', '.join(models_for(spec))}.")
-        if config.optimizer not in OPTIMIZERS:
-            return f"Choose an optimizer from: {', '.join(OPTIMIZERS)}."
-        if not (config.lr > 0 and math.isfinite(config.lr)):
-            return "The learning rate must be a positive number, e.g. 0.003."
-        if config.batch_size < 1 or config.epochs < 1:
-            return "Batch size and epochs must be at least 1."
-        if config.time_budget_s < 0 or config.train_size < 0:
-            return "The time budget and training-set size cannot be negative (0 means no limit)."
-        return None
+        from .config import train_problem                   # every setting in range (config.LIMITS)
+        return train_problem(config)
 
     def _launch(self, mode: str, config: TrainConfig, target) -> str:
         with self._lock:
