@@ -102,11 +102,11 @@ def open_checked(source: str | Path | bytes, max_bytes: int = MAX_BYTES, max_pix
     except Exception as err:                 # a header so broken that even opening fails
         raise ImageInputError(_damaged()) from err
     width, height = im.size                      # from the header: nothing decoded yet
-    if width * height > max_pixels:
-        raise ImageInputError(_too_many_pixels(width * height, max_pixels, (width, height)))
     if max_side is not None and max(width, height) > max_side:
         raise ImageInputError(f"This image is {width} x {height} pixels; the limit here is {max_side} "
                               f"pixels on its longest side. Please send a smaller picture.")
+    if width * height > max_pixels:
+        raise ImageInputError(_too_many_pixels(width * height, max_pixels, (width, height)))
     return im
 
 
