@@ -273,8 +273,16 @@ def huge_calls(path: Path) -> dict:
         "/classify_photo": dict(photo=handle_file(str(path))),
         "/tsne_place_photo": dict(model="fashion-cnn-deep", photo=handle_file(str(path))),
         "/tsne_place_drawing": dict(model="mnist-cnn", drawing=url),
-        "/train_upload_checkpoint": dict(checkpoint=handle_file(str(path))),
+        "/train_upload_checkpoint": dict(checkpoint=handle_file(str(renamed(path, ".pt")))),
     }
+
+
+def renamed(path: Path, suffix: str) -> Path:
+    """The same bytes under another name (Gradio refuses a .png where only .pt is accepted)."""
+    other = path.with_suffix(suffix)
+    if not other.exists():
+        other.write_bytes(path.read_bytes())
+    return other
 
 
 IMAGE_COMPONENTS = ("Drawingcanvas", "Imageeditor", "Image", "File")
