@@ -240,7 +240,7 @@ def build(ctx, demo: gr.Blocks) -> None:
 
     def clear_board(teacher_key: str | None = None, sure: bool = False):
         require_teacher(teacher_key)
-        if not sure:
+        if not flag("sure", sure):
             raise gr.Error("Tick “Yes, delete every drawing on this board” first "
                            "(export the board before if you want to keep the drawings).")
         n = store.clear()
@@ -391,5 +391,6 @@ def build(ctx, demo: gr.Blocks) -> None:
     ft_model.focus(refresh_models, ft_model, ft_model, api_visibility="private", show_progress="hidden")
     ft_btn.click(run_finetune, [key, ft_model, ft_seconds, ft_mix], [ft_msg, ft_table],
                  api_name="board_finetune", show_progress_on=[ft_msg], concurrency_limit=1, preprocess=False,
-                 api_description="Teacher: fine-tune an MNIST model on the board's drawings for 2-30 seconds; "
-                 "it becomes the 'latest' model. Returns accuracy before and after.")
+                 api_description="Teacher: fine-tune an MNIST model on the board's drawings (seconds "
+                 f"{LIMITS['finetune_seconds'].describe()}); it becomes the 'latest' model. Returns accuracy "
+                 "before and after.")

@@ -215,15 +215,15 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             model = gr.Dropdown(model_choices(d.dataset), value=d.model, label="Model", elem_id="train-model")
             optimizer = gr.Radio(OPTIMIZER_CHOICES, value=d.optimizer, label="Optimizer", elem_id="train-optimizer")
             lr = gr.Number(d.lr, label="Learning rate (peak)", minimum=LIMITS["lr"].low, maximum=LIMITS["lr"].high,
-                           step=0.001,
-                           elem_id="train-lr", info="Picking an optimizer fills in a value that works for it")
+                           step=0.001, elem_id="train-lr",
+                           info="Picking an optimizer fills in a value that works for it")
             with gr.Row():
                 batch = gr.Dropdown(BATCH_SIZES, value=d.batch_size, label="Batch size", elem_id="train-batch",
                                     allow_custom_value=True)
                 epochs = gr.Slider(LIMITS["epochs"].low, LIMITS["epochs"].high, value=d.epochs, step=1,
                                    label="Epochs", elem_id="train-epochs")
-            budget = gr.Slider(LIMITS["time_budget_s"].low, LIMITS["time_budget_s"].high, value=d.time_budget_s, step=10, label="Time budget (s, 0 = no limit)",
-                               elem_id="train-budget")
+            budget = gr.Slider(LIMITS["time_budget_s"].low, LIMITS["time_budget_s"].high, value=d.time_budget_s,
+                               step=10, label="Time budget (s, 0 = no limit)", elem_id="train-budget")
             train_size = gr.Dropdown(TRAIN_SIZES, value=d.train_size, label="Training images",
                                      elem_id="train-size", allow_custom_value=True,
                                      info="fewer images: faster epochs, lower accuracy")

@@ -232,7 +232,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     with gr.Row():
         model = gr.Dropdown(ctx.zoo.choices(), value=default_model(ctx), label="Model",
                             info="The data set comes with the model", elem_id="tsne-model", scale=2)
-        size = gr.Slider(LIMITS["tsne_points"].low, LIMITS["tsne_points"].high, emb.DEFAULT_N, step=500, label="Test pictures on the map",
+        size = gr.Slider(LIMITS["tsne_points"].low, LIMITS["tsne_points"].high, emb.DEFAULT_N, step=500,
+                         label="Test pictures on the map",
                          info="More points: a fuller map, but slower to compute", elem_id="tsne-n", scale=2)
         perplexity = gr.Slider(LIMITS["tsne_perplexity"].low, LIMITS["tsne_perplexity"].high,
                                emb.DEFAULT_PERPLEXITY, step=5, label="Perplexity",
@@ -345,7 +346,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     raw = dict(preprocess=False)
     then_colours(show.click(tsne_map, controls, map_outputs, api_name="tsne_map", show_progress_on=[info],
                             api_description="The t-SNE map of a model's last layer: one dot per test picture "
-                            "(n pictures, 500-10,000), coloured by class or by right/wrong.", **raw),
+                            f"(n {LIMITS['tsne_points'].describe()}, perplexity "
+                            f"{LIMITS['tsne_perplexity'].describe()}), coloured by class or by right/wrong.",
+                            **raw),
                  [scatter], colours)
     then_colours(model.input(tsne_map, controls, map_outputs, api_name=False, show_progress_on=[info]),
                  [scatter], colours)
