@@ -161,8 +161,9 @@ def test_settings_that_do_not_fit_are_refused_before_starting(tmp_path, data_roo
     assert "no data set called 'cifar'" in job.start(TrainConfig(dataset="cifar"))
     assert job.start(TrainConfig(batch_size=30000)) == \
         "Batch size must be between 1 and 1,024; you asked for 30,000."    # 9 GB of memory (issue 11)
-    assert "between 1 and 32" in job.start(TrainConfig(dataset="flowers5", model="transfer", finetune="all",
-                                                       batch_size=64))
+    assert "finetune 'all'" in job.start(TrainConfig(dataset="flowers5", model="transfer", finetune="all"))
+    assert "between 1 and 256; you asked for 512" in job.start(TrainConfig(dataset="flowers5", model="transfer",
+                                                                           finetune="top", batch_size=512))
     assert "MNIST or Fashion-MNIST" in job.start_race(TrainConfig(dataset="flowers5", model="transfer"))
     assert job.snapshot().run_id == 0
 
