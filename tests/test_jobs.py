@@ -151,8 +151,13 @@ def test_teacher_key_is_needed_when_set(tmp_path, data_root):
 def test_settings_that_do_not_fit_are_refused_before_starting(tmp_path, data_root):
     job = make_job(tmp_path, data_root)
     assert "does not fit" in job.start(TrainConfig(model="transfer"))
-    assert "learning rate" in job.start(TrainConfig(lr=0))
-    assert "unknown data set" in job.start(TrainConfig(dataset="cifar"))
+    assert job.start(TrainConfig(lr=0)) == "Learning rate must be between 1e-06 and 10; you asked for 0."
+    assert "no data set called 'cifar'" in job.start(TrainConfig(dataset="cifar"))
+    assert job.start(TrainConfig(batch_size=30000)) == \
+        "Batch size must be between 1 and 1,024; you asked for 30,000."    # 9 GB of memory (issue 11)
+    assert "finetune 'all'" in job.start(TrainConfig(dataset="flowers5", model="transfer", finetune="all"))
+    assert "between 1 and 256; you asked for 512" in job.start(TrainConfig(dataset="flowers5", model="transfer",
+                                                                           finetune="top", batch_size=512))
     assert "MNIST or Fashion-MNIST" in job.start_race(TrainConfig(dataset="flowers5", model="transfer"))
     assert job.state().run_id == 0
 

@@ -236,11 +236,13 @@ def decode_drawing(payload: str | None) -> np.ndarray | None:
     try:
         data = base64.b64decode(payload[len(PREFIX):], validate=True)
         image = Image.open(io.BytesIO(data), formats=["PNG"])
-        if max(image.size) > MAX_SIDE:
-            raise ValueError(f"{image.size} is too big")
-        image.load()
+        if max(image.size) <= MAX_SIDE:                  # read from the header: nothing decoded yet
+            image.load()
     except (binascii.Error, ValueError, OSError, Image.DecompressionBombError):
         raise gr.Error("The drawing arrived damaged. Press Clear and draw again.") from None
+    if max(image.size) > MAX_SIDE:
+        raise gr.Error(f"The drawing is {image.size[0]} x {image.size[1]} pixels; the limit is {MAX_SIDE} "
+                       "pixels a side. Press Clear and draw again.", print_exception=False)
     return np.asarray(on_white(image).convert("L"))
 
 
