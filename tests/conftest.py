@@ -105,7 +105,7 @@ def idle_job(app_server):
     """The app's shared job, idle before and after the test (the server is shared by all tests)."""
     job = app_server[0].ctx.job
     job.stop()
-    assert job.wait(60)
+    assert job.wait(600)
     yield job
     job.stop()
-    assert job.wait(60)
+    assert job.wait(600)

@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 
-WAIT_S = 120.0              # generous: other engineers' runs may share the CPU
+WAIT_S = 600.0              # generous: a niced training thread on a busy machine can crawl
 
 
 class RunGate:

@@ -194,12 +194,14 @@ def test_saliency_and_the_seen_image_appear_inline(draw_page):
 def test_a_stroke_costs_one_prediction_request(draw_page):
     page, traffic = draw_page
     traffic.quiet(page)                                             # what the page does on load
+    before = len(traffic.asked)
     sent = []
     page.on("request", lambda r: sent.append(r.url) if "/gradio_api/" in r.url else None)
     draw_with_mouse(page, DIGITS[1])
     traffic.settle(page)
-    assert len([u for u in sent if "queue/join" in u]) == 1
-    assert len(sent) <= 2, sent                                     # the join and its result stream
+    drawings = [d for _, d in traffic.asked[before:] if str(d).startswith("data:image/png")]
+    assert drawings == [page.evaluate(CANVAS_VALUE)]                # one join, with the drawing in it
+    assert not [u for u in sent if "/upload" in u or "component_server" in u], sent   # nothing else sent
 
 
 def test_drawing_with_a_finger_on_a_phone(browser, app_server):

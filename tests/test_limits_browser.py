@@ -9,7 +9,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_typed_batch_size_past_the_limit_gets_the_range_and_nothing_starts(page, idle_job):
-    before = idle_job.snapshot().run_id
+    before = idle_job.state().run_id
     page.get_by_role("tab", name="Train").click()
     train = page.locator("#train-start")
     expect(train).to_be_enabled(timeout=15_000)
@@ -19,4 +19,4 @@ def test_a_typed_batch_size_past_the_limit_gets_the_range_and_nothing_starts(pag
     expect(page.get_by_text("Batch size must be between 1 and 1,024; you asked for 30,000.")).to_be_visible(
         timeout=15_000)
     expect(train).to_be_enabled()
-    assert idle_job.snapshot().run_id == before and not idle_job.is_running
+    assert idle_job.state().run_id == before and not idle_job.is_running

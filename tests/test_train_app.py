@@ -17,7 +17,7 @@ SHORT = ["mnist", "cnn", "adam", 0.003, 128, 1, 0, 2000, False, ""]
 LONG = ["mnist", "cnn", "adam", 0.003, 128, 5, 0, 5000, False, ""]
 
 
-def poll(client, until, timeout=120.0, every=0.3):
+def poll(client, until, timeout=600.0, every=0.3):
     """Snapshots until ``until(snapshot)`` holds; returns them all."""
     seen, end = [], time.monotonic() + timeout
     while time.monotonic() < end:
