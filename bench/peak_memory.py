@@ -5,15 +5,23 @@ heaviest settings its API accepts (the limits in cnnlab.config.LIMITS) sent thro
 the run followed to its end, then the process's peak resident memory (Linux VmHWM) printed. The
 client lives in the same process, so the figure slightly overstates the server's.
 
-    python bench/peak_memory.py                       # every scenario (flowers5 reads 4,311 photos:
-                                                      # several minutes on 2 cores)
+    python bench/peak_memory.py                       # every scenario (flowers5 reads 4,311 photos
+                                                      # through the backbone: 5-60 min on 2 cores)
     python bench/peak_memory.py deep-cnn race tsne    # some of them
     /usr/bin/time -v python bench/peak_memory.py --one deep-cnn   # one scenario in this process
 
-Measured on the 2-core dev box (shared, busy), CNNLAB_DATA=../shared/data:
-    idle app, shipped models loaded          ~0.5 GB
-    deep-cnn  (mnist, cnn-deep, batch 1024, augment, all 60,000 images)     see the report
-The figures for this commit are in the branch's report to the lead.
+Measured on the 2-core dev box (shared and very busy: load 7-19, so runs made few steps; the peak
+comes with the first batch), CNNLAB_DATA=../shared/data, limits of this commit:
+    idle app (shipped MNIST and Fashion models loaded)                    666 MB
+    deep-cnn  mnist, cnn-deep, batch 1024, augment, 60,000 images         1,686 MB (/usr/bin/time -v: 1,726 MB)
+    race      cnn-deep x 4 optimizers, batch 1024                         1,840 MB
+    lstm      mnist, lstm, batch 1024, augment                            1,221 MB
+Standalone (training.fit / MapCache in a bare process, no app: add ~0.3 GB for the app):
+    flowers5 transfer (head), batch 1024, augment (reads 7,756 photo views)    2,047 MB
+    t-SNE 10,000 points, perplexity 100, plus the raw-pixel map             1,074 MB
+    transfer finetune 'top', batch 256 / 1024: the learner adds           0.7 GB / 2.7 GB  (-> limit 256)
+    transfer finetune 'all', batch 8 / 32 adds 0.85 / 2.9 GB; evaluating 500 photos adds 8.2 GB
+                                                                          (-> refused in the shared run)
 """
 from __future__ import annotations
 

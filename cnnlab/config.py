@@ -85,8 +85,8 @@ class Limit:
 LIMITS: dict[str, Limit] = {
     # ---- the shared training run (Train tab, /train_start, /train_race, TrainJob)
     "batch_size": Limit("Batch size", 1, 1024,
-                        "peak memory grows with the batch: the deep CNN at 1024 with augmentation peaks at "
-                        "~1.3 GB, at 2048 ~1.9 GB; 30000 took 9 GB "),
+                        "peak memory grows with the batch: at 1024 the app peaks at 1.7 GB (deep CNN, "
+                        "augment) and 1.8 GB (the race); 2048 adds ~0.5 GB more; 30000 took 9 GB"),
     "backbone_batch_size": Limit("Batch size when the photo backbone's last block trains too (finetune top)",
                                  1, 256,
                                  "the last block keeps ~2.6 MB of activations per photo for the backward pass: "

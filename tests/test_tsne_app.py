@@ -106,7 +106,7 @@ def test_an_empty_drawing_is_refused_with_a_hint(client, app_server, tmp_path):
 
 
 def test_unknown_model_is_refused(client):
-    with pytest.raises(Exception, match="not in the list of choices"):
+    with pytest.raises(Exception, match="There is no model called 'mnist-resnet'; choose one of: .*mnist-cnn"):
         show(client, model="mnist-resnet")
 
 
