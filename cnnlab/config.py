@@ -1,6 +1,7 @@
 """Settings in one visible place. UI controls and CLI flags read their defaults from here."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,39 +40,6 @@ class TrainConfig:
         return asdict(self)
 
 
-def check_train_config(config: TrainConfig) -> str | None:
-    """A sentence saying what is wrong with ``config``, or None when it can run."""
-    import math
-
-    from .datasets import get_spec
-    from .models import models_for
-    try:
-        spec = get_spec(config.dataset)
-    except KeyError as err:
-        return str(err.args[0])
-    if config.model == "custom" or config.layers is not None:
-        from .builder import BUILT, check
-        if config.model != BUILT:
-            return f"Layers are for your own network (model {BUILT!r}), not the {config.model} model."
-        if config.layers is None:
-            return "Your own network has no layers yet: build one in the network builder."
-        problem = check(config.layers, spec)
-        if problem:
-            return problem
-    elif config.model not in models_for(spec):
-        return (f"The {config.model} model does not fit {spec.title}; choose one of: "
-                f"{', '.join(models_for(spec))}.")
-    if config.optimizer not in OPTIMIZERS:
-        return f"Choose an optimizer from: {', '.join(OPTIMIZERS)}."
-    if not (config.lr > 0 and math.isfinite(config.lr)):
-        return "The learning rate must be a positive number, e.g. 0.003."
-    if config.batch_size < 1 or config.epochs < 1:
-        return "Batch size and epochs must be at least 1."
-    if config.time_budget_s < 0 or config.train_size < 0:
-        return "The time budget and training-set size cannot be negative (0 means no limit)."
-    return None
-
-
 LOOPBACK = ("127.0.0.1", "localhost", "::1")    # hosts only this laptop can reach
 
 
@@ -91,3 +59,186 @@ class AppConfig:
     # Gradio's temporary files (uploads, GIFs, exports) older than an hour are deleted every 10
     # minutes, so a server that runs all term does not fill the disk.
     delete_cache: tuple[int, int] = (600, 3600)
+
+
+# --------------------------------------------------------------------------- limits
+# Every setting a student, a teacher or an API caller can send, with its allowed range. The server
+# enforces these (ui handlers, TrainJob, the fine-tune and t-SNE code); widgets only show them.
+# The memory bounds were measured with bench/peak_memory.py: with the shipped data sets the worst
+# run the app accepts peaks well under 3 GB of server memory (figures in that script's docstring).
+
+@dataclass(frozen=True)
+class Limit:
+    label: str                    # how a sentence names the setting
+    low: float
+    high: float
+    why: str                      # the reason for the bounds (shown in docs, kept next to the numbers)
+    integer: bool = True
+    unit: str = ""                # appended to the numbers in sentences ("seconds")
+    zero: str = ""                # what 0 means, when 0 is special ("no limit")
+
+    def describe(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        zero = f" (0 = {self.zero})" if self.zero else ""
+        return f"between {_number(self.low)} and {_number(self.high)}{unit}{zero}"
+
+
+LIMITS: dict[str, Limit] = {
+    # ---- the shared training run (Train tab, /train_start, /train_race, TrainJob)
+    "batch_size": Limit("Batch size", 1, 1024,
+                        "peak memory grows with the batch: at 1024 the app peaks at 1.7 GB (deep CNN, "
+                        "augment) and 1.8 GB (the race); 2048 adds ~0.5 GB more; 30000 took 9 GB"),
+    "backbone_batch_size": Limit("Batch size when the photo backbone's last block trains too (finetune top)",
+                                 1, 256,
+                                 "the last block keeps ~2.6 MB of activations per photo for the backward pass: "
+                                 "256 adds 0.7 GB to the ~1.5 GB a flowers5 run holds, 1024 would add 2.7 GB"),
+    "epochs": Limit("Epochs", 1, 20,
+                    "a lesson's run: 20 epochs of the deep CNN take over half an hour on a 2-core laptop"),
+    "time_budget_s": Limit("Time budget", 0, 600,
+                           "at most 10 minutes of a lesson; for longer runs choose 0 and press Stop",
+                           integer=False, unit="seconds", zero="no limit"),
+    "lr": Limit("Learning rate", 1e-6, 10.0,
+                "below 1e-6 nothing visibly changes in a lesson; 10 already makes every optimizer diverge "
+                "(which is worth showing once)", integer=False),
+    "train_size": Limit("Training-set size", 0, 60_000,
+                        "the largest training set (MNIST, Fashion-MNIST) has 60,000 images", zero="all images"),
+    "weight_decay": Limit("Weight decay", 0.0, 1.0, "an L2 penalty above 1 wipes out any model",
+                          integer=False),
+    "val_size": Limit("Validation-set size", 100, 10_000,
+                      "live validation points: fewer than 100 images give noisy curves; 10,000 is a whole "
+                      "test set", ),
+    # ---- the class board's correction loop (/board_finetune, cnnlab.finetune)
+    "finetune_seconds": Limit("Fine-tune seconds", 2, 30,
+                              "the class waits for the result: 2 s already changes the model, 30 s is the "
+                              "longest a room stays patient", integer=False, unit="seconds"),
+    "finetune_epochs": Limit("Fine-tune passes", 1, 50, "passes over the class's drawings; the time "
+                             "budget ends it sooner anyway"),
+    "finetune_lr": Limit("Fine-tune learning rate", 1e-6, 0.1,
+                         "adjust the trained network, do not wreck it", integer=False),
+    "finetune_batch_size": Limit("Fine-tune batch size", 1, 256, "a class makes a few dozen to a few "
+                                 "hundred drawings; small batches learn from few"),
+    "finetune_mnist_mix": Limit("MNIST digits mixed into the fine-tune", 0, 10_000,
+                                "a few hundred keep what the model knew; more only slows each pass"),
+    "finetune_test_size": Limit("MNIST test digits for the before/after check", 100, 10_000,
+                                "the MNIST test set has 10,000 digits"),
+    # ---- t-SNE maps (/tsne_*, cnnlab.maps.MapCache)
+    "tsne_points": Limit("Test pictures on the map", 500, 10_000,
+                         "fewer than 500 points show no clusters; 10,000 (the whole MNIST test set) takes "
+                         "~40 s of CPU and peaks at ~1 GB"),
+    "tsne_perplexity": Limit("Perplexity", 5, 100,
+                             "t-SNE looks at ~3x perplexity neighbours per point: below 5 the map shatters, "
+                             "above 100 it blurs and slows down", integer=False),
+}
+FINETUNE_MODES = ("head", "top", "all")        # transfer model: what trains (TrainConfig.finetune)
+SHARED_FINETUNE_MODES = ("head", "top")        # what the shared run accepts: "all" evaluates 500 photos at
+# a time through the whole backbone (+8.2 GB measured) and trains at +86 MB per photo, for hours on a CPU
+SCHEDULES = ("onecycle", "constant")
+
+
+class LimitError(ValueError):
+    """A setting outside its allowed range; the message is a sentence for the user."""
+
+
+def _number(value: float) -> str:
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:g}"
+
+
+def check(name: str, value):
+    """``value`` as the setting ``name`` needs it (int or float), or a LimitError whose message names
+    the allowed range, e.g. "Batch size must be between 1 and 1,024; you asked for 30,000."."""
+    limit = LIMITS[name]
+    shown = repr(value)[:30] if isinstance(value, str) else str(value)[:30]
+    kind = "a whole number" if limit.integer else "a number"
+    if isinstance(value, bool) or value is None:
+        raise LimitError(f"{limit.label} must be {kind} {limit.describe()}; you sent {shown}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise LimitError(f"{limit.label} must be {kind} {limit.describe()}; you sent {shown}.") from None
+    if not math.isfinite(number) or (limit.integer and not number.is_integer()):
+        raise LimitError(f"{limit.label} must be {kind} {limit.describe()}; you sent {shown}.")
+    if not limit.low <= number <= limit.high:
+        raise LimitError(f"{limit.label} must be {limit.describe()}; you asked for {_number(number)}.")
+    return int(number) if limit.integer else number
+
+
+def check_flag(label: str, value) -> bool:
+    """True/False from a checkbox or an API caller (which may send 0/1 or "true"/"false")."""
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1) and not isinstance(value, float):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise LimitError(f"{label} must be true or false; you sent {str(value)[:30]!r}.")
+
+
+def check_choice(label: str, value, choices) -> str:
+    if value not in choices:
+        raise LimitError(f"{label} must be one of: {', '.join(map(str, choices))}; you sent {str(value)[:40]!r}.")
+    return value
+
+
+def train_problem(config: TrainConfig) -> str | None:
+    """The first setting of ``config`` the server refuses, as a sentence; None when all fit."""
+    try:
+        check_train(config)
+    except LimitError as err:
+        return str(err)
+    return None
+
+
+def check_train(config: TrainConfig) -> TrainConfig:
+    """Raise LimitError (a sentence) unless every setting of a training run is allowed."""
+    from .datasets import DATASETS
+    from .models import models_for
+    spec = DATASETS.get(config.dataset) if isinstance(config.dataset, str) else None
+    if spec is None:
+        raise LimitError(f"There is no data set called {str(config.dataset)[:40]!r}; choose one of: "
+                         f"{', '.join(DATASETS)}.")
+    fits = models_for(spec)
+    if config.model == "custom" or config.layers is not None:
+        from . import builder  # the student's own network: its stack checked like the rest
+        if config.model != builder.BUILT:
+            raise LimitError(f"Layers are for your own network (model {builder.BUILT!r}), not the "
+                             f"{str(config.model)[:40]!r} model.")
+        problem = ("Your own network has no layers yet: build one in the network builder."
+                   if config.layers is None else builder.check(config.layers, spec))
+        if problem:
+            raise LimitError(problem)
+    elif config.model not in fits:
+        raise LimitError(f"The {str(config.model)[:40]!r} model does not fit {spec.title}; choose one of: "
+                         f"{', '.join(fits)}.")
+    check_choice("Optimizer", config.optimizer, OPTIMIZERS)
+    check_choice("Learning-rate schedule", config.schedule, SCHEDULES)
+    check_choice("Fine-tuning mode", config.finetune, FINETUNE_MODES)
+    for name in ("lr", "batch_size", "epochs", "time_budget_s", "train_size", "weight_decay", "val_size"):
+        check(name, getattr(config, name))
+    check_flag("Augment", config.augment)
+    if spec.kind == "photo" and config.finetune not in SHARED_FINETUNE_MODES:
+        raise LimitError("Training every layer of the photo backbone (finetune 'all') needs over 8 GB of memory "
+                         "and hours on a laptop's CPU, so the shared run offers 'head' and 'top' only; run "
+                         "`python -m cnnlab train --finetune all` on a bigger machine instead.")
+    if spec.kind == "photo" and config.finetune == "top":
+        check("backbone_batch_size", config.batch_size)
+    return config
+
+
+FINETUNE_FIELDS = {"time_budget_s": "finetune_seconds", "epochs": "finetune_epochs", "lr": "finetune_lr",
+                   "batch_size": "finetune_batch_size", "mnist_mix": "finetune_mnist_mix",
+                   "test_size": "finetune_test_size"}
+
+
+def check_finetune(config):
+    """Raise LimitError unless a cnnlab.finetune.FinetuneConfig's settings are all allowed."""
+    for attr, name in FINETUNE_FIELDS.items():
+        check(name, getattr(config, attr))
+    check_flag("Augment", config.augment)
+    return config
+
+
+def check_tsne(n, perplexity) -> tuple[int, float]:
+    """(points, perplexity) of a t-SNE map, or a LimitError naming the allowed range."""
+    return check("tsne_points", n), float(check("tsne_perplexity", perplexity))

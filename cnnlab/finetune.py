@@ -25,6 +25,7 @@ from torch import nn
 
 from . import checkpoints, datasets, training
 from .checkpoints import Loaded
+from .config import check_finetune
 
 MIN_DRAWINGS = 5             # fewer than this is not worth a fine-tune (and says nothing)
 
@@ -95,7 +96,7 @@ def finetune(loaded: Loaded, images, labels, root=None, config: FinetuneConfig |
     """Fine-tune a copy of ``loaded.model`` on the drawings (``training.loop`` with batch norm
     frozen and, optionally, fresh MNIST digits mixed into every pass) and measure before and
     after. Same drawings, config and seed: the same model."""
-    config = config or FinetuneConfig()
+    config = check_finetune(config or FinetuneConfig())       # limits: cnnlab.config.LIMITS
     say = progress or (lambda fraction, text: None)
     if loaded.spec.kind != "digits":
         raise ValueError(f"The class board holds digits; {loaded.model_name} on {loaded.spec.title} "

@@ -81,13 +81,14 @@ def decode_data_url(url: str, max_bytes: int = MAX_BYTES) -> bytes:
         raise ImageInputError("The photo data is damaged; please take the photo again.") from err
 
 
-def load_photo(source: str | Path | bytes, max_side: int = WORK_SIDE, max_bytes: int = MAX_BYTES,
-               max_pixels: int = MAX_PIXELS) -> Photo:
-    """Decode ``source`` (a path or the file's bytes) into an upright RGB photo, or raise
-    ``ImageInputError`` with a clear message. Never decodes more than ``max_pixels``."""
+def open_checked(source: str | Path | bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS,
+                 max_side: int | None = None, formats=FORMATS) -> Image.Image:
+    """``source`` opened lazily (only the header read), after checking its byte size, its pixel
+    count and, when given, its longest side; ``ImageInputError`` with a clear message otherwise.
+    Nothing is decoded: call ``.load()`` (or convert) on the result once it passed."""
     data = read_bytes(source, max_bytes)
     try:
-        im = Image.open(io.BytesIO(data), formats=FORMATS)
+        im = Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError as err:
         if _is_heic(data):
             raise ImageInputError("This is a HEIC photo (the iPhone's own format), which this app "
@@ -101,8 +102,20 @@ def load_photo(source: str | Path | bytes, max_side: int = WORK_SIDE, max_bytes:
     except Exception as err:                 # a header so broken that even opening fails
         raise ImageInputError(_damaged()) from err
     width, height = im.size                      # from the header: nothing decoded yet
+    if max_side is not None and max(width, height) > max_side:
+        raise ImageInputError(f"This image is {width} x {height} pixels; the limit here is {max_side} "
+                              f"pixels on its longest side. Please send a smaller picture.")
     if width * height > max_pixels:
         raise ImageInputError(_too_many_pixels(width * height, max_pixels, (width, height)))
+    return im
+
+
+def load_photo(source: str | Path | bytes, max_side: int = WORK_SIDE, max_bytes: int = MAX_BYTES,
+               max_pixels: int = MAX_PIXELS) -> Photo:
+    """Decode ``source`` (a path or the file's bytes) into an upright RGB photo, or raise
+    ``ImageInputError`` with a clear message. Never decodes more than ``max_pixels``."""
+    im = open_checked(source, max_bytes, max_pixels)
+    width, height = im.size
     if min(width, height) < MIN_SIDE:
         raise ImageInputError(f"This image is only {width} x {height} pixels: too small to show "
                               f"anything. Please use a real photo (at least {MIN_SIDE} pixels on "

@@ -23,7 +23,7 @@ from torch import nn
 
 from . import checkpoints, datasets, training
 from .classroom import TeacherKey
-from .config import TrainConfig, check_train_config
+from .config import TrainConfig, train_problem
 from .models import build_model, trunk_frozen
 from .race import RACE_STEPS, race
 from .runstate import Grid, RunState, as_pictures, grid_indices, most_confident_mistakes, progress_line, thin
@@ -94,6 +94,11 @@ class TrainJob:
         with self._lock:
             if subscriber not in self._subscribers:
                 self._subscribers.append(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
 
     # ---- what the teacher calls
     def start(self, config: TrainConfig, key: str | None = None) -> str:
@@ -199,7 +204,7 @@ class TrainJob:
             return "Training needs the teacher key: type it in the teacher key box."
         if self.is_running:
             return f"A run is already in progress; you are watching it. ({self.state().status})"
-        return check_train_config(config)
+        return train_problem(config)
 
     def _launch(self, mode: str, config: TrainConfig, target) -> str:
         with self._lock:

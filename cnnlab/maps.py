@@ -16,6 +16,7 @@ import torch
 
 from . import checkpoints, datasets
 from .cache import LRU, file_digest, tensor_fingerprint
+from .config import check_tsne
 from .imageio import data_url
 from .models import embedding_fixed
 from .training import eval_mode
@@ -257,7 +258,9 @@ class MapCache:
             n: int = DEFAULT_N, perplexity: float = DEFAULT_PERPLEXITY, seed: int = SEED,
             progress: Progress = quiet) -> TsneMap:
         """The map for a checkpoint file: cached, shipped (``.tsne.npz``) or computed now.
-        A shipped map is used without loading the model or the test pictures."""
+        A shipped map is used without loading the model or the test pictures. ``n`` and
+        ``perplexity`` outside config.LIMITS raise a LimitError (a sentence naming the range)."""
+        n, perplexity = check_tsne(n, perplexity)
         digest = file_digest(checkpoint_path)
         want = (digest, int(n), round(float(perplexity), 2), int(seed))
         m = self.cached(want) or self._shipped(checkpoint_path, want)

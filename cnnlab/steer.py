@@ -9,13 +9,14 @@ off, since a one-cycle schedule would overwrite it at the next step.
 """
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-MAX_LR = 10.0               # the largest learning rate anyone may set mid-run (as the Train tab's field)
+from .config import LIMITS, LimitError, check
+
+MAX_LR = LIMITS["lr"].high  # a learning rate set mid-run has the same bounds as one set at the start
 
 
 @dataclass(frozen=True)
@@ -27,13 +28,11 @@ class Marker:
 
 
 def check_lr(lr) -> str | None:
-    """A sentence saying what is wrong with a learning rate, or None."""
+    """A sentence saying what is wrong with a learning rate (config.LIMITS["lr"]), or None."""
     try:
-        value = float(lr)
-    except (TypeError, ValueError):
-        return "The learning rate must be a number, e.g. 0.001."
-    if not (math.isfinite(value) and 0 < value <= MAX_LR):
-        return f"The learning rate must be more than 0 and at most {MAX_LR:g}, e.g. 0.001."
+        check("lr", lr)
+    except LimitError as err:
+        return str(err)
     return None
 
 

@@ -30,12 +30,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import datasets
+from .config import LIMITS
 from .threads import cpu_cores
 from .training import eval_mode
 
 SEED = 0                     # one seed: the same sample and the same map every time
 DEFAULT_N = 2000             # points in a map: clear clusters, a few seconds on 2 cores
-MIN_N, MAX_N = 500, 10_000   # the tab's sample-size slider (10,000 = the whole MNIST test set)
+MIN_N, MAX_N = int(LIMITS["tsne_points"].low), int(LIMITS["tsne_points"].high)   # see config.LIMITS
 RAW_SIDE = 32                # photos are shrunk to 32x32 for the raw-pixel map
 DEFAULT_PERPLEXITY = 30.0    # about how many neighbours each point "keeps" (openTSNE's default)
 PCA_DIMS = 50                # features are reduced to this many numbers before t-SNE

@@ -23,10 +23,25 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
-    root = Path(os.environ["CNNLAB_DATA"])
-    if not (root / "MNIST").is_dir():
-        pytest.fail(f"test data not found in {root}: set CNNLAB_DATA to the shared data folder")
+    """$CNNLAB_DATA, with MNIST and Fashion-MNIST in it: fetched there once through torchvision
+    when missing; offline and without them, the session ends with one sentence."""
+    from testdata import DataUnavailable, ensure_downloadable_sets
+    root = Path(os.environ["CNNLAB_DATA"]).expanduser()
+    try:
+        ensure_downloadable_sets(root)
+    except DataUnavailable as err:
+        pytest.exit(str(err), returncode=pytest.ExitCode.USAGE_ERROR)
     return root
+
+
+@pytest.fixture(scope="session")
+def flowers_root(data_root) -> Path:
+    """The data root, for tests that need the flowers5 photos (skipped, saying why, without them)."""
+    from testdata import flowers_missing
+    reason = flowers_missing(data_root)
+    if reason:
+        pytest.skip(reason)
+    return data_root
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +105,7 @@ def idle_job(app_server):
     """The app's shared job, idle before and after the test (the server is shared by all tests)."""
     job = app_server[0].ctx.job
     job.stop()
-    assert job.wait(60)
+    assert job.wait(600)
     yield job
     job.stop()
-    assert job.wait(60)
+    assert job.wait(600)

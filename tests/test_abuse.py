@@ -24,14 +24,17 @@ async def upload(client: httpx.AsyncClient, url: str, data: bytes, name: str = "
     return await client.post(f"{url}gradio_api/upload", files={"files": (name, data, "image/png")})
 
 
-async def predict(client: httpx.AsyncClient, url: str, path: str) -> tuple[str, str]:
-    """One Draw-tab call over Gradio's REST API: (SSE event name, data line)."""
+async def predict(client: httpx.AsyncClient, url: str, path: str, joined: list | None = None) -> tuple[str, str]:
+    """One Draw-tab call over Gradio's REST API: (SSE event name, data line). ``joined`` gets the
+    event id once the server has queued the call."""
     payload = {"data": [{"background": None, "layers": [], "id": None,
                          "composite": {"path": path, "meta": {"_type": "gradio.FileData"}}},
                         "mnist-cnn", False]}
     r = await client.post(f"{url}gradio_api/call/predict_digit", json=payload)
     r.raise_for_status()
     event_id = r.json()["event_id"]
+    if joined is not None:
+        joined.append(event_id)
     event, data = "", ""
     async with client.stream("GET", f"{url}gradio_api/call/predict_digit/{event_id}") as stream:
         async for line in stream.aiter_lines():
@@ -88,8 +91,10 @@ def test_a_flood_from_one_client_does_not_starve_another(app_server):
         async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=400)) as rogue, \
                 httpx.AsyncClient(timeout=120) as student:
             path = (await upload(rogue, url, png_bytes(STROKE))).json()[0]
-            flood = [asyncio.create_task(predict(rogue, url, path)) for _ in range(300)]
-            await asyncio.sleep(0.2)
+            joined = []
+            flood = [asyncio.create_task(predict(rogue, url, path, joined)) for _ in range(300)]
+            while len(joined) < 50 and not all(t.done() for t in flood):   # the flood is queued
+                await asyncio.sleep(0.01)
             mine = await asyncio.wait_for(predict(student, url, path), timeout=60)
             results = await asyncio.gather(*flood, return_exceptions=True)
             return mine, results

@@ -250,7 +250,7 @@ def test_finetune_learns_the_class_drawings_and_publishes_latest(tiny_zoo, data_
     images, labels = test.images[-80:, 0].numpy(), test.labels[-80:].numpy()   # the check uses the first 500
     source = tiny_zoo.get("mnist-cnn")
     before_weights = {k: v.clone() for k, v in source.model.state_dict().items()}
-    config = finetune.FinetuneConfig(epochs=8, lr=3e-3, time_budget_s=300, test_size=500)
+    config = finetune.FinetuneConfig(epochs=8, lr=3e-3, time_budget_s=30, test_size=500)
     steps = []
     result = finetune.finetune(source, images, labels, data_root, config, progress=lambda f, t: steps.append(f))
     assert result.drawings == 80 and result.test_size == 500 and result.epochs == 8

@@ -114,7 +114,8 @@ def test_a_submitted_drawing_appears_on_the_board(student, tmp_path):
     assert (latest["intended"], latest["predicted"], latest["nickname"]) == (7, saw, "Ana")
     assert latest["caption"].endswith(f"meant 7 → saw {saw} · Ana")
 
-    header, gallery, matrix, cell, cell_info, = student.predict(api_name="/board_refresh")
+    # /board_refresh is the page's own tick (not on the API page, so no defaults): meant, saw
+    header, gallery, matrix, cell, cell_info, = student.predict("any", "any", api_name="/board_refresh")
     assert "(" + ("1" if saw == 7 else "0") + " of 1)" in header
     assert [g["caption"] for g in gallery] == [latest["caption"]]
     assert matrix["data"][7][1 + saw] == 1 and matrix["headers"][0] == "meant"

@@ -12,7 +12,7 @@ from torch import nn
 
 from cnnlab import builder, checkpoints, datasets
 from cnnlab.builder import TEMPLATES, BuildError, build, summarize, template
-from cnnlab.config import TrainConfig, check_train_config
+from cnnlab.config import LimitError, TrainConfig, check_train
 from cnnlab.models import build_model
 
 MNIST = datasets.get_spec("mnist")
@@ -101,10 +101,12 @@ def test_photos_are_refused_with_a_reason():
 
 def test_train_config_checks_the_stack_on_the_server():
     ok = TrainConfig(model="custom", layers=template("lenet"))
-    assert check_train_config(ok) is None
-    assert "flatten" in check_train_config(TrainConfig(model="custom", layers=[{"type": "dense", "units": 5}]))
-    assert "no layers yet" in check_train_config(TrainConfig(model="custom"))
-    assert "not the cnn model" in check_train_config(TrainConfig(model="cnn", layers=template("cnn")))
+    assert check_train(ok) is ok
+    for config, words in ((TrainConfig(model="custom", layers=[{"type": "dense", "units": 5}]), "flatten"),
+                          (TrainConfig(model="custom"), "no layers yet"),
+                          (TrainConfig(model="cnn", layers=template("cnn")), "not the 'cnn' model")):
+        with pytest.raises(LimitError, match=words):
+            check_train(config)
     json.dumps(ok.to_dict())                                # the config stays plain data
 
 

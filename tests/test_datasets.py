@@ -87,8 +87,8 @@ def test_missing_data_says_which_set_and_where(tmp_path, name, folder):
     assert "--data-dir" in message, "the message should say how to fix it"
 
 
-def test_flower_photos_load_at_the_backbone_size(data_root):
-    data = datasets.load("flowers5", "test", data_root)
+def test_flower_photos_load_at_the_backbone_size(flowers_root):
+    data = datasets.load("flowers5", "test", flowers_root)
     assert data.images.dtype == torch.uint8
     assert data.images.shape[1:] == (3, datasets.PHOTO_SIZE, datasets.PHOTO_SIZE)
     assert len(data) > 800 and set(data.labels.tolist()) == set(range(5))

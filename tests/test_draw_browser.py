@@ -2,6 +2,7 @@
 stroke by stroke, and the answer the student sees."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -13,23 +14,56 @@ CANVAS = "#sketch canvas"
 AREA = (0.2, 0.15, 0.8, 0.85)           # where on the canvas a person writes the digit
 
 
+# What the canvas holds now, as it sends it: its PNG data URL, or '' when empty.
+CANVAS_VALUE = """() => { const c = document.querySelector('#sketch canvas');
+    const root = c.closest('[data-empty]');
+    return root && root.dataset.empty === '1' ? '' : c.toDataURL('image/png'); }"""
+
+
 class Traffic:
-    """The app's requests still open (a stroke's prediction ends when its result stream closes)."""
+    """The app's requests: which are still open, and which drawings were sent for a prediction."""
 
     def __init__(self, page):
         self.open: set = set()
-        page.on("request", lambda r: self.open.add(r) if "/gradio_api/" in r.url else None)
+        self.asked: list = []                    # (request, the drawing it sent) for each queue join
+        self.seen = 0                            # how many of them earlier settles accounted for
+        page.on("request", self._sent)
         page.on("requestfinished", lambda r: self.open.discard(r))
         page.on("requestfailed", lambda r: self.open.discard(r))
 
-    def settle(self, page, timeout_ms: int = 20_000) -> None:
-        """Wait until the page has sent what it will send and every answer is back."""
+    def _sent(self, request) -> None:
+        if "/gradio_api/" not in request.url:
+            return
+        self.open.add(request)
+        if "queue/join" in request.url:
+            try:
+                drawing = json.loads(request.post_data or "{}").get("data", [None])[0]
+            except (ValueError, AttributeError, IndexError):
+                drawing = None
+            self.asked.append((request, drawing or ""))
+
+    def settle(self, page, timeout_ms: int = 60_000) -> None:
+        """Wait until the drawing now on the canvas was sent for a prediction and every answer is
+        back (no fixed pause: a busy machine only makes this wait longer)."""
+        drawing = page.evaluate(CANVAS_VALUE)
+        sent = lambda: any(d == drawing for _, d in self.asked[self.seen:])   # noqa: E731
+        waited = 0
+        while waited < timeout_ms and (self.open or not sent()):
+            page.wait_for_timeout(50)            # lets Playwright deliver the request events
+            waited += 50
+        assert sent(), f"the drawing on the canvas was not sent within {timeout_ms} ms"
+        assert not self.open, f"requests still open after {timeout_ms} ms"
+        self.quiet(page)
+
+    def quiet(self, page, timeout_ms: int = 60_000) -> None:
+        """Wait until 400 ms pass with no request open (for what the page does on its own)."""
         waited, quiet = 0, 0
-        while waited < timeout_ms and quiet < 400:   # 400 ms with nothing open: settled
+        while waited < timeout_ms and quiet < 400:
             page.wait_for_timeout(50)
             waited += 50
             quiet = 0 if self.open else quiet + 50
         assert not self.open, f"requests still open after {timeout_ms} ms"
+        self.seen = len(self.asked)
 
 
 def to_screen(page, stroke):
@@ -65,11 +99,6 @@ def draw_with_finger(page, cdp, strokes) -> None:
 def shown(page) -> str:
     """What the big answer says: a digit, or the hint's first word."""
     return page.inner_text("#draw-answer").split()[0]
-
-
-INK_GONE = """() => { const c = document.querySelector('#sketch canvas');
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    for (let i = 0; i < d.length; i += 4) if (d[i] < 128) return false; return true; }"""
 
 
 def ink_pixels(page) -> int:
@@ -134,6 +163,21 @@ def test_undo_takes_back_one_stroke_at_a_time(draw_page):
     assert 0 < ink_pixels(page) and shown(page) == "7"
 
 
+def test_undo_and_clear_work_from_the_keyboard(draw_page):
+    page, traffic = draw_page
+    draw_with_mouse(page, DIGITS[4])                                 # two strokes
+    traffic.settle(page)
+    both = ink_pixels(page)
+    page.focus("#sketch .cl-undo")
+    page.keyboard.press("Enter")
+    traffic.settle(page)
+    assert 0 < ink_pixels(page) < both                               # exactly one stroke went
+    page.focus("#sketch .cl-clear")
+    page.keyboard.press("Space")
+    traffic.settle(page)
+    assert ink_pixels(page) == 0 and shown(page) == "Draw"
+
+
 def test_saliency_and_the_seen_image_appear_inline(draw_page):
     page, traffic = draw_page
     images = []
@@ -149,13 +193,15 @@ def test_saliency_and_the_seen_image_appear_inline(draw_page):
 
 def test_a_stroke_costs_one_prediction_request(draw_page):
     page, traffic = draw_page
-    traffic.settle(page)                                            # what the page does on load
+    traffic.quiet(page)                                             # what the page does on load
+    before = len(traffic.asked)
     sent = []
     page.on("request", lambda r: sent.append(r.url) if "/gradio_api/" in r.url else None)
     draw_with_mouse(page, DIGITS[1])
     traffic.settle(page)
-    assert len([u for u in sent if "queue/join" in u]) == 1
-    assert len(sent) <= 2, sent                                     # the join and its result stream
+    drawings = [d for _, d in traffic.asked[before:] if str(d).startswith("data:image/png")]
+    assert drawings == [page.evaluate(CANVAS_VALUE)]                # one join, with the drawing in it
+    assert not [u for u in sent if "/upload" in u or "component_server" in u], sent   # nothing else sent
 
 
 def test_drawing_with_a_finger_on_a_phone(browser, app_server):
@@ -178,14 +224,9 @@ def test_drawing_with_a_finger_on_a_phone(browser, app_server):
         assert shown(page) == "4"
         canvas, answer = page.locator(CANVAS).bounding_box(), page.locator("#draw-answer").bounding_box()
         assert 0 <= answer["y"] - (canvas["y"] + canvas["height"]) < 120   # the answer right under it
-        for _ in range(3):                                           # a tap can be lost while the
-            page.locator("#sketch .cl-clear").tap()                  # page is still busy answering
-            traffic.settle(page)
-            try:
-                page.wait_for_function(INK_GONE, timeout=2000)
-                break
-            except Exception:  # tap again
-                continue
+        draw_with_finger(page, cdp, DIGITS[1])                      # a quick stroke, then at once
+        page.locator("#sketch .cl-clear").tap()                      # Clear, answer still on its way:
+        traffic.settle(page)                                         # one tap is enough
         assert ink_pixels(page) == 0 and shown(page) == "Draw"
         draw_with_finger(page, cdp, DIGITS[7])
         traffic.settle(page)

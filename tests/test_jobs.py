@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 
 import pytest
 import torch
+from rungate import RunGate
 
 from cnnlab import checkpoints, jobs, race, runstate, threads
 from cnnlab.classroom import TeacherKey
@@ -25,27 +25,23 @@ def make_job(tmp_path, data_root, teacher_key=None) -> TrainJob:
     return TrainJob(zoo, tmp_path / "runs", data_root, teacher=TeacherKey(teacher_key))
 
 
-def wait_until(predicate, timeout=60.0, every=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
-
-
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, data_root):
-    """One short run that finished, with a listener that saw its events."""
+    """One short run that finished, with a listener that saw its events, and what a viewer
+    joining mid-run got (taken while the run is held before its 5th batch)."""
     job = make_job(tmp_path_factory.mktemp("finished"), data_root)
-    seen, middle = [], []
+    seen = []
     job.subscribe(lambda ev, model, config: seen.append((ev.kind, type(model).__name__, config.model)))
-    message = job.start(TrainConfig(**QUICK))
-    assert "started" in message
-    assert wait_until(lambda: len(job.state().loss) >= 3, 60)
-    middle.append(job.state())                    # what a viewer joining mid-run gets
-    assert job.wait(120), "the run did not finish in two minutes"
-    return job, seen, middle[0]
+    config = TrainConfig(**QUICK)
+    with RunGate(job, hold=[2, 3, 4, 5]) as gate:
+        message = job.start(config)
+        assert "started" in message
+        gate.release_pointwise(3, config.event_every_s)   # batches 2-4: a loss point each
+        gate.wait_held()
+        middle = job.state()
+        gate.release()
+        assert job.wait(600), "the run did not finish in ten minutes"
+    return job, seen, middle
 
 
 def test_run_finishes_with_curves_results_and_status(finished):
@@ -103,26 +99,22 @@ def test_a_late_viewer_sees_the_whole_history(finished):
 
 def test_second_start_is_refused_with_a_message_and_stop_acts_within_one_batch(tmp_path, data_root):
     job = make_job(tmp_path, data_root)
-    forwards = []                                          # when each training batch started
-
-    def count_batches(ev, model, config):
-        if ev.kind == "start":
-            model.register_forward_pre_hook(lambda m, _: forwards.append(time.perf_counter()) if m.training else None)
-    job.subscribe(count_batches)
-    assert "started" in job.start(TrainConfig(train_size=5000, epochs=5, val_size=500))
     try:
-        assert wait_until(lambda: len(forwards) >= 3, 60)
-        second = job.start(TrainConfig())
-        assert "already in progress" in second and job.state().run_id == 1
-        assert "already in progress" in job.start_race(TrainConfig())
-        stop_at = time.perf_counter()
-        assert "Stopping" in job.stop()
+        with RunGate(job, hold=[3]) as gate:
+            assert "started" in job.start(TrainConfig(train_size=5000, epochs=5, val_size=500))
+            gate.wait_held()                               # 2 batches done, the 3rd about to start
+            second = job.start(TrainConfig())
+            assert "already in progress" in second and job.state().run_id == 1
+            assert "already in progress" in job.start_race(TrainConfig())
+            assert "Stopping" in job.stop()
+            gate.release()
+            assert job.wait(600)
+            assert gate.batches == 3                       # the batch under way when Stop came, no other
     finally:
         job.stop()
-        assert job.wait(60)
-    assert sum(t > stop_at for t in forwards) <= 1        # at most the batch already under way
+        assert job.wait(600)
     snap = job.state()
-    assert snap.state == "stopped" and snap.status.startswith("Stopped")
+    assert snap.state == "stopped" and snap.status.startswith("Stopped") and snap.step == 3
     assert snap.results["stopped"] and snap.results["test_images"] == 500   # quick check after Stop
     # The model so far is kept, saved and usable everywhere.
     loaded = checkpoints.load(job.latest_path)
@@ -132,7 +124,7 @@ def test_second_start_is_refused_with_a_message_and_stop_acts_within_one_batch(t
     assert torch.isclose(probs.sum(), torch.tensor(1.0))
     assert "No run" in job.stop()
     assert "started" in job.start(TrainConfig(**QUICK, time_budget_s=0.5))   # and it can train again
-    assert job.wait(60) and job.state().run_id == 2
+    assert job.wait(600) and job.state().run_id == 2
 
 
 def test_teacher_key_is_needed_when_set(tmp_path, data_root):
@@ -141,21 +133,31 @@ def test_teacher_key_is_needed_when_set(tmp_path, data_root):
     assert "teacher key" in job.start(TrainConfig(**QUICK), key="cat")
     assert "teacher key" in job.start_race(TrainConfig(**QUICK))
     assert not job.is_running and job.state().run_id == 0
-    assert "started" in job.start(TrainConfig(**{**QUICK, "epochs": 3}), key="owl")
     try:
-        assert "teacher key" in job.stop()
-        assert job.is_running
-        assert "Stopping" in job.stop(key="owl")
+        with RunGate(job, hold=[1]) as gate:
+            assert "started" in job.start(TrainConfig(**QUICK), key="owl")
+            gate.wait_held()                               # the run cannot end while we try
+            assert "teacher key" in job.stop()
+            assert job.is_running
+            assert "Stopping" in job.stop(key="owl")
+            gate.release()
+            assert job.wait(600)
+        assert job.state().state == "stopped"
     finally:
         job.stop(key="owl")
-        assert job.wait(60)
+        assert job.wait(600)
 
 
 def test_settings_that_do_not_fit_are_refused_before_starting(tmp_path, data_root):
     job = make_job(tmp_path, data_root)
     assert "does not fit" in job.start(TrainConfig(model="transfer"))
-    assert "learning rate" in job.start(TrainConfig(lr=0))
-    assert "unknown data set" in job.start(TrainConfig(dataset="cifar"))
+    assert job.start(TrainConfig(lr=0)) == "Learning rate must be between 1e-06 and 10; you asked for 0."
+    assert "no data set called 'cifar'" in job.start(TrainConfig(dataset="cifar"))
+    assert job.start(TrainConfig(batch_size=30000)) == \
+        "Batch size must be between 1 and 1,024; you asked for 30,000."    # 9 GB of memory (issue 11)
+    assert "finetune 'all'" in job.start(TrainConfig(dataset="flowers5", model="transfer", finetune="all"))
+    assert "between 1 and 256; you asked for 512" in job.start(TrainConfig(dataset="flowers5", model="transfer",
+                                                                           finetune="top", batch_size=512))
     assert "MNIST or Fashion-MNIST" in job.start_race(TrainConfig(dataset="flowers5", model="transfer"))
     assert job.state().run_id == 0
 
@@ -175,7 +177,7 @@ def test_a_failing_listener_does_not_end_the_run(tmp_path, data_root):
         raise RuntimeError("listener bug")
     job.subscribe(broken)
     job.start(TrainConfig(**{**QUICK, "train_size": 1000}))
-    assert job.wait(120)
+    assert job.wait(600)
     assert job.state().state == "finished"
 
 
@@ -185,7 +187,7 @@ def test_optimizer_race_overlays_four_optimizers_on_the_same_batches(tmp_path, d
     job = make_job(tmp_path, data_root)
     assert "started" in job.start_race(TrainConfig(train_size=2000, val_size=500))
     assert "already in progress" in job.start(TrainConfig())
-    assert job.wait(120)
+    assert job.wait(600)
     snap = job.state()
     assert snap.mode == "race" and snap.state == "finished" and snap.status.startswith("Optimizer race finished")
     names = {race.lane_label(name, lr) for name, lr in race.RACE_OPTIMIZERS}
@@ -218,7 +220,7 @@ def test_training_thread_steps_back_for_requests(tmp_path, data_root):
     niceness = []
     job.subscribe(lambda ev, m, c: niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
     job.start(TrainConfig(**{**QUICK, "train_size": 500, "val_size": 200}))
-    assert job.wait(120)
+    assert job.wait(600)
     here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert niceness and min(niceness) == min(19, here + threads.TRAIN_NICE)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == here   # the server is untouched

@@ -79,6 +79,10 @@ def test_app_and_client_make_no_outside_connections(tmp_path, data_root):
     assert "fonts.googleapis" not in result["page"] and "cdn." not in result["page"]
 
 
+# Every picture and font the page asked for has arrived (or failed).
+LOADED = "() => [...document.images].every((i) => i.complete) && document.fonts.status === 'loaded'"
+
+
 @pytest.mark.browser
 def test_the_page_loads_nothing_from_outside(browser, app_server):
     url = app_server[1]
@@ -88,12 +92,13 @@ def test_the_page_loads_nothing_from_outside(browser, app_server):
     page.on("request", lambda r: hosts.append(urlparse(r.url).hostname))
     page.goto(url)
     page.wait_for_selector("#sketch")
-    for tab in ("Photo", "Train", "t-SNE", "Class board"):
+    for tab, shown in (("Photo", "#photo-verdict"), ("Train", "#train-start"), ("t-SNE", "#tsne-info"),
+                       ("Class board", "#board-header")):
         tabs = page.get_by_role("tab", name=tab)
         if tabs.count():
             tabs.first.click()
-            page.wait_for_timeout(500)
-    page.wait_for_timeout(1000)
+            page.locator(shown).first.wait_for(state="attached", timeout=60_000)   # the tab is built
+            page.wait_for_function(LOADED, timeout=60_000)
     context.close()
     outside = sorted({h for h in hosts if h not in ("127.0.0.1", "localhost", None)})
     assert outside == [], f"the page asked outside hosts for: {outside}"

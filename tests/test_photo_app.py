@@ -60,11 +60,11 @@ def test_each_clothing_example_gets_its_class(client, name):
     assert top_label(label) == {"trouser": "Trouser", "bag": "Bag", "ankle-boot": "Ankle boot"}[name]
 
 
-def test_flower_photos_are_recognised(client, data_root):
+def test_flower_photos_are_recognised(client, flowers_root):
     """One real test photo of each flowers5 class (never committed: read from the data root)."""
     correct = 0
     for cls in FLOWERS5_CLASSES:
-        path = sorted((data_root / "flowers5" / "test" / cls).glob("*.jpg"))[0]
+        path = sorted((flowers_root / "flowers5" / "test" / cls).glob("*.jpg"))[0]
         verdict, label, seen, _ = classify(client, path, task="Flower")
         assert top_label(label) in FLOWERS5_CLASSES and verdict.startswith("## ")
         assert Image.open(seen).size == (224, 224)              # the checkpoint's own input size

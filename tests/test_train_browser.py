@@ -2,10 +2,15 @@
 Train button comes back."""
 from __future__ import annotations
 
+import math
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
+from rungate import RunGate
+
+from cnnlab.config import TrainConfig
 
 pytestmark = pytest.mark.browser
 
@@ -13,31 +18,48 @@ LINE_LENGTH = """() => [...document.querySelectorAll('#train-loss path[aria-role
                        .reduce((n, p) => n + (p.getAttribute('d') || '').length, 0)"""
 
 
+def wait_for(predicate, timeout=120.0):
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
 
 
 def test_train_shows_a_growing_curve_and_stop_brings_train_back(page, idle_job):
+    defaults = TrainConfig()
+    size = 10_000                                              # a shorter epoch: quick to watch and stop
+    last = math.ceil(size / defaults.batch_size) * defaults.epochs
     page.get_by_role("tab", name="Train").click()
     train, stop = page.locator("#train-start"), page.locator("#train-stop")
-    expect(train).to_be_enabled(timeout=15_000)
+    expect(train).to_be_enabled(timeout=60_000)
     expect(stop).to_be_disabled()
-    page.locator("#train-size input").fill("10000")          # a shorter epoch: quick to watch and stop
+    page.locator("#train-size input").fill(str(size))
     page.keyboard.press("Enter")
-    train.click()
-    expect(page.locator("#train-notice")).to_contain_text("started", timeout=15_000)
-    expect(train).to_be_disabled(timeout=10_000)
-    expect(stop).to_be_enabled()
-    status = page.locator("#train-status")
-    expect(status).to_contain_text(re.compile(r"step \d+/"), timeout=60_000)
-    page.wait_for_function(f"({LINE_LENGTH})() > 0", timeout=30_000)
-    first = page.evaluate(LINE_LENGTH)
-    first_status = status.inner_text()
-    page.wait_for_function(f"({LINE_LENGTH})() > {first}", timeout=30_000)     # the curve grew
-    expect(status).not_to_have_text(first_status, timeout=10_000)
-    grid = page.locator("#train-grid figure")
-    expect(grid).to_have_count(16)
-    stop.click()
-    expect(status).to_contain_text("Stopped", timeout=30_000)
-    expect(train).to_be_enabled(timeout=10_000)
+    # Held before batches 2-4 long enough that each adds a point, before batch 5 while we look, and
+    # before the last batch until Stop has arrived: the run cannot end on its own during the test.
+    with RunGate(idle_job, hold=[2, 3, 4, 5, last]) as gate:
+        train.click()
+        expect(page.locator("#train-notice")).to_contain_text("started", timeout=15_000)
+        expect(train).to_be_disabled(timeout=10_000)
+        expect(stop).to_be_enabled()
+        gate.release_pointwise(3, defaults.event_every_s)
+        gate.wait_held()
+        status = page.locator("#train-status")
+        expect(status).to_contain_text(re.compile(r"step 4/"), timeout=120_000)
+        page.wait_for_function(f"({LINE_LENGTH})() > 0", timeout=30_000)
+        first = page.evaluate(LINE_LENGTH)
+        first_status = status.inner_text()
+        gate.release(held_at_least_s=defaults.event_every_s + 0.05)   # batch 5 adds a point
+        page.wait_for_function(f"({LINE_LENGTH})() > {first}", timeout=600_000)    # the curve grew
+        expect(status).not_to_have_text(first_status, timeout=120_000)
+        grid = page.locator("#train-grid figure")
+        expect(grid).to_have_count(16)
+        stop.click()
+        wait_for(lambda: idle_job.state().state != "running")  # the server has the Stop
+        gate.release()
+        # "Stopped training ...: measuring and saving", then (t-SNE snapshot and all) "Stopped after N steps"
+        expect(status).to_contain_text(re.compile(r"Stopped after \d"), timeout=600_000)
+    expect(train).to_be_enabled(timeout=60_000)
     expect(stop).to_be_disabled()
     expect(page.locator("#train-results")).to_contain_text("Test accuracy")
     expect(page.locator("#train-confusion img")).to_be_visible(timeout=10_000)

@@ -106,13 +106,13 @@ def test_an_empty_drawing_is_refused_with_a_hint(client, app_server, tmp_path):
 
 
 def test_unknown_model_is_refused(client):
-    with pytest.raises(Exception, match="not in the list of choices"):
+    with pytest.raises(Exception, match="There is no model called 'mnist-resnet'; choose one of: .*mnist-cnn"):
         show(client, model="mnist-resnet")
 
 
-def test_a_photo_lands_on_the_flower_map(client, data_root):
+def test_a_photo_lands_on_the_flower_map(client, flowers_root):
     """A flower photo that is not on the map (a training photo) placed into the flowers map."""
-    photo = sorted((data_root / "flowers5" / "train" / "sunflower").glob("*.jpg"))[0]
+    photo = sorted((flowers_root / "flowers5" / "train" / "sunflower").glob("*.jpg"))[0]
     plot, legend, placed, seen = client.predict("flowers5-transfer", 2000, 30, "true class", False,
                                                 handle_file(str(photo)), api_name="/tsne_place_photo")
     df = frame(plot)

@@ -4,6 +4,7 @@ the map as a star (in its own colour, also after switching to the right/wrong co
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -12,6 +13,16 @@ DOTS = "#tsne-scatter svg .role-mark.mark-symbol path"
 # How many dots of each stroke colour the map shows ("none" = a dot Vega drew without a colour).
 STROKES = """(el) => { const c = {}; el.querySelectorAll('svg .role-mark.mark-symbol path').forEach((p) => {
   const k = (p.getAttribute('stroke') || 'none').toLowerCase(); c[k] = (c[k] || 0) + 1; }); return c; }"""
+
+
+def colours_when(page, condition: str, timeout_ms: int = 30_000) -> dict:
+    """The dot colours, once ``condition`` (a JS function of them) holds or the time is up."""
+    try:
+        page.wait_for_function(f"() => {{ const el = document.querySelector('#tsne-scatter');"
+                               f" return el && ({condition})(({STROKES})(el)); }}", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        pass                                                            # the assertion says what was there
+    return page.locator("#tsne-scatter").evaluate(STROKES)
 
 
 def open_tab(page):
@@ -29,9 +40,11 @@ def test_opening_the_tab_shows_the_map_and_hover_tells_the_classes(page):
     dots, tooltip = page.locator(DOTS), page.locator("#vg-tooltip-element")
     for k in (0, 500, 1000, 1500):                                     # hover dots until one answers
         dots.nth(k).hover(force=True)
-        page.wait_for_timeout(300)
-        if tooltip.is_visible():
+        try:
+            tooltip.wait_for(state="visible", timeout=5_000)
             break
+        except PlaywrightTimeout:                                       # covered by other dots: next
+            continue
     expect(tooltip).to_contain_text("true")
     expect(tooltip).to_contain_text("predicted")
     expect(tooltip.locator("img")).to_have_count(1)                   # the picture itself
@@ -49,18 +62,16 @@ def test_a_drawing_from_the_draw_tab_lands_as_a_star(page, app_server):
     page.mouse.move(x + 0.15 * w, y - 0.3 * w, steps=8)
     page.mouse.move(x - 0.05 * w, y + 0.3 * w, steps=12)
     page.mouse.up()
-    page.wait_for_timeout(1500)                                         # the stroke reaches the server
+    expect(page.locator("#draw-answer")).to_contain_text("sure", timeout=30_000)   # the stroke was read
 
     open_tab(page)
     page.locator("#tsne-place-drawing").click()
     expect(page.locator("#tsne-placed")).to_contain_text("lands among", timeout=30_000)
     expect(page.locator(DOTS)).to_have_count(2041, timeout=15_000)      # the star: 41 dots
-    page.wait_for_timeout(500)
-    strokes = page.locator("#tsne-scatter").evaluate(STROKES)
+    strokes = colours_when(page, "(c) => c['#ff00ff'] === 41 && !('none' in c)")
     assert strokes.get("#ff00ff") == 41 and "none" not in strokes, strokes
 
     page.locator("#tsne-colour label").nth(1).click()                   # colour by right / wrong
-    page.wait_for_timeout(2000)
-    strokes = page.locator("#tsne-scatter").evaluate(STROKES)
+    strokes = colours_when(page, "(c) => (c['#0072b2'] || 0) > 1900")
     assert set(strokes) <= {"#0072b2", "#d55e00", "#ff00ff"} and strokes.get("#0072b2", 0) > 1900, strokes
     expect(page.locator("#tsne-legend")).to_contain_text("wrong")

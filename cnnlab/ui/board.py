@@ -17,8 +17,10 @@ import pandas as pd
 
 from .. import finetune as ft
 from ..board import NICKNAME_MAX, NUM_CLASSES, BoardError, Submission, Summary, Thumbnails, check_digit
+from ..config import LIMITS
 from ..datasets import DataMissingError
 from ..plots import RIGHT, WRONG
+from .inputs import flag, number
 
 LATEST_SHOWN = 24          # drawings in the live gallery: four rows of six on a projector
 CELL_SHOWN = 60            # drawings shown for one cell of the confusion matrix
@@ -136,14 +138,26 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction) -> None:
                                   max_length=NICKNAME_MAX, max_lines=1, elem_id="board-nickname", scale=3)
             undo = gr.Button("Take back my last drawing", elem_id="board-undo", size="sm", scale=1)
         confirm = gr.HTML(elem_id="board-confirm")
-    for d, button in enumerate(buttons):
-        # Each button passes its own label as the digit; through the API, /board_submit takes any digit.
+        # The API's digit (the page sends a button's label instead); never shown.
+        digit_in = gr.Number(label="digit", precision=0, visible=False, elem_id="board-api-digit")
+    for button in buttons:
+        # Each button passes its own label as the digit: page only (the API has /board_submit below).
         button.click(submit, [button, nickname, last_prediction], [confirm, sketch, last_prediction],
-                     api_name="board_submit" if d == 0 else f"board_submit_{d}",
-                     api_visibility="public" if d == 0 else "undocumented",
-                     concurrency_id="board_submit", concurrency_limit=8, show_progress_on=[confirm])
+                     api_visibility="private", concurrency_id="board_submit", concurrency_limit=8,
+                     show_progress_on=[confirm])
+
+    def board_submit(digit, nickname: str | None = None, prediction=None, request: gr.Request = None):
+        return submit(digit, nickname, prediction, request)
+
+    # No trigger on the page: an endpoint for scripts and phones. Raw values (preprocess=False), so a
+    # digit out of range gets the board's own sentence ("... a digit from 0 to 9 ...").
+    gr.on([], board_submit, [digit_in, nickname, last_prediction], [confirm, sketch, last_prediction],
+          api_name="board_submit", preprocess=False, concurrency_id="board_submit", concurrency_limit=8,
+          api_description="Send this session's last drawing (from /predict_drawing or /predict_digit) to "
+          "the class board with the digit you meant (0-9) and an optional nickname.")
     undo.click(take_back, None, confirm, api_name="board_undo", concurrency_id="board_submit",
-               concurrency_limit=8, show_progress_on=[confirm])
+               concurrency_limit=8, show_progress_on=[confirm],
+               api_description="Take this session's last drawing back off the class board.")
 
 
 # ---------------------------------------------------------------- the Class board tab
@@ -205,14 +219,14 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
         if not ctx.teacher_ok(key):
             raise gr.Error("Wrong teacher key. Type the key the app was started with (--teacher-key).")
 
-    def new_board(key, title):
-        require_teacher(key)
+    def new_board(teacher_key: str | None = None, title: str | None = None):
+        require_teacher(teacher_key)
         s = store.new_session(title)
         return f"Started a new, empty board: **{html.escape(s.title)}**. Earlier boards stay in the database.", ""
 
-    def clear_board(key, sure):
-        require_teacher(key)
-        if not sure:
+    def clear_board(teacher_key: str | None = None, sure: bool = False):
+        require_teacher(teacher_key)
+        if not flag("sure", sure):
             raise gr.Error("Tick “Yes, delete every drawing on this board” first "
                            "(export the board before if you want to keep the drawings).")
         n = store.clear()
@@ -236,8 +250,11 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
         choices, default = model_choices()
         return gr.Dropdown(choices=choices, value=current if current in [k for _, k in choices] else default)
 
-    def run_finetune(key, model_key, seconds, mix, progress=gr.Progress()):
-        require_teacher(key)
+    def run_finetune(teacher_key=None, model=None, seconds=ft.FinetuneConfig.time_budget_s, mix_mnist=False,
+                     progress=gr.Progress()):
+        require_teacher(teacher_key)
+        model_key, mix = model, flag("Mix in MNIST digits", mix_mnist)
+        seconds = number("finetune_seconds", seconds, ft.FinetuneConfig.time_budget_s)
         if not model_key:
             raise gr.Error("There is no MNIST model to fine-tune yet: train one on the Train tab first.")
         subs = store.submissions(newest_first=False)
@@ -309,8 +326,10 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
                     "then compare accuracy on the class's drawings and on MNIST.")
         choices, default = model_choices()
         with gr.Row():
-            ft_model = gr.Dropdown(choices, value=default, label="Model to fine-tune", elem_id="board-ft-model")
-            ft_seconds = gr.Slider(2, 30, value=ft.FinetuneConfig.time_budget_s, step=1,
+            ft_model = gr.Dropdown(choices, value=default, label="Model to fine-tune", elem_id="board-ft-model",
+                                   allow_custom_value=True)     # 'latest' joins once a run has trained
+            ft_seconds = gr.Slider(LIMITS["finetune_seconds"].low, LIMITS["finetune_seconds"].high,
+                                   value=ft.FinetuneConfig.time_budget_s, step=1,
                                    label="Seconds of training")
             ft_mix = gr.Checkbox(label=f"Mix in {MIX_DIGITS} MNIST training digits (so it keeps what it knew)")
         ft_btn = gr.Button("Fine-tune on the class's drawings", variant="primary", elem_id="board-ft")
@@ -322,17 +341,39 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
     seen = gr.State(-1)                         # the board version this viewer shows
     timer = gr.Timer(TICK_S)
     timer.tick(refresh, [seen, cell_meant, cell_saw], [header, latest, matrix, cell, cell_info, seen],
-               api_name="board_refresh", show_progress="hidden", concurrency_limit=None, queue=False)
+               api_name="board_refresh", api_visibility="undocumented", show_progress="hidden",
+               concurrency_limit=None, queue=False)
     matrix.select(pick_cell, None, [cell_meant, cell_saw, cell, cell_info], api_visibility="private",
                   show_progress="hidden")
-    gr.on([cell_meant.input, cell_saw.input], cell_view, [cell_meant, cell_saw], [cell, cell_info],
-          api_name="board_cell", show_progress="hidden")
-    gr.api(board_summary, api_name="board_summary", concurrency_limit=None)
-    new_btn.click(new_board, [key, title], [teacher_msg, title], api_name="board_new")
-    clear_btn.click(clear_board, [key, sure], [teacher_msg, sure], api_name="board_clear")
-    for button, kind, output in ((csv_btn, "csv", csv_file), (zip_btn, "zip", zip_file)):
-        button.click(lambda k, kind=kind: export(k, kind), key, output, api_name=f"board_export_{kind}").success(
+    def board_cell(meant="any", saw="any"):
+        return cell_view(meant, saw)
+
+    gr.on([cell_meant.input, cell_saw.input], board_cell, [cell_meant, cell_saw], [cell, cell_info],
+          api_name="board_cell", show_progress="hidden", preprocess=False,
+          api_description="The drawings in one cell of the confusion matrix: the digit meant and the digit "
+          "the network saw (each 0-9, or 'any').")
+    gr.api(board_summary, api_name="board_summary", concurrency_limit=None,
+           api_description="The current board as JSON: title, counts, accuracy, confusion matrix (rows: "
+           "digit meant, columns: digit seen) and the latest drawings.")
+    new_btn.click(new_board, [key, title], [teacher_msg, title], api_name="board_new",
+                  api_description="Teacher: start a new, empty board (earlier boards stay in the database).")
+    clear_btn.click(clear_board, [key, sure], [teacher_msg, sure], api_name="board_clear",
+                    api_description="Teacher: delete every drawing on this board (sure must be true).")
+
+    def board_export_csv(teacher_key: str | None = None):
+        return export(teacher_key, "csv")
+
+    def board_export_zip(teacher_key: str | None = None):
+        return export(teacher_key, "zip")
+
+    for button, fn, output, what in ((csv_btn, board_export_csv, csv_file, "a CSV file (one row per drawing)"),
+                                     (zip_btn, board_export_zip, zip_file, "a zip of PNGs in one folder per digit")):
+        button.click(fn, key, output, api_name=fn.__name__,
+                     api_description=f"Teacher: this board's drawings as {what}.").success(
             lambda: gr.File(visible=True), None, output, queue=False, api_visibility="private")
     ft_model.focus(refresh_models, ft_model, ft_model, api_visibility="private", show_progress="hidden")
     ft_btn.click(run_finetune, [key, ft_model, ft_seconds, ft_mix], [ft_msg, ft_table],
-                 api_name="board_finetune", show_progress_on=[ft_msg], concurrency_limit=1)
+                 api_name="board_finetune", show_progress_on=[ft_msg], concurrency_limit=1, preprocess=False,
+                 api_description="Teacher: fine-tune an MNIST model on the board's drawings (seconds "
+                 f"{LIMITS['finetune_seconds'].describe()}); it becomes the 'latest' model. Returns accuracy "
+                 "before and after.")

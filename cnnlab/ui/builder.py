@@ -1,7 +1,7 @@
 """The Train tab's network builder: a student's own layer stack, edited row by row (usable on a
 phone), with every layer's output shape and parameters, the total, and a sentence for a stack
 that cannot work. The stack lives in the student's gr.State; the server checks it again when a
-run starts (cnnlab.builder, cnnlab.config.check_train_config).
+run starts (cnnlab.builder, cnnlab.config.check_train).
 
 Every user-visible string is in ``TEXT`` (a Chinese translation will move them).
 """
@@ -13,6 +13,7 @@ import gradio as gr
 
 from .. import builder, checkpoints, codegen, export
 from ..builder import BUILT, MAX_LAYERS, TEMPLATES, BuildError, normalize, summarize, template, title
+from ..config import TrainConfig
 from ..datasets import get_spec
 from ..models import MODELS
 
@@ -259,7 +260,7 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
         onnx_btn = gr.Button(TEXT["onnx_make"], elem_id="onnx-make")
         onnx_file = gr.DownloadButton(TEXT["onnx_download"], visible=False, elem_id="onnx-download")
 
-    def make_onnx():
+    def train_export_onnx():
         path = ctx.job.state().latest
         if not path:
             raise gr.Error(TEXT["onnx_none"])
@@ -271,8 +272,9 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
             raise gr.Error(str(err)) from None
         return gr.DownloadButton(value=str(out), visible=True)
 
-    onnx_btn.click(make_onnx, None, onnx_file, api_name="train_export_onnx", concurrency_limit=1,
-                   show_progress="minimal")
+    onnx_btn.click(train_export_onnx, None, onnx_file, api_name="train_export_onnx", concurrency_limit=1,
+                   show_progress="minimal", api_description="The latest run as an ONNX file: normalised "
+                   "pictures in, class probabilities out (class names and normalisation in its metadata).")
     return {"layers": layers, "train": train, "code_btn": code_btn, "code": code, "code_file": code_file}
 
 
@@ -280,9 +282,15 @@ def wire_code(ctx, editor: dict, controls: list, make_config) -> None:
     """The script of the settings in ``controls`` (make_config's arguments), shown and offered as a
     file. Called by the Train tab once its controls exist."""
 
-    def show_code(*values):
+    d = TrainConfig()
+
+    def train_code(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
+                   lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
+                   time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
+                   augment: bool = d.augment, layers: list | None = None):
         try:
-            config = make_config(*values)
+            config = make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s, train_size,
+                                 augment, layers)
             text = codegen.script(config)
         except (codegen.CodegenError, BuildError, KeyError) as err:
             raise gr.Error(str(err.args[0] if err.args else err)) from None
@@ -290,5 +298,7 @@ def wire_code(ctx, editor: dict, controls: list, make_config) -> None:
         path.write_text(text)
         return gr.Code(text, visible=True), gr.DownloadButton(value=str(path), visible=True)
 
-    editor["code_btn"].click(show_code, controls, [editor["code"], editor["code_file"]], api_name="train_code",
-                             concurrency_limit=4, show_progress="minimal")
+    editor["code_btn"].click(train_code, controls, [editor["code"], editor["code_file"]], api_name="train_code",
+                             concurrency_limit=4, show_progress="minimal",
+                             api_description="A standalone PyTorch script (torchvision loaders, --dry-run) that "
+                             "trains these settings' network the same way, and the file to download.")

@@ -147,9 +147,30 @@ function clear() {
   strokes = []; base = null;
   redraw(); send();
 }
+// Undo and Clear act when the finger, pen or mouse is lifted over them (pointerup), not on the
+// click the browser makes from a tap: after a quick stroke Chrome takes a tap that follows within
+// a fraction of a second for "stop the fling" and makes no click, so a student's Clear was lost.
+// Pointer events always arrive. A click without a pointer (Enter or Space on the focused button,
+// detail 0) still works; the click that follows a pointerup (detail >= 1) is ignored.
+let pressed = null;        // the Undo/Clear button a pointer went down on
+function act(button) {
+  if (!button || button.disabled) return;
+  if (button.classList.contains('cl-undo')) undo(); else clear();
+}
+element.addEventListener('pointerdown', (e) => {
+  const button = e.target.closest('.cl-undo, .cl-clear');
+  pressed = button && (e.pointerType !== 'mouse' || e.button === 0) ? button : null;
+});
+element.addEventListener('pointerup', (e) => {
+  const button = pressed;
+  pressed = null;
+  if (!button || e.target.closest('.cl-undo, .cl-clear') !== button) return;
+  const r = button.getBoundingClientRect();         // a finger that slid off the button: no action
+  if (e.clientX >= r.left && e.clientX <= r.right && e.clientY >= r.top && e.clientY <= r.bottom) act(button);
+});
+element.addEventListener('pointercancel', () => { pressed = null; });
 element.addEventListener('click', (e) => {
-  if (e.target.closest('.cl-undo')) undo();
-  else if (e.target.closest('.cl-clear')) clear();
+  if (e.detail === 0) act(e.target.closest('.cl-undo, .cl-clear'));
 });
 document.addEventListener('keydown', (e) => {
   if ((e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === 'z' && element.offsetParent !== null
@@ -215,11 +236,13 @@ def decode_drawing(payload: str | None) -> np.ndarray | None:
     try:
         data = base64.b64decode(payload[len(PREFIX):], validate=True)
         image = Image.open(io.BytesIO(data), formats=["PNG"])
-        if max(image.size) > MAX_SIDE:
-            raise ValueError(f"{image.size} is too big")
-        image.load()
+        if max(image.size) <= MAX_SIDE:                  # read from the header: nothing decoded yet
+            image.load()
     except (binascii.Error, ValueError, OSError, Image.DecompressionBombError):
         raise gr.Error("The drawing arrived damaged. Press Clear and draw again.") from None
+    if max(image.size) > MAX_SIDE:
+        raise gr.Error(f"The drawing is {image.size[0]} x {image.size[1]} pixels; the limit is {MAX_SIDE} "
+                       "pixels a side. Press Clear and draw again.", print_exception=False)
     return np.asarray(on_white(image).convert("L"))
 
 

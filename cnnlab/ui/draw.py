@@ -22,6 +22,8 @@ from ..zoo import ModelZoo
 from .board import build_submit
 from .canvas import SIZE, DrawingCanvas
 from .context import AppContext
+from .inputs import drawing as raw_drawing
+from .inputs import flag
 
 DIGIT_DATASETS = ("mnist",)
 HEAT_SIDE = 140            # the saliency overlay is made and sent at about this size
@@ -133,17 +135,23 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False
 
     outputs = [verdict, probs, seen, heat, last_prediction]
 
-    def predict(drawing, model, show_saliency):
+    def predict(drawing, model=None, show_saliency=False):
         return predict_digit(ctx.zoo, drawing, model, show_saliency)
+
+    def predict_raw(drawing, model=None, show_saliency=False):
+        return predict_digit(ctx.zoo, raw_drawing(drawing), model, flag("Show saliency", show_saliency))
 
     shared = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=8,
                   concurrency_id="draw")
     canvas.change(predict, [canvas, model, show_saliency], outputs, api_name="predict_drawing",
                   api_description="Recognise a drawing sent as a PNG data URL (dark ink on white), "
                   "as the page's canvas sends it on every stroke.", **shared)
-    api_sketch.change(predict, [api_sketch, model, show_saliency], outputs, api_name="predict_digit",
+    # preprocess=False: the composite's size is read from its header and refused above
+    # inputs.MAX_DRAWING_SIDE before anything is decoded (Gradio would decode up to ~179 MP first).
+    api_sketch.change(predict_raw, [api_sketch, model, show_saliency], outputs, api_name="predict_digit",
                       api_description="Recognise a drawing sent as a Sketchpad value (its composite: "
-                      "dark ink on white). Empty canvas: a hint, no error.", **shared)
+                      "dark ink on white, at most 1024 px a side). Empty canvas: a hint, no error.",
+                      preprocess=False, **shared)
     for control in (model, show_saliency):
         control.change(predict, [canvas, model, show_saliency], outputs, api_name=False, **shared)
     refresh = lambda: gr.Dropdown(choices=ctx.zoo.choices(DIGIT_DATASETS))

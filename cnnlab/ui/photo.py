@@ -222,13 +222,15 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     outputs = [answer_md, probs, seen, heat, cache]
     run = gr.on([photo.change, model.change, show_saliency.change], classify,
                 [photo, task, model, show_saliency, cache], outputs, api_name="classify_photo",
+                api_description="Classify a photo of clothing (task 'Clothing') or a flower ('Flower'): "
+                "a verdict that says when the model is unsure, the top 3, and what the model sees.",
                 preprocess=False, concurrency_limit=2, concurrency_id="photo",
                 show_progress="minimal")
     run.failure(lambda: (FAILED, None, None, gr.update(value=None)), None, outputs[:4],
                 api_visibility="private", queue=False)
     task.change(lambda t: (gr.update(choices=model_choices(zoo, t), value=zoo.default(TASKS[t])),
                            zoo.version),
-                task, [model, zoo_version], api_name="photo_models", queue=False)
+                task, [model, zoo_version], api_name="photo_models", api_visibility="undocumented", queue=False)
 
     def refresh(t, current, seen_version):   # a run trained since the page opened joins the list
         if seen_version == zoo.version:

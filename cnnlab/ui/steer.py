@@ -54,19 +54,23 @@ def build(job, key: gr.Textbox, notice: gr.Markdown, default_lr: float) -> dict:
             gr.Warning(message)
         return message
 
-    def do_pause(teacher_key):
+    def train_pause(teacher_key: str | None = None) -> str:
         return answer(job.pause(teacher_key), "Paused")
 
-    def do_resume(teacher_key):
+    def train_resume(teacher_key: str | None = None) -> str:
         return answer(job.resume(teacher_key), "Resumed")
 
-    def do_set_lr(value, teacher_key):
-        return answer(job.set_lr(value, teacher_key), "The learning rate becomes")
+    def train_set_lr(lr: float = default_lr, teacher_key: str | None = None) -> str:
+        return answer(job.set_lr(lr, teacher_key), "The learning rate becomes")
 
     common = dict(concurrency_limit=None, concurrency_id="train-control", show_progress="hidden")
-    pause.click(do_pause, key, notice, api_name="train_pause", **common)
-    resume.click(do_resume, key, notice, api_name="train_resume", **common)
-    set_lr.click(do_set_lr, [lr, key], notice, api_name="train_set_lr", **common)
+    pause.click(train_pause, key, notice, api_name="train_pause", **common,
+                api_description="Pause the shared training run after the current batch (Resume goes on).")
+    resume.click(train_resume, key, notice, api_name="train_resume", **common,
+                 api_description="Resume the paused shared training run.")
+    set_lr.click(train_set_lr, [lr, key], notice, api_name="train_set_lr", **common,
+                 api_description="Set the shared run's learning rate from the next batch on (the schedule "
+                 "stops); the change is marked on the loss curve.")
 
     def render(snap, seen: dict) -> dict:
         steerable = (snap.state, snap.mode)

@@ -21,7 +21,7 @@ from PIL import Image
 from .. import plots
 from ..builder import BUILT
 from ..checkpoints import CheckpointError
-from ..config import TrainConfig
+from ..config import LIMITS, LimitError, TrainConfig, check_train
 from ..datasets import DATASETS, get_spec
 from ..imageio import data_url
 from ..models import MODELS, models_for
@@ -30,13 +30,15 @@ from ..race import RACE_OPTIMIZERS, RACE_STEPS, lane_label
 from . import builder as builder_ui
 from . import steer as steer_ui
 from .context import AppContext
+from .inputs import flag, number
 
 TICK_S = 0.5                 # how often viewers poll the shared run (2 updates a second)
 OPTIMIZER_CHOICES = [("SGD", "sgd"), ("Momentum", "momentum"), ("RMSprop", "rmsprop"), ("Adam", "adam")]
 # A sensible peak learning rate per optimizer (one-cycle schedule), filled in when one is picked.
 SUGGESTED_LR = {"sgd": 0.1, "momentum": 0.05, "rmsprop": 1e-3, "adam": 3e-3}
-BATCH_SIZES = [16, 32, 64, 128, 256, 512]
-TRAIN_SIZES = [("all", 0), ("1,000", 1000), ("5,000", 5000), ("10,000", 10000), ("30,000", 30000)]
+BATCH_SIZES = [b for b in (16, 32, 64, 128, 256, 512, 1024) if b <= LIMITS["batch_size"].high]
+TRAIN_SIZES = [(label, n) for label, n in (("all", 0), ("1,000", 1000), ("5,000", 5000), ("10,000", 10000),
+                                           ("30,000", 30000)) if n <= LIMITS["train_size"].high]
 CURVE_COLORS = {"train loss": "#0072B2", "validation loss": "#E69F00", "validation accuracy": "#009E73",
                 steer_ui.SERIES: steer_ui.COLOR}
 LOSS_SERIES = ["train loss", "validation loss", steer_ui.SERIES]
@@ -58,15 +60,21 @@ def model_choices(dataset: str) -> list[tuple[str, str]]:
 
 def make_config(dataset, model, optimizer, lr, batch_size, epochs, budget, train_size, augment,
                 layers=None) -> TrainConfig:
+    """The run's settings from the widgets (or an API caller's raw values); a gr.Error that names the
+    allowed range for the first setting the server refuses (limits: cnnlab.config.LIMITS). ``layers``:
+    the network builder's stack, used when the model is the student's own ("custom")."""
     d = TrainConfig()
+    config = TrainConfig(dataset=dataset or d.dataset, model=model or d.model, optimizer=optimizer or d.optimizer,
+                         lr=number("lr", lr, d.lr), batch_size=number("batch_size", batch_size, d.batch_size),
+                         epochs=number("epochs", epochs, d.epochs),
+                         time_budget_s=float(number("time_budget_s", budget, d.time_budget_s)),
+                         train_size=number("train_size", train_size, d.train_size),
+                         augment=flag("Augment", augment, d.augment),
+                         layers=list(layers) if model == BUILT and isinstance(layers, list) else None)
     try:
-        return TrainConfig(dataset=dataset or d.dataset, model=model or d.model,
-                           optimizer=optimizer or d.optimizer, lr=float(lr if lr is not None else d.lr),
-                           batch_size=int(batch_size or d.batch_size), epochs=int(epochs or d.epochs),
-                           time_budget_s=float(budget or 0), train_size=int(train_size or 0),
-                           augment=bool(augment), layers=list(layers) if model == BUILT and layers else None)
-    except (TypeError, ValueError):
-        raise gr.Error("A setting is not a number: check the learning rate, batch size and epochs.") from None
+        return check_train(config)
+    except LimitError as err:
+        raise gr.Error(str(err), print_exception=False) from None
 
 
 # ---------------------------------------------------------------------- drawing the shared state
@@ -221,14 +229,16 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             dataset = gr.Dropdown(dataset_choices(ctx), value=d.dataset, label="Data set", elem_id="train-dataset")
             model = gr.Dropdown(model_choices(d.dataset), value=d.model, label="Model", elem_id="train-model")
             optimizer = gr.Radio(OPTIMIZER_CHOICES, value=d.optimizer, label="Optimizer", elem_id="train-optimizer")
-            lr = gr.Number(d.lr, label="Learning rate (peak)", minimum=1e-6, maximum=10, step=0.001,
-                           elem_id="train-lr", info="Picking an optimizer fills in a value that works for it")
+            lr = gr.Number(d.lr, label="Learning rate (peak)", minimum=LIMITS["lr"].low, maximum=LIMITS["lr"].high,
+                           step=0.001, elem_id="train-lr",
+                           info="Picking an optimizer fills in a value that works for it")
             with gr.Row():
                 batch = gr.Dropdown(BATCH_SIZES, value=d.batch_size, label="Batch size", elem_id="train-batch",
                                     allow_custom_value=True)
-                epochs = gr.Slider(1, 20, value=d.epochs, step=1, label="Epochs", elem_id="train-epochs")
-            budget = gr.Slider(0, 600, value=d.time_budget_s, step=10, label="Time budget (s, 0 = no limit)",
-                               elem_id="train-budget")
+                epochs = gr.Slider(LIMITS["epochs"].low, LIMITS["epochs"].high, value=d.epochs, step=1,
+                                   label="Epochs", elem_id="train-epochs")
+            budget = gr.Slider(LIMITS["time_budget_s"].low, LIMITS["time_budget_s"].high, value=d.time_budget_s,
+                               step=10, label="Time budget (s, 0 = no limit)", elem_id="train-budget")
             train_size = gr.Dropdown(TRAIN_SIZES, value=d.train_size, label="Training images",
                                      elem_id="train-size", allow_custom_value=True,
                                      info="fewer images: faster epochs, lower accuracy")
@@ -273,38 +283,45 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     seen = gr.State({"version": -1})
     timer = gr.Timer(TICK_S)
 
-    controls = [dataset, model, optimizer, lr, batch, epochs, budget, train_size, augment, editor["layers"]]
+    controls = [dataset, model, optimizer, lr, batch, epochs, budget, train_size, augment]
+    layers = editor["layers"]                   # the builder's stack (per user; not an API parameter)
 
-    def start(*values):
-        *settings, teacher_key = values
+    def train_start(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
+                    lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
+                    time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
+                    augment: bool = d.augment, teacher_key: str | None = None, layers: list | None = None) -> str:
+        config = make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s, train_size, augment,
+                             layers)
         before = job.state().run_id
-        message = job.start(make_config(*settings), teacher_key)
-        return _started(before, message)
+        return _started(before, job.start(config, teacher_key))
 
-    def start_race(*values):
-        *settings, teacher_key = values
+    def train_race(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
+                   lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
+                   time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
+                   augment: bool = d.augment, teacher_key: str | None = None, layers: list | None = None) -> str:
+        config = make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s, train_size, augment,
+                             layers)
         before = job.state().run_id
-        message = job.start_race(make_config(*settings), teacher_key)
-        return _started(before, message)
+        return _started(before, job.start_race(config, teacher_key))
 
     def start_built(*values):
         """The builder's own Train button: the same run with the student's stack as the model."""
         dataset_name, _, *rest = values
-        return start(dataset_name, BUILT, *rest)
+        return train_start(dataset_name, BUILT, *rest)
 
     def _started(before: int, message: str) -> str:
         if job.state().run_id == before:
             gr.Warning(message)
         return message
 
-    def stop(teacher_key):
+    def train_stop(teacher_key: str | None = None) -> str:
         return job.stop(teacher_key)
 
-    def use_upload(path, teacher_key):
-        if not path:
+    def train_upload_checkpoint(checkpoint, teacher_key: str | None = None):
+        if not checkpoint:
             return gr.skip(), gr.skip()
         try:
-            message = job.use_checkpoint(path, teacher_key)
+            message = job.use_checkpoint(checkpoint, teacher_key)
         except CheckpointError as err:
             raise gr.Error(str(err)) from None
         return message, None
@@ -360,18 +377,26 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
 
     outputs = [status, loss_plot, acc_plot, race_plot, grid, results, cm_image, mistakes_image,
                train_btn, race_btn, stop_btn, download, seen] + steering["components"]
-    train_btn.click(start, controls + [key], notice, api_name="train_start", concurrency_limit=None,
-                    concurrency_id="train-control", show_progress="hidden")
-    race_btn.click(start_race, controls + [key], notice, api_name="train_race", concurrency_limit=None,
-                   concurrency_id="train-control", show_progress="hidden")
-    builder_ui.wire_code(ctx, editor, controls, make_config)
-    editor["train"].click(start_built, controls + [key], notice, api_name=False, concurrency_limit=None,
-                          concurrency_id="train-control", show_progress="hidden")
-    stop_btn.click(stop, key, notice, api_name="train_stop", concurrency_limit=None,
-                   concurrency_id="train-control", show_progress="hidden")
-    upload.upload(use_upload, [upload, key], [notice, upload], api_name="train_upload_checkpoint",
+    # preprocess=False: the settings reach make_config as sent, so a value out of range (or a word
+    # where a number belongs) gets the sentence naming the allowed range, not Gradio's own message.
+    control = dict(concurrency_limit=None, concurrency_id="train-control", show_progress="hidden")
+    train_btn.click(train_start, controls + [key, layers], notice, api_name="train_start", preprocess=False,
+                    api_description="Start the class's shared training run (everyone watches it live; "
+                    "/train_snapshot follows it). model: mlp, cnn, lenet, cnn-deep or lstm for mnist and "
+                    "fashion, transfer for flowers5. The teacher key too when the app has one.", **control)
+    race_btn.click(train_race, controls + [key, layers], notice, api_name="train_race", preprocess=False,
+                   api_description="Race SGD, Momentum, RMSprop and Adam on the same batches (MNIST or "
+                   "Fashion-MNIST; this model, batch size and seed; each optimizer at its usual rate).",
+                   **control)
+    builder_ui.wire_code(ctx, editor, controls + [layers], make_config)
+    editor["train"].click(start_built, controls + [key, layers], notice, api_name=False, **control)
+    stop_btn.click(train_stop, key, notice, api_name="train_stop",
+                   api_description="Stop the shared run after the current batch; the model so far is kept.",
+                   **control)
+    upload.upload(train_upload_checkpoint, [upload, key], [notice, upload], api_name="train_upload_checkpoint",
+                  api_description="Make an uploaded cnnlab checkpoint (.pt) the 'latest run' for every tab.",
                   concurrency_limit=2, show_progress="minimal")
-    timer.tick(refresh, seen, outputs, api_name="train_refresh", concurrency_limit=None,
+    timer.tick(refresh, seen, outputs, api_visibility="private", concurrency_limit=None,
                concurrency_id="train-refresh", show_progress="hidden")
     demo.load(refresh, seen, outputs, api_name=False, concurrency_limit=None,
               concurrency_id="train-refresh", show_progress="hidden")
@@ -385,4 +410,6 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         """The shared run as JSON: state, status, progress, curves, the 16 guesses, results."""
         return job.state().to_dict()
 
-    gr.api(train_snapshot, api_name="train_snapshot", concurrency_limit=None)
+    gr.api(train_snapshot, api_name="train_snapshot", concurrency_limit=None,
+           api_description="The shared run as JSON: state, status, progress, curves, the 16 test pictures' "
+           "guesses and, at the end, the results.")

@@ -5,7 +5,7 @@ own drawing (from the Draw tab) or photo is placed into the map as a star withou
 Below: the map at snapshots of the class's training run (slider + animated GIF), and the same
 sample mapped from its raw pixels next to the last layer, to show what the network added.
 
-Shared: the maps (``embedding.MapCache``) and the run's snapshots (``embedding.SnapshotRecorder``),
+Shared: the maps (``maps.MapCache``) and the run's snapshots (``snapshots.SnapshotRecorder``),
 both read-only for handlers. Per user: the placed stars (``gr.State``).
 """
 from __future__ import annotations
@@ -17,13 +17,17 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .. import imageio, tsne
 from .. import maps as tsne_maps
+from .. import tsne
+from ..config import LIMITS
 from ..datasets import get_spec
 from ..plots import CLASS_COLORS, RIGHT, STAR_COLOR, WRONG, animation_gif, class_color_map, star_rows, tsne_points_frame
 from ..preprocess import prepare_for, sketch_pixels
 from ..snapshots import SnapshotRecorder
 from .context import AppContext
+from .inputs import drawing as raw_drawing
+from .inputs import flag, number
+from .inputs import photo as raw_photo
 
 PICTURES_MAX = 3000          # above this many points the hover pictures are left out (data size)
 STAR_DRAWING, STAR_PHOTO = "★ your drawing", "★ your photo"
@@ -58,8 +62,8 @@ def get_map(ctx: AppContext, key: str | None, n, perplexity, progress=None) -> t
     """The map for a model choice: cached, shipped with the model, or computed now."""
     maps = ctx.maps
     entry = _entry(ctx, key)
-    n = int(np.clip(int(n or tsne.DEFAULT_N), tsne.MIN_N, tsne.MAX_N))
-    perplexity = float(np.clip(float(perplexity or tsne.DEFAULT_PERPLEXITY), 2, 100))
+    n = number("tsne_points", n, tsne.DEFAULT_N)                    # limits: cnnlab.config.LIMITS
+    perplexity = float(number("tsne_perplexity", perplexity, tsne.DEFAULT_PERPLEXITY))
     try:
         return maps.get(entry.path, entry.dataset, lambda: ctx.zoo.get(entry.key), n, perplexity,
                         progress=_progress(progress))
@@ -130,14 +134,6 @@ def describe(m: tsne_maps.TsneMap, requested: int) -> str:
             f"about {m.n // max(len(m.classes), 1):,} per class · perplexity {m.perplexity:g} · the model "
             f"gets **{m.accuracy:.1%}** of them right ({wrong:,} mistakes: colour by *right / wrong* "
             f"to find them) · {made}.")
-
-
-def _read_upload(path) -> Image.Image:
-    """A student's photo, decoded defensively (size limits, EXIF orientation, odd formats)."""
-    try:
-        return imageio.load_photo(path).image
-    except imageio.ImageInputError as err:
-        raise gr.Error(str(err), print_exception=False) from err
 
 
 def place(ctx: AppContext, key, n, perplexity, colour_by, pictures, source, label: str, stars):
@@ -219,9 +215,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
     with gr.Row():
         model = gr.Dropdown(ctx.zoo.choices(), value=ctx.zoo.default(), label="Model",
                             info="The data set comes with the model", elem_id="tsne-model", scale=2)
-        size = gr.Slider(tsne.MIN_N, tsne.MAX_N, tsne.DEFAULT_N, step=500, label="Test pictures on the map",
+        size = gr.Slider(LIMITS["tsne_points"].low, LIMITS["tsne_points"].high, tsne.DEFAULT_N, step=500,
+                         label="Test pictures on the map",
                          info="More points: a fuller map, but slower to compute", elem_id="tsne-n", scale=2)
-        perplexity = gr.Slider(5, 100, tsne.DEFAULT_PERPLEXITY, step=5, label="Perplexity",
+        perplexity = gr.Slider(LIMITS["tsne_perplexity"].low, LIMITS["tsne_perplexity"].high,
+                               tsne.DEFAULT_PERPLEXITY, step=5, label="Perplexity",
                                info="How many neighbours each point cares about", elem_id="tsne-perplexity",
                                scale=2)
     with gr.Row():
@@ -292,7 +290,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
         compare_caption = gr.Markdown(elem_id="tsne-compare-caption")
         compare_colours = gr.State(None)
 
-    # ---- handlers: a few lines each; the work is in cnnlab.embedding (argument names = API names)
+    # ---- handlers: a few lines each; the work is in cnnlab.maps and cnnlab.snapshots (argument names = API names)
     def tsne_map(model, n, perplexity, colour_by, pictures, progress=gr.Progress()):
         m = get_map(ctx, model, n, perplexity, progress)
         return (*points(ctx, m, colour_by, pictures), describe(m, n), {"map": m.ident, "stars": []}, "", None)
@@ -301,13 +299,20 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
         m = get_map(ctx, model, n, perplexity)
         return points(ctx, m, colour_by, pictures, stars["stars"] if stars.get("map") == m.ident else [])
 
+    # The API's events take raw values (preprocess=False): every setting and picture is checked by
+    # cnnlab.ui.inputs before use, images by their header before decoding.
     def tsne_place_drawing(model, n, perplexity, colour_by, pictures, drawing, stars):
-        return place(ctx, model, n, perplexity, colour_by, pictures, drawing, STAR_DRAWING, stars)
+        return place(ctx, model, n, perplexity, colour_by, flag("Show pictures", pictures, True),
+                     raw_drawing(drawing), STAR_DRAWING, stars)
 
     def tsne_place_photo(model, n, perplexity, colour_by, pictures, photo, stars):
-        if not photo:
+        picture = raw_photo(photo)
+        if picture is None:
             raise gr.Error("Add a photo first (upload, webcam or paste), then press 'Place my photo'.")
-        return place(ctx, model, n, perplexity, colour_by, pictures, _read_upload(photo), STAR_PHOTO, stars)
+        for note in picture.notes:
+            gr.Info(note)
+        return place(ctx, model, n, perplexity, colour_by, flag("Show pictures", pictures, True), picture.image,
+                     STAR_PHOTO, stars)
 
     def tsne_clear(model, n, perplexity, colour_by, pictures):
         m = get_map(ctx, model, n, perplexity)
@@ -321,7 +326,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
     controls = [model, size, perplexity, colour, pictures]
     map_outputs = [scatter, colours, legend, info, stars, placed, seen]
     star_outputs = [scatter, colours, legend, placed, seen, stars]
-    then_colours(show.click(tsne_map, controls, map_outputs, api_name="tsne_map", show_progress_on=[info]),
+    raw = dict(preprocess=False)
+    then_colours(show.click(tsne_map, controls, map_outputs, api_name="tsne_map", show_progress_on=[info],
+                            api_description="The t-SNE map of a model's last layer: one dot per test picture "
+                            f"(n {LIMITS['tsne_points'].describe()}, perplexity "
+                            f"{LIMITS['tsne_perplexity'].describe()}), coloured by class or by right/wrong.",
+                            **raw),
                  [scatter], colours)
     then_colours(model.input(tsne_map, controls, map_outputs, api_name=False, show_progress_on=[info]),
                  [scatter], colours)
@@ -329,10 +339,17 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
         then_colours(control.input(tsne_redraw, controls + [stars], [scatter, colours, legend], api_name=False,
                                    show_progress="hidden"), [scatter], colours)
     then_colours(place_drawing.click(tsne_place_drawing, controls + [sketch, stars], star_outputs,
-                                     api_name="tsne_place_drawing", show_progress_on=[placed]), [scatter], colours)
+                                     api_name="tsne_place_drawing", show_progress_on=[placed],
+                                     api_description="Place a drawing (PNG data URL, dark ink on white) on the "
+                                     "map as a star, without moving the map; says which pictures it lands among.",
+                                     **raw), [scatter], colours)
     then_colours(place_photo.click(tsne_place_photo, controls + [photo, stars], star_outputs,
-                                   api_name="tsne_place_photo", show_progress_on=[placed]), [scatter], colours)
-    then_colours(clear.click(tsne_clear, controls, star_outputs, api_name="tsne_clear"), [scatter], colours)
+                                   api_name="tsne_place_photo", show_progress_on=[placed],
+                                   api_description="Place a photo on a clothing or flower model's map as a star, "
+                                   "without moving the map.", **raw), [scatter], colours)
+    then_colours(clear.click(tsne_clear, controls, star_outputs, api_name="tsne_clear",
+                             api_description="The map again without this session's stars.", **raw),
+                 [scatter], colours)
 
     def tsne_snapshots():
         rec = recorder.recording()
@@ -340,7 +357,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
         return rec.note, gr.Slider(minimum=0, maximum=max(count - 1, 1), value=max(count - 1, 0),
                                    interactive=count > 1)
 
-    def tsne_snapshot(index, colour_by, progress=gr.Progress()):
+    def tsne_snapshot(index=0, colour_by="true class", progress=gr.Progress()):
+        try:
+            index = int(float(0 if index in (None, "") else index))     # past the last: the last one
+        except (TypeError, ValueError, OverflowError):
+            raise gr.Error(f"Snapshot must be a whole number, 0 for the first; you sent {str(index)[:20]!r}.",
+                           print_exception=False) from None
         return snapshot_view(recorder, index, colour_by, progress)
 
     def tsne_gif(progress=gr.Progress()):
@@ -354,17 +376,24 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
         return str(animation_gif(rec, all_maps, out, colors=CLASS_COLORS))
 
     history_outputs = [history_plot, history_colours, history_legend, history_caption]
-    refresh.click(tsne_snapshots, None, [history_status, moment], api_name="tsne_snapshots", queue=False)
+    refresh.click(tsne_snapshots, None, [history_status, moment], api_name="tsne_snapshots", queue=False,
+                  api_description="How many maps of the class's training run were recorded (a note, and the "
+                  "last snapshot's index for /tsne_snapshot).")
     then_colours(moment.release(tsne_snapshot, [moment, colour], history_outputs, api_name="tsne_snapshot",
-                                show_progress_on=[history_caption]), [history_plot], history_colours)
-    make_gif.click(tsne_gif, None, gif, api_name="tsne_gif", show_progress_on=[gif])
+                                show_progress_on=[history_caption], preprocess=False,
+                                api_description="The map at one snapshot of the class's training run "
+                                "(0 = before training)."), [history_plot], history_colours)
+    make_gif.click(tsne_gif, None, gif, api_name="tsne_gif", show_progress_on=[gif],
+                   api_description="An animated GIF of the map through the whole recorded training run.")
 
     def tsne_compare(model, n, perplexity, progress=gr.Progress()):
         return compare_view(ctx, model, n, perplexity, progress)
 
     then_colours(compare_btn.click(tsne_compare, [model, size, perplexity],
                                    [raw_plot, last_plot, compare_colours, compare_legend, compare_caption],
-                                   api_name="tsne_compare", show_progress_on=[compare_caption]),
+                                   api_name="tsne_compare", show_progress_on=[compare_caption],
+                                   api_description="The same test pictures mapped from raw pixels and from the "
+                                   "last layer, with how often neighbours share a class in each.", **raw),
                  [raw_plot, last_plot], compare_colours)
 
     def refresh_choices(current):

@@ -1,0 +1,111 @@
+"""What API callers send, turned into what the handlers need, with every limit checked first.
+
+Events that an API caller can reach with any value are wired with ``preprocess=False``: Gradio's
+own preprocessing would decode an image before we could look at its size (Pillow allows ~179
+megapixels), and would answer a slider value out of range, or a word where a number belongs, with
+a message that does not name the setting. These helpers take the raw values instead:
+
+* ``drawing``: a drawing as the page's canvas sends it (a PNG data URL) or as a Sketchpad value
+  (``{"composite": file, ...}``); the picture's size is read from its header and refused above
+  ``MAX_DRAWING_SIDE`` pixels before anything is decoded.
+* ``photo``: an uploaded photo, through ``cnnlab.imageio.load_photo`` (bytes and pixels checked
+  from the header before decoding).
+* ``number`` / ``flag``: a setting checked against ``cnnlab.config.LIMITS``.
+
+Each failure is a ``gr.Error`` whose sentence says what to do.
+"""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from .. import imageio
+from ..config import LimitError, check, check_flag
+from .canvas import MAX_SIDE as MAX_DRAWING_SIDE
+from .canvas import decode_drawing
+
+DRAWING_FORMATS = ("PNG", "JPEG", "WEBP")    # what a canvas or a script saves a drawing as
+
+
+def fail(message: str) -> gr.Error:
+    return gr.Error(message, print_exception=False)
+
+
+def number(name: str, value, default=None):
+    """A setting from ``cnnlab.config.LIMITS``; ``None`` or "" means ``default`` when one is given."""
+    if value in (None, "") and default is not None:
+        value = default
+    try:
+        return check(name, value)
+    except LimitError as err:
+        raise fail(str(err)) from None
+
+
+def flag(label: str, value, default: bool = False) -> bool:
+    try:
+        return check_flag(label, default if value is None else value)
+    except LimitError as err:
+        raise fail(str(err)) from None
+
+
+def _file_source(value) -> str | bytes | None:
+    """A FileData-like value (dict with "path" or a data: "url", or a path string) -> path / bytes."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, dict):
+        if value.get("path"):
+            return value["path"]
+        url = value.get("url") or ""
+        if url.startswith("data:"):
+            return imageio.decode_data_url(url)
+    raise imageio.ImageInputError("The picture arrived in a form this app cannot read; "
+                                  "please send it as a PNG file.")
+
+
+def drawing_pixels(source: str | bytes) -> np.ndarray:
+    """(H, W) uint8 grey pixels of a drawing file, transparent parts on white paper; the size is
+    checked from the header before decoding."""
+    im = imageio.open_checked(source, max_pixels=MAX_DRAWING_SIDE ** 2, max_side=MAX_DRAWING_SIDE,
+                              formats=DRAWING_FORMATS)
+    try:
+        im.load()
+        if im.mode in ("RGBA", "LA", "P", "PA") or "transparency" in im.info:
+            rgba = im.convert("RGBA")
+            im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        return np.asarray(im.convert("L"))
+    except Exception as err:                      # truncated or corrupt data
+        raise imageio.ImageInputError("The drawing arrived damaged. Press Clear and draw again.") from err
+
+
+def drawing(raw) -> dict | None:
+    """The Sketchpad-style value ``{"background": None, "layers": [], "composite": (H, W) uint8}``
+    of a raw drawing (PNG data URL or Sketchpad value); None for an empty canvas."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):                      # the page's canvas: a PNG data URL
+        pixels = decode_drawing(raw)
+    elif isinstance(raw, dict):                   # a Sketchpad value: only its composite is read
+        composite = raw.get("composite")
+        if composite is None:
+            return None
+        try:
+            pixels = drawing_pixels(_file_source(composite))
+        except imageio.ImageInputError as err:
+            raise fail(str(err)) from None
+    else:
+        raise fail("The drawing did not arrive as a picture. Press Clear and draw again.")
+    return None if pixels is None else {"background": None, "layers": [], "composite": pixels}
+
+
+def photo(raw):
+    """A decoded ``imageio.Photo`` from a raw Image value (path, FileData dict or data URL)."""
+    try:
+        source = _file_source(raw)
+        if source is None:
+            return None
+        return imageio.load_photo(source)
+    except imageio.ImageInputError as err:
+        raise fail(str(err)) from None
