@@ -87,9 +87,12 @@ def bench_handler(ctx, urls: list[str], rounds: int) -> None:
     print(f"   open a map (click), mnist-cnn: {percentiles(times)}")
 
 
-def one_run(ctx, job, seconds: float, listener, viewers: int) -> tuple[float, int]:
+def one_run(zoo, runs: str, data_root: str, seconds: float, listener, viewers: int) -> tuple[float, int]:
     from cnnlab.config import TrainConfig
-    job.listeners[:] = [listener] if listener is not None else []
+    from cnnlab.jobs import TrainJob
+    job = TrainJob(zoo, runs, data_root)             # a fresh job: only this run's listener
+    if listener is not None:
+        job.subscribe(listener)
     stop = threading.Event()
     polls = [0]
 
@@ -112,19 +115,14 @@ def one_run(ctx, job, seconds: float, listener, viewers: int) -> tuple[float, in
     stop.set()
     for th in threads:
         th.join()
-    snap = job.snapshot()
-    return snap.images_per_s, polls[0]
+    return job.state().images_per_s, polls[0]
 
 
 def bench_training(data_root: str, seconds: float, repeats: int, viewers: int) -> None:
     from cnnlab import inside
-    from cnnlab.config import AppConfig
-    from cnnlab.jobs import TrainJob
-    from cnnlab.ui.context import AppContext
     from cnnlab.zoo import ModelZoo
     runs = tempfile.mkdtemp(prefix="inside-bench-")
-    ctx = AppContext(AppConfig(data_dir=data_root, runs_dir=runs, checkpoint_dir=runs), ModelZoo(runs))
-    job = TrainJob(ctx)
+    zoo = ModelZoo(runs)
     print(f"\n2. Training the default CNN for {seconds:.0f} s each way, {repeats} rounds "
           f"(images/s; alternating so that other load hits all three alike)")
     results: dict[str, list[float]] = {"without the Inside listener": [], "with it, nobody watching": [],
@@ -133,7 +131,7 @@ def bench_training(data_root: str, seconds: float, repeats: int, viewers: int) -
     for r in range(repeats):
         for name in results:
             live = None if name.startswith("without") else inside.LiveInside(data_root)
-            rate, polls = one_run(ctx, job, seconds, live, 0 if "nobody" in name or live is None else viewers)
+            rate, polls = one_run(zoo, runs, data_root, seconds, live, 0 if "nobody" in name or live is None else viewers)
             results[name].append(rate)
             extra = ""
             if live is not None:
@@ -160,9 +158,9 @@ def main() -> None:
     data_root = os.environ["CNNLAB_DATA"]
     torch.set_num_threads(1)                       # as the app's request threads (cnnlab.jobs)
     from cnnlab.config import AppConfig
-    from cnnlab.ui.context import AppContext
-    from cnnlab.zoo import ModelZoo
-    ctx = AppContext(AppConfig(data_dir=data_root), ModelZoo(ROOT / "checkpoints"))
+    from cnnlab.ui.context import build_context
+    ctx = build_context(AppConfig(data_dir=data_root, checkpoint_dir=str(ROOT / "checkpoints"),
+                                  runs_dir=tempfile.mkdtemp(prefix="inside-bench-")))
     print(f"cpu cores: {os.cpu_count()}, load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     bench_handler(ctx, drawings(data_root), a.rounds)
     if not a.skip_training:
