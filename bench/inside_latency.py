@@ -131,7 +131,8 @@ def bench_training(data_root: str, seconds: float, repeats: int, viewers: int) -
     for r in range(repeats):
         for name in results:
             live = None if name.startswith("without") else inside.LiveInside(data_root)
-            rate, polls = one_run(zoo, runs, data_root, seconds, live, 0 if "nobody" in name or live is None else viewers)
+            watching = 0 if "nobody" in name or live is None else viewers
+            rate, polls = one_run(zoo, runs, data_root, seconds, live, watching)
             results[name].append(rate)
             extra = ""
             if live is not None:

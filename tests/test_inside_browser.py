@@ -152,10 +152,11 @@ def test_on_a_phone_the_maps_wrap_and_nothing_scrolls_sideways(browser, app_serv
         traffic.settle(page)
         assert stage_shapes(page) == CNN_SHAPES
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        rows = page.eval_on_selector("#inside-layers .ins-maps[data-s='4']",
-                                     "e => new Set([...e.children].map(b => Math.round(b.getBoundingClientRect().top))).size")
+        tops = "e => new Set([...e.children].map(b => Math.round(b.getBoundingClientRect().top))).size"
+        rows = page.eval_on_selector("#inside-layers .ins-maps[data-s='4']", tops)
         assert rows >= 3                                              # 32 maps wrap onto several rows
-        right = page.eval_on_selector_all("#inside-layers .ins-map", "els => Math.max(...els.map(e => e.getBoundingClientRect().right))")
+        rightmost = "els => Math.max(...els.map(e => e.getBoundingClientRect().right))"
+        right = page.eval_on_selector_all("#inside-layers .ins-map", rightmost)
         assert right <= 390
         page.locator("#inside-layers .ins-maps[data-s='1'] .ins-map").nth(2).tap()
         traffic.settle(page)
