@@ -320,16 +320,18 @@ class Channels:
 
 
 def photo_channels(model: nn.Module, x: torch.Tensor, n: int = PHOTO_CHANNELS) -> tuple[Channels, Channels] | None:
-    """For a photo model: the ``n`` most active channels of its first and of its last maps
-    (after their activation). None for a model without maps."""
+    """For a photo model: the ``n`` channels of its first and of its last maps (after their
+    activation) that change most across the photo. (The most active ones on average are mostly
+    flat: a channel near its ceiling everywhere shows as one orange square, not as edges.)
+    None for a model without maps."""
     w = walk(model, x)
     maps = [s for s in w.stages if s.is_map and s.kind in ("act", "conv")]
     if not maps:
         return None
 
     def pick(stage: Stage, title: str) -> Channels:
-        strength = stage.value.clamp(min=0).mean(dim=(1, 2))
-        chans = strength.argsort(descending=True)[:n].sort().values.tolist()
+        variation = stage.value.flatten(1).std(dim=1)
+        chans = variation.argsort(descending=True)[:n].sort().values.tolist()
         return Channels(title, stage.shape, chans, stage.value[chans].numpy())
 
     return (pick(maps[0], "Early: the first layer's maps"), pick(maps[-1], "Late: the last layer's maps"))

@@ -12,7 +12,7 @@ from PIL import Image, ImageColor
 from ... import datasets, imageio
 from ... import inside as core
 from ...imageio import data_url
-from ...plots import RIGHT
+from ...plots import CLASS_COLORS
 from ...preprocess import prepare_for
 from ..context import AppContext
 from .inputs import drawing_datasets, load_model, photo_datasets
@@ -20,6 +20,7 @@ from .text import esc, fmt, note, t
 from .walk_view import input_html, maps_html, section_head
 
 PATCH_ZOOM = 4              # patches are drawn 4x, so the receptive field's square can be a thin line
+MARK = CLASS_COLORS[1]      # sky blue, the receptive field's square
 
 
 # --------------------------------------------------------------------------- filters
@@ -36,13 +37,14 @@ def kernel_img(c: int, kernel: np.ndarray, scale: float) -> str:
 
 
 def patch_picture(patch: np.ndarray, field: int, zoom: int = PATCH_ZOOM) -> np.ndarray:
-    """A grey patch (side = 3 fields) enlarged ``zoom`` times, its middle field outlined."""
+    """A grey patch (side = 3 fields) enlarged ``zoom`` times, its middle field outlined 2 px wide
+    (sky blue: it shows on black paper and on white ink alike)."""
     big = np.kron(patch, np.ones((zoom, zoom), np.uint8))
     rgb = np.repeat(big[..., None], 3, axis=2)
-    lo, hi = field * zoom, 2 * field * zoom - 1
-    colour = ImageColor.getrgb(RIGHT)
-    rgb[[lo, hi], lo:hi + 1] = colour
-    rgb[lo:hi + 1, [lo, hi]] = colour
+    lo, hi = field * zoom - 1, 2 * field * zoom
+    colour = ImageColor.getrgb(MARK)
+    rgb[[lo, lo + 1, hi - 1, hi], lo:hi + 1] = colour
+    rgb[lo:hi + 1, [lo, lo + 1, hi - 1, hi]] = colour
     return rgb
 
 

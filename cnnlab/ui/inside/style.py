@@ -1,6 +1,7 @@
 """How the Inside tab looks and what its page-side code does: the CSS of its HTML blocks and the
 two small scripts behind clicking a map and keeping the keyboard on it. (Projector mode's larger
-maps live with the rest of projector mode, in ``cnnlab.ui.theme.PROJECTOR_CSS``.)"""
+maps live with the rest of projector mode, in ``cnnlab.ui.theme.PROJECTOR_CSS``; sizes here are in
+em, so its larger font size on ``.ins`` scales all the tab's text.)"""
 from __future__ import annotations
 
 from string import Template
@@ -15,11 +16,11 @@ CSS = Template("""
   margin: 0 0 6px 0; background: var(--block-background-fill, #fff)}
 .ins-arrow {text-align: center; color: var(--body-text-color-subdued, #777); line-height: 1; margin: 0 0 6px}
 .ins-head {display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 12px}
-.ins-head b {font-size: 1.1rem}
-.ins-shape {font-family: ui-monospace, Menlo, Consolas, monospace; font-weight: 700; font-size: 1.05rem;
+.ins-head b {font-size: 1.1em}
+.ins-shape {font-family: ui-monospace, Menlo, Consolas, monospace; font-weight: 700; font-size: 1.05em;
   background: var(--background-fill-secondary, #f3f4f6); padding: 1px 6px; border-radius: 6px}
-.ins-params {color: var(--body-text-color-subdued, #666); font-size: 0.9rem}
-.ins-how {color: var(--body-text-color-subdued, #555); font-size: 0.88rem; margin: 2px 0 6px}
+.ins-params {color: var(--body-text-color-subdued, #666); font-size: 0.9em}
+.ins-how {color: var(--body-text-color-subdued, #555); font-size: 0.88em; margin: 2px 0 6px}
 .ins-maps {display: flex; flex-wrap: wrap; gap: 4px}
 .ins-map, .ins-tile {padding: 0; margin: 0; border: 1px solid #bbb; border-radius: 3px;
   width: calc(var(--s) * var(--zoom, 1)); height: calc(var(--s) * var(--zoom, 1));
@@ -33,19 +34,19 @@ CSS = Template("""
 .ins-vector {image-rendering: pixelated; border: 1px solid #bbb; display: block; max-width: 100%; height: auto}
 .ins-bars {display: grid; grid-template-columns: auto 1fr auto; gap: 3px 8px; align-items: center;
   max-width: 460px}
-.ins-bar {height: 0.9rem; background: $positive; border-radius: 3px; min-width: 1px}
+.ins-bar {height: 0.9em; background: $positive; border-radius: 3px; min-width: 1px}
 .ins-bars .top {font-weight: 800}
-.ins-says {font-size: 1.15rem; margin: 4px 0}
+.ins-says {font-size: 1.15em; margin: 4px 0}
 .ins-note {border: 1px dashed var(--border-color-primary, #ccc); border-radius: 8px; padding: 10px 12px;
   color: var(--body-text-color-subdued, #555); margin: 0 0 8px}
 .ins-cells {display: flex; flex-wrap: wrap; gap: 4px}
-.ins-cell {text-align: center; font-size: 0.8rem}
-.ins-cell .v {display: block; min-width: 2.6rem; padding: 4px 2px; border: 1px solid #bbb; border-radius: 4px;
+.ins-cell {text-align: center; font-size: 0.8em}
+.ins-cell .v {display: block; min-width: 2.6em; padding: 4px 2px; border: 1px solid #bbb; border-radius: 4px;
   font-family: ui-monospace, Menlo, Consolas, monospace}
-.ins-detail h3 {margin: 0 0 6px; font-size: 1.15rem}
+.ins-detail h3 {margin: 0 0 6px; font-size: 1.15em}
 .ins-figs {display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start}
 .ins-fig {margin: 0; flex: 1 1 140px; max-width: 240px}
-.ins-fig figcaption {font-size: 0.85rem; color: var(--body-text-color-subdued, #555)}
+.ins-fig figcaption {font-size: 0.85em; color: var(--body-text-color-subdued, #555)}
 .ins-big {position: relative; width: 100%; aspect-ratio: 1 / 1; cursor: crosshair; touch-action: manipulation;
   border: 1px solid #888; border-radius: 4px; overflow: hidden}
 .ins-big:focus-visible {outline: 3px solid $accent; outline-offset: 2px}
@@ -55,19 +56,20 @@ CSS = Template("""
 .ins-mark {position: absolute; border: 3px solid #000; outline: 2px solid #fff; pointer-events: none}
 .ins-table-wrap {max-width: 100%; overflow-x: auto}
 .ins-table {border-collapse: collapse; margin: 6px 0; font-family: ui-monospace, Menlo, Consolas, monospace;
-  font-size: 0.78rem}
+  font-size: 0.78em}
 .ins-table td {border: 1px solid #bbb; padding: 2px 3px; text-align: right; line-height: 1.15}
 .ins-table td .w {display: block; color: #555}
 .ins-table td.pad {color: #999}
-.ins-sum {font-size: 1.05rem; margin: 6px 0}
+.ins-sum {font-size: 1.05em; margin: 6px 0}
 .ins-partials {display: flex; flex-wrap: wrap; gap: 2px 10px; font-family: ui-monospace, Menlo, Consolas, monospace;
-  font-size: 0.82rem}
+  font-size: 0.82em}
 .ins-filter {display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin: 0 0 8px}
-.ins-filter .lab {min-width: 4.5rem; font-size: 0.9rem}
+.ins-filter .lab {min-width: 4.5em; font-size: 0.9em}
 .ins-filter img {width: 60px; height: 60px; image-rendering: pixelated; border: 1px solid #bbb; border-radius: 3px}
 .ins-filter img.k {outline: 2px solid $accent}
 .ins-live-filters {display: flex; flex-wrap: wrap; gap: 4px}
-@media (max-width: 520px) {.ins-filter img {width: 44px; height: 44px} .ins-fig {flex: 0 0 calc(50% - 5px)}}
+@media (max-width: 520px) {.ins-filter {gap: 4px} .ins-filter .lab {flex-basis: 100%}
+  .ins-filter img {width: 38px; height: 38px} .ins-fig {flex: 0 0 calc(50% - 5px)}}
 """).substitute(accent=RIGHT, positive="#{:02x}{:02x}{:02x}".format(*PALETTE[-1]))
 
 # The picker: a component that shows nothing; its value is the opened map "stage:channel:row:col".

@@ -17,7 +17,7 @@ TEXT = {
     "one_scale": "One colour scale for all layers",
     "one_scale_info": "Off: each layer uses its own scale, so weak layers stay visible",
     "empty": "Draw a digit (0-9) on the canvas: every layer of the network appears here.",
-    "empty_detail": ("Click any feature map on the right (or tab to it and press Enter) to open it here, "
+    "empty_detail": ("Click any feature map of the network (or tab to it and press Enter) to open it here, "
                      "with the kernel that made it and the multiply-and-add at one pixel."),
     "stale_pick": "That map is not in this model. Click a map of this model to open it.",
     "bad_pick": "That map choice could not be read. Click a map to open it.",
@@ -29,8 +29,8 @@ TEXT = {
     "maps_of": "{n} maps of {h} x {w}",
     "input_alt": "The {h} by {w} picture the network reads",
     "vector_alt": "{title}: {n} numbers as coloured cells",
-    "scale": "colour scale: -{s} to +{s}",
-    "scale_all": "one colour scale for all layers: -{s} to +{s}",
+    "scale": "colour scale: −{s} to +{s}",
+    "scale_all": "one colour scale for all layers: −{s} to +{s}",
     "says": "The network says <b>{label}</b> ({p:.0%} sure)",
     "no_maps_mlp": ("<b>An MLP has no feature maps.</b> Its first layer flattens the 28 x 28 picture into 784 "
                     "numbers, and each of its {units} units adds up <i>all</i> of them with its own weights: it "
@@ -92,8 +92,8 @@ TEXT = {
     "photo_empty": "Upload a photo to see a few early and late channels of the transfer model.",
     "photo_none": "No photo model is installed (flowers5-transfer.pt).",
     "photo_intro": ("<b>{early}</b> ({early_shape}): simple things like edges and colour blobs, at high "
-                    "resolution. <b>{late}</b> ({late_shape}): whole parts, coarse. The {n} most active "
-                    "channels of each."),
+                    "resolution. <b>{late}</b> ({late_shape}): whole parts, coarse. The {n} channels of each "
+                    "that change most across the photo."),
     "channel": "channel {c}",
     "channel_alt": "{title}, channel {c}",
 }

@@ -62,13 +62,20 @@ def maps_html(values, title: str, scale: float, index: int | None = None, pick: 
             f"style=\"--s:{side}px; --n:{max(c - 1, 1)}; --w:{c * 100}%; --sprite:url('{sprite}')\">{tiles}</div>")
 
 
+def score_cell(value: float, index: int, name: str) -> str:
+    """One class's score as a number on its colour (white figures on the darkest colours)."""
+    rgb = tuple(int(x) for x in core.PALETTE[index])
+    ink = ";color:#fff" if abs(int(index) - core.ZERO) > 0.55 * core.STEPS else ""
+    return (f"<span class='ins-cell'><span class='v' style='background:rgb{rgb}{ink}'>{fmt(value)}</span>"
+            f"{esc(name)}</span>")
+
+
 def vector_html(stage: core.Stage, scale: float, classes=None) -> str:
+    """A vector stage: one cell per class for the last dense layer, else rows of coloured cells."""
     v = stage.value.reshape(-1)
     if classes is not None and v.numel() == len(classes) and v.numel() <= 20:
         idx = core.to_index(v.numpy(), scale)
-        cells = "".join(
-            f"<span class='ins-cell'><span class='v' style='background:rgb{tuple(int(x) for x in core.PALETTE[i])}'>"
-            f"{fmt(float(x))}</span>{esc(name)}</span>" for x, i, name in zip(v.tolist(), idx, classes))
+        cells = "".join(score_cell(x, i, name) for x, i, name in zip(v.tolist(), idx, classes))
         return f"<div class='ins-cells'>{cells}</div>"
     width = 64 if v.numel() > 64 else v.numel()
     if stage.value.dim() == 2:                   # a sequence (steps x numbers): one row per step
