@@ -112,7 +112,7 @@ def live_html(view: core.LiveView | None, why_none: str = "") -> str:
                    f"{maps_html(f, view.filter_title, core.scale_of(f), side=max(48, 8 * f.shape[1]))}</section>")
     guess = int(np.argmax(view.probs))
     said = t("live_picture", label=esc(view.label), guess=esc(view.classes[guess]), p=float(view.probs[guess]))
-    out.append(f"<section class='ins-stage'><div class='ins-head'>{said}</div>{input_html(view.picture)}</section>")
+    out.append(f"<section class='ins-stage'><div class='ins-says'>{said}</div>{input_html(view.picture)}</section>")
     for title, shape, values in view.maps:
         out.append(f"<section class='ins-stage'>{section_head(title, shape)}"
                    f"{maps_html(values, title, core.scale_of(values))}</section>")
