@@ -27,6 +27,7 @@ CSS = Template("""
   background-image: var(--sprite); background-repeat: no-repeat; image-rendering: pixelated;
   background-size: var(--w) 100%; background-position: calc(var(--i) / var(--n) * 100%) 0}
 .ins-map {cursor: pointer; touch-action: manipulation}
+.ins-tile {display: block; margin: 0 auto}            /* also inside a template's inline cell */
 .ins-map:hover {outline: 2px solid $accent}
 .ins-map:focus-visible, .ins-map[aria-pressed="true"] {outline: 3px solid $accent; outline-offset: 1px}
 .ins-pic {image-rendering: pixelated; border: 1px solid #999; border-radius: 4px; display: block;
@@ -39,7 +40,7 @@ CSS = Template("""
 .ins-says {font-size: 1.15em; margin: 4px 0}
 .ins-note {border: 1px dashed var(--border-color-primary, #ccc); border-radius: 8px; padding: 10px 12px;
   color: var(--body-text-color-subdued, #555); margin: 0 0 8px}
-.ins-cells {display: flex; flex-wrap: wrap; gap: 4px}
+.ins-cells {display: flex; flex-wrap: wrap; gap: 4px; margin: 0 0 8px}
 .ins-cell {text-align: center; font-size: 0.8em}
 .ins-cell .v {display: block; min-width: 2.6em; padding: 4px 2px; border: 1px solid #bbb; border-radius: 4px;
   font-family: ui-monospace, Menlo, Consolas, monospace}
