@@ -139,6 +139,8 @@ def test_maps_open_from_the_keyboard_and_the_mlp_explains_itself(page):
     assert stage_shapes(page)[:3] == ["1 x 28 x 28", "784", "256"]
     assert page.locator("#inside-layers .ins-map").count() == 0
     assert page.locator("#inside-layers .ins-tile").count() == 24
+    tile = page.locator("#inside-layers .ins-tile").first.bounding_box()     # each template is a picture
+    assert tile["width"] >= 40 and tile["height"] >= 40
 
 
 def test_on_a_phone_the_maps_wrap_and_nothing_scrolls_sideways(browser, app_server):

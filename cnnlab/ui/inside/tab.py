@@ -39,7 +39,7 @@ def open_map(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, p
     chosen = parse_pick(pick)
     prepared = prepare_drawing(loaded, drawing)
     if prepared is None or chosen is None:
-        return note('empty_detail')
+        return note("empty_detail")
     return detail_html(loaded, core.walk(loaded.model, prepared.tensor), chosen, bool(one_scale))
 
 
