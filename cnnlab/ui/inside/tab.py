@@ -84,14 +84,15 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
     filters_open = gr.State(False)
     timer = gr.Timer(1.0, active=False)          # ticks only while the live view is open
 
-    def on_show(drawing_value, model_key, scale_all, pick):
-        return show(ctx, drawing_value, model_key, scale_all, pick)
+    # argument names = the API's parameter names
+    def on_show(drawing, model, one_scale=False, opened=""):
+        return show(ctx, drawing, model, one_scale, opened)
 
-    def on_open(drawing_value, model_key, scale_all, pick):
-        return open_map(ctx, drawing_value, model_key, scale_all, pick)
+    def on_open(drawing, model, one_scale=False, opened=""):
+        return open_map(ctx, drawing, model, one_scale, opened)
 
-    def on_filters(model_key):
-        return filters_html(ctx, cache, model_key)
+    def on_filters(model):
+        return filters_html(ctx, cache, model)
 
     def on_tick(seen):
         version, text = renderer.html()
@@ -99,8 +100,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
             return gr.skip(), seen
         return text, version
 
-    def on_photo(path, model_key):
-        return photo_html(ctx, path, model_key)
+    def on_photo(photo, model):
+        return photo_html(ctx, photo, model)
 
     shared = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=8,
                   concurrency_id="inside")
@@ -114,7 +115,9 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
                   api_description="The opened map: large, its kernel and the multiply-and-add at the pixel.",
                   **shared)
     filters_box.expand(on_filters, model, filters, api_name="inside_filters", concurrency_limit=2,
-                       concurrency_id="inside-filters", show_progress="minimal")
+                       concurrency_id="inside-filters", show_progress="minimal",
+                       api_description="The first layer's filters of a model, each with the test patches "
+                       "that excite it most, as HTML.")
     filters_box.collapse(lambda: False, None, filters_open, api_name=False, queue=False)
     filters_box.expand(lambda: True, None, filters_open, api_name=False, queue=False)
     model.change(lambda is_open, key: on_filters(key) if is_open else gr.skip(), [filters_open, model], filters,
@@ -122,9 +125,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
     live_box.expand(lambda: gr.Timer(active=True), None, timer, api_name=False, queue=False)
     live_box.collapse(lambda: gr.Timer(active=False), None, timer, api_name=False, queue=False)
     timer.tick(on_tick, live_seen, [live, live_seen], api_name="inside_live", concurrency_limit=None,
-               concurrency_id="inside-live", show_progress="hidden")
+               concurrency_id="inside-live", show_progress="hidden",
+               api_description="The class's training run seen from inside (first-layer filters, the maps "
+               "of a fixed test picture), as HTML.")
     photo.change(on_photo, [photo, photo_model], photo_out, api_name="inside_photo", concurrency_limit=2,
-                 concurrency_id="inside-photo", show_progress="minimal")
+                 concurrency_id="inside-photo", show_progress="minimal",
+                 api_description="Early and late channels of the transfer model on a photo, as HTML.")
     photo_model.change(on_photo, [photo, photo_model], photo_out, api_name=False, concurrency_limit=2,
                        concurrency_id="inside-photo", show_progress="minimal")
     if use_draw is not None:
