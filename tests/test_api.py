@@ -247,8 +247,8 @@ def test_the_finetune_and_tsne_code_enforce_the_limits_without_the_ui(data_root)
     import numpy as np
 
     from cnnlab import checkpoints, finetune
-    from cnnlab.maps import MapCache
     from cnnlab.config import LimitError
+    from cnnlab.maps import MapCache
     loaded = checkpoints.load(ROOT / "checkpoints" / "mnist-cnn.pt")
     drawings = np.zeros((6, 28, 28), np.uint8)
     with pytest.raises(LimitError, match="Fine-tune seconds must be between 2 and 30 seconds"):
