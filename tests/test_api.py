@@ -52,6 +52,12 @@ def valid_calls(tmp_path: Path) -> dict:
     return {
         "/predict_drawing": (dict(drawing=drawing, model="mnist-cnn", show_saliency=True), None),
         "/predict_digit": (dict(drawing=sketchpad(tmp_path / "three.png"), model="mnist-mlp"), None),
+        "/inside_show": (dict(drawing=drawing, model="mnist-cnn"), None),
+        "/inside_open": (dict(drawing=drawing, model="mnist-cnn", opened="1:0:5:5"), None),
+        "/inside_filters": (dict(model="mnist-cnn"), None),
+        "/inside_live": ({}, None),
+        "/inside_photo": (dict(photo=handle_file(str(ROOT / "demo" / "fashion-bag.jpg")), model="flowers5-transfer"),
+                          None),
         "/board_new": (dict(title="API walk"), None),
         "/board_submit": (dict(digit=3, nickname="Script"), None),          # this session's last drawing
         "/board_cell": (dict(meant="3"), None),
@@ -245,15 +251,16 @@ def test_the_train_tabs_handler_refuses_a_value_typed_past_the_widget(field, val
 def test_the_finetune_and_tsne_code_enforce_the_limits_without_the_ui(data_root):
     import numpy as np
 
-    from cnnlab import checkpoints, embedding, finetune
+    from cnnlab import checkpoints, finetune
     from cnnlab.config import LimitError
+    from cnnlab.maps import MapCache
     loaded = checkpoints.load(ROOT / "checkpoints" / "mnist-cnn.pt")
     drawings = np.zeros((6, 28, 28), np.uint8)
     with pytest.raises(LimitError, match="Fine-tune seconds must be between 2 and 30 seconds"):
         finetune.finetune(loaded, drawings, [1] * 6, data_root, finetune.FinetuneConfig(time_budget_s=600))
     with pytest.raises(LimitError, match="Fine-tune batch size must be between 1 and 256"):
         finetune.finetune(loaded, drawings, [1] * 6, data_root, finetune.FinetuneConfig(batch_size=100_000))
-    maps = embedding.MapCache(data_root)
+    maps = MapCache(data_root)
     with pytest.raises(LimitError, match="Test pictures on the map must be between 500 and 10,000"):
         maps.get(loaded.path, "mnist", lambda: loaded, n=60_000)
     with pytest.raises(LimitError, match="Perplexity must be between 5 and 100"):
@@ -277,6 +284,9 @@ def huge_calls(path: Path) -> dict:
         "/classify_photo": dict(photo=handle_file(str(path))),
         "/tsne_place_photo": dict(model="fashion-cnn-deep", photo=handle_file(str(path))),
         "/tsne_place_drawing": dict(model="mnist-cnn", drawing=url),
+        "/inside_show": dict(drawing=url, model="mnist-cnn"),
+        "/inside_open": dict(drawing=url, model="mnist-cnn", opened="1:0:5:5"),
+        "/inside_photo": dict(photo=handle_file(str(path))),
         "/train_upload_checkpoint": dict(checkpoint=handle_file(str(renamed(path, ".pt")))),
     }
 
@@ -299,7 +309,8 @@ def test_every_image_endpoint_is_in_the_huge_image_table(client, huge_png):
 
 
 @pytest.mark.parametrize("endpoint", ["/predict_digit", "/predict_drawing", "/classify_photo", "/tsne_place_photo",
-                                      "/tsne_place_drawing", "/train_upload_checkpoint"])
+                                      "/tsne_place_drawing", "/inside_show", "/inside_open", "/inside_photo",
+                                      "/train_upload_checkpoint"])
 def test_a_huge_image_is_refused_from_its_header_and_the_server_keeps_serving(client, huge_png, endpoint):
     with pytest.raises(AppError) as err:
         client.predict(**huge_calls(huge_png)[endpoint], api_name=endpoint)
@@ -307,7 +318,7 @@ def test_a_huge_image_is_refused_from_its_header_and_the_server_keeps_serving(cl
     assert "Traceback" not in message
     if endpoint == "/train_upload_checkpoint":            # a file, never decoded as an image
         assert "not a PyTorch checkpoint" in message or "not a readable PyTorch checkpoint" in message
-    elif endpoint == "/predict_drawing" or endpoint == "/tsne_place_drawing":
+    elif endpoint in ("/predict_drawing", "/tsne_place_drawing", "/inside_show", "/inside_open"):
         assert "12000 x 12000 pixels; the limit is 1024 pixels a side" in message    # the canvas
     elif endpoint == "/predict_digit":
         assert "12000 x 12000 pixels; the limit here is 1024 pixels" in message

@@ -289,7 +289,7 @@ def test_finetune_is_the_same_for_the_same_drawings_and_seed(tiny_zoo, data_root
     test = datasets.load("mnist", "test", data_root)
     images, labels = test.images[-40:, 0].numpy(), test.labels[-40:].numpy()
     source = tiny_zoo.get("mnist-cnn")
-    config = finetune.FinetuneConfig(epochs=2, time_budget_s=300, test_size=100, mnist_mix=32)
+    config = finetune.FinetuneConfig(epochs=2, time_budget_s=30, test_size=100, mnist_mix=32)
     torch.manual_seed(123)                                   # whatever the global generator held before
     first = finetune.finetune(source, images, labels, data_root, config)
     torch.rand(7)

@@ -3,6 +3,8 @@ against forward hooks of our own), the multiply-and-add shown gives the map's va
 of the registry walks, the MLP gets its templates, the filter patches and the live view are real."""
 from __future__ import annotations
 
+import base64
+import io
 import time
 from types import SimpleNamespace
 
@@ -11,10 +13,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from handwriting import DIGITS, render
+from PIL import Image
 from torch import nn
 
 from cnnlab import checkpoints, datasets, inside
 from cnnlab.config import TrainConfig
+from cnnlab.imageio import data_url
 from cnnlab.models import MODELS, build_model
 from cnnlab.preprocess import sketch_to_mnist
 
@@ -189,11 +193,7 @@ def test_patch_cache_computes_once_per_file_content_and_stays_bounded(tmp_path):
 
 def test_palette_pictures_hold_the_values_in_channel_order():
     values = torch.tensor([[[-2.0, 0.0]], [[1.0, 2.0]]])                  # 2 channels of 1 x 2
-    png = inside.strip_png(values, 2.0)
-    import io
-
-    from PIL import Image
-    image = Image.open(io.BytesIO(png))
+    image = Image.open(io.BytesIO(base64.b64decode(data_url(inside.strip_image(values, 2.0)).split(",")[1])))
     assert image.mode == "P" and image.size == (4, 1)
     assert list(np.asarray(image)[0]) == [0, inside.ZERO, inside.ZERO + inside.STEPS // 2, 2 * inside.STEPS]
     assert tuple(image.getpalette()[:3]) == tuple(inside.PALETTE[0])

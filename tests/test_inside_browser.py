@@ -139,6 +139,8 @@ def test_maps_open_from_the_keyboard_and_the_mlp_explains_itself(page):
     assert stage_shapes(page)[:3] == ["1 x 28 x 28", "784", "256"]
     assert page.locator("#inside-layers .ins-map").count() == 0
     assert page.locator("#inside-layers .ins-tile").count() == 24
+    tile = page.locator("#inside-layers .ins-tile").first.bounding_box()     # each template is a picture
+    assert tile["width"] >= 40 and tile["height"] >= 40
 
 
 def test_on_a_phone_the_maps_wrap_and_nothing_scrolls_sideways(browser, app_server):
@@ -152,10 +154,11 @@ def test_on_a_phone_the_maps_wrap_and_nothing_scrolls_sideways(browser, app_serv
         traffic.settle(page)
         assert stage_shapes(page) == CNN_SHAPES
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        rows = page.eval_on_selector("#inside-layers .ins-maps[data-s='4']",
-                                     "e => new Set([...e.children].map(b => Math.round(b.getBoundingClientRect().top))).size")
+        tops = "e => new Set([...e.children].map(b => Math.round(b.getBoundingClientRect().top))).size"
+        rows = page.eval_on_selector("#inside-layers .ins-maps[data-s='4']", tops)
         assert rows >= 3                                              # 32 maps wrap onto several rows
-        right = page.eval_on_selector_all("#inside-layers .ins-map", "els => Math.max(...els.map(e => e.getBoundingClientRect().right))")
+        rightmost = "els => Math.max(...els.map(e => e.getBoundingClientRect().right))"
+        right = page.eval_on_selector_all("#inside-layers .ins-map", rightmost)
         assert right <= 390
         page.locator("#inside-layers .ins-maps[data-s='1'] .ins-map").nth(2).tap()
         traffic.settle(page)

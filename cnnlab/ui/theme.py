@@ -19,6 +19,9 @@ body.projector label, body.projector button, body.projector .label-wrap {font-si
 body.projector h1 {font-size: 2.6rem}
 body.projector .gradio-container {--body-text-color: #000; --block-label-text-color: #000;
   --body-text-color-subdued: #222; --border-color-primary: #000}
+body.projector #inside-tab .ins {--zoom: 1.4; font-size: 1.3rem}
+body.projector #inside-tab .ins-fig {max-width: 340px}
+body.projector #inside-tab .ins-filter img {width: 84px; height: 84px}
 .join-url {font-size: 1.6rem; padding: 1rem}
 #header {align-items: center}
 """

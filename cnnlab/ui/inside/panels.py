@@ -1,0 +1,152 @@
+"""The three folding panels under the walk, as HTML: the learned filters with the test patches
+that excite each most, the class's training run live, and a photo through the transfer model."""
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image, ImageColor
+
+from ... import datasets, imageio
+from ... import inside as core
+from ...imageio import data_url
+from ...plots import CLASS_COLORS
+from ...preprocess import prepare_for
+from ..context import AppContext
+from .inputs import drawing_datasets, load_model, photo_datasets
+from .text import esc, fmt, note, t
+from .walk_view import input_html, maps_html, section_head
+
+PATCH_ZOOM = 4              # patches are drawn 4x, so the receptive field's square can be a thin line
+MARK = CLASS_COLORS[1]      # sky blue, the receptive field's square
+
+
+# --------------------------------------------------------------------------- filters
+def filters_html(ctx: AppContext, cache: core.PatchCache, model_key: str | None) -> str:
+    """The first layer's filters and their patches, made once per checkpoint file."""
+    key = model_key or ctx.zoo.default(drawing_datasets())
+    loaded = load_model(ctx, key, drawing_datasets())
+    entry = next(e for e in ctx.zoo.entries() if e.key == key)
+    return cache.get(entry.path, lambda: _filters_html(ctx, loaded))
+
+
+def kernel_img(c: int, kernel: np.ndarray, scale: float) -> str:
+    return f"<img class='k' alt='{esc(t('filter_row', c=c + 1))}' src='{data_url(core.heatmap(kernel, scale))}'>"
+
+
+def patch_picture(patch: np.ndarray, field: int, zoom: int = PATCH_ZOOM) -> np.ndarray:
+    """A grey patch (side = 3 fields) enlarged ``zoom`` times, its middle field outlined 2 px wide
+    (sky blue: it shows on black paper and on white ink alike)."""
+    big = np.kron(patch, np.ones((zoom, zoom), np.uint8))
+    rgb = np.repeat(big[..., None], 3, axis=2)
+    lo, hi = field * zoom - 1, 2 * field * zoom
+    colour = ImageColor.getrgb(MARK)
+    rgb[[lo, lo + 1, hi - 1, hi], lo:hi + 1] = colour
+    rgb[lo:hi + 1, [lo, lo + 1, hi - 1, hi]] = colour
+    return rgb
+
+
+def _filters_html(ctx: AppContext, loaded) -> str:
+    probe = core.walk(loaded.model, torch.zeros(1, loaded.channels, loaded.input_size, loaded.input_size))
+    if not probe.convs:
+        return note("filters_none")
+    try:
+        test = datasets.load(loaded.dataset, "test", ctx.data_root)
+    except (datasets.DataMissingError, OSError) as err:
+        kernels = probe.convs[0].weight.mean(1).numpy()
+        scale = core.scale_of(kernels)
+        tiles = "".join(kernel_img(c, k, scale) for c, k in enumerate(kernels))
+        why = note("filters_no_data", err=str(err)[:160])
+        return f"<div class='ins'>{why}<div class='ins-filter'>{tiles}</div></div>"
+    n = min(core.PATCH_IMAGES, len(test))
+    fp = core.filter_patches(loaded.model, test.images[:n], test.labels[:n], loaded.spec)
+    kh, kw = fp.kernels.shape[-2:]
+    kscale = core.scale_of(fp.kernels)
+    intro = t("filters_intro", n=len(fp.kernels), kh=kh, kw=kw, images=fp.images, field=fp.field)
+    rows = [f"<div class='ins'><p>{esc(intro)}</p>"]
+    for c in range(len(fp.kernels)):
+        tiles = [kernel_img(c, fp.kernels[c], kscale)]
+        for j in range(fp.patches.shape[1]):
+            what = f"{esc(loaded.classes[int(fp.labels[c, j])])}: {fmt(float(fp.strengths[c, j]))}"
+            src = data_url(patch_picture(fp.patches[c, j], fp.field))
+            tiles.append(f"<img alt='{what}' title='{what}' src='{src}'>")
+        label = esc(t("filter_alt", c=c + 1, k=fp.patches.shape[1]))
+        rows.append(f"<div class='ins-filter' role='group' aria-label='{label}'>"
+                    f"<span class='lab'>{esc(t('filter_row', c=c + 1))}</span>{''.join(tiles)}</div>")
+    rows.append("</div>")
+    return "".join(rows)
+
+
+# --------------------------------------------------------------------------- live
+class LiveRenderer:
+    """The live view's HTML, made once per new picture and shared by every viewer."""
+
+    def __init__(self, live: core.LiveInside):
+        self.live = live
+        self._lock = threading.Lock()
+        self._cached: tuple[int, str] = (-1, "")
+
+    def html(self) -> tuple[int, str]:
+        version, view, why_none = self.live.snapshot()
+        with self._lock:
+            if self._cached[0] == version:
+                return self._cached
+        text = live_html(view, why_none)
+        with self._lock:
+            self._cached = (version, text)
+        return self._cached
+
+
+def live_html(view: core.LiveView | None, why_none: str = "") -> str:
+    if view is None:
+        return note("live_photo" if why_none == "photo" else "live_idle")
+    state = t("live_done") if view.kind == "done" else ""
+    head = t("live_head", model=view.model, dataset=datasets.get_spec(view.dataset).title, step=view.step,
+             epoch=view.epoch, state=state)
+    out = [f"<div class='ins'><div class='ins-head'><b>{esc(head)}</b></div>"]
+    if view.filters is not None:
+        f = view.filters
+        out.append(f"<section class='ins-stage'>{section_head(t('live_filters', title=view.filter_title))}"
+                   f"{maps_html(f, view.filter_title, core.scale_of(f), side=max(48, 8 * f.shape[1]))}</section>")
+    guess = int(np.argmax(view.probs))
+    said = t("live_picture", label=esc(view.label), guess=esc(view.classes[guess]), p=float(view.probs[guess]))
+    out.append(f"<section class='ins-stage'><div class='ins-says'>{said}</div>{input_html(view.picture)}</section>")
+    for title, shape, values in view.maps:
+        out.append(f"<section class='ins-stage'>{section_head(title, shape)}"
+                   f"{maps_html(values, title, core.scale_of(values))}</section>")
+    out.append("</div>")
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- photo
+def photo_html(ctx: AppContext, path: str | None, model_key: str | None) -> str:
+    """A few early and late channels of the transfer model on a photo."""
+    if not path:
+        return note("photo_empty")
+    if not ctx.zoo.choices(photo_datasets()):
+        raise gr.Error(t("photo_none"))
+    loaded = load_model(ctx, model_key, photo_datasets())
+    try:
+        photo = imageio.load_photo(path)
+    except imageio.ImageInputError as err:
+        raise gr.Error(str(err), print_exception=False) from None
+    prepared = prepare_for(loaded, photo.image)
+    early, late = core.photo_channels(loaded.model, prepared.tensor)
+    intro = t("photo_intro", early=esc(early.title), early_shape=core.shape_text(early.shape), late=esc(late.title),
+              late_shape=core.shape_text(late.shape), n=len(early.channels))
+    seen = data_url(Image.fromarray(prepared.seen).resize((112, 112)))
+    out = [f"<div class='ins'><p>{intro}</p>",
+           f"<img class='ins-pic' alt='{esc(t('photo_input'))}' src='{seen}' width='112' height='112'>"]
+    for group in (early, late):
+        tiles = []
+        for k, ch in enumerate(group.channels):
+            alt = esc(t("channel_alt", title=group.title, c=ch))
+            src = data_url(core.heatmap(group.maps[k], core.scale_of(group.maps[k])))
+            tiles.append(f"<span class='ins-cell'><img class='ins-pic' alt='{alt}' src='{src}' width='84' height='84'>"
+                         f"{esc(t('channel', c=ch))}</span>")
+        out.append(f"<section class='ins-stage'>{section_head(group.title, group.shape)}"
+                   f"<div class='ins-cells'>{''.join(tiles)}</div></section>")
+    out.append("</div>")
+    return "".join(out)

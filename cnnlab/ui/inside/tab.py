@@ -1,0 +1,143 @@
+"""The Inside tab's layout and handlers: the canvas and the walk, the opened map, and the three
+folding panels (filters, live, photo). What the handlers return is built in ``walk_view``,
+``detail_view`` and ``panels``.
+
+Per user: only the opened map ("stage:channel:row:col", a few bytes in the picker component)
+and the live view's last version (an int in ``gr.State``). Shared: the zoo's models and
+``ctx.live`` / ``ctx.patches`` (locked, read-only for handlers).
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+from ... import inside as core
+from ..canvas import DrawingCanvas
+from ..context import AppContext
+from .detail_view import detail_html
+from .inputs import drawing_datasets, load_model, parse_pick, photo_datasets, prepare_drawing
+from .panels import LiveRenderer, filters_html, photo_html
+from .style import CSS, DETAIL_JS, PICK_JS
+from .text import note, t
+from .walk_view import walk_html
+
+
+def show(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick: str | None):
+    """One stroke: the whole walk, and the opened map (if any) for the new drawing."""
+    loaded = load_model(ctx, model_key, drawing_datasets())
+    chosen = parse_pick(pick)
+    prepared = prepare_drawing(loaded, drawing)
+    if prepared is None:
+        return note("empty"), note("empty_detail")
+    walk = core.walk(loaded.model, prepared.tensor)
+    detail = detail_html(loaded, walk, chosen, bool(one_scale)) if chosen else note("empty_detail")
+    return walk_html(loaded, prepared, walk, bool(one_scale), chosen), detail
+
+
+def open_map(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick: str | None) -> str:
+    """A click on a map (or on a pixel of the opened map): the opened map alone."""
+    loaded = load_model(ctx, model_key, drawing_datasets())
+    chosen = parse_pick(pick)
+    prepared = prepare_drawing(loaded, drawing)
+    if prepared is None or chosen is None:
+        return note("empty_detail")
+    return detail_html(loaded, core.walk(loaded.model, prepared.tensor), chosen, bool(one_scale))
+
+
+def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
+    """The Inside tab. ``drawing``: the Draw tab's canvas (a DrawingCanvas), to copy from; None
+    when the Draw tab is not in the lesson."""
+    cache, renderer = ctx.patches, LiveRenderer(ctx.live)
+    with gr.Column(elem_id="inside-tab"):
+        gr.Markdown(t("intro"), elem_id="inside-intro")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=4, min_width=300):
+                canvas = DrawingCanvas(label=t("canvas"), elem_id="inside-sketch")
+                use_draw = gr.Button(t("use_draw"), elem_id="inside-use-draw", size="sm") \
+                    if drawing is not None else None
+                model = gr.Dropdown(ctx.zoo.choices(drawing_datasets()), value=ctx.zoo.default(drawing_datasets()),
+                                    label=t("model"), info=t("model_info"), elem_id="inside-model",
+                                    allow_custom_value=True)
+                one_scale = gr.Checkbox(False, label=t("one_scale"), info=t("one_scale_info"),
+                                        elem_id="inside-one-scale")
+                detail = gr.HTML(note("empty_detail"), elem_id="inside-detail", css_template=CSS,
+                                 js_on_load=DETAIL_JS)
+            with gr.Column(scale=7, min_width=300):
+                layers = gr.HTML(note("empty"), elem_id="inside-layers", css_template=CSS, js_on_load=None)
+                picker = gr.HTML("", html_template="<span hidden></span>", js_on_load=PICK_JS,
+                                 elem_id="inside-pick", container=False, apply_default_css=False)
+        with gr.Accordion(t("filters_title"), open=False, elem_id="inside-filters-box") as filters_box:
+            filters = gr.HTML("", elem_id="inside-filters", css_template=CSS, js_on_load=None)
+        with gr.Accordion(t("live_title"), open=False, elem_id="inside-live-box") as live_box:
+            live = gr.HTML(renderer.html()[1], elem_id="inside-live", css_template=CSS, js_on_load=None)
+        with gr.Accordion(t("photo_title"), open=False, elem_id="inside-photo-box"):
+            with gr.Row(equal_height=False):
+                photo = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"],
+                                 label=t("photo_input"), elem_id="inside-photo", height=260)
+                with gr.Column():
+                    photo_model = gr.Dropdown(ctx.zoo.choices(photo_datasets()),
+                                              value=ctx.zoo.default(photo_datasets()),
+                                              label=t("photo_model"), elem_id="inside-photo-model",
+                                              allow_custom_value=True)
+            photo_out = gr.HTML(note("photo_empty"), elem_id="inside-photo-out", css_template=CSS,
+                                js_on_load=None)
+    live_seen = gr.State(-1)
+    filters_open = gr.State(False)
+    timer = gr.Timer(1.0, active=False)          # ticks only while the live view is open
+
+    # argument names = the API's parameter names
+    def on_show(drawing, model, one_scale=False, opened=""):
+        return show(ctx, drawing, model, one_scale, opened)
+
+    def on_open(drawing, model, one_scale=False, opened=""):
+        return open_map(ctx, drawing, model, one_scale, opened)
+
+    def on_filters(model):
+        return filters_html(ctx, cache, model)
+
+    def on_tick(seen):
+        version, text = renderer.html()
+        if version == seen:
+            return gr.skip(), seen
+        return text, version
+
+    def on_photo(photo, model):
+        return photo_html(ctx, photo, model)
+
+    shared = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=8,
+                  concurrency_id="inside")
+    inputs = [canvas, model, one_scale, picker]
+    canvas.change(on_show, inputs, [layers, detail], api_name="inside_show",
+                  api_description="Every layer of the network for a drawing (a PNG data URL, dark ink on "
+                  "white) and the opened map ('stage:channel:row:col' or empty), as HTML.", **shared)
+    for control in (model, one_scale):
+        control.change(on_show, inputs, [layers, detail], api_name=False, **shared)
+    picker.change(on_open, inputs, detail, api_name="inside_open",
+                  api_description="The opened map: large, its kernel and the multiply-and-add at the pixel.",
+                  **shared)
+    filters_box.expand(on_filters, model, filters, api_name="inside_filters", concurrency_limit=2,
+                       concurrency_id="inside-filters", show_progress="minimal",
+                       api_description="The first layer's filters of a model, each with the test patches "
+                       "that excite it most, as HTML.")
+    filters_box.collapse(lambda: False, None, filters_open, api_name=False, queue=False)
+    filters_box.expand(lambda: True, None, filters_open, api_name=False, queue=False)
+    model.change(lambda is_open, key: on_filters(key) if is_open else gr.skip(), [filters_open, model], filters,
+                 api_name=False, concurrency_limit=2, concurrency_id="inside-filters", show_progress="minimal")
+    live_box.expand(lambda: gr.Timer(active=True), None, timer, api_name=False, queue=False)
+    live_box.collapse(lambda: gr.Timer(active=False), None, timer, api_name=False, queue=False)
+    timer.tick(on_tick, live_seen, [live, live_seen], api_name="inside_live", concurrency_limit=None,
+               concurrency_id="inside-live", show_progress="hidden",
+               api_description="The class's training run seen from inside (first-layer filters, the maps "
+               "of a fixed test picture), as HTML.")
+    photo.change(on_photo, [photo, photo_model], photo_out, api_name="inside_photo", concurrency_limit=2,
+                 concurrency_id="inside-photo", show_progress="minimal",
+                 api_description="Early and late channels of the transfer model on a photo, as HTML.")
+    photo_model.change(on_photo, [photo, photo_model], photo_out, api_name=False, concurrency_limit=2,
+                       concurrency_id="inside-photo", show_progress="minimal")
+    if use_draw is not None:
+        use_draw.click(lambda d: d, drawing, canvas, api_name=False, queue=False)
+
+    def refresh():
+        return gr.Dropdown(choices=ctx.zoo.choices(drawing_datasets())), \
+            gr.Dropdown(choices=ctx.zoo.choices(photo_datasets()))
+    model.focus(refresh, None, [model, photo_model], api_name=False, queue=False)
+    return {"canvas": canvas, "model": model, "layers": layers, "detail": detail, "picker": picker}
