@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 def pick(page, elem_id: str, option: str | re.Pattern) -> None:
     page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option).click()
+    page.locator(f"#{elem_id}").get_by_role("option", name=option).click()
 
 
 def open_train(page) -> None:
@@ -71,10 +71,8 @@ def test_build_a_small_network_train_it_and_draw_with_it(page, idle_job):
     page.get_by_role("tab", name="Draw").click()
     page.wait_for_selector("#sketch canvas")
     traffic = Traffic(page)
-    page.locator("#draw-model input").click()                 # focus asks the server for new runs ...
+    page.locator("#draw-model input").click()                 # focus asks the server for new runs (settle)
     traffic.settle(page)
-    page.keyboard.press("Escape")
-    page.locator("#draw-model input").click()                 # ... which the list shows when reopened
     page.get_by_role("option", name=re.compile("^latest run: custom on mnist")).click()
     traffic.settle(page)
     draw_with_mouse(page, DIGITS[1])
