@@ -17,6 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
+from cnnlab import serving  # noqa: E402
 from cnnlab.config import AppConfig  # noqa: E402
 from cnnlab.ui import header  # noqa: E402
 from cnnlab.ui.context import AppContext  # noqa: E402
@@ -63,7 +64,7 @@ def launch_kwargs(config: AppConfig) -> dict:
     theme, css = theme_and_css(projector=bool(config.extra.get("projector")))
     return dict(server_name=config.host, server_port=config.port, theme=theme, css=css,
                 footer_links=[], max_file_size=config.max_file_size, show_error=True,
-                enable_monitoring=False)
+                enable_monitoring=False, **serving.launch_kwargs())
 
 
 def parse_args(argv=None) -> AppConfig:
