@@ -147,6 +147,7 @@ def lifespan(known: Sessions):
     @contextlib.asynccontextmanager
     async def run(server):
         known.server = server
+        server.cnnlab_sessions = known                  # for tests and benchmarks to look at
         tune_gc()                                       # the server is built: freeze what start-up made
 
         async def loop():
