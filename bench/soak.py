@@ -159,20 +159,14 @@ async def queue_event(client, base: str, session: str, fn: int, trigger: int, da
     raise RuntimeError("the result stream ended without an answer")
 
 
-async def join_page(client, base: str, page: Page, session: str, stop: asyncio.Event) -> asyncio.Task:
+async def join_page(client, base: str, page: Page, session: str) -> asyncio.Task:
     """What a browser does when a student opens the page; returns the heartbeat task."""
     (await client.get(f"{base}/")).raise_for_status()
 
-    async def heartbeat():
+    async def heartbeat():                              # held open while the page lives
         async with client.stream("GET", f"{base}/gradio_api/heartbeat/{session}", timeout=None) as resp:
-            lines = resp.aiter_lines()
-            while not stop.is_set():
-                try:
-                    await asyncio.wait_for(lines.__anext__(), timeout=1)
-                except asyncio.TimeoutError:
-                    continue
-                except StopAsyncIteration:
-                    return
+            async for _ in resp.aiter_lines():
+                pass
 
     beat = asyncio.create_task(heartbeat())
     for fn, trigger, queued, data in page.load_events:
@@ -255,7 +249,8 @@ async def lesson(base: str, pid: int, args, pool: list, gc_log: str) -> dict:
         await asyncio.sleep(rng.random() * min(10.0, seconds / 10))        # students arrive over ~10 s
         try:
             if path == "page":
-                beat = await join_page(client, base, page, session, stop)
+                beat = asyncio.create_task(join_page(client, base, page, session))
+                beat = await asyncio.wait_for(beat, timeout=60)
             k = 0
             start = time.perf_counter()
             while True:
@@ -267,10 +262,8 @@ async def lesson(base: str, pid: int, args, pool: list, gc_log: str) -> dict:
                 drawing = pool[(7 * i + k) % len(pool)]
                 t = time.perf_counter()
                 try:
-                    if path == "page":
-                        await stroke_page(client, base, page, session, drawing[0])
-                    else:
-                        await stroke_rest(client, base, drawing[1])
+                    await asyncio.wait_for(stroke_page(client, base, page, session, drawing[0])
+                                           if path == "page" else stroke_rest(client, base, drawing[1]), 30)
                     samples.append((t - t0, path, time.perf_counter() - t))
                 except Exception as err:                          # noqa: BLE001 - every failure counts
                     errors.append((t - t0, path, f"{type(err).__name__}: {err}"))
@@ -287,12 +280,13 @@ async def lesson(base: str, pid: int, args, pool: list, gc_log: str) -> dict:
         begin, end = (float(x) * 60 for x in args.train_at.split("-"))
         await asyncio.sleep(max(0.0, begin - (time.perf_counter() - t0)))
         try:
-            await rest_call(client, base, "train_start", ["mnist", "cnn", "adam", 3e-3, 128, 50, 0, 0, False, ""])
+            await asyncio.wait_for(rest_call(client, base, "train_start",
+                                             ["mnist", "cnn", "adam", 3e-3, 128, 20, 0, 0, False, ""]), 120)
             training["note"] = f"training started at {(time.perf_counter() - t0) / 60:.1f} min"
             await asyncio.sleep(max(0.0, end - (time.perf_counter() - t0)))
-            snapshot = await rest_call(client, base, "train_snapshot", [])
+            snapshot = await asyncio.wait_for(rest_call(client, base, "train_snapshot", []), 120)
             running = "running" in snapshot.lower() or "epoch" in snapshot.lower()
-            await rest_call(client, base, "train_stop", [""])
+            await asyncio.wait_for(rest_call(client, base, "train_stop", [""]), 120)
             training["note"] += (f", {'still running' if running else 'NOT running'} at "
                                  f"{(time.perf_counter() - t0) / 60:.1f} min, then stopped")
         except Exception as err:                                  # noqa: BLE001 - reported, not fatal
@@ -323,7 +317,11 @@ async def lesson(base: str, pid: int, args, pool: list, gc_log: str) -> dict:
             await asyncio.sleep(0.5)
         await asyncio.sleep(2)                                  # the last strokes come back
         stop.set()
-        await asyncio.gather(*students, teach, watcher)
+        done, stuck = await asyncio.wait([*students, teach, watcher], timeout=180)
+        for task in stuck:
+            task.cancel()
+        if stuck:
+            errors.append((seconds, "-", f"{len(stuck)} simulated users still stuck 3 minutes after the end"))
     gc_lines = [json.loads(line) for line in Path(gc_log).read_text().splitlines() if line.strip()]
     return {"samples": samples, "errors": errors, "minutes": minutes, "gc": gc_lines, "started": started,
             "training": training["note"], "n_page": n_page}
@@ -421,7 +419,9 @@ def main() -> None:
         proc, base = launch(a.app_root, a.checkpoints, runs, gc_log)
         try:
             warm = argparse.Namespace(**{**vars(a), "students": 4, "minutes": 0.15, "train_at": ""})
-            asyncio.run(lesson(base, proc.pid, warm, pool, gc_log))           # models loaded, pages work
+            warmed = asyncio.run(lesson(base, proc.pid, warm, pool, gc_log))  # models loaded, pages work
+            print(f"warm-up: {len(warmed['samples'])} strokes, {len(warmed['errors'])} errors "
+                  f"{sorted({e[2][:120] for e in warmed['errors']})[:3]}", flush=True)
             Path(gc_log).write_text("")
             result = asyncio.run(lesson(base, proc.pid, a, pool, gc_log))
         finally:
