@@ -128,13 +128,18 @@ def sweep(server, known: Sessions, now: datetime.datetime | None = None) -> int:
         used = holder.time_last_used.get(session)
         return (now - used).total_seconds() if used else float("inf")
 
-    old, recent = [], []                                # session_data is in order of last use
+    old, api = [], []                                   # session_data is in order of last use
     for session, state in list(holder.session_data.items()):
         if session in known.open_pages:
             continue
-        limit = policy.closed_page_s if state.is_closed else policy.api_idle_s
-        (old if idle_s(session) > limit else [] if state.is_closed else recent).append(session)
-    old += recent[:max(0, len(recent) - policy.api_sessions_max)]
+        if state.is_closed:                             # its page was closed
+            if idle_s(session) > policy.closed_page_s:
+                old.append(session)
+        elif idle_s(session) > policy.api_idle_s:       # never had a page: REST or gradio_client
+            old.append(session)
+        else:
+            api.append(session)
+    old += api[:max(0, len(api) - policy.api_sessions_max)]     # the least recently used beyond the cap
     # the queue's entries of sessions Gradio no longer holds (evicted, or never made)
     old += [s for s in list(queue.pending_messages_per_session) if s not in holder.session_data]
     old += [s for s in list(queue.pending_event_ids_session) if s not in holder.session_data]
