@@ -43,25 +43,59 @@ TRAIN_RATIO_RANGE = (0.1, 1.0)           # 1.0: every point trains, as in the co
 CLASSES_RANGE = (2, 4)                   # Gaussian clouds and spiral arms
 REG_RATE_RANGE = (0.0, 10.0)
 MAX_SEED = 2**31 - 1
+CPU_SHARE = 0.35                         # all students' playground work together: at most this
+                                         # share of one core (``GATE``); the Draw tab keeps the rest
+MAX_CATCH_UP = 4                         # a late frame runs up to 4x its steps (same learning speed)
 
 LIMITS = {
     "points": (MIN_POINTS, MAX_POINTS), "hidden_layers": (0, MAX_HIDDEN_LAYERS),
     "neurons": (1, MAX_NEURONS), "steps_per_call": (1, MAX_STEPS_PER_CALL), "batch_size": (1, MAX_POINTS),
     "lr": LR_RANGE, "noise": NOISE_RANGE, "train_ratio": TRAIN_RATIO_RANGE, "classes": CLASSES_RANGE,
-    "reg_rate": REG_RATE_RANGE, "run_steps": (0, MAX_RUN_STEPS),
+    "reg_rate": REG_RATE_RANGE, "run_steps": (0, MAX_RUN_STEPS), "cpu_share": (0, CPU_SHARE),
 }
 
 # What one frame holds (sizes chosen so a frame is a few kB).
 GRID = 40                 # the decision boundary: GRID x GRID predictions, sent as a PNG
 NEURON_GRID = 16          # each hidden neuron's output over the plane, NEURON_GRID^2 pixels
 CURVE_SAMPLES = 120       # the fitted curve (1-D data), sampled this often
-MAX_HISTORY = 400         # points per loss curve; every other one is dropped when full
+MAX_HISTORY = 200         # points per loss curve; every other one is dropped when full
 MAX_GIF_FRAMES = 60       # frames kept for the GIF; every other one dropped when full
 DOMAIN_2D = (-6.0, 6.0)   # the input plane shown, as in TensorFlow Playground
 
 # Okabe-Ito colours (colour-blind safe), as in cnnlab.plots: orange and blue first, as in
 # TensorFlow Playground.
 CLASS_RGB = ((230, 159, 0), (0, 114, 178), (0, 158, 115), (204, 121, 167))
+
+
+class CpuGate:
+    """All playground work of all students, one piece at a time and at most ``share`` of one core
+    on average: after a piece that used t seconds of CPU the gate stays shut for t * (1/share - 1)
+    (capped at ``max_wait_s``). A waiting request sleeps (no CPU); the queue lengthens instead, so
+    with many students each gets fewer frames a second while the Draw tab keeps its speed. One
+    student alone never waits (a frame costs a few ms; ticks come every 0.25 s)."""
+
+    def __init__(self, share: float = CPU_SHARE, max_wait_s: float = 0.5):
+        self.share, self.max_wait_s = share, max_wait_s
+        self._lock = threading.Lock()
+        self._free_at = 0.0
+        self.waited_s = 0.0                  # total time requests slept here (for benchmarks)
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self._lock:
+            wait = min(self._free_at - time.perf_counter(), self.max_wait_s)
+            if wait > 0:
+                time.sleep(wait)
+                self.waited_s += wait
+            cpu = time.thread_time()
+            try:
+                yield
+            finally:
+                spent = time.thread_time() - cpu
+                self._free_at = time.perf_counter() + spent * (1 / self.share - 1)
+
+
+GATE = CpuGate()
 
 
 # ------------------------------------------------------------------ data sets
@@ -283,6 +317,9 @@ class Data:
     y_test: torch.Tensor
     view: tuple[float, float, float, float]     # x0, x1, y0, y1 of the picture
     target_range: tuple[float, float]           # regression: the targets' range (for colours)
+    x_all: torch.Tensor                         # train then test, as the picture lists them
+    y_all: torch.Tensor
+    test_flag: np.ndarray                       # 1 for the test points (uint8)
 
 
 def data_key(s: Settings) -> tuple:
@@ -310,7 +347,8 @@ def _make_data(dataset: str, points: int, noise: float, classes: int, train_rati
     target = (float(y.min()), float(y.max())) if spec.task == "regression" else (0.0, 1.0)
     for t in (x, y):
         t.requires_grad_(False)
-    return Data(x[tr], y[tr], x[te], y[te], view, target)
+    flag = np.r_[np.zeros(len(tr)), np.ones(len(te))].astype(np.uint8)
+    return Data(x[tr], y[tr], x[te], y[te], view, target, torch.cat((x[tr], x[te])), torch.cat((y[tr], y[te])), flag)
 
 
 def make_data(s: Settings) -> Data:
@@ -407,12 +445,24 @@ def class_colours(probs: np.ndarray, light: float = 0.55) -> np.ndarray:
     return 255 - (255 - rgb) * light
 
 
+def _diverging_lut(light: float) -> np.ndarray:
+    t = np.linspace(-1, 1, 256)[:, None]
+    orange, blue = np.asarray(CLASS_RGB[0], np.float64), np.asarray(CLASS_RGB[1], np.float64)
+    rgb = np.where(t < 0, 255 + (orange - 255) * -t, 255 + (blue - 255) * t)
+    return np.rint(255 - (255 - rgb) * light).astype(np.uint8)
+
+
+_DIVERGING = {1.0: _diverging_lut(1.0), 0.6: _diverging_lut(0.6)}
+
+
 def diverging(v: np.ndarray, light: float = 1.0) -> np.ndarray:
-    """Values in [-1, 1] -> orange (negative), white (0), blue (positive): Playground's colours."""
-    v = np.clip(np.asarray(v, np.float64), -1, 1)[..., None]
-    orange, blue, white = (np.asarray(c, np.float64) for c in (CLASS_RGB[0], CLASS_RGB[1], (255, 255, 255)))
-    rgb = np.where(v < 0, white + (orange - white) * -v, white + (blue - white) * v)
-    return 255 - (255 - rgb) * light
+    """Values in [-1, 1] -> orange (negative), white (0), blue (positive): Playground's colours
+    (uint8 RGB, through a 256-colour table)."""
+    lut = _DIVERGING.get(light)
+    if lut is None:
+        lut = _diverging_lut(light)
+    index = np.clip(np.rint((np.asarray(v, np.float64) + 1) * 127.5), 0, 255).astype(np.intp)
+    return lut[index]
 
 
 @lru_cache(maxsize=16)
@@ -450,9 +500,13 @@ class History:
 
     def as_json(self) -> dict:
         def r(values):
-            return [None if v is None or not math.isfinite(v) else float(f"{v:.4g}") for v in values]
-        return {"epoch": r(self.epoch), "train": r(self.train), "test": r(self.test), "acc": r(self.acc),
-                "acc_test": r(self.acc_test)}
+            return [None if v is None or not math.isfinite(v) else float(f"{v:.3g}") for v in values]
+        out = {"epoch": r(self.epoch), "train": r(self.train)}
+        for name in ("test", "acc", "acc_test"):                  # series that exist (no test points: none)
+            values = getattr(self, name)
+            if any(v is not None for v in values):
+                out[name] = r(values)
+        return out
 
 
 class Playground:
@@ -582,9 +636,7 @@ class Playground:
         spec = DATASETS[s.dataset]
         k = classes_of(s)
         self.net.eval()
-        x_all = torch.cat((d.x_train, d.x_test))
-        y_all = torch.cat((d.y_train, d.y_test))
-        test_flag = np.r_[np.zeros(len(d.x_train)), np.ones(len(d.x_test))].astype(np.uint8)
+        x_all, y_all, test_flag = d.x_all, d.y_all, d.test_flag
         pred_all = self.net(featurize(x_all, s.features))
         x0, x1, y0, y1 = d.view
         frame = {"kind": "reg1" if spec.dims == 1 else ("class" if k else "reg2"), "classes": k,

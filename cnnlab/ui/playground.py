@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from dataclasses import replace
 
 import gradio as gr
@@ -455,12 +456,18 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
     # One output list for every handler below: the view, the state, the timer, Play, the code.
     outputs = [view, state, timer, play, code]
 
-    def tick(p, layer_value, *values):
+    def tick(p, layer_value):
+        """One frame while playing. The settings are not sent with every tick: each control's own
+        event applies a change (``apply``), so a tick carries only the state and the layer shown.
+        A tick that comes late (a busy server) runs up to MAX_CATCH_UP times the steps per frame,
+        so the network learns at the same pace with fewer frames."""
         if p is None:                               # a tick from a page that was reloaded
             return None, p, *playing(False), gr.skip()
-        with p.lock:
-            p = current(p, values)
-            p.step()
+        with p.lock, pg.GATE():
+            now = time.perf_counter()
+            late = (now - getattr(p, "last_tick", now)) / TICK_S
+            p.last_tick = now
+            p.step(p.settings.steps_per_frame * min(pg.MAX_CATCH_UP, max(1, round(late))))
             on = not p.finished
             if p.finished:
                 gr.Warning(TEXT["finished"].format(n=pg.MAX_RUN_STEPS))
@@ -468,16 +475,17 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
 
     def toggle(p, layer_value, *values):
         p = p or current(None, values)
-        with p.lock:
+        with p.lock, pg.GATE():
             p = current(p, values)
             p.playing = not getattr(p, "playing", False) and not p.finished
+            p.last_tick = time.perf_counter()
             if p.playing:
                 p.step()
             return frame(p, layer_value), p, *playing(p.playing), shown_code(p)
 
     def step_once(p, layer_value, *values):
         p = p or current(None, values)
-        with p.lock:
+        with p.lock, pg.GATE():
             p = current(p, values)
             p.playing = False
             p.step()
@@ -485,7 +493,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
 
     def do_reset(p, layer_value, *values):
         p = p or current(None, values)
-        with p.lock:
+        with p.lock, pg.GATE():
             p.reset(settings_from(values, p.settings))
             p.playing = False
             return frame(p, layer_value), p, *playing(False), shown_code(p)
@@ -493,20 +501,20 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
     def apply(p, layer_value, *values):
         """A control changed: show its effect now (a new network if the shape changed)."""
         p = p or current(None, values)
-        with p.lock:
+        with p.lock, pg.GATE():
             p = current(p, values)
             return frame(p, layer_value), p, gr.skip(), gr.skip(), shown_code(p)
 
     def new_points(p, layer_value, *values):
         p = p or current(None, values)
-        with p.lock:
+        with p.lock, pg.GATE():
             s = settings_from(values, p.settings)
             p.update(replace(s, data_seed=random.randint(0, pg.MAX_SEED)))
             return frame(p, layer_value), p, gr.skip(), gr.skip(), shown_code(p)
 
     def load_settings(p, s: pg.Settings, layer_value):
         p = p or pg.Playground(s)
-        with p.lock:
+        with p.lock, pg.GATE():
             p.reset(s)
             p.playing = False
             return [*control_values(s), frame(p, layer_value), p, *playing(False), shown_code(p)]
@@ -524,7 +532,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
     play_args = dict(concurrency_limit=CONCURRENCY, concurrency_id="playground")
     quiet = dict(show_progress="hidden", **play_args)
     inputs = [state, layer, *controls]
-    timer.tick(tick, inputs, outputs, api_name="playground_tick", **quiet)
+    timer.tick(tick, [state, layer], outputs, api_name="playground_tick", **quiet)
     play.click(toggle, inputs, outputs, api_name="playground_play", **quiet)
     step.click(step_once, inputs, outputs, api_name="playground_step", **quiet)
     reset.click(do_reset, inputs, outputs, api_name="playground_reset", **quiet)
@@ -562,7 +570,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
     def race_tick(r):
         if r is None:
             return None, r, gr.Timer(active=False), gr.Button(value=TEXT["play"])
-        with r.lock:
+        with r.lock, pg.GATE():
             r.step(8)
             if r.finished:
                 r.playing = False
@@ -571,7 +579,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
 
     def race_toggle(r):
         r = r if r is not None and not r.finished else pg.Race()
-        with r.lock:
+        with r.lock, pg.GATE():
             r.playing = not getattr(r, "playing", False)
             if r.playing:
                 r.step(8)
