@@ -3,11 +3,13 @@
 The course's first lessons as one-click presets (fit a curve, separate two clouds, race four
 optimizers) beside TensorFlow Playground's data sets and settings. Each student's network lives in
 their own ``gr.State`` (cnnlab.playground.Playground: a few kB); Play starts a per-user
-``gr.Timer`` whose tick runs at most ``steps per frame`` steps (<= 25, <= 50 ms) and sends one
-frame: a 40x40 PNG of the decision boundary and the points as 4 bytes each, a few kB of JSON that
-``PlayView``'s script draws on a <canvas> (no matplotlib, no image files). All playground work
-shares one queue (``concurrency_id="playground"``, ``CONCURRENCY`` at a time) so thirty students
-playing cannot starve the Draw tab.
+``gr.Timer`` whose tick runs ``steps per frame`` steps (<= 25 and <= 50 ms; up to 4x that when a
+tick comes late, so a busy server shows fewer frames, not slower learning) and sends one frame: a
+40x40 PNG of the decision boundary, the points as 4 bytes each and the curves, 3-8 kB of JSON that
+``PlayView``'s script draws on a <canvas> (no matplotlib, no image files). A tick carries only the
+state: each control's own event applies a change between steps. All students' playground work
+passes one gate (cnnlab.playground.GATE: one at a time, at most 35% of one core) in its own queue
+(``concurrency_id="playground"``), so thirty students playing cannot starve the Draw tab.
 
 Every user-visible string is in ``TEXT`` (issue 18 moves them into per-language files).
 """
