@@ -44,17 +44,20 @@ def test_the_clouds_preset_learns_step_by_step(client):
 
 def test_settings_change_between_steps_and_a_new_data_set_resets(client):
     values = preset(client, "regression")
-    # (a call stops early after MAX_CALL_S, which a busy machine can reach: hence the ranges)
-    before = step(client, values)["step"]
-    assert 1 <= before <= 5
+    # (a call stops early after MAX_CALL_S, which a busy machine can reach: hence the ranges; the
+    # curves get a point at the start of a network and after every call)
+    first = step(client, values)
+    assert 1 <= first["step"] <= 5 and len(first["history"]["epoch"]) == 2
     faster = list(values)
     faster[14] = 10                                  # steps per frame
-    after = step(client, faster)["step"]
-    assert before + 5 < after <= before + 10         # the same network carried on, faster
+    frame = step(client, faster)
+    assert first["step"] < frame["step"] <= first["step"] + 10
+    assert len(frame["history"]["epoch"]) == 3       # the same network carried on
     deeper = list(faster)
     deeper[6] = 2                                    # two hidden layers: a new network
     frame = step(client, deeper)
     assert 1 <= frame["step"] <= 10 and frame["neurons"]["layers"] == 2
+    assert len(frame["history"]["epoch"]) == 2
 
 
 # Sliders and fixed lists are checked by Gradio itself ("... greater than maximum value ..."),
