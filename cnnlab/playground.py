@@ -785,6 +785,7 @@ def render_gif_frame(f: dict, size: int = 320) -> Image.Image:
 
 
 # ------------------------------------------------------------------ the code of a setting
+@lru_cache(maxsize=256)
 def code_for(s: Settings, steps: int = 100) -> str:
     """A short standalone PyTorch script that trains what ``s`` describes, in the course's style
     (data, the ``Net`` class, the optimizer, the loop). Same seeds, same data, same initial weights
