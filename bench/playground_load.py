@@ -75,7 +75,7 @@ def frame_cost(repeats: int = 200) -> None:
 async def lesson(base: str, drawers: int, players: int, seconds: float, tick_s: float, pool: list,
                  setting: str) -> dict:
     import httpx
-    draw_lat, tick_lat, errors, steps = [], [], [], {}
+    draw_lat, tick_lat, errors, steps, shown = [], [], [], {}, []
 
     async def drawer(i: int, client) -> None:
         rng = random.Random(i)
@@ -114,7 +114,10 @@ async def lesson(base: str, drawers: int, players: int, seconds: float, tick_s: 
             try:
                 line = await call(client, base, "playground_tick", [1], session)
                 tick_lat.append(time.perf_counter() - t)
-                steps[i] = json.loads(json.loads(line[5:])[0])["step"]
+                frame = json.loads(line[5:])[0]
+                if isinstance(frame, str):                           # a skipped tick sends no frame
+                    steps[i] = json.loads(frame)["step"]
+                    shown.append(1)
             except Exception as err:
                 errors.append(f"tick {type(err).__name__}: {err}")
             last = max(last + tick_s, time.perf_counter())          # the Timer's next tick
@@ -124,7 +127,7 @@ async def lesson(base: str, drawers: int, players: int, seconds: float, tick_s: 
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         await asyncio.gather(*(drawer(i, client) for i in range(drawers)),
                              *(player(i, client) for i in range(players)))
-    return {"draw": draw_lat, "tick": tick_lat, "errors": errors, "steps": steps}
+    return {"draw": draw_lat, "tick": tick_lat, "errors": errors, "steps": steps, "frames": len(shown)}
 
 
 def p95(values: list[float]) -> float:
@@ -173,8 +176,9 @@ def main() -> None:
                     ticks = len(r["tick"])
                     mean_steps = sum(r["steps"].values()) / max(1, len(r["steps"]))
                     print(f"   {'':11s}ticks   {percentiles(r['tick'])}")
-                    print(f"   {'':11s}{ticks / wall / players:.2f} frames/s per player "
-                          f"({ticks / wall:.0f}/s in all), {mean_steps / wall:.1f} steps/s per player; "
+                    print(f"   {'':11s}{ticks / wall / players:.2f} ticks/s per player ({ticks / wall:.0f}/s in all), "
+                          f"{r['frames'] / wall / players:.2f} frames/s per player , "
+                          f"{mean_steps / wall:.1f} steps/s per player; "
                           f"app CPU per tick {1000 * (cpu / wall - cpu_rates[0]) / max(ticks / wall, 1e-9):.1f} ms "
                           "(above the drawers' own)")
                 print(f"   {'':11s}errors {len(r['errors'])}; app CPU {cpu / wall:.0%} of one core; {uptime()}")

@@ -45,6 +45,8 @@ REG_RATE_RANGE = (0.0, 10.0)
 MAX_SEED = 2**31 - 1
 CPU_SHARE = 0.35                         # all students' playground work together: at most this
                                          # share of one core (``GATE``); the Draw tab keeps the rest
+EVENT_CPU_S = 0.012                      # Gradio's own CPU per request (queue, JSON, stream), counted
+                                         # against CPU_SHARE too (bench/playground_load.py measures it)
 MAX_CATCH_UP = 4                         # a late frame runs up to 4x its steps (same learning speed)
 
 LIMITS = {
@@ -69,13 +71,15 @@ CLASS_RGB = ((230, 159, 0), (0, 114, 178), (0, 158, 115), (204, 121, 167))
 
 class CpuGate:
     """All playground work of all students, one piece at a time and at most ``share`` of one core
-    on average: after a piece that used t seconds of CPU the gate stays shut for t * (1/share - 1)
-    (capped at ``max_wait_s``). A waiting request sleeps (no CPU); the queue lengthens instead, so
+    on average: after a piece that used t seconds of CPU the gate stays shut until
+    (t + event_cpu_s) / share has passed since it started (capped at ``max_wait_s``); event_cpu_s
+    is what the web server spends on each request around the handler, which only fewer requests
+    can save. A waiting request sleeps (no CPU); the queue lengthens instead, so
     with many students each gets fewer frames a second while the Draw tab keeps its speed. One
     student alone never waits (a frame costs a few ms; ticks come every 0.25 s)."""
 
-    def __init__(self, share: float = CPU_SHARE, max_wait_s: float = 0.5):
-        self.share, self.max_wait_s = share, max_wait_s
+    def __init__(self, share: float = CPU_SHARE, event_cpu_s: float = EVENT_CPU_S, max_wait_s: float = 0.5):
+        self.share, self.event_cpu_s, self.max_wait_s = share, event_cpu_s, max_wait_s
         self._lock = threading.Lock()
         self._free_at = 0.0
         self.waited_s = 0.0                  # total time requests slept here (for benchmarks)
@@ -92,7 +96,7 @@ class CpuGate:
                 yield
             finally:
                 spent = time.thread_time() - cpu
-                self._free_at = time.perf_counter() + spent * (1 / self.share - 1)
+                self._free_at = time.perf_counter() + (spent + self.event_cpu_s) / self.share - spent
 
 
 GATE = CpuGate()

@@ -251,3 +251,25 @@ def test_the_run_saves_as_an_animated_gif(tmp_path, one_thread):
     first = np.asarray(gif.convert("RGB"))
     gif.seek(gif.n_frames - 1)
     assert not np.array_equal(first, np.asarray(gif.convert("RGB")))   # the boundary moved
+
+
+def test_the_gate_keeps_all_playground_work_to_its_share_of_a_core():
+    import time
+    gate = pg.CpuGate(share=0.25, event_cpu_s=0.0)
+    start, used = time.perf_counter(), 0.0
+    for _ in range(10):
+        with gate():
+            c = time.thread_time()
+            while time.thread_time() - c < 0.01:          # 10 ms of real work
+                pass
+            used += time.thread_time() - c
+    wall = time.perf_counter() - start
+    assert wall >= 0.9 * (used / 0.25 - 3 * used / 10)     # ~4x the work's time (the last rest not waited)
+    assert gate.waited_s > 0
+    alone = pg.CpuGate(share=0.35)                           # one student alone never waits
+    with alone():
+        pass
+    time.sleep(pg.EVENT_CPU_S / 0.35 + 0.01)
+    with alone():
+        pass
+    assert alone.waited_s == 0

@@ -278,10 +278,13 @@ class PlayView(gr.HTML):
     """The playground's picture: the data and the prediction, the curves, the neurons, drawn in
     the browser from a frame (cnnlab.playground.Playground.frame / Race.frame)."""
 
-    def __init__(self, value=None, *, label: str | None = None, elem_id: str | None = None, visible: bool = True):
+    def __init__(self, value=None, *, label: str | None = None, elem_id: str | None = None, visible: bool = True,
+                 **kwargs):
+        kwargs.setdefault("labels", TEXT["view"])
+        for fixed in ("html_template", "css_template", "js_on_load", "apply_default_css"):
+            kwargs.pop(fixed, None)              # gr.skip() / updates rebuild the component with these
         super().__init__(self.postprocess(value), label=label, html_template=VIEW_HTML, css_template=VIEW_CSS,
-                         js_on_load=VIEW_JS, apply_default_css=False, elem_id=elem_id, visible=visible,
-                         labels=TEXT["view"])
+                         js_on_load=VIEW_JS, apply_default_css=False, elem_id=elem_id, visible=visible, **kwargs)
 
     def postprocess(self, value) -> str | None:
         if value is None or isinstance(value, str):
