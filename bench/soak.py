@@ -254,6 +254,8 @@ async def lesson(base: str, pid: int, args, pool: list, gc_log: str) -> dict:
             k = 0
             start = time.perf_counter()
             while True:
+                # a student behind (slow answers) draws the next stroke at once, skipping the missed ones
+                k = max(k, int((time.perf_counter() - start) * args.rate))
                 due = start + k / args.rate
                 if due - t0 >= seconds:
                     break
