@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from . import board, draw, photo, train, tsne
+from . import board, draw, photo, train, tsne, weather
 from .context import AppContext
 
 
@@ -25,6 +25,7 @@ class Tab:
 
 
 TABS: tuple[Tab, ...] = (
+    Tab("weather", "Weather", weather.build),
     Tab("draw", "Draw", draw.build, needs=("board_tab",)),
     Tab("photo", "Photo", photo.build),
     Tab("train", "Train", train.build),
