@@ -580,6 +580,7 @@ def read_csv_table(source: str | Path | bytes) -> CsvTable:
     sep = _separator(text)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, nrows=MAX_ROWS + 1, skipinitialspace=True,
+                            decimal="," if sep == ";" else ".",      # European spreadsheets: 12,5;3,1
                             on_bad_lines="error", engine="c", low_memory=False)
     except pd.errors.EmptyDataError:
         raise TableError("The file is empty. Upload a CSV with a header row and rows of data.") from None
