@@ -402,7 +402,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
                                                          epochs=settings.epochs, step=run.step,
                                                          total=run.total_steps, mae=T.mae(predicted, table.y_test),
                                                          unit=unit)
-            yield out
+            if out:
+                yield out
         summary = await asyncio.wrap_future(worker.submit(run.summary))
         how = (TEXT["how_diverged"] if run.diverged else
                TEXT["how_capped"].format(cap=T.MAX_STEPS) if run.capped else TEXT["how_finished"])
