@@ -122,10 +122,12 @@ def test_bad_choices_and_settings_get_a_sentence(client, tmp_path):
     client.predict(handle_file(student_csv(tmp_path / "houses.csv")), api_name="/weather_csv")
     with pytest.raises(AppError, match="'owner' cannot be a feature: it has 120 different texts"):
         client.predict("csv", "price", ["size", "owner"], False, "random", *SHORT, api_name="/weather_train")
-    with pytest.raises(AppError, match="learning rate"):
+    with pytest.raises(AppError, match="less than minimum value"):          # Gradio checks the number boxes
         client.predict(*LESSON, "nn", 128, "sigmoid", "adam", 0, 16, 5, "mse", api_name="/weather_train")
-    with pytest.raises(AppError, match="hidden layer"):
-        client.predict(*LESSON, "nn", 5000, "sigmoid", "adam", 0.001, 16, 5, "mse", api_name="/weather_train")
+    with pytest.raises(AppError, match="batch size must be between 1 and 4096"):   # a typed-in batch size
+        client.predict(*LESSON, "nn", 128, "sigmoid", "adam", 0.001, "0", 5, "mse", api_name="/weather_train")
+    with pytest.raises(AppError, match="not a number"):
+        client.predict(*LESSON, "nn", 128, "sigmoid", "adam", 0.001, "lots", 5, "mse", api_name="/weather_train")
 
 
 def threads_and_nice() -> tuple[int, int]:

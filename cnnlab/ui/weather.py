@@ -134,11 +134,15 @@ OPTIMIZER_CHOICES = [("Adam", "adam"), ("SGD", "sgd"), ("Momentum", "momentum"),
 # ----------------------------------------------------------------------------- pure helpers
 def settings_from(version, hidden, activation, optimizer, lr, batch, epochs, loss) -> T.RegressionSettings:
     d = T.RegressionSettings()
+
+    def given(value, default):
+        return default if value is None or value == "" else value
+
     try:
-        s = T.RegressionSettings(version=version or d.version, hidden=int(hidden or d.hidden),
+        s = T.RegressionSettings(version=version or d.version, hidden=int(given(hidden, d.hidden)),
                                  activation=activation or d.activation, optimizer=optimizer or d.optimizer,
-                                 lr=float(lr if lr is not None else d.lr), batch_size=int(batch or d.batch_size),
-                                 epochs=int(epochs or d.epochs), loss=loss or d.loss)
+                                 lr=float(given(lr, d.lr)), batch_size=int(given(batch, d.batch_size)),
+                                 epochs=int(given(epochs, d.epochs)), loss=loss or d.loss)
     except (TypeError, ValueError):
         raise gr.Error(TEXT["bad_setting"]) from None
     problem = T.check_settings(s)
