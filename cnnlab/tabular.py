@@ -469,6 +469,7 @@ class Worker:
 
     def __init__(self, threads: int = 1, nice: int = 10):
         self.nice = nice
+        self.submitted = 0                     # chunks handed in so far (tests watch a run stop)
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="cnnlab-tabular",
                                         initializer=self._init)
 
@@ -481,6 +482,7 @@ class Worker:
             lower_thread_priority(self.nice)
 
     def submit(self, fn, *args) -> Future:
+        self.submitted += 1
         return self._pool.submit(fn, *args)
 
     def shutdown(self) -> None:

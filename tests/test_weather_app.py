@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 
 import httpx
 import numpy as np
@@ -73,6 +74,20 @@ def student_csv(path, n=120):
     pd.DataFrame({"size": size, "town": town, "owner": [f"p{i}" for i in range(n)], "price": price}).to_csv(
         path, index=False)
     return str(path)
+
+
+def test_a_cancelled_run_stops_training(client, app_server):
+    worker = app_server[0].offered["weather_worker"]
+    job = client.submit(*LESSON, "nn", 128, "sigmoid", "adam", 0.001, 16, 2000, "mse", api_name="/weather_train")
+    deadline = time.monotonic() + 120
+    while not any(isinstance(o[0], str) and "/2000 · step" in o[0] for o in job.outputs()):
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.2)
+    job.cancel()
+    time.sleep(2)
+    chunks = worker.submitted
+    time.sleep(3)
+    assert worker.submitted == chunks                        # no more steps for a run nobody waits for
 
 
 def test_an_uploaded_csv_offers_its_columns_and_trains(client, tmp_path):

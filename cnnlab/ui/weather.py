@@ -27,7 +27,8 @@ from .train import drawable
 CHUNK_STEPS = 400            # the most steps one student's turn on the worker takes
 CHUNK_S = 0.15               # ... and the most seconds
 TRAIN_CONCURRENCY = 8        # runs in progress at once; the others wait in the queue
-PLOT_EVERY_S = 1.0           # the dates plot and scatter refresh at most this often (the loss each chunk)
+LOSS_EVERY_S = 1.0           # the loss curve refreshes at most this often (a phone redraws every plot it gets)
+PLOT_EVERY_S = 3.0           # the dates plot, scatter and table at most this often
 MAX_LOSS_POINTS = 400        # per series; longer curves are thinned
 BATCH_SIZES = [1, 8, 16, 32, 64, 128, 256, 1024]
 
@@ -180,35 +181,32 @@ def loss_frame(history, refs: dict[str, float], epochs: int) -> pd.DataFrame:
     return drawable(f, [TEXT["series_train"], TEXT["series_test"], *refs])
 
 
-def loss_ceiling(table: T.Table, loss: str) -> float:
-    """A fixed top for the loss axis: twice the loss of always answering the training mean (the
-    first epochs' much larger losses are drawn at the top)."""
-    mean = float(table.y_train.mean())
-    import torch
-    fn = T.LOSSES[loss]
-    return round(2 * fn(torch.full_like(table.y_test, mean), table.y_test).item(), 2) or 1.0
+def loss_ceiling(refs: dict[str, float]) -> float:
+    """A fixed top for the loss axis: four times the best simple answer's loss, so the end of the
+    race with the baselines is what fills the plot (the first epochs' far larger losses are drawn
+    at the top)."""
+    return float(f"{4 * min(refs.values()):.2g}") or 1.0
 
 
 def series_frame(table: T.Table, predicted: np.ndarray | None) -> pd.DataFrame:
-    """Actual (and predicted) target over the test rows' dates or line numbers."""
+    """Actual and predicted target over the test rows' dates (or line numbers). Before training
+    the predictions are NaN: gr.LinePlot only ever draws the series its first frame had."""
     x = table.index_test
     actual = table.y_test.numpy().ravel()
-    f = pd.DataFrame({"x": x, "value": actual, "series": TEXT["series_actual"]})
-    if predicted is not None:
-        f = pd.concat([f, pd.DataFrame({"x": x, "value": predicted, "series": TEXT["series_predicted"]})],
-                      ignore_index=True)
-    return f
+    predicted = np.full(len(actual), np.nan) if predicted is None else predicted
+    return pd.concat([pd.DataFrame({"x": x, "value": actual, "series": TEXT["series_actual"]}),
+                      pd.DataFrame({"x": x, "value": predicted, "series": TEXT["series_predicted"]})],
+                     ignore_index=True)
 
 
 def scatter_frame(table: T.Table, predicted: np.ndarray | None) -> pd.DataFrame:
+    """The test rows' (actual, predicted) points and the diagonal where they would be perfect."""
     actual = table.y_test.numpy().ravel()
-    lo, hi = float(actual.min()), float(actual.max())
-    diag = np.linspace(lo, hi, 60)
-    f = pd.DataFrame({"actual": diag, "predicted": diag, "series": TEXT["series_diagonal"]})
-    if predicted is not None:
-        f = pd.concat([f, pd.DataFrame({"actual": actual, "predicted": predicted, "series": TEXT["series_points"]})],
-                      ignore_index=True)
-    return f
+    predicted = np.full(len(actual), np.nan) if predicted is None else predicted
+    diag = np.linspace(float(actual.min()), float(actual.max()), 25)
+    return pd.concat([pd.DataFrame({"actual": diag, "predicted": diag, "series": TEXT["series_diagonal"]}),
+                      pd.DataFrame({"actual": actual, "predicted": predicted, "series": TEXT["series_points"]})],
+                     ignore_index=True)
 
 
 def score_table(table: T.Table, predicted: np.ndarray | None) -> pd.DataFrame:
@@ -290,18 +288,17 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
             ref_colors = dict(zip(refs, REFERENCE_COLORS))
             loss_plot = gr.LinePlot(loss_frame([], refs, d.epochs), x="epoch", y="loss", color="series",
                                     color_map={**COLORS, **ref_colors}, x_lim=[0, d.epochs],
-                                    y_lim=[0, loss_ceiling(lesson, d.loss)], x_title=TEXT["loss_x"],
+                                    y_lim=[0, loss_ceiling(refs)], x_title=TEXT["loss_x"],
                                     y_title=TEXT["loss_y"], label=TEXT["loss_plot"], elem_id="weather-loss-plot")
             dates_plot = gr.LinePlot(series_frame(lesson, None), x="x", y="value", color="series",
                                      color_map=COLORS, x_title=TEXT["dates_x"], y_title=lesson.target + UNIT_WEATHER,
                                      label=TEXT["dates_plot"], elem_id="weather-dates", tooltip="all")
-            with gr.Row():
-                scatter = gr.ScatterPlot(scatter_frame(lesson, None), x="actual", y="predicted", color="series",
-                                         color_map=COLORS, x_title=TEXT["scatter_x"] + UNIT_WEATHER,
-                                         y_title=TEXT["scatter_y"] + UNIT_WEATHER, label=TEXT["scatter_plot"],
-                                         elem_id="weather-scatter", min_width=280)
-                scores = gr.Dataframe(score_table(lesson, None), label=TEXT["table_label"], interactive=False,
-                                      elem_id="weather-table", min_width=280, wrap=True)
+            scatter = gr.ScatterPlot(scatter_frame(lesson, None), x="actual", y="predicted", color="series",
+                                     color_map=COLORS, x_title=TEXT["scatter_x"] + UNIT_WEATHER,
+                                     y_title=TEXT["scatter_y"] + UNIT_WEATHER, label=TEXT["scatter_plot"],
+                                     elem_id="weather-scatter", height=380)
+            scores = gr.Dataframe(score_table(lesson, None), label=TEXT["table_label"], interactive=False,
+                                  elem_id="weather-table", wrap=True)
     with gr.Accordion(TEXT["code_title"], open=False, elem_id="weather-code"):
         gr.Markdown(TEXT["code_note"])
         with gr.Row():
@@ -373,7 +370,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
         unit = UNIT_WEATHER if weather else ""
         run = await asyncio.wrap_future(worker.submit(T.Run, table, settings))
         refs = await asyncio.wrap_future(worker.submit(reference_losses, table, settings.loss))
-        ceiling = loss_ceiling(table, settings.loss)
+        ceiling = loss_ceiling(refs)
         ylim = _value_range(table)
         started = time.perf_counter()
         yield {
@@ -387,14 +384,16 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
                                     x_title=TEXT["scatter_x"] + unit, y_title=TEXT["scatter_y"] + unit),
             scores: score_table(table, None),
         }
-        last_plot = 0.0
+        last_loss = last_plot = 0.0
+        seen_epochs = 0
         while not run.done:
             await asyncio.wrap_future(worker.submit(run.advance, CHUNK_STEPS, CHUNK_S))
             out = {}
-            if run.history:
+            now = time.perf_counter()
+            if len(run.history) > seen_epochs and (now - last_loss >= LOSS_EVERY_S or run.done):
+                last_loss, seen_epochs = now, len(run.history)
                 out[loss_plot] = loss_frame([(e, min(a, ceiling), min(b, ceiling)) for e, a, b in run.history],
                                             refs, settings.epochs)
-            now = time.perf_counter()
             if now - last_plot >= PLOT_EVERY_S or run.done:
                 last_plot = now
                 predicted = await asyncio.wrap_future(worker.submit(run.test_predictions))
@@ -431,7 +430,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
                                show_progress="hidden", trigger_mode="once")
     stop_btn.click(lambda: (TEXT["stopped"], gr.Button(interactive=True), gr.Button(interactive=False)), None,
                    [status, train_btn, stop_btn], cancels=[training], queue=False, api_name=False)
-    return None
+    return {"weather_worker": worker}
 
 
 def _file_name(path) -> str:
