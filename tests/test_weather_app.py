@@ -90,6 +90,18 @@ def test_a_cancelled_run_stops_training(client, app_server):
     assert worker.submitted == chunks                        # no more steps for a run nobody waits for
 
 
+def test_stop_ends_the_run_with_its_results_so_far(client):
+    job = client.submit(*LESSON, "nn", 128, "sigmoid", "adam", 0.001, 16, 2000, "mse", api_name="/weather_train")
+    deadline = time.monotonic() + 120
+    while not any(isinstance(o[0], str) and "/2000 · step" in o[0] for o in job.outputs()):
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.2)
+    client.predict(api_name="/weather_stop")
+    job.result(timeout=60)
+    status = final_status(job.outputs())
+    assert re.search(r"Stopped\*\* after \d+ epochs .* MAE \d+\.\d+ °C", status), status
+
+
 def test_an_uploaded_csv_offers_its_columns_and_trains(client, tmp_path):
     info, target, features = client.predict(handle_file(student_csv(tmp_path / "houses.csv")), api_name="/weather_csv")
     assert "houses.csv" in info and "120 rows, 4 columns" in info and "owner" in info   # owner: unusable

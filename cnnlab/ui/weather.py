@@ -76,13 +76,14 @@ TEXT = {
     "loss_huber": "Huber",
     "train": "Train",
     "stop": "Stop",
-    "stopped": "**Stopped.** Press **Train** to start again.",
+    "stopping": "Stopping...",
     "idle": "Press **Train**: the network learns from the training rows while you watch.",
     "queued": "Waiting for a turn on the laptop...",
     "running": "epoch {epoch:.0f}/{epochs} · step {step:,}/{total:,} · test MAE {mae:.2f}{unit}",
     "finished": ("**{how}** after {epochs:.0f} epochs ({steps:,} steps, {seconds:.0f} s). Test error{on}: "
                  "**MAE {mae:.2f}{unit}**, RMSE {rmse:.2f}{unit}. {verdict}"),
     "how_finished": "Finished",
+    "how_stopped": "Stopped",
     "how_capped": "Stopped at the limit of {cap:,} steps per run",
     "how_diverged": "The loss became infinite: lower the learning rate",
     "on_weather": " on the 2015 days",
@@ -309,6 +310,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
     with gr.Accordion(TEXT["rows_title"], open=False):
         gr.Dataframe(weather_rows(), interactive=False, elem_id="weather-rows", max_height=320)
     csv_path = gr.State(None)
+    stop_asked: set = set()          # sessions whose run should end at its next chunk (tiny; emptied as runs end)
 
     # ---- handlers
     def choose_source(which):
@@ -358,7 +360,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
             raise gr.Error(str(err)) from None
 
     async def run_training(which, path, target_name, feature_names, drop_missing, split_kind,
-                           version_, hidden_, activation_, optimizer_, lr_, batch_, epochs_, loss_):
+                           version_, hidden_, activation_, optimizer_, lr_, batch_, epochs_, loss_,
+                           request: gr.Request = None):
         """Trains this student's network chunk by chunk on the shared worker, streaming the curves,
         the dates plot, the scatter and the table of errors."""
         settings = settings_from(version_, hidden_, activation_, optimizer_, lr_, batch_, epochs_, loss_)
@@ -386,7 +389,14 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
         }
         last_loss = last_plot = 0.0
         seen_epochs = 0
+        session = getattr(request, "session_hash", None) or id(run)
+        stop_asked.discard(session)
+        stopped = False
         while not run.done:
+            if session in stop_asked:                    # this student pressed Stop
+                stop_asked.discard(session)
+                stopped = True
+                break
             await asyncio.wrap_future(worker.submit(run.advance, CHUNK_STEPS, CHUNK_S))
             out = {}
             now = time.perf_counter()
@@ -408,7 +418,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
             if out:
                 yield out
         summary = await asyncio.wrap_future(worker.submit(run.summary))
-        how = (TEXT["how_diverged"] if run.diverged else
+        how = (TEXT["how_stopped"] if stopped else TEXT["how_diverged"] if run.diverged else
                TEXT["how_capped"].format(cap=T.MAX_STEPS) if run.capped else TEXT["how_finished"])
         text = TEXT["finished"].format(how=how, epochs=run.step / run.steps_per_epoch, steps=run.step,
                                        seconds=time.perf_counter() - started, on=TEXT["on_weather"] if weather else "",
@@ -425,11 +435,18 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
     inputs = [source, csv_path, target, features, drop, split, version, hidden, activation, optimizer, lr, batch,
               epochs, loss]
     outputs = [status, train_btn, stop_btn, loss_plot, dates_plot, scatter, scores]
-    training = train_btn.click(run_training, inputs, outputs, api_name="weather_train",
+    train_btn.click(run_training, inputs, outputs, api_name="weather_train",
                                concurrency_limit=TRAIN_CONCURRENCY, concurrency_id="weather-train",
                                show_progress="hidden", trigger_mode="once")
-    stop_btn.click(lambda: (TEXT["stopped"], gr.Button(interactive=True), gr.Button(interactive=False)), None,
-                   [status, train_btn, stop_btn], cancels=[training], queue=False, api_name=False)
+
+    def ask_stop(request: gr.Request):
+        """The run ends at its next chunk, with its results so far (a cancelled event would
+        leave the outputs marked as failed)."""
+        if request is not None and request.session_hash:
+            stop_asked.add(request.session_hash)
+        return TEXT["stopping"], gr.Button(interactive=False)
+
+    stop_btn.click(ask_stop, None, [status, stop_btn], queue=False, api_name="weather_stop")
     return {"weather_worker": worker}
 
 
