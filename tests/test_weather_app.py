@@ -99,7 +99,7 @@ def test_stop_ends_the_run_with_its_results_so_far(client):
     client.predict(api_name="/weather_stop")
     job.result(timeout=60)
     status = final_status(job.outputs())
-    assert re.search(r"Stopped\*\* after \d+ epochs .* MAE \d+\.\d+ °C", status), status
+    assert re.search(r"Stopped\*\* after \d+ epochs .*MAE \d+\.\d+ °C", status), status
 
 
 def test_an_uploaded_csv_offers_its_columns_and_trains(client, tmp_path):
