@@ -63,6 +63,7 @@ def class_run(students: int, seconds: float, checkpoints: str) -> None:
     set_default_threads(1)                                 # as the app: one thread per request
     zoo = ModelZoo(checkpoints)
     from PIL import Image
+
     from cnnlab import datasets
     digits = datasets.load("mnist", "test").images[:50, 0].numpy()
     sketches = [{"background": None, "layers": [], "composite": np.asarray(

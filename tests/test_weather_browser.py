@@ -39,6 +39,7 @@ def check_plots(page):
 def shoot(page, name):
     folder = os.environ.get("CNNLAB_SCREENSHOTS")
     if folder:
+        page.locator("#weather-dates").screenshot(path=os.path.join(folder, "dates-" + name))
         page.screenshot(path=os.path.join(folder, name), full_page=True)
 
 

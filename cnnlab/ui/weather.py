@@ -97,6 +97,7 @@ TEXT = {
     "dates_plot": "Actual and predicted maximum on the test days",
     "rows_plot": "Actual and predicted value of the test rows",
     "dates_x": "date",
+    "dates_y": "maximum",
     "rows_x": "line in the file",
     "series_actual": "actual",
     "series_predicted": "predicted (network)",
@@ -292,7 +293,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
                                     y_lim=[0, loss_ceiling(refs)], x_title=TEXT["loss_x"],
                                     y_title=TEXT["loss_y"], label=TEXT["loss_plot"], elem_id="weather-loss-plot")
             dates_plot = gr.LinePlot(series_frame(lesson, None), x="x", y="value", color="series",
-                                     color_map=COLORS, x_title=TEXT["dates_x"], y_title=lesson.target + UNIT_WEATHER,
+                                     color_map=COLORS, x_title=TEXT["dates_x"], y_title=TEXT["dates_y"] + UNIT_WEATHER,
                                      label=TEXT["dates_plot"], elem_id="weather-dates", tooltip="all")
             scatter = gr.ScatterPlot(scatter_frame(lesson, None), x="actual", y="predicted", color="series",
                                      color_map=COLORS, x_title=TEXT["scatter_x"] + UNIT_WEATHER,
@@ -381,7 +382,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
                                    y_lim=[0, ceiling], color_map={**COLORS, **dict(zip(refs, REFERENCE_COLORS))}),
             dates_plot: gr.LinePlot(series_frame(table, None), y_lim=ylim,
                                     x_title=TEXT["dates_x"] if weather else TEXT["rows_x"],
-                                    y_title=table.target + unit,
+                                    y_title=TEXT["dates_y"] + unit if weather else table.target,
                                     label=TEXT["dates_plot"] if weather else TEXT["rows_plot"]),
             scatter: gr.ScatterPlot(scatter_frame(table, None), x_lim=ylim, y_lim=ylim,
                                     x_title=TEXT["scatter_x"] + unit, y_title=TEXT["scatter_y"] + unit),
