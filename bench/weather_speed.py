@@ -84,10 +84,10 @@ def class_run(students: int, seconds: float, checkpoints: str) -> None:
     t.start()
     t.join()
     print(f"2. A class of {students} training the default lesson at once "
-          f"({max(1, cpu_cores() - 1)} worker thread(s), {TRAIN_CONCURRENCY} runs in progress at most)")
+          f"({cpu_cores()} worker thread(s), {TRAIN_CONCURRENCY} runs in progress at most)")
     print(f"   drawing alone:            {percentiles(result)}")
 
-    worker = T.Worker(threads=max(1, cpu_cores() - 1))
+    worker = T.Worker(threads=cpu_cores())
     table = T.lesson_table()
     slots = threading.Semaphore(TRAIN_CONCURRENCY)
     finished: list[float] = []

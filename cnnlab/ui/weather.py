@@ -4,10 +4,11 @@ answers it has to beat; or a student's own CSV, the same way.
 
 Training is per student (each one's own settings, their own curves), and cheap: the course's net
 has ~2,000 weights. Every run is a sequence of short chunks (``Run.advance``: at most CHUNK_STEPS
-steps and CHUNK_S seconds) executed by one low-priority worker thread (``tabular.Worker``) shared
-by all students, first come first served; the handler is an async generator, so a student who
-waits for their next chunk holds no server thread. At most TRAIN_CONCURRENCY runs are in progress
-(the rest wait in Gradio's queue, seeing their place), and each is bounded by tabular.MAX_STEPS.
+steps and CHUNK_S seconds) executed by low-priority worker threads (``tabular.Worker``, one per
+core, one PyTorch thread each) shared by all students, first come first served; the handler is
+an async generator, so a student who waits for their next chunk holds no server thread. At most
+TRAIN_CONCURRENCY runs are in progress (the rest wait in Gradio's queue, seeing their place), and
+each is bounded by tabular.MAX_STEPS.
 Drawing and photo requests have their own queues and run at normal priority, so they go first.
 """
 from __future__ import annotations
@@ -244,7 +245,7 @@ def weather_rows(n: int = 8) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- the tab
 def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
-    worker = T.Worker(threads=max(1, cpu_cores() - 1))
+    worker = T.Worker(threads=cpu_cores())
     d = T.RegressionSettings()
     gr.Markdown(TEXT["intro"], elem_id="weather-intro")
     with gr.Row(equal_height=False):
