@@ -18,12 +18,25 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, its default shown in --help."""
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        if f.type in (bool, "bool"):
+        if f.name == "layers":
+            parser.add_argument(flag, type=_layers, default=None,
+                                help="with --model custom: the layer stack as JSON, or a .json file holding it (default: None)")
+        elif f.type in (bool, "bool"):
             action = parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
             action.help = f"(default: {f.default})"     # set here: argparse's own wording varies by version
         else:
             kind = {"int": int, "float": float, "str": str}.get(str(f.type), type(f.default))
             parser.add_argument(flag, type=kind, default=f.default, help=f"(default: {f.default})")
+
+
+def _layers(text: str) -> list:
+    """--layers: a JSON list of layers, or the path of a file holding one."""
+    import json
+    path = Path(text)
+    try:
+        return json.loads(path.read_text() if path.suffix == ".json" else text)
+    except (OSError, ValueError) as err:
+        raise argparse.ArgumentTypeError(f"not a JSON layer stack or a readable .json file: {err}") from None
 
 
 def cmd_train(args) -> int:

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import datasets
+from . import builder, datasets
+from .builder import BUILT
 from .models import build_model, get_model_info, trainable_state_dict
 
 FORMAT = "cnnlab-checkpoint"
@@ -66,6 +67,7 @@ def make_payload(model: nn.Module, model_name: str, dataset: str, config: dict |
         "channels": spec.channels, "finetune": finetune,
         "state_dict": {k: v.detach().cpu().clone() for k, v in trainable_state_dict(model).items()},
         "config": dict(config or {}), "metrics": dict(metrics or {}),
+        **({"layers": [dict(layer) for layer in model.layers]} if model_name == BUILT else {}),
     }
 
 
@@ -134,16 +136,24 @@ def read_payload(source: str | Path | bytes) -> dict:
 def from_payload(payload: dict, path: str = "") -> Loaded:
     name = Path(path).name if path else "the checkpoint"
     try:
-        get_model_info(payload["model"])
+        if payload["model"] != BUILT:
+            get_model_info(payload["model"])
         spec = datasets.get_spec(payload["dataset"])
     except KeyError as err:
         raise CheckpointError(f"{name}: {err.args[0]}") from None
+    layers = payload.get("layers")
+    if payload["model"] == BUILT:                 # a built network: its stack is plain data, checked
+        problem = builder.check(layers, spec)     # against the same limits as one built in the app
+        if problem:
+            raise CheckpointError(f"{name} holds a network that cannot be built: {problem}")
+    else:
+        layers = None
     if len(payload["classes"]) != spec.num_classes:
         raise CheckpointError(f"{name} has {len(payload['classes'])} classes but {spec.title} has "
                               f"{spec.num_classes}.")
     finetune = payload.get("finetune", "head")
     try:
-        model = build_model(payload["model"], spec, finetune=finetune)
+        model = build_model(payload["model"], spec, finetune=finetune, layers=layers)
         if hasattr(model, "load_trainable_state_dict"):
             model.load_trainable_state_dict(payload["state_dict"])
         else:

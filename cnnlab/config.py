@@ -34,6 +34,7 @@ class TrainConfig:
     eval_every_s: float = 3.0     # seconds between live validation points
     event_every_s: float = 0.25   # at most this long between events (a UI refreshes from these)
     seed: int = 0                 # same seed, same data order, same weights
+    layers: list | None = None    # model "custom" only: the student's own stack (cnnlab.builder)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -198,7 +199,16 @@ def check_train(config: TrainConfig) -> TrainConfig:
         raise LimitError(f"There is no data set called {str(config.dataset)[:40]!r}; choose one of: "
                          f"{', '.join(DATASETS)}.")
     fits = models_for(spec)
-    if config.model not in fits:
+    if config.model == "custom" or config.layers is not None:
+        from . import builder  # the student's own network: its stack checked like the rest
+        if config.model != builder.BUILT:
+            raise LimitError(f"Layers are for your own network (model {builder.BUILT!r}), not the "
+                             f"{str(config.model)[:40]!r} model.")
+        problem = ("Your own network has no layers yet: build one in the network builder."
+                   if config.layers is None else builder.check(config.layers, spec))
+        if problem:
+            raise LimitError(problem)
+    elif config.model not in fits:
         raise LimitError(f"The {str(config.model)[:40]!r} model does not fit {spec.title}; choose one of: "
                          f"{', '.join(fits)}.")
     check_choice("Optimizer", config.optimizer, OPTIMIZERS)

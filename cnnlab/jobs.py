@@ -27,6 +27,7 @@ from .config import TrainConfig, train_problem
 from .models import build_model, trunk_frozen
 from .race import RACE_STEPS, race
 from .runstate import Grid, RunState, as_pictures, grid_indices, most_confident_mistakes, progress_line, thin
+from .steer import Steering, check_lr
 from .threads import REQUEST_THREADS, THREAD_POLICIES, configure_training_thread, set_default_threads
 from .training import TrainEvent, eval_mode
 
@@ -55,6 +56,7 @@ class TrainJob:
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._steering = Steering()
         self._thread: threading.Thread | None = None
         self._state = RunState()
         self._loss: list[tuple] = []
@@ -80,7 +82,8 @@ class TrainJob:
         with self._lock:
             if self._rows_version != self._state.version:
                 self._state = replace(self._state, loss=tuple(thin(self._loss)), accuracy=tuple(thin(self._acc)),
-                                      race=tuple(thin(self._race)))
+                                      race=tuple(thin(self._race)),
+                                      markers=tuple((m.epoch, m.old_lr, m.new_lr) for m in self._steering.markers))
                 self._rows_version = self._state.version
             return self._state
 
@@ -122,9 +125,53 @@ class TrainJob:
             if not self._state.running:
                 return "No run is going."
             self._stop.set()
-            if self._state.state == "running":
+            self._steering.resume()                              # a paused run wakes up to stop
+            if self._state.state in ("running", "paused"):
                 self._set(state="stopping", status="Stopping after this batch…")
         return "Stopping: the model so far is kept."
+
+    # ---- steering a training run (the loop's between_batches hook, see steer.py)
+    def pause(self, key: str | None = None) -> str:
+        problem = self._steerable(key, "Pausing")
+        if problem:
+            return problem
+        with self._lock:
+            if self._state.state != "running":
+                return "The run is already paused." if self._state.state == "paused" else "The run is ending."
+            self._steering.pause()
+            self._set(state="paused", status=f"Paused at step {self._state.step:,} of "
+                                             f"{self._state.total_steps:,}: click Resume to go on.")
+        return "Paused after this batch. Everyone sees the model as it is now."
+
+    def resume(self, key: str | None = None) -> str:
+        problem = self._steerable(key, "Resuming")
+        if problem:
+            return problem
+        with self._lock:
+            if self._state.state != "paused":
+                return "The run is not paused."
+            self._steering.resume()
+            self._set(state="running", status="Resumed: training goes on…")
+        return "Resumed."
+
+    def set_lr(self, lr, key: str | None = None) -> str:
+        """A new learning rate from the next batch on, for the rest of the run (the schedule stops)."""
+        problem = self._steerable(key, "Changing the learning rate") or check_lr(lr)
+        if problem:
+            return problem
+        self._steering.request_lr(float(lr))
+        return (f"The learning rate becomes {float(lr):g} from the next batch on (and stays there: the "
+                "schedule is switched off). The change is marked on the loss curve.")
+
+    def _steerable(self, key: str | None, what: str) -> str | None:
+        if not self.teacher.accepts(key):
+            return f"{what} needs the teacher key: type it in the teacher key box."
+        with self._lock:
+            if not self._state.running:
+                return "No run is going."
+            if self._state.mode != "train":
+                return "Only a training run can be paused or steered (not the optimizer race)."
+        return None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the current run has ended (tests, scripts); True if nothing is running."""
@@ -164,6 +211,7 @@ class TrainJob:
             if self._state.running:                              # lost a race with another click
                 return f"A run is already in progress; you are watching it. ({self._state.status})"
             self._stop.clear()
+            self._steering = Steering()
             self._loss, self._acc, self._race = [], [], []
             self._last_train_epoch = None
             run_id = self._state.run_id + 1
@@ -214,13 +262,13 @@ class TrainJob:
         grid_x = datasets.normalize(test.images[idx], spec)
         grid = Grid(as_pictures(test.images[idx]), test.labels[idx].tolist(), spec.classes)
         training.seed_everything(config.seed)                    # same seed, same initial weights
-        model = build_model(config.model, spec, finetune=config.finetune)
+        model = build_model(config.model, spec, finetune=config.finetune, layers=config.layers)
         grid_features = None
         title = f"{config.model} on {spec.title} with {config.optimizer}"
         with self._lock:
             self._set(grid=grid, status=f"Training {title}: starting…")
         for ev in training.fit(config, root=root, stop=self._stop, model=model, download=download,
-                               final_eval=False):
+                               final_eval=False, hooks=training.Hooks(between_batches=self._steering)):
             if ev.kind == "done":
                 self._finish_training(ev, model, config, test, title)
                 return
@@ -264,6 +312,8 @@ class TrainJob:
             state = self._state.state
             if state == "stopping":
                 status = "Stopping after this batch…"
+            elif state == "paused":
+                status = self._state.status
             elif ev.message and not ev.step:
                 status = f"{ev.message[:1].upper()}{ev.message[1:]}…"
             else:

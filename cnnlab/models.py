@@ -260,8 +260,17 @@ def models_for(spec) -> list[str]:
     return [m.name for m in MODELS.values() if m.inputs == want]
 
 
-def build_model(name: str, spec, finetune: str | bool = "head", pretrained: bool = True) -> Classifier:
-    """A fresh model for data set ``spec`` (a DatasetSpec); a clear error if they do not fit."""
+def build_model(name: str, spec, finetune: str | bool = "head", pretrained: bool = True,
+                layers: list | None = None) -> Classifier:
+    """A fresh model for data set ``spec`` (a DatasetSpec); a clear error if they do not fit.
+    ``layers`` (a stack, see cnnlab.builder) or the name "custom" builds the student's own network."""
+    if name == "custom":
+        from .builder import build  # builder imports this module
+        if layers is None:
+            raise ValueError("the custom model needs its layers (a stack from the network builder)")
+        return build(layers, spec)
+    if layers is not None:
+        raise ValueError(f"layers are for the custom model, not {name!r}")
     info = get_model_info(name)
     if name not in models_for(spec):
         raise ValueError(f"model {name!r} does not fit the {spec.title} data set; "

@@ -39,7 +39,7 @@ def race(config: TrainConfig, root=None, stop: threading.Event | None = None, do
     train = datasets.load(config.dataset, "train", root, download).subset(config.train_size or RACE_TRAIN_SIZE)
     val = datasets.load(config.dataset, "test", root, download).subset(config.val_size)
     generator = training.seed_everything(config.seed)
-    base = build_model(config.model, spec)                  # one set of initial weights for all
+    base = build_model(config.model, spec, layers=config.layers)                  # one set of initial weights for all
     learners = []
     for name, lr in RACE_OPTIMIZERS:
         model = copy.deepcopy(base).to(device)

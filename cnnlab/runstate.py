@@ -37,7 +37,7 @@ class RunState:
     version: int = 0                    # bumps on every change (viewers skip redraws)
     run_id: int = 0                     # bumps on every start
     mode: str = ""                      # "train" | "race" | "" (nothing yet)
-    state: str = "idle"                 # idle | running | stopping | finished | stopped | failed
+    state: str = "idle"                 # idle | running | paused | stopping | finished | stopped | failed
     status: str = "No run yet. Choose the settings and click Train."
     config: dict = field(default_factory=dict)
     step: int = 0
@@ -52,13 +52,14 @@ class RunState:
     accuracy: tuple = ()                # (epoch, value, series)
     race: tuple = ()                    # (step, loss, optimizer)
     evals: tuple = ()                   # {"seconds", "epoch", "val_loss", "val_acc"}
+    markers: tuple = ()                 # learning-rate changes mid-run: (epoch, old lr, new lr)
     grid: Grid | None = None
     results: dict | None = None         # set when a run ends (see TrainJob._finish_training)
     latest: str | None = None           # path of the latest checkpoint file, when there is one
 
     @property
     def running(self) -> bool:
-        return self.state in ("running", "stopping")
+        return self.state in ("running", "paused", "stopping")
 
     def to_dict(self) -> dict:
         """A JSON-friendly summary (what the app's snapshot API returns)."""
@@ -67,6 +68,7 @@ class RunState:
                                              "images_per_s", "eta_s", "val_acc", "latest")}
         out["running"] = self.running
         out["evals"] = list(self.evals)
+        out["markers"] = [dict(zip(("epoch", "old_lr", "new_lr"), m)) for m in self.markers]
         out["loss"] = [dict(zip(("epoch", "value", "series"), r)) for r in self.loss]
         out["accuracy"] = [dict(zip(("epoch", "value", "series"), r)) for r in self.accuracy]
         out["race"] = [dict(zip(("step", "loss", "optimizer"), r)) for r in self.race]

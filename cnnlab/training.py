@@ -201,6 +201,9 @@ class Hooks:
     epoch_data: Callable[[int], datasets.TensorData] | None = None
     # called after the models are put in training mode (the fine-tune keeps batch norm frozen)
     train_mode: Callable[[nn.Module], None] | None = None
+    # called before every batch with (learners, step, epochs done); may wait (a paused run) and
+    # returns the seconds it waited, which the clocks leave out (see steer.Steering)
+    between_batches: Callable[[Sequence[Learner], int, float], float] | None = None
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -264,6 +267,13 @@ def loop(learners: Sequence[Learner], train: datasets.TensorData, *, epochs: int
         for x, y in batches(epoch_data, batch_size, device, generator):
             if stop.is_set():
                 break
+            if hooks.between_batches is not None:
+                waited = hooks.between_batches(learners, step, step / steps_per_epoch)
+                if waited:                              # a pause is not training time
+                    start, train_start = start + waited, train_start + waited
+                    last_eval, last_event = last_eval + waited, last_event + waited
+                if stop.is_set():
+                    break
             if augment:
                 x = augment_batch(x, generator, photo)
             if x.dim() == 4:
@@ -322,7 +332,8 @@ def evaluate_and_save(path, model: nn.Module, config: TrainConfig, test: dataset
 
 def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
         device: torch.device | None = None, model: nn.Module | None = None,
-        max_steps: int = 0, download: bool = False, final_eval: bool = True) -> Iterator[TrainEvent]:
+        max_steps: int = 0, download: bool = False, final_eval: bool = True,
+        hooks: Hooks | None = None) -> Iterator[TrainEvent]:
     """Train by ``config`` and yield events: "start", "step" (at most every event_every_s),
     "eval" (validation every eval_every_s and at each epoch end) and one final "done" (with the
     test accuracy when ``final_eval``).
@@ -335,7 +346,8 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
     train = datasets.load(config.dataset, "train", root, download).subset(config.train_size)
     test = datasets.load(config.dataset, "test", root, download)
     val = test.subset(config.val_size)
-    model = (model or build_model(config.model, spec, finetune=config.finetune)).to(device)
+    model = (model or build_model(config.model, spec, finetune=config.finetune,
+                                 layers=config.layers)).to(device)
     stop = stop or threading.Event()
     start = time.perf_counter()
     learner = model
@@ -380,7 +392,7 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
                    batch_size=config.batch_size, generator=generator, device=device, stop=stop, val=val,
                    augment=config.augment and learner is model, max_steps=max_steps,
                    time_budget_s=config.time_budget_s, eval_every_s=config.eval_every_s,
-                   event_every_s=config.event_every_s, started=start):
+                   event_every_s=config.event_every_s, started=start, hooks=hooks):
         if ev.kind != "done":
             yield ev
         else:

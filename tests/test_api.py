@@ -77,7 +77,11 @@ def valid_calls(tmp_path: Path) -> dict:
         "/train_snapshot": ({}, None),
         "/train_start": (dict(dataset="mnist", model="mlp", batch_size=256, epochs=1, train_size=1000), None),
         "/train_race": (dict(dataset="mnist", model="mlp"), None),            # "already in progress": an answer
+        "/train_pause": ({}, r"No run is going|Paused"),                 # a short run may have ended
+        "/train_set_lr": (dict(lr=0.001), None),
+        "/train_resume": ({}, None),
         "/train_stop": ({}, None),
+        "/train_code": (dict(model="custom"), None),                       # this session's built stack
         "/tsne_snapshots": ({}, None),
         "/tsne_snapshot": (dict(index=0), NO_SNAPSHOTS),
         "/tsne_gif": ({}, NO_SNAPSHOTS + r"|Only one snapshot"),
@@ -86,6 +90,7 @@ def valid_calls(tmp_path: Path) -> dict:
         "/weather_train": (dict(epochs=2), None),
         "/weather_stop": ({}, None),
         "/weather_csv": (dict(path=handle_file(str(tmp_path / "table.csv"))), None),
+        "/train_export_onnx": ({}, None),                                  # the checkpoint just uploaded
     }
 
 

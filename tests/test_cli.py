@@ -108,3 +108,15 @@ def test_evaluate_a_bad_file_is_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "broken.pt" in err
     assert not bad.with_suffix(".metrics.json").exists()
+
+
+def test_a_built_network_trains_from_a_json_file_and_a_bad_one_is_a_clear_error(tmp_path, data_root, capsys):
+    stack = tmp_path / "mine.json"
+    stack.write_text('[{"type": "conv", "channels": 4, "kernel": 3}, {"type": "relu"}, {"type": "flatten"}]')
+    out = tmp_path / "mine.pt"
+    assert main(["train", "--model", "custom", "--layers", str(stack), "--train-size", "256", "--batch-size", "64",
+                 "--epochs", "1", "--val-size", "200", "--out", str(out)]) == 0
+    loaded = checkpoints.load(out)
+    assert loaded.model_name == "custom" and loaded.model.layers[0]["channels"] == 4
+    assert main(["train", "--model", "custom", "--layers", '[{"type": "dense", "units": 8}]', "--dry-run"]) == 2
+    assert "add a flatten layer before it" in capsys.readouterr().err

@@ -19,6 +19,7 @@ import pandas as pd
 from PIL import Image
 
 from .. import plots
+from ..builder import BUILT
 from ..checkpoints import CheckpointError
 from ..config import LIMITS, LimitError, TrainConfig, check_train
 from ..datasets import DATASETS, get_spec
@@ -26,6 +27,8 @@ from ..imageio import data_url
 from ..models import MODELS, models_for
 from ..plots import RIGHT, WRONG
 from ..race import RACE_OPTIMIZERS, RACE_STEPS, lane_label
+from . import builder as builder_ui
+from . import steer as steer_ui
 from .context import AppContext
 from .inputs import flag, number
 
@@ -36,8 +39,9 @@ SUGGESTED_LR = {"sgd": 0.1, "momentum": 0.05, "rmsprop": 1e-3, "adam": 3e-3}
 BATCH_SIZES = [b for b in (16, 32, 64, 128, 256, 512, 1024) if b <= LIMITS["batch_size"].high]
 TRAIN_SIZES = [(label, n) for label, n in (("all", 0), ("1,000", 1000), ("5,000", 5000), ("10,000", 10000),
                                            ("30,000", 30000)) if n <= LIMITS["train_size"].high]
-CURVE_COLORS = {"train loss": "#0072B2", "validation loss": "#E69F00", "validation accuracy": "#009E73"}
-LOSS_SERIES = ["train loss", "validation loss"]
+CURVE_COLORS = {"train loss": "#0072B2", "validation loss": "#E69F00", "validation accuracy": "#009E73",
+                steer_ui.SERIES: steer_ui.COLOR}
+LOSS_SERIES = ["train loss", "validation loss", steer_ui.SERIES]
 RACE_COLORS = dict(zip((lane_label(name, lr) for name, lr in RACE_OPTIMIZERS),
                        ("#999999", "#E69F00", "#009E73", "#0072B2")))
 IDLE_GRID = "<div class='train-grid-empty'>The 16 test pictures appear here when a run starts.</div>"
@@ -50,19 +54,23 @@ def dataset_choices(ctx: AppContext) -> list[tuple[str, str]]:
 
 
 def model_choices(dataset: str) -> list[tuple[str, str]]:
-    return [(MODELS[m].title, m) for m in models_for(get_spec(dataset))]
+    own = [] if get_spec(dataset).kind == "photo" else [(builder_ui.TEXT["model_choice"], BUILT)]
+    return [(MODELS[m].title, m) for m in models_for(get_spec(dataset))] + own
 
 
-def make_config(dataset, model, optimizer, lr, batch_size, epochs, budget, train_size, augment) -> TrainConfig:
+def make_config(dataset, model, optimizer, lr, batch_size, epochs, budget, train_size, augment,
+                layers=None) -> TrainConfig:
     """The run's settings from the widgets (or an API caller's raw values); a gr.Error that names the
-    allowed range for the first setting the server refuses (limits: cnnlab.config.LIMITS)."""
+    allowed range for the first setting the server refuses (limits: cnnlab.config.LIMITS). ``layers``:
+    the network builder's stack, used when the model is the student's own ("custom")."""
     d = TrainConfig()
     config = TrainConfig(dataset=dataset or d.dataset, model=model or d.model, optimizer=optimizer or d.optimizer,
                          lr=number("lr", lr, d.lr), batch_size=number("batch_size", batch_size, d.batch_size),
                          epochs=number("epochs", epochs, d.epochs),
                          time_budget_s=float(number("time_budget_s", budget, d.time_budget_s)),
                          train_size=number("train_size", train_size, d.train_size),
-                         augment=flag("Augment", augment, d.augment))
+                         augment=flag("Augment", augment, d.augment),
+                         layers=list(layers) if model == BUILT and isinstance(layers, list) else None)
     try:
         return check_train(config)
     except LimitError as err:
@@ -242,6 +250,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                 stop_btn = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
             race_btn = gr.Button("Optimizer race: SGD vs Momentum vs RMSprop vs Adam", elem_id="train-race")
             notice = gr.Markdown("", elem_id="train-notice")
+            steering = steer_ui.build(job, key, notice, d.lr)
+            editor = builder_ui.build(ctx, dataset, model)
         with gr.Column(scale=2, min_width=400):
             status = gr.Markdown(job.state().status, elem_id="train-status")
             with gr.Row():
@@ -274,22 +284,30 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     timer = gr.Timer(TICK_S)
 
     controls = [dataset, model, optimizer, lr, batch, epochs, budget, train_size, augment]
+    layers = editor["layers"]                   # the builder's stack (per user; not an API parameter)
 
     def train_start(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
                     lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
                     time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
-                    augment: bool = d.augment, teacher_key: str | None = None) -> str:
-        config = make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s, train_size, augment)
+                    augment: bool = d.augment, teacher_key: str | None = None, layers: list | None = None) -> str:
+        config = make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s, train_size, augment,
+                             layers)
         before = job.state().run_id
         return _started(before, job.start(config, teacher_key))
 
     def train_race(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
                    lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
                    time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
-                   augment: bool = d.augment, teacher_key: str | None = None) -> str:
-        config = make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s, train_size, augment)
+                   augment: bool = d.augment, teacher_key: str | None = None, layers: list | None = None) -> str:
+        config = make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s, train_size, augment,
+                             layers)
         before = job.state().run_id
         return _started(before, job.start_race(config, teacher_key))
+
+    def start_built(*values):
+        """The builder's own Train button: the same run with the student's stack as the model."""
+        dataset_name, _, *rest = values
+        return train_start(dataset_name, BUILT, *rest)
 
     def _started(before: int, message: str) -> str:
         if job.state().run_id == before:
@@ -317,7 +335,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     def render(snap, state) -> dict:
         out = {status: snap.status}
         top = loss_ceiling(snap)
-        loss = frame(snap.loss, ("epoch", "value", "series"))
+        loss = frame(list(snap.loss) + steer_ui.marker_rows(snap.markers, top), ("epoch", "value", "series"))
         loss = drawable(loss.assign(value=loss["value"].clip(upper=top)), LOSS_SERIES)
         accuracy = drawable(frame(snap.accuracy, ("epoch", "value", "series")), ["validation accuracy"])
         race = frame(snap.race, ("step", "loss", "optimizer"))
@@ -340,7 +358,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         done = snap.results is not None
         if state.get("results") != (snap.run_id, done):
             cm, mistakes = shared.results(snap) if done else (None, None)
-            out[results] = results_markdown(snap)
+            out[results] = "\n\n".join(filter(None, [results_markdown(snap), steer_ui.changes_text(snap.markers)]))
             out[cm_image] = gr.Image(cm, visible=cm is not None)
             out[mistakes_image] = gr.Image(mistakes, visible=mistakes is not None)
         if state.get("running") != snap.running:
@@ -350,24 +368,28 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         if state.get("latest") != (snap.latest, done):
             path = shared.download(snap.latest)
             out[download] = gr.DownloadButton(value=path, visible=path is not None)
-        out[seen] = {"version": snap.version, "run": snap.run_id, "mode": snap.mode, "acc_n": len(snap.accuracy),
+        out.update(steering["render"](snap, state))
+        out[seen] = {"steer": steering["key"](snap), "version": snap.version, "run": snap.run_id,
+                     "mode": snap.mode, "acc_n": len(snap.accuracy),
                      "grid": grid_state, "results": (snap.run_id, done), "running": snap.running,
                      "latest": (snap.latest, done)}
         return out
 
     outputs = [status, loss_plot, acc_plot, race_plot, grid, results, cm_image, mistakes_image,
-               train_btn, race_btn, stop_btn, download, seen]
+               train_btn, race_btn, stop_btn, download, seen] + steering["components"]
     # preprocess=False: the settings reach make_config as sent, so a value out of range (or a word
     # where a number belongs) gets the sentence naming the allowed range, not Gradio's own message.
     control = dict(concurrency_limit=None, concurrency_id="train-control", show_progress="hidden")
-    train_btn.click(train_start, controls + [key], notice, api_name="train_start", preprocess=False,
+    train_btn.click(train_start, controls + [key, layers], notice, api_name="train_start", preprocess=False,
                     api_description="Start the class's shared training run (everyone watches it live; "
                     "/train_snapshot follows it). model: mlp, cnn, lenet, cnn-deep or lstm for mnist and "
                     "fashion, transfer for flowers5. The teacher key too when the app has one.", **control)
-    race_btn.click(train_race, controls + [key], notice, api_name="train_race", preprocess=False,
+    race_btn.click(train_race, controls + [key, layers], notice, api_name="train_race", preprocess=False,
                    api_description="Race SGD, Momentum, RMSprop and Adam on the same batches (MNIST or "
                    "Fashion-MNIST; this model, batch size and seed; each optimizer at its usual rate).",
                    **control)
+    builder_ui.wire_code(ctx, editor, controls + [layers], make_config)
+    editor["train"].click(start_built, controls + [key, layers], notice, api_name=False, **control)
     stop_btn.click(train_stop, key, notice, api_name="train_stop",
                    api_description="Stop the shared run after the current batch; the model so far is kept.",
                    **control)

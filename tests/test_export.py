@@ -1,0 +1,47 @@
+"""ONNX export: ONNX Runtime gives the same probabilities as PyTorch on real test pictures."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cnnlab import checkpoints, datasets, export, training
+from cnnlab.builder import build
+
+ROOT = Path(__file__).resolve().parents[1]
+ort = pytest.importorskip("onnxruntime")
+
+
+def own_network(tmp_path) -> Path:
+    torch.manual_seed(0)
+    model = build([{"type": "conv", "channels": 6, "kernel": 3}, {"type": "batchnorm"}, {"type": "tanh"},
+                   {"type": "avgpool", "size": 2}, {"type": "flatten"}, {"type": "dense", "units": 20},
+                   {"type": "sigmoid"}, {"type": "dropout", "p": 0.2}], datasets.get_spec("mnist"))
+    return checkpoints.save(tmp_path / "own.pt", model, "custom", "mnist")
+
+
+@pytest.mark.parametrize("source", ["mnist-cnn.pt", "mnist-mlp.pt", "fashion-cnn-deep.pt", "own"])
+def test_onnx_runtime_gives_the_same_probabilities(source, tmp_path, data_root):
+    path = own_network(tmp_path) if source == "own" else ROOT / "checkpoints" / source
+    loaded = checkpoints.load(path)
+    out = export.to_onnx(loaded, tmp_path / "model.onnx")
+    test = datasets.load(loaded.dataset, "test", data_root).subset(200)
+    x, _ = next(training.batches(test, 200, torch.device("cpu")))
+    with torch.no_grad():
+        ours = torch.softmax(loaded.model(x), 1).numpy()
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    theirs = session.run(["probabilities"], {"image": x.numpy()})[0]
+    assert theirs.shape == (200, 10)
+    np.testing.assert_allclose(theirs, ours, atol=1e-4, rtol=0)
+    assert (theirs.argmax(1) == ours.argmax(1)).all()
+    meta = session.get_modelmeta().custom_metadata_map
+    assert json.loads(meta["classes"]) == list(loaded.classes) and meta["model"] == loaded.model_name
+
+
+def test_the_transfer_model_is_refused_with_a_reason(tmp_path):
+    loaded = checkpoints.load(ROOT / "checkpoints" / "flowers5-transfer.pt")
+    with pytest.raises(export.ExportError, match="transfer model"):
+        export.to_onnx(loaded, tmp_path / "x.onnx")
