@@ -20,7 +20,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         if f.name == "layers":
             parser.add_argument(flag, type=_layers, default=None,
-                                help="with --model custom: the layer stack as JSON, or a .json file holding it (default: None)")
+                                help="with --model custom: the layer stack as JSON, or a .json file "
+                                     "holding it (default: None)")
         elif f.type in (bool, "bool"):
             action = parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
             action.help = f"(default: {f.default})"     # set here: argparse's own wording varies by version

@@ -49,6 +49,7 @@ def valid_calls(tmp_path: Path) -> dict:
     three = render(DIGITS[3])
     three.save(tmp_path / "three.png")
     drawing = data_url(three)
+    (tmp_path / "table.csv").write_text("x,y\n" + "".join(f"{i},{2 * i + 1}\n" for i in range(40)))
     return {
         "/predict_drawing": (dict(drawing=drawing, model="mnist-cnn", show_saliency=True), None),
         "/predict_digit": (dict(drawing=sketchpad(tmp_path / "three.png"), model="mnist-mlp"), None),
@@ -86,6 +87,9 @@ def valid_calls(tmp_path: Path) -> dict:
         "/tsne_gif": ({}, NO_SNAPSHOTS + r"|Only one snapshot"),
         "/train_upload_checkpoint": (dict(checkpoint=handle_file(str(ROOT / "checkpoints" / "mnist-mlp.pt"))),
                                      None),
+        "/weather_train": (dict(epochs=2), None),
+        "/weather_stop": ({}, None),
+        "/weather_csv": (dict(path=handle_file(str(tmp_path / "table.csv"))), None),
         "/train_export_onnx": ({}, None),                                  # the checkpoint just uploaded
     }
 
@@ -287,6 +291,7 @@ def huge_calls(path: Path) -> dict:
         "/inside_show": dict(drawing=url, model="mnist-cnn"),
         "/inside_open": dict(drawing=url, model="mnist-cnn", opened="1:0:5:5"),
         "/inside_photo": dict(photo=handle_file(str(path))),
+        "/weather_csv": dict(path=handle_file(str(renamed(path, ".csv")))),
         "/train_upload_checkpoint": dict(checkpoint=handle_file(str(renamed(path, ".pt")))),
     }
 
@@ -310,7 +315,7 @@ def test_every_image_endpoint_is_in_the_huge_image_table(client, huge_png):
 
 @pytest.mark.parametrize("endpoint", ["/predict_digit", "/predict_drawing", "/classify_photo", "/tsne_place_photo",
                                       "/tsne_place_drawing", "/inside_show", "/inside_open", "/inside_photo",
-                                      "/train_upload_checkpoint"])
+                                      "/weather_csv", "/train_upload_checkpoint"])
 def test_a_huge_image_is_refused_from_its_header_and_the_server_keeps_serving(client, huge_png, endpoint):
     with pytest.raises(AppError) as err:
         client.predict(**huge_calls(huge_png)[endpoint], api_name=endpoint)
@@ -318,6 +323,8 @@ def test_a_huge_image_is_refused_from_its_header_and_the_server_keeps_serving(cl
     assert "Traceback" not in message
     if endpoint == "/train_upload_checkpoint":            # a file, never decoded as an image
         assert "not a PyTorch checkpoint" in message or "not a readable PyTorch checkpoint" in message
+    elif endpoint == "/weather_csv":                      # a file, never decoded as an image
+        assert "CSV" in message
     elif endpoint in ("/predict_drawing", "/tsne_place_drawing", "/inside_show", "/inside_open"):
         assert "12000 x 12000 pixels; the limit is 1024 pixels a side" in message    # the canvas
     elif endpoint == "/predict_digit":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from . import board, draw, inside, photo, train, tsne
+from . import board, draw, inside, photo, playground, train, tsne, weather
 from .context import AppContext
 
 
@@ -25,6 +25,8 @@ class Tab:
 
 
 TABS: tuple[Tab, ...] = (
+    Tab("playground", "Playground", playground.build),     # the course's first lesson
+    Tab("weather", "Weather", weather.build),              # the course's regression lesson
     Tab("draw", "Draw", draw.build, needs=("board_tab",)),
     Tab("inside", "Inside", inside.build, needs=("drawing",)),
     Tab("photo", "Photo", photo.build),

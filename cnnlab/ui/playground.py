@@ -1,0 +1,606 @@
+"""Playground tab: every student trains their own tiny network on toy data, live on their phone.
+
+The course's first lessons as one-click presets (fit a curve, separate two clouds, race four
+optimizers) beside TensorFlow Playground's data sets and settings. Each student's network lives in
+their own ``gr.State`` (cnnlab.playground.Playground: a few kB); Play starts a per-user
+``gr.Timer`` whose tick runs ``steps per frame`` steps (<= 25 and <= 50 ms; up to 4x that when a
+tick comes late, so a busy server shows fewer frames, not slower learning) and sends one frame: a
+40x40 PNG of the decision boundary, the points as 4 bytes each and the curves, 3-8 kB of JSON that
+``PlayView``'s script draws on a <canvas> (no matplotlib, no image files). A tick carries only the
+state: each control's own event applies a change between steps. All students' playground work
+passes one gate (cnnlab.playground.GATE: one at a time, at most 35% of one core) in its own queue
+(``concurrency_id="playground"``), so thirty students playing cannot starve the Draw tab.
+
+Every user-visible string is in ``TEXT`` (issue 18 moves them into per-language files).
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import replace
+
+import gradio as gr
+
+from .. import playground as pg
+from .context import AppContext
+
+TICK_S = 0.25                # a playing student gets a frame 4 times a second (fewer when busy)
+CONCURRENCY = 2              # playground calls running at once (2 cores; the Draw tab has its own 8)
+LR_CHOICES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.02, 0.03, 0.1, 0.2, 0.3, 1.0, 3.0, 10.0]
+REG_RATE_CHOICES = [0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+
+TEXT = {
+    "intro": ("**Playground.** Train a small neural network yourself and watch it learn. Start with one of "
+              "the course's three programs, then change anything (between steps, too)."),
+    "preset_regression": "1 · Fit a curve",
+    "preset_classification": "2 · Two clouds",
+    "preset_race": "3 · Optimizer race",
+    "play": "Play", "pause": "Pause", "step": "Step", "reset": "Reset",
+    "data": "Data", "network": "Network", "training": "Training",
+    "dataset": "Data set",
+    "datasets": {"curve": "Curve: y = x² + noise (lesson 1)", "two-clouds": "Two clouds (lesson 2)",
+                 "circle": "Circle", "xor": "XOR", "spiral": "Spiral", "gaussian": "Gaussian clouds",
+                 "plane": "Regression: tilted plane", "bumps": "Regression: hills and valleys"},
+    "classes": "Classes", "noise": "Noise", "points": "Points",
+    "ratio": "Training points (%)", "ratio_info": "the rest are test points the network never trains on",
+    "features": "Input features",
+    "feature_names": {"x1": "x₁", "x2": "x₂", "x1^2": "x₁²", "x2^2": "x₂²", "x1*x2": "x₁·x₂",
+                      "sin(x1)": "sin(x₁)", "sin(x2)": "sin(x₂)"},
+    "regenerate": "New points",
+    "layers": "Hidden layers", "neurons": "Neurons per hidden layer",
+    "activation": "Activation",
+    "activations": {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "linear": "linear"},
+    "regularization": "Regularization", "reg_rate": "Regularization rate",
+    "regularizations": {"none": "none", "L1": "L1", "L2": "L2"},
+    "optimizer": "Optimizer", "lr": "Learning rate",
+    "batch": "Batch size", "batch_info": "as many as the training points: every step sees them all",
+    "speed": "Steps per frame", "speed_info": "the course redraws every 5 (curve) or 2 (clouds) steps",
+    "neuron_layer": "Show the neurons of hidden layer",
+    "code": "PyTorch code of this setting", "code_note": "Save it as playground.py and run it: it trains "
+            "the same network on the same points and reaches the same result.",
+    "gif": "Save the run as a GIF", "gif_label": "The run as an animation",
+    "race_title": "Lesson 3: the optimizer race",
+    "race_intro": ("Four copies of one network (the course's `Linear(1,20)-ReLU-Linear(20,1)`) learn "
+                   "y = x² + noise (1000 points, batch 32, learning rate 0.01, 12 epochs) on exactly the "
+                   "same batches. Only the optimizer differs: SGD, Momentum (0.8), RMSprop (alpha 0.9), "
+                   "Adam (betas 0.9, 0.99). Is the newest one always the best?"),
+    "race_code": "PyTorch code of the race",
+    "view_label": "frame", "race_view_label": "race frame",
+    "not_a_number": "A setting is not a number: check the points, noise, learning rate and batch size.",
+    "no_gif": "Play or Step a few times first: the GIF is made of the frames you watched.",
+    "finished": "This run has reached {n:,} steps, the most one run may have. Press Reset to start again.",
+    # shown on the page by PlayView's script
+    "view": {"step": "step", "epoch": "epoch", "train_loss": "train loss", "test_loss": "test loss",
+             "accuracy": "accuracy", "test_accuracy": "test accuracy", "of": "of",
+             "neurons": "Each neuron of hidden layer {layer} (of {layers}) over the input plane: "
+                        "orange where it outputs a negative value, blue positive, white about 0.",
+             "neurons_1d": "Each neuron of hidden layer {layer} (of {layers}): its output along x.",
+             "no_neurons": "No hidden layer: the network is a single linear layer.",
+             "legend_class": "Background: the class the network predicts. Dots: training points; "
+                             "dots with a black ring: test points; a thick dark ring: wrongly classified.",
+             "legend_reg2": "Background: the value the network predicts (orange low, blue high). "
+                            "Dots: the true values.",
+             "legend_reg1": "Grey dots: the points (hollow: test points). Red line: what the network predicts.",
+             "legend_race": "The same network trained by four optimizers on the same batches.",
+             "curves": "Per epoch:", "curves_race": "Loss of each batch, per step (as the course plots it)",
+             "key_train": "train loss", "key_test": "test loss (dashed)", "key_acc": "accuracy (right axis)",
+             "key_acc_test": "test accuracy (dashed)",
+             "aria_main": "The data and what the network predicts", "aria_curves": "Loss curves"},
+}
+
+VIEW_HTML = """
+<div class="pg" data-kind="">
+  <div class="pg-stats" role="status"></div>
+  <canvas class="pg-main" width="400" height="400" role="img"></canvas>
+  <div class="pg-legend"></div>
+  <div class="pg-curves-title"></div>
+  <canvas class="pg-curves" width="400" height="160" role="img"></canvas>
+  <div class="pg-neurons-title"></div>
+  <div class="pg-neurons"></div>
+</div>
+"""
+
+VIEW_CSS = """
+.pg { display: flex; flex-direction: column; gap: 6px; width: 100%; max-width: 460px; margin: 0 auto; }
+.pg-stats { font-size: 1rem; line-height: 1.5; min-height: 3em; overflow-wrap: anywhere; }
+.pg-stats b { font-variant-numeric: tabular-nums; }
+.pg-main { width: 100%; height: auto; aspect-ratio: 1 / 1; border: 1px solid var(--border-color-primary, #ccc);
+  border-radius: 6px; background: #fff; }
+.pg-curves { width: 100%; height: auto; aspect-ratio: 5 / 2; background: #fff;
+  border: 1px solid var(--border-color-primary, #ccc); border-radius: 6px; }
+.pg-legend, .pg-curves-title, .pg-neurons-title { font-size: 0.85rem; color: var(--body-text-color-subdued, #555); }
+.pg-neurons { display: flex; flex-wrap: wrap; gap: 4px; }
+.pg-neuron { width: 44px; height: 44px; border: 1px solid #bbb; border-radius: 3px; background-repeat: no-repeat; }
+canvas.pg-neuron { background: #fff; }
+.pg-key { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 50%; vertical-align: -0.1em;
+  margin: 0 0.2em 0 0.6em; }
+"""
+
+VIEW_JS = """
+const T = props.labels || {};
+const CLASS = ['#E69F00', '#0072B2', '#009E73', '#CC79A7'];
+const RACE = {sgd: '#999999', momentum: '#E69F00', rmsprop: '#009E73', adam: '#0072B2'};
+const main = element.querySelector('.pg-main');
+const curves = element.querySelector('.pg-curves');
+const heat = new Image();
+let current = null;
+main.setAttribute('aria-label', T.aria_main || '');
+curves.setAttribute('aria-label', T.aria_curves || '');
+
+function bytes(s) { const r = atob(s || ''); const a = new Uint8Array(r.length);
+  for (let i = 0; i < r.length; i++) a[i] = r.charCodeAt(i); return a; }
+function fmt(v, d) { return (v === null || v === undefined) ? '–' : Number(v).toFixed(d); }
+function pct(v) { return (v === null || v === undefined) ? '–' : (100 * v).toFixed(1) + '%'; }
+function diverging(t) {            // -1 orange .. 0 white .. 1 blue
+  const a = Math.max(-1, Math.min(1, t)); const c = a < 0 ? [230, 159, 0] : [0, 114, 178]; const k = Math.abs(a);
+  return `rgb(${255 + (c[0] - 255) * k},${255 + (c[1] - 255) * k},${255 + (c[2] - 255) * k})`;
+}
+function points(ctx, v, W, H) {
+  const p = bytes(v.points);
+  for (let i = 0; i + 3 < p.length; i += 4) {
+    const x = p[i] / 255 * W, y = p[i + 1] / 255 * H, val = p[i + 2], f = p[i + 3];
+    const test = f & 1, wrong = f & 2;
+    ctx.beginPath(); ctx.arc(x, y, v.kind === 'reg1' || v.kind === 'race' ? 3 : 4.2, 0, 2 * Math.PI);
+    if (v.kind === 'class') ctx.fillStyle = CLASS[val] || '#000';
+    else if (v.kind === 'reg2') ctx.fillStyle = diverging(val / 127.5 - 1);
+    else ctx.fillStyle = test ? '#fff' : '#666';
+    ctx.fill();
+    ctx.lineWidth = wrong ? 2.5 : (test ? 1.6 : 1);
+    ctx.strokeStyle = (test || wrong) ? '#111' : (v.kind === 'reg1' || v.kind === 'race' ? '#666' : '#fff');
+    ctx.stroke();
+  }
+}
+function line(ctx, q, W, H, colour, width) {
+  const a = bytes(q); if (!a.length) return;
+  ctx.beginPath(); ctx.strokeStyle = colour; ctx.lineWidth = width; ctx.lineJoin = 'round';
+  for (let i = 0; i < a.length; i++) { const x = i / (a.length - 1) * W, y = (1 - a[i] / 255) * H;
+    if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y); }
+  ctx.stroke();
+}
+function drawMain(v) {
+  const ctx = main.getContext('2d'); const W = main.width, H = main.height;
+  if (v.heat) {
+    heat.onload = () => { if (current !== v) return; ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(heat, 0, 0, W, H); points(ctx, v, W, H); };
+    heat.src = v.heat;
+    return;
+  }
+  ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, W, H);
+  ctx.strokeStyle = '#e5e5e5'; ctx.lineWidth = 1;
+  for (let i = 1; i < 4; i++) { ctx.beginPath(); ctx.moveTo(i * W / 4, 0); ctx.lineTo(i * W / 4, H); ctx.stroke();
+    ctx.beginPath(); ctx.moveTo(0, i * H / 4); ctx.lineTo(W, i * H / 4); ctx.stroke(); }
+  points(ctx, v, W, H);
+  if (v.kind === 'race') { for (const k of Object.keys(v.curves || {})) line(ctx, v.curves[k], W, H, RACE[k], 3); }
+  else line(ctx, v.curve, W, H, '#D55E00', 5);
+}
+function axes(ctx, W, H, top, right) {
+  ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, W, H);
+  ctx.strokeStyle = '#ddd'; ctx.lineWidth = 1; ctx.fillStyle = '#555'; ctx.font = '12px sans-serif';
+  for (let i = 0; i <= 4; i++) { const y = 8 + (H - 28) * i / 4;
+    ctx.beginPath(); ctx.moveTo(34, y); ctx.lineTo(W - 34, y); ctx.stroke();
+    ctx.fillText(Number(top * (1 - i / 4)).toPrecision(2), 2, y + 4);
+    if (right) ctx.fillText((100 - 25 * i) + '%', W - 32, y + 4); }
+}
+function series(ctx, xs, ys, xmax, top, W, H, colour, dash) {
+  ctx.beginPath(); ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.setLineDash(dash || []);
+  let started = false;
+  for (let i = 0; i < xs.length; i++) { const y = ys[i]; if (y === null || y === undefined) continue;
+    const px = 34 + (W - 68) * (xmax ? xs[i] / xmax : 0), py = 8 + (H - 28) * (1 - Math.min(y, top) / top);
+    if (started) ctx.lineTo(px, py); else { ctx.moveTo(px, py); started = true; } }
+  ctx.stroke(); ctx.setLineDash([]);
+}
+function nice(m) { if (!(m > 0)) return 1; const e = Math.pow(10, Math.floor(Math.log10(m))); const f = m / e;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * e; }
+function drawCurves(v) {
+  const ctx = curves.getContext('2d'); const W = curves.width, H = curves.height;
+  if (v.kind === 'race') {
+    const top = 0.2; axes(ctx, W, H, top, false);
+    const names = Object.keys(v.losses || {});
+    for (const k of names) { const ys = v.losses[k]; const xs = ys.map((_, i) => i * v.stride);
+      series(ctx, xs, ys, v.total, top, W, H, RACE[k]); }
+    ctx.fillStyle = '#555'; ctx.fillText((T.step || 'step') + ' ' + v.step + ' / ' + v.total, W - 150, H - 4);
+    return;
+  }
+  const h = v.history || {}; const xs = h.epoch || [];
+  const all = (h.train || []).concat(h.test || []).filter((y) => y !== null);
+  const top = nice(Math.max(...all, 1e-3));
+  const classify = v.kind === 'class';
+  axes(ctx, W, H, top, classify);
+  const xmax = Math.max(xs[xs.length - 1] || 1, 1e-9);
+  series(ctx, xs, h.train || [], xmax, top, W, H, '#0072B2');
+  series(ctx, xs, h.test || [], xmax, top, W, H, '#E69F00', [6, 4]);
+  if (classify) { series(ctx, xs, h.acc || [], xmax, 1, W, H, '#009E73');
+    series(ctx, xs, h.acc_test || [], xmax, 1, W, H, '#CC79A7', [6, 4]); }
+  ctx.fillStyle = '#555'; ctx.fillText((T.epoch || 'epoch') + ' ' + fmt(xmax, 1), W - 110, H - 4);
+}
+function drawNeurons(v) {
+  const box = element.querySelector('.pg-neurons'); const title = element.querySelector('.pg-neurons-title');
+  const n = v.neurons || {};
+  box.innerHTML = '';
+  if (v.kind === 'race') { title.textContent = ''; return; }
+  if (!n.n) { title.textContent = T.no_neurons || ''; return; }
+  title.textContent = (n.sprite ? T.neurons : T.neurons_1d || '')
+    .replace('{layer}', n.layer).replace('{layers}', n.layers);
+  for (let i = 0; i < n.n; i++) {
+    if (n.sprite) {
+      const d = document.createElement('div'); d.className = 'pg-neuron';
+      d.style.backgroundImage = `url(${n.sprite})`; d.style.backgroundSize = `${n.n * 100}% 100%`;
+      d.style.backgroundPosition = n.n > 1 ? `${i / (n.n - 1) * 100}% 0` : '0 0';
+      box.appendChild(d);
+    } else {
+      const c = document.createElement('canvas'); c.className = 'pg-neuron'; c.width = 44; c.height = 44;
+      const all = bytes(n.curves); const one = all.slice(i * n.samples, (i + 1) * n.samples);
+      let s = ''; for (const b of one) s += String.fromCharCode(b);
+      line(c.getContext('2d'), btoa(s), 44, 44, '#0072B2', 2); box.appendChild(c);
+    }
+  }
+}
+function stats(v) {
+  const el = element.querySelector('.pg-stats');
+  if (v.kind === 'race') {
+    const names = v.names || {};
+    el.innerHTML = `${T.step} <b class="pg-step">${v.step}</b> ${T.of} ${v.total} · ` +
+      `${T.epoch} <b>${fmt(v.epoch, 1)}</b><br>` +
+      Object.keys(v.last || {}).map((k) => `<span class="pg-key" style="background:${RACE[k]}"></span>${names[k]} ` +
+      `<b data-optimizer="${k}">${fmt(v.last[k], 4)}</b>`).join(' ');
+    element.querySelector('.pg-legend').textContent = T.legend_race || '';
+    element.querySelector('.pg-curves-title').textContent = T.curves_race || '';
+    return;
+  }
+  let s = `${T.epoch} <b class="pg-epoch">${fmt(v.epoch, 1)}</b> · ${T.step} <b class="pg-step">${v.step}</b><br>` +
+    `${T.train_loss} <b class="pg-train-loss">${fmt(v.train_loss, 4)}</b> · ` +
+    `${T.test_loss} <b class="pg-test-loss">${fmt(v.test_loss, 4)}</b>`;
+  if (v.kind === 'class') s += `<br>${T.accuracy} <b class="pg-acc">${pct(v.train_acc)}</b> · ` +
+    `${T.test_accuracy} <b class="pg-test-acc">${pct(v.test_acc)}</b>`;
+  el.innerHTML = s;
+  element.querySelector('.pg-legend').textContent = T['legend_' + v.kind] || '';
+  const keys = [['train', '#0072B2'], ['test', '#E69F00']].concat(v.kind === 'class' ?
+    [['acc', '#009E73'], ['acc_test', '#CC79A7']] : []);
+  element.querySelector('.pg-curves-title').innerHTML = (T.curves || '') + keys.map(([k, c]) =>
+    `<span class="pg-key" style="background:${c}"></span>${T['key_' + k] || k}`).join(' ');
+}
+function render() {
+  let v = null;
+  try { v = props.value ? JSON.parse(props.value) : null; } catch (e) { v = null; }
+  if (!v) return;
+  current = v;
+  element.querySelector('.pg').dataset.kind = v.kind;
+  element.querySelector('.pg').dataset.step = v.step;
+  stats(v); drawMain(v); drawCurves(v); drawNeurons(v);
+}
+watch('value', render);
+render();
+"""
+
+
+class PlayView(gr.HTML):
+    """The playground's picture: the data and the prediction, the curves, the neurons, drawn in
+    the browser from a frame (cnnlab.playground.Playground.frame / Race.frame)."""
+
+    def __init__(self, value=None, *, label: str | None = None, elem_id: str | None = None, visible: bool = True,
+                 **kwargs):
+        kwargs.setdefault("labels", TEXT["view"])
+        for fixed in ("html_template", "css_template", "js_on_load", "apply_default_css"):
+            kwargs.pop(fixed, None)              # gr.skip() / updates rebuild the component with these
+        super().__init__(self.postprocess(value), label=label, html_template=VIEW_HTML, css_template=VIEW_CSS,
+                         js_on_load=VIEW_JS, apply_default_css=False, elem_id=elem_id, visible=visible, **kwargs)
+
+    def postprocess(self, value) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return json.dumps(value, separators=(",", ":"))
+
+    def preprocess(self, payload):
+        return payload
+
+    def api_info(self) -> dict:
+        return {"type": "string", "description": "the frame as JSON (see cnnlab.playground.Playground.frame)"}
+
+    def example_payload(self):
+        return None
+
+    def example_value(self):
+        return None
+
+
+# ---------------------------------------------------------------------- settings <-> controls
+def settings_from(values, current: pg.Settings | None = None) -> pg.Settings:
+    """The controls' values -> checked Settings (the data seed and weight seed carry over), or a
+    gr.Error with a sentence."""
+    (dataset, classes, noise, points, ratio, features, layers, neurons, activation, regularization,
+     reg_rate, optimizer, lr, batch, speed) = values
+    current = current or pg.Settings()
+    try:
+        layers, neurons = int(layers), int(neurons)
+        if not 0 <= layers <= pg.MAX_HIDDEN_LAYERS:           # before making a tuple of that length
+            raise gr.Error(f"A network here has 0 to {pg.MAX_HIDDEN_LAYERS} hidden layers.")
+        s = pg.Settings(dataset=str(dataset), classes=int(classes), noise=float(noise), points=int(points),
+                        train_ratio=float(ratio) / 100, features=tuple(str(f) for f in (features or ())[:20]),
+                        hidden=(neurons,) * layers, activation=str(activation),
+                        regularization=str(regularization), reg_rate=float(reg_rate), optimizer=str(optimizer),
+                        lr=float(lr), batch_size=int(batch), steps_per_frame=int(speed),
+                        data_seed=current.data_seed, seed=current.seed)
+    except (TypeError, ValueError, OverflowError):
+        raise gr.Error(TEXT["not_a_number"]) from None
+    try:
+        return pg.check_settings(pg.usable(s))
+    except pg.SettingsError as err:
+        raise gr.Error(str(err)) from None
+
+
+def control_values(s: pg.Settings) -> list:
+    """What each control shows for ``s`` (the features' choices follow the data set)."""
+    spec = pg.DATASETS[s.dataset]
+    names = TEXT["feature_names"]
+    allowed = pg.FEATURES_1D if spec.dims == 1 else tuple(pg.FEATURES)
+    return [s.dataset, gr.Slider(value=s.classes, visible=spec.many_classes), s.noise, s.points,
+            round(100 * s.train_ratio), gr.CheckboxGroup(choices=[(names[f], f) for f in allowed],
+                                                         value=list(s.features)),
+            len(s.hidden), s.hidden[0] if s.hidden else 4, s.activation, s.regularization, s.reg_rate,
+            s.optimizer, s.lr, s.batch_size, s.steps_per_frame]
+
+
+def suggested(dataset: str, current: pg.Settings) -> pg.Settings:
+    """Settings for a newly picked data set: the course's for its two, TensorFlow Playground's
+    usual ones (half the points for testing, batch 10) for the others; the network is kept."""
+    spec = pg.DATASETS[dataset]
+    if dataset == "curve":
+        return replace(pg.PRESETS["regression"], hidden=current.hidden or (10,), data_seed=current.data_seed)
+    if dataset == "two-clouds":
+        return replace(pg.PRESETS["classification"], hidden=current.hidden or (10,), data_seed=current.data_seed)
+    return replace(current, dataset=dataset, noise=spec.noise, points=spec.points, train_ratio=0.5,
+                   features=("x1", "x2"), batch_size=10, steps_per_frame=5,
+                   lr=current.lr if current.lr <= 0.1 else 0.03)
+
+
+# ---------------------------------------------------------------------- the tab
+def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
+    start = pg.PRESETS["regression"]
+    gif_folder = ctx.scratch.shared_folder("playground")
+    names = TEXT["feature_names"]
+
+    gr.Markdown(TEXT["intro"])
+    with gr.Row():
+        preset_reg = gr.Button(TEXT["preset_regression"], elem_id="pg-preset-regression", min_width=100)
+        preset_cls = gr.Button(TEXT["preset_classification"], elem_id="pg-preset-classification", min_width=100)
+        preset_race = gr.Button(TEXT["preset_race"], elem_id="pg-preset-race", min_width=100)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=300):
+            with gr.Row():
+                play = gr.Button(TEXT["play"], variant="primary", elem_id="pg-play", min_width=90)
+                step = gr.Button(TEXT["step"], elem_id="pg-step", min_width=90)
+                reset = gr.Button(TEXT["reset"], elem_id="pg-reset", min_width=90)
+            view = PlayView(label=TEXT["view_label"], elem_id="pg-view")
+            layer = gr.Slider(1, pg.MAX_HIDDEN_LAYERS, value=1, step=1, label=TEXT["neuron_layer"],
+                              elem_id="pg-layer")
+            with gr.Accordion(TEXT["code"], open=False, elem_id="pg-code-box"):
+                gr.Markdown(TEXT["code_note"])
+                code = gr.Code(pg.code_for(start, pg.PRESET_STEPS["regression"]), language="python",
+                               interactive=False, elem_id="pg-code", label=TEXT["code"])
+            gif_btn = gr.Button(TEXT["gif"], elem_id="pg-gif-button")
+            gif = gr.Image(label=TEXT["gif_label"], type="filepath", interactive=False, visible=False,
+                           elem_id="pg-gif")
+        with gr.Column(scale=2, min_width=280):
+            gr.Markdown(f"**{TEXT['data']}**")
+            dataset = gr.Dropdown([(TEXT["datasets"][k], k) for k in pg.DATASETS], value=start.dataset,
+                                  label=TEXT["dataset"], elem_id="pg-dataset")
+            classes = gr.Slider(*pg.CLASSES_RANGE, value=start.classes, step=1, label=TEXT["classes"],
+                                visible=False, elem_id="pg-classes")
+            noise = gr.Slider(*pg.NOISE_RANGE, value=start.noise, step=0.05, label=TEXT["noise"], elem_id="pg-noise")
+            points = gr.Slider(pg.MIN_POINTS, pg.MAX_POINTS, value=start.points, step=10, label=TEXT["points"],
+                               elem_id="pg-points")
+            ratio = gr.Slider(10, 100, value=100, step=5, label=TEXT["ratio"], info=TEXT["ratio_info"],
+                              elem_id="pg-ratio")
+            features = gr.CheckboxGroup([(names[f], f) for f in pg.FEATURES_1D], value=list(start.features),
+                                        label=TEXT["features"], elem_id="pg-features")
+            regenerate = gr.Button(TEXT["regenerate"], size="sm", elem_id="pg-regenerate")
+            gr.Markdown(f"**{TEXT['network']}**")
+            layers = gr.Slider(0, pg.MAX_HIDDEN_LAYERS, value=len(start.hidden), step=1, label=TEXT["layers"],
+                               elem_id="pg-layers")
+            neurons = gr.Slider(1, pg.MAX_NEURONS, value=start.hidden[0], step=1, label=TEXT["neurons"],
+                                elem_id="pg-neurons")
+            activation = gr.Radio([(v, k) for k, v in TEXT["activations"].items()], value=start.activation,
+                                  label=TEXT["activation"], elem_id="pg-activation")
+            gr.Markdown(f"**{TEXT['training']}**")
+            optimizer = gr.Radio([(pg.OPTIMIZERS[k][0], k) for k in pg.OPTIMIZERS], value=start.optimizer,
+                                 label=TEXT["optimizer"], elem_id="pg-optimizer")
+            lr = gr.Dropdown(LR_CHOICES, value=start.lr, label=TEXT["lr"], allow_custom_value=True,
+                             elem_id="pg-lr")
+            batch = gr.Slider(1, pg.MAX_POINTS, value=start.batch_size, step=1, label=TEXT["batch"],
+                              info=TEXT["batch_info"], elem_id="pg-batch")
+            with gr.Row():
+                regularization = gr.Radio([(v, k) for k, v in TEXT["regularizations"].items()],
+                                          value=start.regularization, label=TEXT["regularization"],
+                                          elem_id="pg-regularization", min_width=140)
+                reg_rate = gr.Dropdown(REG_RATE_CHOICES, value=start.reg_rate, label=TEXT["reg_rate"],
+                                       allow_custom_value=True, elem_id="pg-reg-rate", min_width=120)
+            speed = gr.Slider(1, pg.MAX_STEPS_PER_CALL, value=start.steps_per_frame, step=1, label=TEXT["speed"],
+                              info=TEXT["speed_info"], elem_id="pg-speed")
+    with gr.Accordion(TEXT["race_title"], open=False, elem_id="pg-race-box") as race_box:
+        gr.Markdown(TEXT["race_intro"])
+        with gr.Row():
+            race_play = gr.Button(TEXT["play"], variant="primary", elem_id="pg-race-play", min_width=90)
+            race_reset = gr.Button(TEXT["reset"], elem_id="pg-race-reset", min_width=90)
+        race_view = PlayView(label=TEXT["race_view_label"], elem_id="pg-race")
+        with gr.Accordion(TEXT["race_code"], open=False):
+            gr.Code(pg.race_code(), language="python", interactive=False, elem_id="pg-race-code")
+
+    state = gr.State(None)            # this student's cnnlab.playground.Playground
+    race_state = gr.State(None)       # this student's cnnlab.playground.Race
+    timer = gr.Timer(TICK_S, active=False)
+    race_timer = gr.Timer(TICK_S, active=False)
+    controls = [dataset, classes, noise, points, ratio, features, layers, neurons, activation,
+                regularization, reg_rate, optimizer, lr, batch, speed]
+
+    def current(p: pg.Playground | None, values) -> pg.Playground:
+        """This student's playground with the controls' settings applied (made on first use)."""
+        if p is None:
+            return pg.Playground(settings_from(values))
+        p.update(settings_from(values, p.settings))
+        return p
+
+    def shown_code(p: pg.Playground):
+        """The code, when it differs from what the page shows (gr.skip() otherwise)."""
+        steps = max(100, -(-p.step_count // 100) * 100)
+        key = (p.settings, steps)
+        if getattr(p, "code_key", None) == key:
+            return gr.skip()
+        p.code_key = key
+        return p.code(steps)
+
+    def frame(p: pg.Playground, layer_value) -> dict:
+        try:
+            return p.frame(int(layer_value or 1))
+        except (TypeError, ValueError):
+            return p.frame(1)
+
+    def playing(on: bool):
+        return gr.Timer(active=on), gr.Button(value=TEXT["pause"] if on else TEXT["play"])
+
+    # One output list for every handler below: the view, the state, the timer, Play, the code.
+    outputs = [view, state, timer, play, code]
+
+    def tick(p, layer_value):
+        """One frame while playing. The settings are not sent with every tick: each control's own
+        event applies a change (``apply``), so a tick carries only the state and the layer shown.
+        A tick that comes late (a busy server) runs up to MAX_CATCH_UP times the steps per frame,
+        so the network learns at the same pace with fewer frames."""
+        if p is None:                               # a tick from a page that was reloaded
+            return None, p, *playing(False), gr.skip()
+        with p.lock, pg.GATE():
+            now = time.perf_counter()
+            late = (now - getattr(p, "last_tick", now)) / TICK_S
+            p.last_tick = now
+            p.step(p.settings.steps_per_frame * min(pg.MAX_CATCH_UP, max(1, round(late))))
+            on = not p.finished
+            if p.finished:
+                gr.Warning(TEXT["finished"].format(n=pg.MAX_RUN_STEPS))
+            return frame(p, layer_value), p, *(playing(on) if not on else (gr.skip(), gr.skip())), shown_code(p)
+
+    def toggle(p, layer_value, *values):
+        p = p or current(None, values)
+        with p.lock, pg.GATE():
+            p = current(p, values)
+            p.playing = not getattr(p, "playing", False) and not p.finished
+            p.last_tick = time.perf_counter()
+            if p.playing:
+                p.step()
+            return frame(p, layer_value), p, *playing(p.playing), shown_code(p)
+
+    def step_once(p, layer_value, *values):
+        p = p or current(None, values)
+        with p.lock, pg.GATE():
+            p = current(p, values)
+            p.playing = False
+            p.step()
+            return frame(p, layer_value), p, *playing(False), shown_code(p)
+
+    def do_reset(p, layer_value, *values):
+        p = p or current(None, values)
+        with p.lock, pg.GATE():
+            p.reset(settings_from(values, p.settings))
+            p.playing = False
+            return frame(p, layer_value), p, *playing(False), shown_code(p)
+
+    def apply(p, layer_value, *values):
+        """A control changed: show its effect now (a new network if the shape changed)."""
+        p = p or current(None, values)
+        with p.lock, pg.GATE():
+            p = current(p, values)
+            return frame(p, layer_value), p, gr.skip(), gr.skip(), shown_code(p)
+
+    def new_points(p, layer_value, *values):
+        p = p or current(None, values)
+        with p.lock, pg.GATE():
+            s = settings_from(values, p.settings)
+            p.update(replace(s, data_seed=random.randint(0, pg.MAX_SEED)))
+            return frame(p, layer_value), p, gr.skip(), gr.skip(), shown_code(p)
+
+    def load_settings(p, s: pg.Settings, layer_value):
+        p = p or pg.Playground(s)
+        with p.lock, pg.GATE():
+            p.reset(s)
+            p.playing = False
+            return [*control_values(s), frame(p, layer_value), p, *playing(False), shown_code(p)]
+
+    def preset(name):
+        def load(p, layer_value):
+            return load_settings(p, pg.PRESETS[name], layer_value)
+        return load
+
+    def pick_dataset(p, layer_value, *values):
+        """A new data set: its usual settings (see ``suggested``), a new network."""
+        base = settings_from(values, p.settings if p is not None else None)
+        return load_settings(p, pg.check_settings(pg.usable(suggested(base.dataset, base))), layer_value)
+
+    play_args = dict(concurrency_limit=CONCURRENCY, concurrency_id="playground")
+    # The Playground lives in the page: every call needs this page's session state (the student's
+    # net), so its endpoints stay off the API page ("undocumented"), which lists what a script can use.
+    quiet = dict(show_progress="hidden", api_visibility="undocumented", **play_args)
+    inputs = [state, layer, *controls]
+    timer.tick(tick, [state, layer], outputs, api_name="playground_tick", **quiet)
+    play.click(toggle, inputs, outputs, api_name="playground_play", **quiet)
+    step.click(step_once, inputs, outputs, api_name="playground_step", **quiet)
+    reset.click(do_reset, inputs, outputs, api_name="playground_reset", **quiet)
+    regenerate.click(new_points, inputs, outputs, api_name="playground_new_points", **quiet)
+    preset_outputs = [*controls, *outputs]
+    preset_reg.click(preset("regression"), [state, layer], preset_outputs, api_name="playground_preset_regression",
+                     **quiet)
+    preset_cls.click(preset("classification"), [state, layer], preset_outputs,
+                     api_name="playground_preset_classification", **quiet)
+    dataset.input(pick_dataset, inputs, preset_outputs, api_name=False, **quiet)
+    for control in (classes, noise, points, ratio, layers, neurons, batch, speed):
+        control.release(apply, inputs, outputs, api_name=False, trigger_mode="always_last", **quiet)
+    for control in (features, activation, regularization, reg_rate, optimizer, lr):
+        control.input(apply, inputs, outputs, api_name=False, trigger_mode="always_last", **quiet)
+    layer.release(apply, inputs, outputs, api_name=False, trigger_mode="always_last", **quiet)
+    demo.load(apply, inputs, outputs, api_name=False, **quiet)
+
+    def make_gif(p):
+        if p is None:
+            raise gr.Error(TEXT["no_gif"])
+        with p.lock:
+            try:
+                ctx.scratch.prune()
+                path = p.save_gif(gif_folder / f"playground-{random.getrandbits(48):012x}.gif")
+            except pg.SettingsError:
+                raise gr.Error(TEXT["no_gif"]) from None
+        return gr.Image(value=str(path), visible=True)
+
+    gif_btn.click(make_gif, state, gif, api_name="playground_gif", concurrency_limit=1,
+                  concurrency_id="playground-gif", api_visibility="undocumented")
+
+    # -- the race
+    race_outputs = [race_view, race_state, race_timer, race_play]
+
+    def race_tick(r):
+        if r is None:
+            return None, r, gr.Timer(active=False), gr.Button(value=TEXT["play"])
+        with r.lock, pg.GATE():
+            r.step(8)
+            if r.finished:
+                r.playing = False
+                return r.frame(), r, gr.Timer(active=False), gr.Button(value=TEXT["play"])
+            return r.frame(), r, gr.skip(), gr.skip()
+
+    def race_toggle(r):
+        r = r if r is not None and not r.finished else pg.Race()
+        with r.lock, pg.GATE():
+            r.playing = not getattr(r, "playing", False)
+            if r.playing:
+                r.step(8)
+            return (r.frame(), r, gr.Timer(active=r.playing),
+                    gr.Button(value=TEXT["pause"] if r.playing else TEXT["play"]))
+
+    def race_restart(r, play_now: bool = False):
+        r = pg.Race()
+        r.playing = play_now
+        return r.frame(), r, gr.Timer(active=play_now), gr.Button(value=TEXT["pause"] if play_now else TEXT["play"])
+
+    race_timer.tick(race_tick, race_state, race_outputs, api_name="playground_race_tick", **quiet)
+    race_play.click(race_toggle, race_state, race_outputs, api_name="playground_race_play", **quiet)
+    race_reset.click(race_restart, race_state, race_outputs, api_name="playground_race_reset", **quiet)
+    preset_race.click(lambda: gr.Accordion(open=True), None, race_box, queue=False, api_name=False).then(
+        lambda r: race_restart(r, True), race_state, race_outputs, api_name=False, **quiet)
+    return {}
