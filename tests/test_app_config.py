@@ -55,7 +55,7 @@ def test_a_generated_key_is_never_shown_in_the_page(tmp_path):
 def test_a_lesson_shows_only_the_tabs_it_names(tmp_path, capsys):
     assert [t.id for t in tabs.select("train,draw")] == ["draw", "train"]      # registry order
     assert [t.id for t in tabs.select(None)] == [t.id for t in tabs.TABS]
-    with pytest.raises(ValueError, match="choose from: draw, photo"):
+    with pytest.raises(ValueError, match="choose from: weather, draw, photo"):
         tabs.select("draw,drawing")
     with pytest.raises(SystemExit):
         app.parse_args(["--tabs", "nope"], env={})
