@@ -65,6 +65,7 @@ def test_a_drawing_sent_from_the_draw_tab_shows_on_the_class_board(browser, real
     page = context.new_page()
     try:
         page.goto(url)
+        page.get_by_role("tab", name="Draw").click()        # (the Weather tab comes first)
         draw_stroke(page)
         expect(page.locator("#draw-answer")).to_contain_text("sure", timeout=20_000)
         page.locator("#board-nickname").locator("input, textarea").first.fill("<b>Zoe</b>")

@@ -109,6 +109,7 @@ def ink_pixels(page) -> int:
 
 @pytest.fixture()
 def draw_page(page):
+    page.get_by_role("tab", name="Draw").click()           # (the Weather tab comes first)
     page.wait_for_selector(CANVAS)
     return page, Traffic(page)
 
@@ -210,6 +211,7 @@ def test_drawing_with_a_finger_on_a_phone(browser, app_server):
     try:
         page = context.new_page()
         page.goto(app_server[1])
+        page.get_by_role("tab", name="Draw").click()
         page.wait_for_selector(CANVAS)
         traffic = Traffic(page)
         cdp = context.new_cdp_session(page)

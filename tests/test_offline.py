@@ -91,9 +91,9 @@ def test_the_page_loads_nothing_from_outside(browser, app_server):
     hosts = []
     page.on("request", lambda r: hosts.append(urlparse(r.url).hostname))
     page.goto(url)
-    page.wait_for_selector("#sketch")
-    for tab, shown in (("Photo", "#photo-verdict"), ("Train", "#train-start"), ("t-SNE", "#tsne-info"),
-                       ("Class board", "#board-header")):
+    page.wait_for_selector("#title")
+    for tab, shown in (("Weather", "#weather-dates"), ("Draw", "#sketch"), ("Photo", "#photo-verdict"),
+                       ("Train", "#train-start"), ("t-SNE", "#tsne-info"), ("Class board", "#board-header")):
         tabs = page.get_by_role("tab", name=tab)
         if tabs.count():
             tabs.first.click()
