@@ -109,3 +109,15 @@ def idle_job(app_server):
     yield job
     job.stop()
     assert job.wait(600)
+
+
+def open_tab(page, name: str) -> None:
+    """Open the tab called ``name``; on a narrow screen Gradio moves some tabs into its overflow
+    menu (the "..." button), where a student would look for them."""
+    page.wait_for_selector("[role=tab]")
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if tab.count() and tab.first.is_visible():
+        tab.first.click()
+        return
+    page.locator(".overflow-menu button").first.click()
+    page.locator(".overflow-dropdown").get_by_text(name, exact=True).click()

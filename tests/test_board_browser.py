@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +66,7 @@ def test_a_drawing_sent_from_the_draw_tab_shows_on_the_class_board(browser, real
     page = context.new_page()
     try:
         page.goto(url)
-        page.get_by_role("tab", name="Draw").click()        # (the Weather tab comes first)
+        open_tab(page, "Draw")        # (the Weather tab comes first)
         draw_stroke(page)
         expect(page.locator("#draw-answer")).to_contain_text("sure", timeout=20_000)
         page.locator("#board-nickname").locator("input, textarea").first.fill("<b>Zoe</b>")
@@ -77,7 +78,7 @@ def test_a_drawing_sent_from_the_draw_tab_shows_on_the_class_board(browser, real
         [stored] = ctx.board.submissions()
         assert (stored.intended, stored.nickname) == (7, "<b>Zoe</b>")
 
-        page.get_by_role("tab", name="Class board").click()
+        open_tab(page, "Class board")
         gallery = page.locator("#board-gallery")
         caption = f"meant 7 → saw {stored.predicted} · <b>Zoe</b>"
         expect(gallery).to_contain_text(caption, timeout=15_000)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import open_tab
 from handwriting import DIGITS
 from playwright.sync_api import expect
 from test_draw_browser import Traffic, draw_with_mouse, shown
@@ -34,7 +35,7 @@ def table_rows(page) -> list[str]:
 
 
 def test_build_a_small_network_train_it_and_draw_with_it(page, idle_job):
-    page.get_by_role("tab", name="Train").click()
+    open_tab(page, "Train")
     page.locator("#builder").get_by_text("Build your own network").click()
     pick(page, "builder-template", "empty (just flatten)")
     page.locator("#builder-load").click()
@@ -68,7 +69,7 @@ def test_build_a_small_network_train_it_and_draw_with_it(page, idle_job):
     expect(page.locator("#train-status")).to_contain_text("Finished", timeout=240_000)
     assert idle_job.state().config["model"] == "custom"
 
-    page.get_by_role("tab", name="Draw").click()
+    open_tab(page, "Draw")
     page.wait_for_selector("#sketch canvas")
     traffic = Traffic(page)
     page.locator("#draw-model input").click()                 # focus asks the server for new runs (settle)
@@ -104,7 +105,7 @@ MARKER_LINE = """() => [...document.querySelectorAll('#train-loss path[aria-role
 
 
 def test_pause_change_the_learning_rate_and_resume(page, idle_job):
-    page.get_by_role("tab", name="Train").click()
+    open_tab(page, "Train")
     train, pause, resume = page.locator("#train-start"), page.locator("#train-pause"), page.locator("#train-resume")
     expect(train).to_be_enabled(timeout=15_000)
     expect(pause).to_be_disabled()

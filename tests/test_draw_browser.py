@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from conftest import open_tab
 from handwriting import DIGITS
 
 pytestmark = pytest.mark.browser
@@ -109,7 +110,7 @@ def ink_pixels(page) -> int:
 
 @pytest.fixture()
 def draw_page(page):
-    page.get_by_role("tab", name="Draw").click()           # (the Weather tab comes first)
+    open_tab(page, "Draw")           # (the Weather tab comes first)
     page.wait_for_selector(CANVAS)
     return page, Traffic(page)
 
@@ -211,7 +212,7 @@ def test_drawing_with_a_finger_on_a_phone(browser, app_server):
     try:
         page = context.new_page()
         page.goto(app_server[1])
-        page.get_by_role("tab", name="Draw").click()
+        open_tab(page, "Draw")
         page.wait_for_selector(CANVAS)
         traffic = Traffic(page)
         cdp = context.new_cdp_session(page)

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import open_tab as open_named_tab
 from handwriting import DIGITS
 
 pytestmark = pytest.mark.browser
@@ -58,7 +59,7 @@ def shots() -> Path:
 
 def open_tab(page) -> Traffic:
     traffic = Traffic(page)
-    page.get_by_role("tab", name="Inside").click()
+    open_named_tab(page, "Inside")
     page.wait_for_selector(CANVAS)
     traffic.settle(page)
     return traffic

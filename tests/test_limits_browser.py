@@ -3,6 +3,7 @@ clicks Train: the page says the allowed range, and no run starts (issue 11: 3000
 from __future__ import annotations
 
 import pytest
+from conftest import open_tab
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -10,7 +11,7 @@ pytestmark = pytest.mark.browser
 
 def test_a_typed_batch_size_past_the_limit_gets_the_range_and_nothing_starts(page, idle_job):
     before = idle_job.state().run_id
-    page.get_by_role("tab", name="Train").click()
+    open_tab(page, "Train")
     train = page.locator("#train-start")
     expect(train).to_be_enabled(timeout=15_000)
     page.locator("#train-batch input").fill("30000")

@@ -4,13 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import open_tab
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.browser
 
 
 def open_photo_tab(page):
-    page.get_by_role("tab", name="Photo").click()
+    open_tab(page, "Photo")
     page.wait_for_selector("#photo-input input[type=file]", state="attached")
 
 

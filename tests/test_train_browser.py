@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from conftest import open_tab
 from playwright.sync_api import expect
 from rungate import RunGate
 
@@ -29,7 +30,7 @@ def test_train_shows_a_growing_curve_and_stop_brings_train_back(page, idle_job):
     defaults = TrainConfig()
     size = 10_000                                              # a shorter epoch: quick to watch and stop
     last = math.ceil(size / defaults.batch_size) * defaults.epochs
-    page.get_by_role("tab", name="Train").click()
+    open_tab(page, "Train")
     train, stop = page.locator("#train-start"), page.locator("#train-stop")
     expect(train).to_be_enabled(timeout=60_000)
     expect(stop).to_be_disabled()

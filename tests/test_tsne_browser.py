@@ -4,6 +4,7 @@ the map as a star (in its own colour, also after switching to the right/wrong co
 from __future__ import annotations
 
 import pytest
+from conftest import open_tab as open_named_tab
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
@@ -26,7 +27,7 @@ def colours_when(page, condition: str, timeout_ms: int = 30_000) -> dict:
 
 
 def open_tab(page):
-    page.get_by_role("tab", name="t-SNE").click()
+    open_named_tab(page, "t-SNE")
     expect(page.locator("#tsne-info")).to_contain_text("test pictures", timeout=60_000)
     expect(page.locator(DOTS)).to_have_count(2000, timeout=30_000)      # one dot per test picture
 
@@ -52,7 +53,7 @@ def test_opening_the_tab_shows_the_map_and_hover_tells_the_classes(page):
 
 def test_a_drawing_from_the_draw_tab_lands_as_a_star(page, app_server):
     sketch = app_server[0].offered["drawing"]
-    page.get_by_role("tab", name="Draw").click()
+    open_named_tab(page, "Draw")
     canvas = page.locator(f"#{sketch.elem_id} canvas").first
     expect(canvas).to_be_visible(timeout=30_000)
     box = canvas.bounding_box()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import open_tab
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -14,7 +15,7 @@ LINES = """(id) => [...document.querySelectorAll(id + ' path[aria-roledescriptio
                    .map(p => (p.getAttribute('d') || '').length)"""
 
 def start(page, epochs: int):
-    page.get_by_role("tab", name="Weather").click()
+    open_tab(page, "Weather")
     epochs_box = page.locator("#weather-epochs input[type=number]")
     epochs_box.fill(str(epochs))
     epochs_box.press("Enter")
