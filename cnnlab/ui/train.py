@@ -290,19 +290,20 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                     lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
                     time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
                     augment: bool = d.augment, teacher_key: str | None = None, layers: list | None = None) -> str:
-        config = make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s, train_size, augment,
-                             layers)
-        before = job.state().run_id
-        return _started(before, job.start(config, teacher_key))
+        return _launch(job.start, make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s,
+                                              train_size, augment, layers), teacher_key)
 
     def train_race(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
                    lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
                    time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
                    augment: bool = d.augment, teacher_key: str | None = None, layers: list | None = None) -> str:
-        config = make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s, train_size, augment,
-                             layers)
+        return _launch(job.start_race, make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s,
+                                                   train_size, augment, layers), teacher_key)
+
+    def _launch(start, config: TrainConfig, teacher_key: str | None) -> str:
+        """Start a run (or the race) with ``config``; a warning when the job refused it."""
         before = job.state().run_id
-        return _started(before, job.start_race(config, teacher_key))
+        return _started(before, start(config, teacher_key))
 
     def start_built(*values):
         """The builder's own Train button: the same run with the student's stack as the model."""
