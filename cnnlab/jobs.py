@@ -189,7 +189,7 @@ class TrainJob:
         payload = checkpoints.read_payload(path)
         loaded = checkpoints.from_payload(payload, str(path))   # refuse before replacing anything
         saved = checkpoints.save_payload(self.latest_path, payload)
-        self.zoo.set_latest(replace(loaded, path=str(saved)), label="uploaded")
+        self.zoo.set_latest(replace(loaded, path=str(saved)), how="zoo.uploaded")
         acc = loaded.metrics.get("test_accuracy")
         text = (f"Loaded {Path(path).name}: {loaded.model_name} on {loaded.spec.title}"
                 + (f" ({acc:.1%} test accuracy)" if acc else "")
