@@ -64,7 +64,8 @@ class ModelZoo:
     def choices(self, datasets: tuple[str, ...] | None = None, lang: str = DEFAULT) -> list[tuple[str, str]]:
         """(label, key) pairs for a gr.Dropdown, in ``lang``. A shipped file that could not be read is
         listed too, with the reason, so nobody wonders where it went (choosing it says why again)."""
-        broken = [(tr(lang, "zoo.broken", name=name, why=why), f"broken:{name}") for name, why in self.unreadable.items()]
+        broken = [(tr(lang, "zoo.broken", name=name, why=why), f"broken:{name}")
+                  for name, why in self.unreadable.items()]
         return [(e.label.in_(lang), e.key) for e in self.entries(datasets)] + broken
 
     def default(self, datasets: tuple[str, ...] | None = None, latest_first: bool = False) -> str | None:
