@@ -466,7 +466,7 @@ def _folder_files(root: Path) -> _Files:
     return _Files(names, read, root.name)
 
 
-def _zip_files(path: Path) -> _Files:
+def zip_files(path: Path) -> _Files:
     path = Path(path)
     try:
         z = zipfile.ZipFile(path)
@@ -512,12 +512,12 @@ def load_dataset(source: str | Path | list, names: list[str] | None = None) -> P
     if isinstance(source, (list, tuple)):
         paths = [Path(p) for p in source]
         if len(paths) == 1 and zipfile.is_zipfile(paths[0]):
-            files = _zip_files(paths[0])
+            files = zip_files(paths[0])
         else:
             files = _loose_files(paths, names)
     else:
         path = Path(source)
-        files = _folder_files(path) if path.is_dir() else _zip_files(path)
+        files = _folder_files(path) if path.is_dir() else zip_files(path)
     return read_files(files)
 
 
@@ -645,11 +645,6 @@ def _read_annotations(files: _Files, txt: str, names_file: str | None) -> Prepar
         except OwnDataError as err:
             out.bad.append(str(err))
     return _finish(out, over)
-
-
-def thumbnail_grid(paths: list[Path], n: int) -> list[tuple[str, str]]:
-    """(path, caption) pairs for a gallery: the ``n`` newest pictures."""
-    return [(str(p), "") for p in paths[:n]]
 
 
 def open_picture(path: Path) -> Image.Image:

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import queue
+import shutil
 import tempfile
 import threading
 import time
@@ -31,7 +32,7 @@ from . import checkpoints, datasets, training
 from .config import LIMITS, TrainConfig, check
 from .metrics import summarize
 from .models import TransferNet
-from .owndata import MIN_PICTURES, PictureStore, open_picture
+from .owndata import MIN_PICTURES, RATE_BURST, RATE_PER_S, PictureStore, RateLimit, open_picture
 from .runstate import Grid, most_confident_mistakes
 from .threads import configure_training_thread
 from .training import Learner, TrainEvent
@@ -56,6 +57,7 @@ LR = 3e-3                      # AdamW on a linear head over normalised-ish feat
 WEIGHT_DECAY = 1e-3            # a little shrinkage: few pictures per class
 FEATURE_BATCH = 16             # pictures read through the backbone at a time
 SEED = 0
+MODEL_FILE = "model.pt"       # the own classes' latest model, in the store's folder
 
 
 # --------------------------------------------------------------------------- the backbone
@@ -333,6 +335,10 @@ class OwnRun:
         saved = checkpoints.save(path, model, "transfer", datasets.OWN, self.config.to_dict(), metrics,
                                  classes=self.classes)
         checkpoints.write_metrics(saved, metrics)
+        own_copy = self.store.root / MODEL_FILE      # the tab's own model: the "latest run" moves on
+        tmp = own_copy.with_suffix(".tmp")
+        shutil.copyfile(saved, tmp)
+        os.replace(tmp, own_copy)
         held = self._held_pictures()
         results.update(test_accuracy=metrics["test_accuracy"], test_images=metrics["test_images"],
                        confusion_matrix=metrics["confusion_matrix"],
@@ -349,3 +355,55 @@ class OwnRun:
 def configure(thread_policy: str = "nice") -> None:
     """For scripts that run OwnRun outside the job's thread."""
     configure_training_thread(thread_policy)
+
+
+# --------------------------------------------------------------------------- the app's own-classes space
+class OwnSpace:
+    """Everything the Own classes tab shares between users: the store, the feature cache and its
+    worker, the upload rate limits and the own classes' latest model (read from disk when it changes)."""
+
+    def __init__(self, runs_dir: str | Path, thread_policy: str = "nice"):
+        root = Path(runs_dir) / "own"
+        self.store = PictureStore(root)
+        self.cache = FeatureCache(root / "features")
+        self.worker = FeatureWorker(self.store, self.cache, thread_policy)
+        self.rate = RateLimit()                                          # per browser session
+        self.host_rate = RateLimit(burst=5 * RATE_BURST, per_s=5 * RATE_PER_S)   # per device
+        self._lock = threading.Lock()
+        self._model: tuple[tuple, checkpoints.Loaded] | None = None
+
+    @property
+    def model_path(self) -> Path:
+        return self.store.root / MODEL_FILE
+
+    def model(self) -> checkpoints.Loaded | None:
+        """The latest model trained on the own classes (None before the first run)."""
+        path = self.model_path
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if self._model is not None and self._model[0] == stamp:
+                return self._model[1]
+        loaded = checkpoints.load(path)
+        with self._lock:
+            self._model = (stamp, loaded)
+        return loaded
+
+    def pictures_added(self) -> None:
+        self.worker.wake()
+
+
+_spaces: dict[str, OwnSpace] = {}
+_spaces_lock = threading.Lock()
+
+
+def space_for(runs_dir: str | Path) -> OwnSpace:
+    """One OwnSpace per runs folder in this process (two apps on one folder share it)."""
+    key = str(Path(runs_dir).resolve())
+    with _spaces_lock:
+        if key not in _spaces:
+            _spaces[key] = OwnSpace(runs_dir)
+        return _spaces[key]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from . import board, draw, inside, photo, playground, train, tsne, weather
+from . import board, draw, inside, own, photo, playground, train, tsne, weather
 from .context import AppContext
 
 
@@ -30,6 +30,7 @@ TABS: tuple[Tab, ...] = (
     Tab("draw", "Draw", draw.build, needs=("board_tab",)),
     Tab("inside", "Inside", inside.build, needs=("drawing",)),
     Tab("photo", "Photo", photo.build),
+    Tab("own", "Own classes", own.build),                  # the class's own photos, a new head in seconds
     Tab("train", "Train", train.build),
     Tab("tsne", "t-SNE", tsne.build, needs=("drawing",)),
     Tab("board", "Class board", board.build),
