@@ -77,6 +77,7 @@ TEXT = {
 
 PICTURE_SIDE = 224                 # longest side stored: what the backbone sees (224 x 224 after the crop)
 JPEG_QUALITY = 85                  # ~10-20 kB a picture at 224 px
+KEEP_BYTES = 64 * 1024             # a JPEG already this small (and <= 224 px, upright) is kept as it is
 NAME_MAX = 40                      # characters in a class name
 MIN_PICTURES = 5                   # a class needs at least this many pictures to train
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
@@ -107,10 +108,22 @@ def max_pictures() -> int:
 def encode_picture(source: str | Path | bytes) -> bytes:
     """A photo (path or bytes) -> the stored JPEG bytes: decoded safely, upright, RGB, longest side
     at most PICTURE_SIDE. Raises imageio.ImageInputError with a sentence for a bad file."""
-    photo = imageio.load_photo(source, max_side=PICTURE_SIDE)
+    data = imageio.read_bytes(source)
+    photo = imageio.load_photo(data, max_side=PICTURE_SIDE)
+    if _stored_form(data, photo):
+        return data                      # already one of ours (an exported set coming back): same digest
     buffer = io.BytesIO()
     photo.image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
     return buffer.getvalue()
+
+
+def _stored_form(data: bytes, photo: imageio.Photo) -> bool:
+    """True when ``data`` is a small, upright RGB JPEG that decoded cleanly: storing it again as it is
+    keeps its digest (re-encoding a JPEG changes its bytes), so a re-imported export adds nothing twice."""
+    if photo.format != "JPEG" or len(data) > KEEP_BYTES or photo.notes or max(photo.original_size) > PICTURE_SIDE:
+        return False
+    with Image.open(io.BytesIO(data)) as im:
+        return im.mode == "RGB" and im.getexif().get(0x0112, 1) == 1
 
 
 def picture_digest(data: bytes) -> str:

@@ -309,7 +309,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         export_data_btn = gr.Button(TEXT["export_data"], elem_id="own-export-data", size="sm")
         sure = gr.Checkbox(False, label=TEXT["clear_sure"], elem_id="own-clear-sure")
         clear_btn = gr.Button(TEXT["clear"], variant="stop", elem_id="own-clear", size="sm")
-    downloads = gr.File(label=TEXT["downloads"], elem_id="own-downloads", interactive=False, visible=False)
+    downloads = gr.File(label=TEXT["downloads"], elem_id="own-downloads", interactive=False, height=100)
     seen = gr.State({})                      # what this viewer was last sent (skip unchanged parts)
 
     # ---- classes (teacher)
@@ -539,15 +539,14 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         folder = scratch.folder("own-model-")
         out = folder / "own-classes.pt"
         out.write_bytes(space.model_path.read_bytes())
-        return gr.update(value=str(out), visible=True)
+        return str(out)
 
     def own_export_data(teacher_key: str | None = None):
         """The pictures as a zip: ImageFolder layout + annotations.txt + cat_to_name.json."""
         require_teacher(teacher_key)
         if not store.total():
             raise gr.Error(TEXT["no_download_data"], print_exception=False)
-        out = store.export_zip(scratch.folder("own-data-") / "own-classes.zip")
-        return gr.update(value=str(out), visible=True)
+        return str(store.export_zip(scratch.folder("own-data-") / "own-classes.zip"))
 
     lists = [chosen, target]
     teacher_ev = dict(concurrency_limit=2, concurrency_id="own-teacher", show_progress="minimal")
