@@ -113,6 +113,7 @@ TEXT = {
     "acc_title": "Accuracy on held-out pictures",
     "loss_title": "Loss",
     "cm_title": "Held-out pictures: true class (rows) and the network's answer (columns)",
+    "cm_short": "Held-out pictures",
     "run_idle": "Not trained yet.",
     "zip_in_files": "{name}: a zip goes in on its own (one zip per upload)",
     "failed_title": "That did not work",
@@ -285,11 +286,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                 train_btn = gr.Button(TEXT["train"], variant="primary", elem_id="own-train")
                 stop_btn = gr.Button(TEXT["stop"], elem_id="own-stop")
             status = gr.Markdown(TEXT["run_idle"], elem_id="own-status")
-            acc_plot = gr.LinePlot(frame((), ("epoch", "value", "series")), x="epoch", y="value", color="series",
-                                   title=TEXT["acc_title"], y_lim=[0, 1], elem_id="own-acc", height=220)
+            acc_plot = gr.LinePlot(x="epoch", y="value", color="series", title=TEXT["acc_title"], y_lim=[0, 1],
+                                   elem_id="own-acc", height=220)
         with gr.Column(scale=1, min_width=300):
             cm_image = gr.Image(None, label=TEXT["cm_title"], elem_id="own-cm", interactive=False,
-                                visible=False, buttons=[])
+                                visible=False, buttons=[], show_label=False)
     gr.Markdown(TEXT["test_heading"])
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
@@ -309,11 +310,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         export_data_btn = gr.Button(TEXT["export_data"], elem_id="own-export-data", size="sm")
         sure = gr.Checkbox(False, label=TEXT["clear_sure"], elem_id="own-clear-sure")
         clear_btn = gr.Button(TEXT["clear"], variant="stop", elem_id="own-clear", size="sm")
-    downloads = gr.File(label=TEXT["downloads"], elem_id="own-downloads", interactive=False, height=100)
+    with gr.Column(visible=False) as download_box:                 # shown once there is something in it
+        downloads = gr.File(label=TEXT["downloads"], elem_id="own-downloads", interactive=False)
     seen = gr.State({})                      # what this viewer was last sent (skip unchanged parts)
 
     # ---- classes (teacher)
-    def own_create(name: str = "", teacher_key: str | None = None):
+    def own_create(name: str | None = None, teacher_key: str | None = None):
         """Add a class (open for pictures)."""
         require_teacher(teacher_key)
         try:
@@ -324,7 +326,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         return (TEXT["created"].format(name=c.name), "", gr.update(choices=choices, value=c.id),
                 gr.update(choices=choices, value=c.id))
 
-    def own_rename(class_id: str = "", name: str = "", teacher_key: str | None = None):
+    def own_rename(class_id: str | None = None, name: str | None = None, teacher_key: str | None = None):
         """Rename a class (its pictures stay)."""
         require_teacher(teacher_key)
         try:
@@ -334,7 +336,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         choices = class_choices(space)
         return TEXT["renamed"].format(name=c.name), "", gr.update(choices=choices), gr.update(choices=choices)
 
-    def own_delete(class_id: str = "", teacher_key: str | None = None):
+    def own_delete(class_id: str | None = None, teacher_key: str | None = None):
         """Delete a class and its pictures."""
         require_teacher(teacher_key)
         try:
@@ -355,11 +357,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         return (TEXT["opened" if is_open else "closed"].format(name=c.name), gr.update(choices=choices),
                 gr.update(choices=choices))
 
-    def own_open(class_id: str = "", teacher_key: str | None = None):
+    def own_open(class_id: str | None = None, teacher_key: str | None = None):
         """Open a class for everyone's pictures."""
         return set_open(class_id, teacher_key, True)
 
-    def own_close(class_id: str = "", teacher_key: str | None = None):
+    def own_close(class_id: str | None = None, teacher_key: str | None = None):
         """Close a class: only the teacher adds pictures to it."""
         return set_open(class_id, teacher_key, False)
 
@@ -395,7 +397,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         choices = class_choices(space)
         return report_text(report, cls.name), gr.update(choices=choices), gr.update(choices=choices)
 
-    def own_add_photo(photo=None, class_id: str = "", teacher_key: str | None = None,
+    def own_add_photo(photo=None, class_id: str | None = None, teacher_key: str | None = None,
                       request: gr.Request = None):
         """Add one picture (webcam shot or upload) to a class open for pictures."""
         try:
@@ -407,7 +409,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         name = "the webcam picture" if not isinstance(source, str) else Path(source).name
         return add_sources(class_id, [source], [name], teacher_key, request)
 
-    def own_add_files(files=None, class_id: str = "", teacher_key: str | None = None,
+    def own_add_files(files=None, class_id: str | None = None, teacher_key: str | None = None,
                       request: gr.Request = None):
         """Add several pictures, or the pictures in a zip, to a class open for pictures."""
         paths = file_paths(files)
@@ -441,6 +443,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             report = store.import_set(prepared)
         except OwnDataError as err:
             fail(err)
+        if not report.added and not report.duplicates:
+            raise gr.Error(report_text(report, ""), title=TEXT["failed_title"], print_exception=False)
         space.pictures_added()
         counts = ", ".join(f"{name} {n}" for name, n in prepared.counts().items())
         text = TEXT["loaded"].format(n=report.added, k=len(prepared.classes), counts=counts)
@@ -494,7 +498,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             out[acc_plot] = gr.LinePlot(acc, x_lim=[0, snap.epochs or 1])
             r = snap.results
             if r and "confusion_matrix" in r and state.get("cm") != snap.run_id:
-                fig = plots.confusion_matrix_figure(r["confusion_matrix"], r["classes"], TEXT["cm_title"])
+                fig = plots.confusion_matrix_figure(r["confusion_matrix"], r["classes"], TEXT["cm_short"])
                 path = scratch.shared_folder("own") / f"confusion-{snap.run_id}.png"
                 fig.savefig(path, format="png", dpi=90)
                 out[cm_image] = gr.Image(str(path), visible=True)
@@ -584,10 +588,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                    api_description="Classify a picture with the model trained on the own classes.",
                    concurrency_limit=2, concurrency_id="own-test", show_progress="minimal", preprocess=False)
     export_model_btn.click(own_export_model, key, downloads, api_name="own_export_model",
-                           api_description="Download the model trained on the own classes (.pt).", **teacher_ev)
+                           api_description="Download the model trained on the own classes (.pt).", **teacher_ev
+                           ).success(lambda: gr.Column(visible=True), None, download_box, api_name=False, queue=False)
     export_data_btn.click(own_export_data, key, downloads, api_name="own_export_data",
                           api_description="Download the pictures: ImageFolder zip + annotation file + names JSON.",
-                          **teacher_ev)
+                          **teacher_ev).success(lambda: gr.Column(visible=True), None, download_box, api_name=False,
+                                                queue=False)
     outputs = [counts, chosen, target, status, acc_plot, cm_image, seen]
     timer = gr.Timer(REFRESH_S)
     timer.tick(refresh, seen, outputs, api_visibility="private", concurrency_limit=None,
