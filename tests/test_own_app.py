@@ -22,7 +22,7 @@ def own_app(tmp_path_factory, flowers_root):
     import app
     from cnnlab.config import AppConfig
     runs = tmp_path_factory.mktemp("own-runs")
-    config = AppConfig(data_dir=str(flowers_root), runs_dir=str(runs), tabs="own,photo", teacher_key=KEY)
+    config = AppConfig(data_dir=str(flowers_root), runs_dir=str(runs), tabs="own,photo,inside", teacher_key=KEY)
     demo = app.build_demo(config)
     demo.queue(default_concurrency_limit=4, max_size=256)
     kwargs = app.launch_kwargs(config)
@@ -83,6 +83,8 @@ def test_a_lesson_with_own_classes(own_app, flowers_root):
     text, probs = late.predict(photo=handle_file(str(test_photo)), task="Own classes", model="latest",
                                api_name="/classify_photo")[:2]
     assert probs["label"] == "sunflower"
+    inside = late.predict(photo=handle_file(str(test_photo)), model="latest", api_name="/inside_photo")
+    assert "Late: the last layer" in inside and "1280 x 7 x 7" in inside     # the own model, seen inside
 
     with pytest.raises(AppError, match="teacher key"):
         late.predict(api_name="/own_export_data")

@@ -15,6 +15,7 @@ safe decoder.
 from __future__ import annotations
 
 import html
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -73,6 +74,7 @@ TEXT = {
     "epochs": "Epochs (passes over the pictures)",
     "test_heading": "### Test",
     "test_input": "Show the network something",
+    "live": "Or live: the webcam, classified every second",
     "answer": "Answer",
     "top": "Top classes",
     "export_heading": "### Export",
@@ -124,6 +126,8 @@ SURE_PROB = 0.6           # below this top probability the answer is "I'm not su
 SURE_MARGIN = 0.2         # ... and when the runner-up is this close
 THUMBS = 8                # newest pictures shown per class
 THUMB_SIDE = 64           # pixels
+LIVE_EVERY_S = 1.0        # a live webcam frame classified this often (~0.1 s of CPU each)
+LIVE_LIMIT_S = 120        # a live stream stops after this long (a forgotten phone does not stream all lesson)
 REFRESH_S = 2.0           # the projector's counts refresh this often (only when something changed)
 
 _thumbs: LRU[str] = LRU(1000)       # picture digest -> data URL of its thumbnail (shared, read-only)
@@ -296,6 +300,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         with gr.Column(scale=1, min_width=300):
             test_in = gr.Image(sources=["webcam", "upload", "clipboard"], type="filepath", label=TEXT["test_input"],
                                elem_id="own-test-input", height=300)
+            live = gr.Image(sources=["webcam"], streaming=True, type="filepath", label=TEXT["live"],
+                            elem_id="own-live", height=240)
         with gr.Column(scale=1, min_width=300):
             test_md = gr.Markdown(TEXT["test_hint"], elem_id="own-verdict")
             test_probs = gr.Label(num_top_classes=3, label=TEXT["top"], elem_id="own-probs", show_heading=False)
@@ -343,6 +349,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             c = store.delete(class_id)
         except OwnDataError as err:
             fail(err)
+        space.cache.clear_unused({p.stem for _, files in store.snapshot() for p in files})
         choices = class_choices(space)
         return (TEXT["deleted"].format(name=c.name, n=c.count), gr.update(choices=choices, value=None),
                 gr.update(choices=choices, value=None))
@@ -482,11 +489,21 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         """Stop the shared run after the current batch."""
         return job.stop(teacher_key)
 
+    shown = {"key": None, "html": ""}               # the counts view, drawn once per change for every viewer
+    shown_lock = threading.Lock()
+
+    def shared_counts() -> str:
+        key = (store.version, space.worker.busy.is_set())
+        with shown_lock:
+            if shown["key"] != key:
+                shown["key"], shown["html"] = key, counts_html(space)
+            return shown["html"]
+
     def view(state: dict, force: bool = False):
         """What changed since this viewer's last refresh: counts, class lists, the run."""
         out = {}
         if force or state.get("store") != store.version or (state.get("pending") and not space.worker.busy.is_set()):
-            out[counts] = counts_html(space)
+            out[counts] = shared_counts()
             choices = class_choices(space)
             out[chosen] = gr.update(choices=choices)
             out[target] = gr.update(choices=choices)
@@ -587,6 +604,9 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     test_in.change(own_test, test_in, [test_md, test_probs], api_name="own_test",
                    api_description="Classify a picture with the model trained on the own classes.",
                    concurrency_limit=2, concurrency_id="own-test", show_progress="minimal", preprocess=False)
+    live.stream(own_test, live, [test_md, test_probs], api_name=False, stream_every=LIVE_EVERY_S,
+                time_limit=LIVE_LIMIT_S, concurrency_limit=2, concurrency_id="own-test", preprocess=False,
+                show_progress="hidden")
     export_model_btn.click(own_export_model, key, downloads, api_name="own_export_model",
                            api_description="Download the model trained on the own classes (.pt).", **teacher_ev
                            ).success(lambda: gr.Column(visible=True), None, download_box, api_name=False, queue=False)
