@@ -115,7 +115,7 @@ TEXT = {
     "acc_title": "Accuracy on held-out pictures",
     "loss_title": "Loss",
     "cm_title": "Held-out pictures: true class (rows) and the network's answer (columns)",
-    "cm_short": "Held-out pictures",
+    "cm_short": "Held-out",
     "run_idle": "Not trained yet.",
     "zip_in_files": "{name}: a zip goes in on its own (one zip per upload)",
     "failed_title": "That did not work",
