@@ -141,6 +141,8 @@ def from_payload(payload: dict, path: str = "") -> Loaded:
         spec = datasets.get_spec(payload["dataset"], payload["classes"])
     except KeyError as err:
         raise CheckpointError(f"{name}: {err.args[0]}") from None
+    if payload["dataset"] == datasets.OWN and not (2 <= len(payload["classes"]) <= 100):
+        raise CheckpointError(f"{name} names {len(payload['classes'])} own classes; a model needs 2 to 100.")
     layers = payload.get("layers")
     if payload["model"] == BUILT:                 # a built network: its stack is plain data, checked
         problem = builder.check(layers, spec)     # against the same limits as one built in the app

@@ -60,6 +60,10 @@ def test_teacher_makes_two_classes_adds_pictures_trains_and_sees_the_answer(page
     page.locator("#own-test-input input[type=file]").set_input_files(flowers(flowers_root, "sunflower", 1, "test"))
     expect(page.locator("#own-probs")).to_contain_text("sunflower", timeout=30_000)
     expect(page.locator("#own-verdict")).to_contain_text("sunflower")
+    open_tab(page, "Train")                                     # everyone watching the shared run sees it too
+    expect(page.locator("#train-results")).to_contain_text("Test accuracy", timeout=15_000)
+    expect(page.locator("#train-grid img").first).to_be_visible()
+    open_tab(page, "Own classes")
     expect(page.locator("#own-downloads")).to_be_hidden()
     page.locator("#own-export-data").click()
     expect(page.locator("#own-downloads a[href$='own-classes.zip']")).to_be_visible(timeout=15_000)

@@ -58,6 +58,8 @@ def test_the_checkpoint_carries_the_class_names_and_classifies_unseen_flowers(tr
     assert zoo.get("latest").classes == CLASSES
     payload = torch.load(job.latest_path, weights_only=True)
     assert set(payload["state_dict"]) == {"head.1.weight", "head.1.bias"}   # only the head learned
+    with pytest.raises(checkpoints.CheckpointError, match="names 1 own classes"):
+        checkpoints.from_payload({**payload, "classes": ["daisy"]})
     payload["state_dict"]["head.1.extra"] = torch.zeros(1)
     with pytest.raises(checkpoints.CheckpointError, match="do not match"):
         checkpoints.from_payload(payload)

@@ -119,6 +119,9 @@ TEXT = {
     "run_idle": "Not trained yet.",
     "zip_in_files": "{name}: a zip goes in on its own (one zip per upload)",
     "failed_title": "That did not work",
+    "choice": "{name} ({n})",
+    "choice_closed": "{name} ({n}) (closed)",
+    "webcam_picture": "the webcam picture",
     "rate": "Slow down a little: you added many pictures in a short time. Try again in {s:.0f} s.",
 }
 
@@ -176,8 +179,7 @@ def counts_html(space: OwnSpace, thumbnails: bool = True) -> str:
 def class_choices(space: OwnSpace) -> list[tuple[str, str]]:
     out = []
     for c in space.store.classes():
-        mark = "" if c.open else " (closed)"
-        out.append((f"{c.name} ({c.count}){mark}", c.id))
+        out.append((TEXT["choice" if c.open else "choice_closed"].format(name=c.name, n=c.count), c.id))
     return out
 
 
@@ -413,7 +415,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             fail(err)
         if source is None:
             return gr.skip(), gr.skip(), gr.skip()
-        name = "the webcam picture" if not isinstance(source, str) else Path(source).name
+        name = TEXT["webcam_picture"] if not isinstance(source, str) else Path(source).name
         return add_sources(class_id, [source], [name], teacher_key, request)
 
     def own_add_files(files=None, class_id: str | None = None, teacher_key: str | None = None,
