@@ -134,6 +134,19 @@ LIMITS: dict[str, Limit] = {
     "tsne_perplexity": Limit("limits.tsne_perplexity", 5, 100,
                              "t-SNE looks at ~3x perplexity neighbours per point: below 5 the map shatters, "
                              "above 100 it blurs and slows down", integer=False),
+    # ---- the class's own classes (Own classes tab, cnnlab.owndata / cnnlab.ownmodel)
+    "own_classes": Limit("Classes", 2, 10,
+                         "two classes make the smallest classifier; ten fit the projector's confusion matrix "
+                         "and a lesson's time to collect pictures"),
+    "own_class_pictures": Limit("Pictures in one class", 5, 300,
+                                "fewer than 5 leave nothing to test on; 300 pictures at 224 px are ~5 MB on "
+                                "disk and their backbone features ~0.8 MB"),
+    "own_pictures": Limit("Pictures in all classes", 10, 1500,
+                          "1,500 small JPEGs are ~25 MB on the laptop; reading them all through the backbone "
+                          "once takes about 1.5 minutes on 2 cores, training on them a few seconds"),
+    "own_epochs": Limit("Epochs (own classes)", 1, 200,
+                        "the head trains on cached features: 200 passes over 1,500 pictures take seconds"),
+    "own_lr": Limit("Learning rate (own classes)", 1e-5, 1.0, "a linear head on fixed features", integer=False),
 }
 FINETUNE_MODES = ("head", "top", "all")        # transfer model: what trains (TrainConfig.finetune)
 SHARED_FINETUNE_MODES = ("head", "top")        # what the shared run accepts: "all" evaluates 500 photos at

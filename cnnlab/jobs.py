@@ -118,6 +118,15 @@ class TrainJob:
                     "choose one of those.")
         return self._launch("race", config, self._run_race)
 
+    def start_own(self, run, key: str | None = None) -> str:
+        """Train the class's own classes (an ``ownmodel.OwnRun``: a small head on the pictures'
+        cached backbone features, trained by the one loop) as the shared run everyone watches."""
+        if not self.teacher.accepts(key):
+            return "Training needs the teacher key: type it in the teacher key box."
+        if self.is_running:
+            return f"A run is already in progress; you are watching it. ({self.state().status})"
+        return self._launch("own", run.config, lambda config, run_id: self._run_own(run, config))
+
     def stop(self, key: str | None = None) -> str:
         if not self.teacher.accepts(key):
             return "Stopping the run needs the teacher key: type it in the teacher key box."
@@ -364,6 +373,30 @@ class TrainJob:
         with self._lock:
             self._set(state="stopped" if ev.stopped else "finished", status=text, results=results,
                       latest=str(path), eta_s=None, step=ev.step, epoch=ev.epoch, elapsed_s=ev.elapsed_s)
+
+    # ---- the class's own classes (cnnlab.ownmodel.OwnRun)
+    def _run_own(self, run, config: TrainConfig) -> None:
+        with self._lock:
+            self._set(grid=run.grid, status=f"Training {run.title}: starting…")
+        hooks = training.Hooks(between_batches=self._steering)
+        for ev in run.events(self._stop, hooks):
+            if ev.kind == "done":
+                break
+            self._record(ev, config, run.predict_grid(run.grid), run.title)
+        out = run.finish(self.latest_path, ev)
+        if "test_accuracy" in out.results:
+            self._record(replace(ev, kind="eval", val_loss=out.metrics["test_loss"],
+                                 val_acc=out.metrics["test_accuracy"]), config, run.predict_grid(run.grid), run.title)
+            self.zoo.set_latest(checkpoints.load(out.path), label="our own classes")
+            text = (f"{'Stopped' if ev.stopped else 'Finished'} after {ev.step:,} steps ({ev.elapsed_s:.0f} s): "
+                    f"accuracy {out.metrics['test_accuracy']:.1%} on {out.metrics['test_images']} held-out pictures. "
+                    "The Photo tab can now use it as 'latest run'.")
+        else:
+            text = "The run was stopped before it trained: the model is unchanged."
+        with self._lock:
+            self._set(state="stopped" if ev.stopped else "finished", status=text, results=out.results,
+                      latest=str(out.path) if "test_accuracy" in out.results else self._state.latest,
+                      eta_s=None, step=ev.step, epoch=ev.epoch, elapsed_s=ev.elapsed_s)
 
     # ---- the optimizer race
     def _run_race(self, config: TrainConfig, run_id: int) -> None:

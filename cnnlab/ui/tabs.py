@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ..i18n import tr
-from . import board, draw, inside, photo, playground, train, tsne, weather
+from . import board, draw, inside, own, photo, playground, train, tsne, weather
 from .context import AppContext
 from .lang import T, lang_of
 
@@ -32,6 +32,7 @@ TABS: tuple[Tab, ...] = (
     Tab("draw", "tabs.draw", draw.build, needs=("board_tab",)),
     Tab("inside", "tabs.inside", inside.build, needs=("drawing",)),
     Tab("photo", "tabs.photo", photo.build),
+    Tab("own", "tabs.own", own.build),                          # the class's own classes
     Tab("train", "tabs.train", train.build),
     Tab("tsne", "tabs.tsne", tsne.build, needs=("drawing",)),
     Tab("board", "tabs.board", board.build),
