@@ -387,7 +387,7 @@ class TrainJob:
         if "test_accuracy" in out.results:
             self._record(replace(ev, kind="eval", val_loss=out.metrics["test_loss"],
                                  val_acc=out.metrics["test_accuracy"]), config, run.predict_grid(run.grid), run.title)
-            self.zoo.set_latest(checkpoints.load(out.path), label="our own classes")
+            self.zoo.set_latest(checkpoints.load(out.path), how="zoo.own_classes")
             text = (f"{'Stopped' if ev.stopped else 'Finished'} after {ev.step:,} steps ({ev.elapsed_s:.0f} s): "
                     f"accuracy {out.metrics['test_accuracy']:.1%} on {out.metrics['test_images']} held-out pictures. "
                     "The Photo tab can now use it as 'latest run'.")
