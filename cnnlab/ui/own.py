@@ -89,8 +89,9 @@ def counts_html(space: OwnSpace, thumbnails: bool = True, lang: str = DEFAULT) -
                              "object-fit:cover;border-radius:4px'>" for u in uris)
         rows.append(f"<div class='own-class' data-name='{html.escape(c.name, quote=True)}' data-count='{c.count}' "
                     "style='margin:6px 0;padding:6px;border:1px solid #8884;border-radius:8px'>"
-                    f"<b style='font-size:1.3em'>{html.escape(c.name)}</b> · <span class='own-count'>{count}</span>"
-                    f" · <i>{state}</i><div style='display:flex;flex-wrap:wrap;gap:4px;margin-top:4px'>{thumbs}</div>"
+                    f"<b style='font-size:1.3em'>{html.escape(c.name)}</b> · <span class='own-count' "
+                    f"style='white-space:nowrap'>{count}</span> · <span style='white-space:nowrap;opacity:.75'>"
+                    f"{state}</span><div style='display:flex;flex-wrap:wrap;gap:4px;margin-top:4px'>{thumbs}</div>"
                     "</div>")
     total = Text("own.total", n=space.store.total(), k=len(classes), per=max_class_pictures(), total=max_pictures())
     pending = space.worker.pending() if space.worker.busy.is_set() else 0
