@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from chinese import chinese_client
 from gradio_client.exceptions import AppError
 from handwriting import DIGITS, render
 from PIL import Image
@@ -146,7 +147,6 @@ def test_the_live_view_follows_the_class_run(client, app_server, idle_job):
 
 
 def test_a_chinese_reader_gets_the_walk_and_its_errors_in_chinese(app_server):
-    from chinese import chinese_client
     drawing = data_url(render(DIGITS[8]))
     with chinese_client(app_server[1]) as zh:
         layers, detail = zh.predict(drawing, "mnist-cnn", False, "4:7:6:5", api_name="/inside_show")
