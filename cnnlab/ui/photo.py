@@ -167,13 +167,13 @@ def example_rows() -> tuple[list[list[str]], list]:
     for path in sorted(DEMO_DIR.glob("fashion-*.jpg")):
         rows.append([str(path), "Clothing"])
         name = path.stem.removeprefix("fashion-").replace("-", " ")
-        labels.append(next((T(f"classes.{c}") for c in FASHION_CLASSES if c.lower() == name), name))
+        labels.append(next((Text(f"classes.{c}") for c in FASHION_CLASSES if c.lower() == name), name))
     spec = importlib.util.find_spec("sklearn")
     if spec and spec.submodule_search_locations:
         images = Path(spec.submodule_search_locations[0]) / "datasets" / "images"
         out = Path(tempfile.gettempdir()) / "cnnlab-examples"
-        for name, task, label in (("flower.jpg", "Flower", T("photo.example_dahlia")),
-                                  ("china.jpg", "Clothing", T("photo.example_not_clothing"))):
+        for name, task, label in (("flower.jpg", "Flower", Text("photo.example_dahlia")),
+                                  ("china.jpg", "Clothing", Text("photo.example_not_clothing"))):
             if (images / name).is_file():
                 out.mkdir(exist_ok=True)
                 with (images / name).open("rb") as src, \
@@ -210,8 +210,9 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                             elem_id="photo-heat", interactive=False, visible=False, height=360,
                             format="jpeg", buttons=[])
     rows, labels = example_rows()
-    if rows:
-        gr.Examples(rows, [photo, task], example_labels=labels, label=T("photo.examples"))
+    # the labels are said in the reader's language when the page loads (refresh, below)
+    examples = gr.Examples(rows, [photo, task], example_labels=[str(x) for x in labels],
+                           label=T("photo.examples")).dataset if rows else None
     cache = gr.State(None)                # this user's decoded photo, reused for toggles
     zoo_version = gr.State(zoo.version)   # which list of models this user's dropdown shows
 
@@ -238,12 +239,13 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
 
     def refresh(t, current, seen_version, request: gr.Request = None):   # a run trained since the page opened
         lang = lang_of(request)                                           # joins the list
+        named = gr.Dataset(sample_labels=[say(lang, x) for x in labels]) if lang != DEFAULT else gr.skip()
         if seen_version == zoo.version and lang == DEFAULT:
-            return gr.skip(), seen_version
+            return gr.skip(), seen_version, *([named] if examples else [])
         keys = [k for _, k in model_choices(zoo, t)]
         value = current if current in keys else zoo.default(TASKS[t])
-        return gr.update(choices=model_choices(zoo, t, lang), value=value), zoo.version
+        return gr.update(choices=model_choices(zoo, t, lang), value=value), zoo.version, *([named] if examples else [])
 
     for event in ([tab.select] if isinstance(tab, gr.Tab) else []) + [demo.load]:
-        event(refresh, [task, model, zoo_version], [model, zoo_version], api_visibility="private",
-              queue=False)
+        event(refresh, [task, model, zoo_version], [model, zoo_version] + ([examples] if examples else []),
+              api_visibility="private", queue=False)

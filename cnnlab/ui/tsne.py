@@ -234,7 +234,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
     gr.Markdown(T("tsne.intro"))
     with gr.Row():
         model = gr.Dropdown(ctx.zoo.choices(), value=ctx.zoo.default(), label=T("tsne.model"),
-                            info=T("tsne.model_info"), elem_id="tsne-model", scale=2)
+                            info=T("tsne.model_info"), elem_id="tsne-model", scale=2,
+                            min_width=300)        # a row of its own on a phone: the label is long
         size = gr.Slider(LIMITS["tsne_points"].low, LIMITS["tsne_points"].high, tsne.DEFAULT_N, step=500,
                          label=T("tsne.points"), info=T("tsne.points_info"), elem_id="tsne-n", scale=2)
         perplexity = gr.Slider(LIMITS["tsne_perplexity"].low, LIMITS["tsne_perplexity"].high,
