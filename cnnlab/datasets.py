@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .config import DATA_ENV, data_root
+from .i18n import Text
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -64,6 +65,11 @@ class DatasetSpec:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def title_text(self) -> Text:
+        """The title in the reader's language (cnnlab/i18n, section "datasets")."""
+        return Text(f"datasets.{self.name}")
 
 
 DATASETS: dict[str, DatasetSpec] = {s.name: s for s in (

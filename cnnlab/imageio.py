@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .i18n import Text
+
 MAX_BYTES = 10 * 1024 * 1024       # same as the app's upload limit (AppConfig.max_file_size)
 MAX_PIXELS = 50_000_000            # 50 megapixels: any phone photo, never a 20000x20000 bomb
 MIN_SIDE = 8                       # smaller than this cannot show anything (Fashion-MNIST is 28x28)
@@ -35,7 +37,8 @@ FORMATS = tuple(f for f in PHOTO_FORMATS if f in Image.OPEN)   # JPEG covers iPh
 
 
 class ImageInputError(ValueError):
-    """A file we cannot use as a photo; the message says why and what to do, in plain words."""
+    """A file we cannot use as a photo; its argument, a ``Text`` (cnnlab/i18n, section "imageio"),
+    says why and what to do in plain words, in the reader's language (``str(err)``: English)."""
 
 
 @dataclass
@@ -43,7 +46,7 @@ class Photo:
     image: Image.Image                          # RGB, upright, longest side <= max_side
     original_size: tuple[int, int]              # (width, height) as stored in the file
     format: str                                 # "JPEG", "PNG", ...
-    notes: list[str] = field(default_factory=list)   # things worth telling the student
+    notes: list[Text] = field(default_factory=list)  # things worth telling the student
 
 
 def read_bytes(source: str | Path | bytes, max_bytes: int = MAX_BYTES) -> bytes:
@@ -58,11 +61,9 @@ def read_bytes(source: str | Path | bytes, max_bytes: int = MAX_BYTES) -> bytes:
                 raise ImageInputError(_too_big_bytes(size, max_bytes))
             data = path.read_bytes()
         except OSError as err:
-            raise ImageInputError("The photo could not be read from the server "
-                                  "(it may have expired); please add it again.") from err
+            raise ImageInputError(Text("imageio.unreadable")) from err
     if not data:
-        raise ImageInputError("The file is empty (0 bytes). Please take the photo again or pick "
-                              "another file.")
+        raise ImageInputError(Text("imageio.empty"))
     if len(data) > max_bytes:
         raise ImageInputError(_too_big_bytes(len(data), max_bytes))
     return data
@@ -72,13 +73,13 @@ def decode_data_url(url: str, max_bytes: int = MAX_BYTES) -> bytes:
     """Bytes of a ``data:image/...;base64,...`` URL (some webcams send photos this way)."""
     head, _, body = url.partition(",")
     if not head.startswith("data:") or ";base64" not in head:
-        raise ImageInputError("The photo arrived in a form this app cannot read; please upload it as a file.")
+        raise ImageInputError(Text("imageio.form"))
     if len(body) * 3 // 4 > max_bytes:
         raise ImageInputError(_too_big_bytes(len(body) * 3 // 4, max_bytes))
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError) as err:
-        raise ImageInputError("The photo data is damaged; please take the photo again.") from err
+        raise ImageInputError(Text("imageio.damaged_data")) from err
 
 
 def open_checked(source: str | Path | bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS,
@@ -91,11 +92,8 @@ def open_checked(source: str | Path | bytes, max_bytes: int = MAX_BYTES, max_pix
         im = Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError as err:
         if _is_heic(data):
-            raise ImageInputError("This is a HEIC photo (the iPhone's own format), which this app "
-                                  "cannot read. Upload it from the browser's photo picker (it converts "
-                                  "to JPEG), or set the camera to 'Most Compatible'.") from err
-        raise ImageInputError(f"This file is not a picture this app can read. Please upload a photo "
-                              f"({FORMAT_NAMES}).") from err
+            raise ImageInputError(Text("imageio.heic")) from err
+        raise ImageInputError(Text("imageio.not_a_picture", formats=FORMAT_NAMES)) from err
     except Image.DecompressionBombError as err:    # Pillow's own guard, far above our limit
         found = re.search(r"\((\d+) pixels\)", str(err))
         raise ImageInputError(_too_many_pixels(int(found.group(1)) if found else None, max_pixels)) from err
@@ -103,8 +101,7 @@ def open_checked(source: str | Path | bytes, max_bytes: int = MAX_BYTES, max_pix
         raise ImageInputError(_damaged()) from err
     width, height = im.size                      # from the header: nothing decoded yet
     if max_side is not None and max(width, height) > max_side:
-        raise ImageInputError(f"This image is {width} x {height} pixels; the limit here is {max_side} "
-                              f"pixels on its longest side. Please send a smaller picture.")
+        raise ImageInputError(Text("imageio.too_long_side", width=width, height=height, limit=max_side))
     if width * height > max_pixels:
         raise ImageInputError(_too_many_pixels(width * height, max_pixels, (width, height)))
     return im
@@ -117,16 +114,13 @@ def load_photo(source: str | Path | bytes, max_side: int = WORK_SIDE, max_bytes:
     im = open_checked(source, max_bytes, max_pixels)
     width, height = im.size
     if min(width, height) < MIN_SIDE:
-        raise ImageInputError(f"This image is only {width} x {height} pixels: too small to show "
-                              f"anything. Please use a real photo (at least {MIN_SIDE} pixels on "
-                              "each side).")
+        raise ImageInputError(Text("imageio.too_small", width=width, height=height, side=MIN_SIDE))
     if max(width, height) > MAX_ASPECT * min(width, height):
-        raise ImageInputError(f"This image is {width} x {height} pixels: far too long and thin to be "
-                              "a photo of one thing. Please use a normal photo.")
+        raise ImageInputError(Text("imageio.too_thin", width=width, height=height))
     fmt, notes = im.format or "?", []
     try:
         if getattr(im, "n_frames", 1) > 1:
-            notes.append("It has several frames (an animation); I looked at the first one.")
+            notes.append(Text("imageio.first_frame"))
             im.seek(0)
         scale = max_side / max(width, height)
         if scale < 1:                # JPEG: decode at 1/2, 1/4 or 1/8 scale straight away (much faster)
@@ -136,7 +130,7 @@ def load_photo(source: str | Path | bytes, max_side: int = WORK_SIDE, max_bytes:
     except Exception as err:         # truncated / corrupt data: OSError, SyntaxError, EOFError, zlib...
         raise ImageInputError(_damaged()) from err
     if transparent:
-        notes.append("Its transparent parts were treated as white paper.")
+        notes.append(Text("imageio.transparent"))
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.LANCZOS, reducing_gap=3.0)
     return Photo(image, (width, height), fmt, notes)
@@ -202,20 +196,17 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def _too_big_bytes(size: int, limit: int) -> str:
-    return (f"This file is {_mb(size)}; the limit is {_mb(limit)}. Please use a smaller photo "
-            "(a phone's normal camera setting is fine).")
+def _too_big_bytes(size: int, limit: int) -> Text:
+    return Text("imageio.too_big", size=_mb(size), limit=_mb(limit))
 
 
-def _too_many_pixels(pixels: int | None, limit: int, size: tuple[int, int] | None = None) -> str:
+def _too_many_pixels(pixels: int | None, limit: int, size: tuple[int, int] | None = None) -> Text:
     if size:
-        what = f"{size[0]} x {size[1]} pixels ({pixels / 1e6:.0f} megapixels)"
+        what = Text("imageio.pixels_sized", width=size[0], height=size[1], megapixels=pixels / 1e6)
     else:
-        what = f"{pixels / 1e6:.0f} megapixels" if pixels else "far too many pixels"
-    return (f"This image is too large to open safely: {what}; the limit is "
-            f"{limit / 1e6:.0f} megapixels. Please use a smaller photo.")
+        what = Text("imageio.megapixels", megapixels=pixels / 1e6) if pixels else Text("imageio.far_too_many")
+    return Text("imageio.too_many_pixels", what=what, limit=limit / 1e6)
 
 
-def _damaged() -> str:
-    return ("This image file is damaged or incomplete (perhaps it did not finish uploading). "
-            "Please take the photo again or pick another file.")
+def _damaged() -> Text:
+    return Text("imageio.damaged")

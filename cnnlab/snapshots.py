@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
 from . import datasets
+from .i18n import Text
 from .models import embedding_fixed
 from .threads import TRAIN_NICE, lower_thread_priority
 from .tsne import DEFAULT_PERPLEXITY, SEED, Progress, align, balanced_sample, embed, fit_projection, quiet, run_tsne
@@ -37,9 +38,10 @@ class FeatureSnapshot:
     preds: np.ndarray                # (n,) int16
 
     @property
-    def accuracy_text(self) -> str:
-        return "before training" if self.step == 0 else (
-            f"validation accuracy {self.val_acc:.1%}" if self.val_acc is not None else "")
+    def accuracy_text(self) -> Text | str:
+        """"before training", "validation accuracy 80.0%" (a Text), or "" (no validation yet)."""
+        return Text("tsne.before_training") if self.step == 0 else (
+            Text("tsne.val_accuracy", accuracy=self.val_acc) if self.val_acc is not None else "")
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Recording:
     indices: np.ndarray | None = None
     labels: np.ndarray | None = None
     snapshots: tuple[FeatureSnapshot, ...] = ()
-    note: str = "No training run yet: start one in the Train tab and its snapshots appear here."
+    note: Text = field(default_factory=lambda: Text("tsne.no_run"))   # said in the reader's language
 
 
 class SnapshotRecorder:
@@ -98,13 +100,10 @@ class SnapshotRecorder:
             self._images = None
             self._every = self.every_s
         if spec.kind == "photo" or hasattr(model, "backbone"):
-            why = ("its pretrained layers are frozen, so its last-layer features do not change while "
-                   "the new head learns" if embedding_fixed(model) else
-                   "reading 1,000 photos through the big network would slow training down too much")
+            why = Text("tsne.why_frozen" if embedding_fixed(model) else "tsne.why_slow")
             with self._lock:
                 self._rec = Recording(run_id, config.dataset, config.model, spec.classes,
-                                      note=f"No snapshots for the photo model: {why}. "
-                                           "Its map is in the main view above.")
+                                      note=Text("tsne.no_photo_snapshots", why=why))
             return
         test = datasets.load(config.dataset, "test", self.data_root)
         indices = balanced_sample(test.labels.numpy(), self.n, self.seed)
@@ -113,7 +112,7 @@ class SnapshotRecorder:
             self._stats = spec
             self._rec = Recording(run_id, config.dataset, config.model, spec.classes, indices,
                                   test.labels.numpy()[indices].astype(np.int64), (),
-                                  note="Recording: a snapshot every few seconds while the model trains.")
+                                  note=Text("tsne.recording"))
         self._take(None, model)
 
     def _take(self, event, model: nn.Module) -> None:
@@ -130,7 +129,7 @@ class SnapshotRecorder:
                 snaps = snaps[:-1][::2] + snaps[-1:]
                 self._every *= 2
             done = event is not None and event.kind == "done"
-            note = (f"{len(snaps)} snapshots of the run" + (" (finished)." if done else ", recording…"))
+            note = Text("tsne.snapshots_done" if done else "tsne.snapshots_recording", n=len(snaps))
             self._rec = Recording(self._rec.run_id, self._rec.dataset, self._rec.model, self._rec.classes,
                                   self._rec.indices, self._rec.labels, snaps, note)
             self._last = time.perf_counter()
@@ -179,7 +178,7 @@ class SnapshotRecorder:
                 coords = self._maps.get(s.uid)
                 if coords is None:
                     def step(f, t, base=done / max(len(todo), 1), k=done + 1):
-                        progress(base + f / max(len(todo), 1), f"map {k} of {len(todo)}: {t}")
+                        progress(base + f / max(len(todo), 1), Text("tsne.progress_map", k=k, n=len(todo), step=t))
                     X = s.features.astype(np.float32)
                     if prev is None:
                         coords = np.asarray(run_tsne(X, self.perplexity, self.seed, progress=step), np.float32)
@@ -203,5 +202,5 @@ class SnapshotRecorder:
         with self._lock:
             maps = [self._maps.get(s.uid) for s in rec.snapshots]
         if any(m is None for m in maps):            # a new run started meanwhile
-            raise LookupError("A new training run started; try again in a moment.")
+            raise LookupError(Text("tsne.new_run"))
         return rec, maps

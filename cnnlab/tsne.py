@@ -31,6 +31,7 @@ from torch import nn
 
 from . import datasets
 from .config import LIMITS
+from .i18n import Text
 from .threads import cpu_cores
 from .training import eval_mode
 
@@ -47,10 +48,10 @@ LARGE_N, LARGE_MAIN_ITER = 5000, 250   # ... but from 5,000 points (FFT gradient
 # the others (10,000 MNIST points, 1 thread: 38 s of CPU for 250+500 iterations, 13 s for 250+250,
 # with the same share of same-class neighbours, 98.6% vs 98.5%, and KL 1.58 vs 1.66).
 
-Progress = Callable[[float, str], None]
+Progress = Callable[[float, Text], None]       # (fraction done, what is happening: said by the UI)
 
 
-def quiet(fraction: float, text: str) -> None:
+def quiet(fraction: float, text: Text) -> None:
     """A progress callback that shows nothing."""
 
 
@@ -104,7 +105,7 @@ def embed(model: nn.Module, images: torch.Tensor, stats, batch_size: int | None 
             f = model.embed(x)
             feats.append(f.float().cpu())
             preds.append(model.head(f).argmax(1).cpu())
-            progress(min(1.0, (i + batch_size) / max(len(images), 1)), "reading the pictures")
+            progress(min(1.0, (i + batch_size) / max(len(images), 1)), Text("tsne.progress_reading"))
     if not feats:
         return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
     return torch.cat(feats).numpy(), torch.cat(preds).numpy().astype(np.int64)
@@ -204,7 +205,7 @@ def run_tsne(X: np.ndarray, perplexity: float = DEFAULT_PERPLEXITY, seed: int = 
     n_jobs = n_jobs or tsne_threads()
     if main_iter is None:
         main_iter = MAIN_ITER if len(X) < LARGE_N else LARGE_MAIN_ITER
-    progress(0.0, "finding each point's neighbours")
+    progress(0.0, Text("tsne.progress_neighbours"))
     aff = _affinities(X, perplexity, seed, n_jobs)
     if init is None:
         start = initialization.pca(X, random_state=seed)
@@ -216,7 +217,7 @@ def run_tsne(X: np.ndarray, perplexity: float = DEFAULT_PERPLEXITY, seed: int = 
 
     def tick(offset: int):
         def callback(iteration, error, embedding):
-            progress(0.05 + 0.95 * (offset + iteration) / total, "arranging the map (t-SNE)")
+            progress(0.05 + 0.95 * (offset + iteration) / total, Text("tsne.progress_arranging"))
             return False
         return callback
 
@@ -227,7 +228,7 @@ def run_tsne(X: np.ndarray, perplexity: float = DEFAULT_PERPLEXITY, seed: int = 
         emb.optimize(main_iter, momentum=0.8, inplace=True, callbacks=tick(early_iter),
                      callbacks_every_iters=50)
     emb -= (emb.max(axis=0) + emb.min(axis=0)) / 2          # centred (transform() expects this)
-    progress(1.0, "map ready")
+    progress(1.0, Text("tsne.progress_ready"))
     return emb
 
 

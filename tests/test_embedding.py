@@ -139,7 +139,8 @@ def record_a_run(data_root):
 
 def test_snapshots_are_recorded_and_stay_aligned(recorded):
     rec, maps = recorded.all_maps()
-    assert len(rec.snapshots) == 3 and "finished" in rec.note
+    assert len(rec.snapshots) == 3 and "finished" in str(rec.note)
+    assert rec.note.in_("zh") == "已记录这次训练的 3 个快照（训练已结束）。"
     assert [s.step for s in rec.snapshots] == [0, 5, 45]
     assert rec.snapshots[0].features.shape == (300, tsne.PCA_DIMS)
     first, same, trained = maps
@@ -189,7 +190,7 @@ def test_photo_runs_are_not_snapshotted(data_root):
     recorder = snapshots.SnapshotRecorder(data_root)
     recorder(TrainEvent("start"), model, TrainConfig(dataset="flowers5", model="transfer"))
     rec = recorder.recording()
-    assert rec.snapshots == () and "frozen" in rec.note
+    assert rec.snapshots == () and "frozen" in str(rec.note) and "冻结" in rec.note.in_("zh")
     with pytest.raises(LookupError):
         recorder.map_at(0)
 

@@ -76,6 +76,21 @@ def test_text_fields_and_class_names():
     assert i18n.normalise("zh-Hant-TW") == "zh" and i18n.normalise("fr-FR") == "en"
 
 
+def test_every_class_and_data_set_has_a_name_in_each_language():
+    """Each class of each data set (digits aside) has its own name in every language: two classes
+    sharing a name would merge on the t-SNE map and in the Photo tab's answer."""
+    from cnnlab.datasets import DATASETS
+    for spec in DATASETS.values():
+        assert tr("en", f"datasets.{spec.name}") == spec.title
+        for code in catalog():
+            assert spec.title_text.in_(code).strip(), (code, spec.name)
+            names = [class_name(code, c) for c in spec.classes]
+            assert len(set(names)) == len(names), (code, spec.name)
+            if code != "en" and spec.name != "mnist":
+                assert not set(names) & set(spec.classes), (code, spec.name, set(names) & set(spec.classes))
+    assert class_name("zh", "bird of paradise") == "鹤望兰" and class_name("zh", "lotus") == "荷花"
+
+
 class FakeRequest:
     def __init__(self, cookies=None, accept=None):
         self.cookies = cookies or {}
@@ -155,7 +170,7 @@ def whole_page(tmp_path_factory, data_root):
 
 
 # Tabs whose words all go through cnnlab/i18n (the rest are being moved there).
-TRANSLATED = {"header", "own"}
+TRANSLATED = {"header", "inside", "tsne", "photo", "own"}
 
 
 def test_no_word_on_the_page_lacks_a_translation(whole_page):

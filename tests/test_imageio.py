@@ -158,7 +158,7 @@ def test_transparent_png_is_flattened_on_white(tmp_path, mode):
     rgb = np.asarray(photo.image)
     assert photo.image.mode == "RGB"
     assert rgb[0, 0].tolist() == [255, 255, 255] and rgb[30, 40].tolist() == [0, 0, 0]
-    assert any("transparent" in n for n in photo.notes)
+    assert any("transparent" in str(n) for n in photo.notes)
 
 
 def test_animated_gif_uses_the_first_frame(tmp_path):
@@ -168,7 +168,7 @@ def test_animated_gif_uses_the_first_frame(tmp_path):
     photo = load_photo(p)
     r, g, b = np.asarray(photo.image)[20, 20]
     assert r > 150 and g < 50 and b < 50
-    assert any("first" in n for n in photo.notes)
+    assert any("first" in str(n) for n in photo.notes)
 
 
 def test_exif_rotated_jpeg_comes_out_upright(tmp_path):
@@ -216,3 +216,23 @@ def test_bytes_and_data_urls_are_read_too(tmp_path):
     assert imageio.decode_data_url(url) == raw
     with pytest.raises(ImageInputError, match="damaged"):
         imageio.decode_data_url("data:image/png;base64,@@not base64@@")
+
+
+def test_every_refusal_is_a_sentence_in_each_language(tmp_path):
+    """The error carries a Text: English for logs (str), Chinese for a Chinese reader."""
+    p = tmp_path / "huge.png"
+    _bomb_png(p, 9000, 9000)
+    with pytest.raises(ImageInputError) as info:
+        load_photo(p)
+    message = info.value.args[0]
+    assert str(info.value) == str(message) and "81 megapixels" in str(message)
+    assert message.in_("zh") == ("这张图片太大，无法安全打开：9000 x 9000 像素（81 百万像素）；上限是 50 百万像素。"
+                                 "请换一张小一些的照片。")
+    tiny = tmp_path / "tiny.png"
+    _photo(1, 1).save(tiny)
+    with pytest.raises(ImageInputError) as info:
+        load_photo(tiny)
+    assert info.value.args[0].in_("zh").startswith("这张图片只有 1 x 1 像素")
+    gif = tmp_path / "moving.gif"
+    _photo().save(gif, save_all=True, append_images=[_photo().transpose(Image.FLIP_LEFT_RIGHT)])
+    assert [n.in_("zh") for n in load_photo(gif).notes] == ["它有好几帧（是动画）；我只看了第一帧。"]

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from chinese import chinese_client
 from gradio_client.exceptions import AppError
 from handwriting import DIGITS, render
 from PIL import Image
@@ -143,3 +144,20 @@ def test_the_live_view_follows_the_class_run(client, app_server, idle_job):
     assert "cnn on MNIST digits" in html and "finished" in html and html.count("class=ins-tile") >= 16
     renderer = LiveRenderer(ctx.live)
     assert renderer.html() is renderer.html()                       # made once, shared by every viewer
+
+
+def test_a_chinese_reader_gets_the_walk_and_its_errors_in_chinese(app_server):
+    drawing = data_url(render(DIGITS[8]))
+    with chinese_client(app_server[1]) as zh:
+        layers, detail = zh.predict(drawing, "mnist-cnn", False, "4:7:6:5", api_name="/inside_show")
+        assert "卷积层 1" in layers and "最大池化" in layers and "展平" in layers and "全连接层 1" in layers
+        assert "448 个参数" in layers and re.search(r"网络的判断：<b>8</b>（有 \d+% 的把握）", layers)
+        assert "卷积层 2 · 第 8 张特征图（共 32 张）" in detail and "卷积核：5 x 5 个权重" in detail
+        assert "Convolution" not in layers + detail and "parameters" not in layers
+        mlp, _ = zh.predict(drawing, "mnist-mlp", False, "", api_name="/inside_show")
+        assert "MLP 没有特征图" in mlp
+        with pytest.raises(AppError, match="没有名为“nope”的模型"):
+            zh.predict(drawing, "nope", False, "", api_name="/inside_show")
+        with pytest.raises(AppError, match="收到的画已损坏"):
+            zh.predict("data:image/png;base64,AAAA", "mnist-cnn", False, "", api_name="/inside_show")
+        assert "第一层的 16 个卷积核" in zh.predict("mnist-cnn", api_name="/inside_filters")

@@ -4,12 +4,14 @@ bad upload, after each of which the app still answers the next photo."""
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from chinese import chinese_client
 from PIL import Image
 
 from cnnlab.datasets import FLOWERS5_CLASSES
@@ -242,3 +244,28 @@ def test_odd_but_valid_photos_get_the_right_answer(client, tmp_path, name):
     ODD[name](path)
     verdict, label, _, _ = classify(client, path)
     assert top_label(label) == "Sneaker", verdict
+
+
+# --- a Chinese reader ------------------------------------------------------------------------
+
+def test_a_chinese_reader_gets_the_answer_and_the_errors_in_chinese(app_server, flowers_root, tmp_path):
+    from gradio_client.exceptions import AppError
+    with chinese_client(app_server[1]) as zh:
+        verdict, label, _, _ = classify(zh, SNEAKER)
+        assert top_label(label) == "运动鞋" and verdict.startswith("## 运动鞋") and "我比较有把握" in verdict
+        verdict, _, _, _ = classify(zh, sklearn_photo("china.jpg"))
+        assert "我拿不准——这不像我训练时见过的服饰" in verdict and "背景不是纯色的" in verdict
+        # a flower photo: a Chinese flower name, and the list of the five the model knows
+        names = {"daisy": "雏菊", "dandelion": "蒲公英", "rose": "玫瑰", "sunflower": "向日葵", "tulip": "郁金香"}
+        path = sorted((flowers_root / "flowers5" / "test" / "sunflower").glob("*.jpg"))[0]
+        verdict, label, _, _ = classify(zh, path, task="Flower")
+        top = top_label(label)
+        assert top in names.values() and re.search(rf"^## {top}|\*\*{top}\*\*", verdict)     # sure, or its best guess
+        assert "雏菊、蒲公英、玫瑰、向日葵、郁金香" in verdict
+        assert {c["label"] for c in label["confidences"]} <= set(names.values())
+        make, _ = BAD["dot.png"]
+        make(tmp_path / "dot.png")
+        with pytest.raises(AppError, match="这张图片只有 1 x 1 像素：太小了"):
+            classify(zh, tmp_path / "dot.png")
+        verdict, _, _, _ = zh.predict(None, "Clothing", None, False, api_name=API)
+        assert "添加一张照片" in verdict

@@ -11,11 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from chinese import chinese_client
 from gradio_client import handle_file
 from PIL import Image
 
 from cnnlab import datasets, snapshots, tsne
 from cnnlab.config import TrainConfig
+from cnnlab.datasets import FASHION_CLASSES
+from cnnlab.i18n import class_name
 from cnnlab.models import build_model
 from cnnlab.plots import CLASS_COLORS
 from cnnlab.training import TrainEvent
@@ -163,3 +166,36 @@ def test_how_it_learned_slider_and_gif(client, app_server):
     path = client.predict(api_name="/tsne_gif")
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.is_animated and gif.n_frames == 2
+
+
+def _chips(legend: str) -> dict[str, str]:
+    """{group name: colour} of our legend's chips."""
+    return {name: colour for colour, name in
+            re.findall(r"border:3px solid (#[0-9A-Fa-f]{6});box-sizing:border-box'></span>([^<]+)</span>", legend)}
+
+
+def test_a_chinese_reader_gets_the_map_in_chinese_with_the_same_colours(client, app_server, flowers_root):
+    english = show(client, model="fashion-cnn-deep", pictures=False)
+    with chinese_client(app_server[1]) as zh:
+        plot, legend, info, _, _ = show(zh, model="fashion-cnn-deep", pictures=False)
+        df = frame(plot)
+        # the columns a hovered dot shows, and the groups, are named in Chinese
+        assert {"分组", "真实类别", "预测"} <= set(df.columns) and "group" not in df.columns
+        assert set(df["分组"]) == {class_name("zh", c) for c in FASHION_CLASSES} and "运动鞋" in set(df["分组"])
+        assert "Fashion-MNIST 服饰" in info and "张测试图像" in info and "预先算好" in info
+        # each class keeps its colour whatever the language
+        en_chips, zh_chips = _chips(english[1]), _chips(legend)
+        assert len(zh_chips) == 10
+        assert all(zh_chips[class_name("zh", c)] == en_chips[c] for c in FASHION_CLASSES)
+        _, legend, info, _, _ = show(zh, model="fashion-cnn-deep", colour="right / wrong", pictures=False)
+        assert set(_chips(legend)) == {"正确", "错误"} and "个错误" in info
+        # a photo placed on the flower map: Chinese words and flower names
+        photo = sorted((flowers_root / "flowers5" / "train" / "sunflower").glob("*.jpg"))[0]
+        plot, legend, placed, _ = zh.predict("flowers5-transfer", 2000, 30, "true class", False,
+                                             handle_file(str(photo)), api_name="/tsne_place_photo")
+        assert "★ 你的照片" in set(frame(plot)["分组"]) and "★ 你的照片" in legend
+        assert re.search(r"你的照片落在 \*\*(雏菊|蒲公英|玫瑰|向日葵|郁金香)\*\* 的图像中间", placed), placed
+        with pytest.raises(Exception, match="没有名为“mnist-resnet”的模型"):
+            show(zh, model="mnist-resnet")
+        with pytest.raises(Exception, match="地图上的测试图片数必须在 500 到 10,000 之间"):
+            zh.predict("mnist-cnn", 20000, 30, "true class", False, api_name="/tsne_map")

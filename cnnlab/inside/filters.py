@@ -16,6 +16,7 @@ from torch import nn
 
 from .. import datasets
 from ..cache import LRU, file_digest
+from ..i18n import Text
 from ..training import eval_mode
 from .stages import Stage, first_tensor, pair, walk
 
@@ -47,7 +48,7 @@ def receptive_field(stages: list[Stage], index: int) -> tuple[int, int, float]:
 @dataclass
 class FilterPatches:
     """A convolution's filters and, for each, the test patches that excite it most."""
-    stage_title: str
+    stage_title: Text | str     # said in the reader's language (cnnlab.i18n)
     kernels: np.ndarray        # (C, kh, kw): mean over input channels (the first layer has one)
     patches: np.ndarray        # (C, k, side, side) uint8: context around each receptive field
     strengths: np.ndarray      # (C, k): the filter's value there

@@ -13,6 +13,7 @@ import numpy as np
 from torch import nn
 
 from .. import datasets
+from ..i18n import Text
 from .filters import templates
 from .stages import shape_text, walk
 
@@ -32,8 +33,8 @@ class LiveView:
     picture: np.ndarray        # the fixed test picture (H, W) uint8
     label: str
     filters: np.ndarray | None           # (C, kh, kw) first convolution, raw weights
-    filter_title: str
-    maps: tuple                # ((title, shape, values (C, H, W) float32), ...)
+    filter_title: Text | str             # said in the reader's language (cnnlab.i18n)
+    maps: tuple                # ((title (a Text or a name), shape, values (C, H, W) float32), ...)
     probs: np.ndarray
     classes: tuple[str, ...]
     note: str = ""
@@ -103,11 +104,11 @@ class LiveInside:
         if convs:
             first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
             filters = first.weight.detach().float().cpu().mean(1).numpy().copy()
-            title = f"{first.out_channels} filters of {shape_text(first.kernel_size)}"
+            title = Text("inside.live_conv_filters", n=first.out_channels, shape=shape_text(first.kernel_size))
         else:
             t = templates(model, None, size=self._picture.shape[-1], n=16)
             filters = t.weights.copy() if t is not None else None
-            title = f"the first 16 of {t.layer_units} units' weights (28 x 28)" if t is not None else ""
+            title = Text("inside.live_unit_weights", units=t.layer_units) if t is not None else ""
         maps = tuple((s.title, s.shape, s.value.numpy().copy()) for s in w.stages
                      if s.is_map and s.kind != "input")
         with self._lock:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..i18n import Text
 from ..training import eval_mode
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish)
@@ -34,8 +35,8 @@ class Stage:
     """One step of the forward pass, for one input."""
     index: int
     kind: str                  # input | conv | dense | act | pool | flatten | lstm | norm | other | softmax
-    title: str                 # "Convolution 1", "ReLU", ...
-    detail: str                # how the shape came about, in words
+    title: Text | str          # "Convolution 1" (a Text: said in the reader's language), "ReLU", ...
+    detail: Text | str         # how the shape came about, in words
     value: torch.Tensor        # this stage's output for the input: (C, H, W) or (N,) or (T, N), float32
     params: int = 0
     module: nn.Module | None = field(default=None, repr=False)
@@ -184,7 +185,7 @@ def walk(model: nn.Module, x: torch.Tensor) -> Walk:
         raise ValueError(f"walk takes one picture (1, C, H, W), not {tuple(x.shape)}")
     calls, logits = run_hooked(model, x)
     device_free = lambda t: t.detach().float().cpu()[0] if t.dim() > 0 and t.shape[0] == 1 else t.detach().float().cpu()  # noqa: E731
-    stages = [Stage(0, "input", "Input", f"the picture the network reads, {shape_text(x.shape[1:])}",
+    stages = [Stage(0, "input", Text("inside.stage_input"), Text("inside.how_input", shape=shape_text(x.shape[1:])),
                     device_free(x))]
     counters: dict[str, int] = {}
     i = 0
@@ -203,6 +204,7 @@ def walk(model: nn.Module, x: torch.Tensor) -> Walk:
             i += 1
         value = device_free(out)
         before = stages[-1].value
+        folded = Text("inside.how_folded") if bn is not None else ""
         if isinstance(module, nn.Conv2d):
             counters["conv"] = counters.get("conv", 0) + 1
             w, b = _fold(module.weight, module.bias, bn)
@@ -212,54 +214,55 @@ def walk(model: nn.Module, x: torch.Tensor) -> Walk:
             h_in = inp.shape[-2]
             arith = (f"({h_in} + {pad[2] + pad[3]} - {module.dilation[0] * (kh - 1) + 1}) / {module.stride[0]} + 1 "
                      f"= {value.shape[-2]}")
-            how = (f"{module.out_channels} filters of {kh} x {kw} x {cin}, padding {pad[2]}, stride "
-                   f"{module.stride[0]}: {arith}" + (" (batch norm folded in)" if bn is not None else "")
-                   + ("" if module.groups == 1 else f", in {module.groups} groups"))
-            stages.append(Stage(len(stages), "conv", f"Convolution {counters['conv']}", how, value,
+            how = Text("inside.how_conv", filters=module.out_channels, kh=kh, kw=kw, cin=cin, pad=pad[2],
+                       stride=module.stride[0], arith=arith, folded=folded,
+                       groups="" if module.groups == 1 else Text("inside.how_groups", groups=module.groups))
+            stages.append(Stage(len(stages), "conv", Text("inside.stage_conv", n=counters["conv"]), how, value,
                                 _count(module) + _count(bn), module, w, b, device_free(inp),
                                 pair(module.stride), pad, pair(module.dilation), module.groups,
                                 source=bn or module))
         elif isinstance(module, nn.Linear):
             counters["dense"] = counters.get("dense", 0) + 1
             w, b = _fold(module.weight, module.bias, bn)
-            how = (f"{module.out_features} units, each adds up {module.in_features} inputs x weights + a bias"
-                   + (" (batch norm folded in)" if bn is not None else ""))
-            stages.append(Stage(len(stages), "dense", f"Dense {counters['dense']}", how, value,
+            how = Text("inside.how_dense", units=module.out_features, inputs=module.in_features, folded=folded)
+            stages.append(Stage(len(stages), "dense", Text("inside.stage_dense", n=counters["dense"]), how, value,
                                 _count(module) + _count(bn), module, w, b, device_free(inp),
                                 source=bn or module))
         elif isinstance(module, ACTIVATIONS):
             stages.append(Stage(len(stages), "act", _act_title(module),
-                                "negative numbers become 0, the rest pass unchanged" if isinstance(module, nn.ReLU)
-                                else f"{_act_title(module)} applied to every number", value, 0, module))
+                                Text("inside.how_relu") if isinstance(module, nn.ReLU)
+                                else Text("inside.how_act", act=_act_title(module)), value, 0, module))
             if stages[-2].kind in ("conv", "dense") and stages[-2].then is None:
                 stages[-2].then = module
         elif isinstance(module, POOLS):
             k = getattr(module, "kernel_size", None)
-            name = "Max pooling" if "Max" in type(module).__name__ else "Average pooling"
+            biggest = "Max" in type(module).__name__
+            name = Text("inside.stage_max_pool" if biggest else "inside.stage_avg_pool")
+            how_much = Text("inside.largest" if biggest else "inside.mean")
             if k is not None:
-                how = (f"the {'largest' if 'Max' in name else 'mean'} of each {pair(k)[0]} x {pair(k)[1]} "
-                       f"square, stride {pair(module.stride)[0]}: {shape_text(before.shape[-2:])} -> "
-                       f"{shape_text(value.shape[-2:])}")
+                how = Text("inside.how_pool", how=how_much, kh=pair(k)[0], kw=pair(k)[1],
+                           stride=pair(module.stride)[0], before=shape_text(before.shape[-2:]),
+                           after=shape_text(value.shape[-2:]))
             else:
-                how = f"the {'largest' if 'Max' in name else 'mean'} of each whole map"
+                how = Text("inside.how_pool_whole", how=how_much)
             stages.append(Stage(len(stages), "pool", name, how, value, 0, module))
         elif isinstance(module, nn.Flatten):
-            stages.append(Stage(len(stages), "flatten", "Flatten",
-                                f"{shape_text(before.shape)} = {value.numel()} numbers in one row", value, 0, module))
+            stages.append(Stage(len(stages), "flatten", Text("inside.stage_flatten"),
+                                Text("inside.how_flatten", shape=shape_text(before.shape), n=value.numel()),
+                                value, 0, module))
         elif isinstance(module, (nn.LSTM, nn.GRU, nn.RNN)):
             steps = value.shape[0] if value.dim() == 2 else 1
             stages.append(Stage(len(stages), "lstm", type(module).__name__,
-                                f"reads {steps} rows one after another, keeping {module.hidden_size} numbers "
-                                "of memory", value, _count(module), module))
+                                Text("inside.how_rnn", steps=steps, memory=module.hidden_size),
+                                value, _count(module), module))
         elif isinstance(module, NORMS):
-            stages.append(Stage(len(stages), "norm", "Batch norm", "rescales and shifts each channel",
+            stages.append(Stage(len(stages), "norm", Text("inside.stage_norm"), Text("inside.how_norm"),
                                 value, _count(module), module))
         else:
             stages.append(Stage(len(stages), "other", type(module).__name__, "", value, _count(module), module))
     logits = logits.detach().float().cpu()[0]
     probs = torch.softmax(logits, 0)
-    stages.append(Stage(len(stages), "softmax", "Softmax",
-                        "turns the scores into probabilities that add up to 1", probs))
+    stages.append(Stage(len(stages), "softmax", "Softmax", Text("inside.how_softmax"), probs))
     return Walk(stages, probs)
 
 
@@ -313,7 +316,7 @@ def multiply_add(stage: Stage, channel: int, row: int, col: int) -> MultiplyAdd:
 # --------------------------------------------------------------------------- photos
 @dataclass
 class Channels:
-    title: str
+    title: Text
     shape: tuple[int, ...]
     channels: list[int]
     maps: np.ndarray           # (n, H, W)
@@ -329,9 +332,9 @@ def photo_channels(model: nn.Module, x: torch.Tensor, n: int = PHOTO_CHANNELS) -
     if not maps:
         return None
 
-    def pick(stage: Stage, title: str) -> Channels:
+    def pick(stage: Stage, title: Text) -> Channels:
         variation = stage.value.flatten(1).std(dim=1)
         chans = variation.argsort(descending=True)[:n].sort().values.tolist()
         return Channels(title, stage.shape, chans, stage.value[chans].numpy())
 
-    return (pick(maps[0], "Early: the first layer's maps"), pick(maps[-1], "Late: the last layer's maps"))
+    return pick(maps[0], Text("inside.photo_early")), pick(maps[-1], Text("inside.photo_late"))

@@ -19,10 +19,14 @@ import numpy as np
 from PIL import Image
 
 from .. import imageio
+from ..datasets import FASHION_CLASSES
+from ..i18n import DEFAULT, Text, class_name, say, tr
 from ..inference import Answer, answer
 from ..preprocess import _background as background_surface
 from ..saliency import enlarge, overlay
 from .context import AppContext
+from .inputs import fail
+from .lang import T, lang_of
 
 # task -> the data sets whose models fit it
 TASKS = {
@@ -37,38 +41,36 @@ SURE_ENTROPY = 0.6       # ... or when the spread over classes (entropy / log K)
 PLAIN_BORDER = 60        # grey levels: the photo's edge is "plain" if 80% of it lies within this band
 MAX_LIGHT_CHANGE = 130   # grey levels: a lamp brightens one side of a sheet; sky-to-trees is more
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
-HINT = "### Add a photo\nUpload one, take one with the webcam, or paste one - or try an example below."
-FAILED = "### That did not work\nThe message in the corner says why. Try another photo."
+TASK_NAMES = {"Clothing": "photo.task_clothing", "Flower": "photo.task_flower",   # the values stay English
+              OWN_TASK: "photo.task_own"}
 
 
 # --- choosing a model ------------------------------------------------------------------------
 
-def model_choices(zoo, task: str) -> list[tuple[str, str]]:
-    return zoo.choices(TASKS[task])
+def model_choices(zoo, task: str, lang: str = DEFAULT) -> list[tuple[str, str]]:
+    return zoo.choices(TASKS[task], lang)
 
 
-def pick_model(zoo, task: str, key: str | None):
+def pick_model(zoo, task: str, key: str | None, lang: str = DEFAULT):
     """The loaded model for ``key`` when it fits the task, else the task's default."""
     if task not in TASKS:
-        raise gr.Error(f"Choose what is in the photo: {' or '.join(TASKS)}.")
+        raise fail(Text("photo.choose_task"), lang)
     keys = [k for _, k in model_choices(zoo, task)]
     key = key if key in keys else zoo.default(TASKS[task])
     if key is None:
         if task == OWN_TASK:
-            raise gr.Error("There is no model of your own classes yet: make classes, add pictures and "
-                           "click Train in the Own classes tab.")
-        data = "Fashion-MNIST" if task == "Clothing" else "Flowers"
-        raise gr.Error(f"There is no {task.lower()} model yet. Train one on {data} in the Train tab "
-                       "(or ask your teacher to copy the shipped checkpoints into checkpoints/).")
+            raise fail(Text("photo.no_own_model"), lang)
+        raise fail(Text("photo.no_clothing_model" if task == "Clothing" else "photo.no_flower_model"), lang)
     try:
         return zoo.get(key)
     except (KeyError, ValueError) as err:
-        raise gr.Error(f"The model '{key}' could not be loaded ({err}). Pick another one.") from err
+        raise fail(Text("photo.load_failed", key=key, why=say(lang, err.args[0] if err.args else err)),
+                   lang) from err
 
 
 # --- judging the answer ----------------------------------------------------------------------
 
-def scene_problem(image: Image.Image) -> str | None:
+def scene_problem(image: Image.Image, lang: str = DEFAULT) -> str | None:
     """Why a photo does not look like a Fashion-MNIST product shot (one item on a plain
     background), in words for the student; None when it does. Uses the same background model
     as the preprocessing (a smooth surface fitted to the photo's border, so uneven light is fine)."""
@@ -81,12 +83,12 @@ def scene_problem(image: Image.Image) -> str | None:
     border = np.concatenate([away[:band].ravel(), away[-band:].ravel(),
                              away[:, :band].ravel(), away[:, -band:].ravel()])
     if np.mean(border <= PLAIN_BORDER / 2) < 0.8 or np.ptp(paper) > MAX_LIGHT_CHANGE:
-        return "The background is not plain, so I cannot tell the item apart from it"
+        return tr(lang, "photo.not_plain")
     filled = np.mean(away > PLAIN_BORDER)
     if filled < 0.01:
-        return "I cannot find an object in this photo: it looks almost plain"
+        return tr(lang, "photo.no_object")
     if filled > 0.85:
-        return "Something fills the whole photo, so I cannot see the item's outline"
+        return tr(lang, "photo.fills_photo")
     return None
 
 
@@ -96,23 +98,22 @@ def is_sure(probs: dict[str, float]) -> bool:
     return p[0] >= SURE_PROB and p[0] - p[1] >= SURE_MARGIN and spread <= SURE_ENTROPY
 
 
-def verdict(result: Answer, task: str, problem: str | None = None) -> tuple[bool, str]:
-    """(sure, Markdown) in plain language; unsure whenever the photo or the numbers say so."""
+def verdict(result: Answer, task: str, problem: str | None = None, lang: str = DEFAULT) -> tuple[bool, str]:
+    """(sure, Markdown) in plain language, in ``lang``; unsure whenever the photo or the numbers say so."""
     ranked = sorted(result.probs.items(), key=lambda kv: -kv[1])
     (top, p1), (second, p2) = ranked[0], ranked[1]
-    known = ", ".join(result.probs) if len(result.probs) <= 10 else f"{len(result.probs)} kinds of flower"
+    named = (lambda c: c) if task == OWN_TASK else (lambda c: class_name(lang, c))   # students' names stay
+    top, second = named(top), named(second)
+    known = (tr(lang, "photo.list_separator").join(named(c) for c in result.probs)
+             if len(result.probs) <= 10 else tr(lang, "photo.kinds_of_flower", n=len(result.probs)))
     if problem is None and is_sure(result.probs):
-        scope = "" if task in ("Clothing", OWN_TASK) else (
-            f"\n\n*I only know {known}: any other flower (or anything else) still gets one of these names.*")
-        return True, f"## {top}\nI'm fairly sure: **{p1:.0%}** (next: {second}, {p2:.0%}).{scope}"
-    thing = {"Clothing": "clothes", OWN_TASK: "pictures"}.get(task, "flowers")
-    why = f"{problem}. " if problem else ""
-    tip = ("Photograph one whole item on a plain background (a sheet, a table, a wall)."
-           if task == "Clothing" else f"Get close to one {'flower' if task == 'Flower' else 'thing'} so it "
-           "fills most of the photo.")
-    return False, (f"## I'm not sure - this doesn't look like the {thing} I was trained on.\n"
-                   f"{why}My best guess is **{top}** ({p1:.0%}), then {second} ({p2:.0%}) - "
-                   f"don't trust it. I only know: {known}.\n\n*Tip: {tip}*")
+        scope = "" if task in ("Clothing", OWN_TASK) else tr(lang, "photo.scope", known=known)
+        return True, tr(lang, "photo.sure", top=top, p1=p1, second=second, p2=p2) + scope
+    thing = Text({"Clothing": "photo.clothes", OWN_TASK: "photo.pictures"}.get(task, "photo.flowers"))
+    why = tr(lang, "photo.why", problem=problem) if problem else ""
+    tip = Text({"Clothing": "photo.tip_clothing", OWN_TASK: "photo.tip_thing"}.get(task, "photo.tip_flower"))
+    return False, tr(lang, "photo.not_sure", thing=thing, why=why, top=top, p1=p1, second=second, p2=p2,
+                     known=known, tip=tip)
 
 
 # --- the handler -----------------------------------------------------------------------------
@@ -127,11 +128,10 @@ def photo_source(value) -> str | bytes | None:
         url = value.get("url") or ""
         if url.startswith("data:"):
             return imageio.decode_data_url(url)
-    raise imageio.ImageInputError("The photo arrived in a form this app cannot read; "
-                                  "please upload it as a file.")
+    raise imageio.ImageInputError(Text("imageio.form"))
 
 
-def read_photo(value, cache: dict | None) -> tuple[imageio.Photo | None, dict | None]:
+def read_photo(value, cache: dict | None, lang: str = DEFAULT) -> tuple[imageio.Photo | None, dict | None]:
     """The decoded photo (from this user's cache when it is the same file) and the new cache."""
     try:
         source = photo_source(value)
@@ -142,42 +142,44 @@ def read_photo(value, cache: dict | None) -> tuple[imageio.Photo | None, dict | 
             return cache["photo"], cache
         photo = imageio.load_photo(source)
     except imageio.ImageInputError as err:
-        raise gr.Error(str(err), title="That photo did not work", print_exception=False) from err
+        raise gr.Error(say(lang, err.args[0]), title=tr(lang, "photo.failed_title"), print_exception=False) from err
     for note in photo.notes:
-        gr.Info(note)
+        gr.Info(say(lang, note))
     return photo, {"key": key, "photo": photo}
 
 
 def classify_photo(zoo, value, task: str, model_key: str | None, show_saliency: bool,
-                   cache: dict | None = None):
+                   cache: dict | None = None, lang: str = DEFAULT):
     """Verdict, top classes, what the model sees, the saliency overlay, and this user's cache."""
-    photo, cache = read_photo(value, cache)
+    photo, cache = read_photo(value, cache, lang)
     if photo is None:
-        return HINT, None, None, gr.update(value=None, visible=bool(show_saliency)), cache
-    loaded = pick_model(zoo, task, model_key)
+        return tr(lang, "photo.hint"), None, None, gr.update(value=None, visible=bool(show_saliency)), cache
+    loaded = pick_model(zoo, task, model_key, lang)
     result = answer(loaded, photo.image, with_saliency=bool(show_saliency))
-    _, text = verdict(result, task, scene_problem(photo.image) if task == "Clothing" else None)
+    _, text = verdict(result, task, scene_problem(photo.image, lang) if task == "Clothing" else None, lang)
     seen = result.prepared.seen
     seen = enlarge(seen) if seen.ndim == 2 else seen
     # Heat over a grey copy of the photo: orange stays visible on an orange flower or a red shoe.
     heat = (overlay(np.asarray(photo.image.convert("L")), result.saliency, result.prepared)
             if show_saliency else None)
-    return text, result.probs, seen, gr.update(value=heat, visible=bool(show_saliency)), cache
+    probs = {class_name(lang, c): p for c, p in result.probs.items()}
+    return text, probs, seen, gr.update(value=heat, visible=bool(show_saliency)), cache
 
 
-def example_rows() -> tuple[list[list[str]], list[str]]:
+def example_rows() -> tuple[list[list[str]], list]:
     """Example photos: Fashion-MNIST items made to look like shop photos (demo/), plus
     scikit-learn's sample photos (a flower, and a temple that is not clothing) copied at run time."""
     rows, labels = [], []
     for path in sorted(DEMO_DIR.glob("fashion-*.jpg")):
         rows.append([str(path), "Clothing"])
-        labels.append(path.stem.removeprefix("fashion-").replace("-", " "))
+        name = path.stem.removeprefix("fashion-").replace("-", " ")
+        labels.append(next((Text(f"classes.{c}") for c in FASHION_CLASSES if c.lower() == name), name))
     spec = importlib.util.find_spec("sklearn")
     if spec and spec.submodule_search_locations:
         images = Path(spec.submodule_search_locations[0]) / "datasets" / "images"
         out = Path(tempfile.gettempdir()) / "cnnlab-examples"
-        for name, task, label in (("flower.jpg", "Flower", "dahlia (not one of the 5)"),
-                                  ("china.jpg", "Clothing", "not clothing")):
+        for name, task, label in (("flower.jpg", "Flower", Text("photo.example_dahlia")),
+                                  ("china.jpg", "Clothing", Text("photo.example_not_clothing"))):
             if (images / name).is_file():
                 out.mkdir(exist_ok=True)
                 with (images / name).open("rb") as src, \
@@ -193,37 +195,35 @@ def example_rows() -> tuple[list[list[str]], list[str]]:
 
 def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     zoo = ctx.zoo
-    gr.Markdown("Show the network a photo. The **Clothing** model learned from 28x28 grey "
-                "Fashion-MNIST pictures; see below how your photo is turned into one. "
-                "The shipped **Flower** model knows five flowers: daisy, dandelion, rose, sunflower "
-                "and tulip.")
+    gr.Markdown(T("photo.intro"))
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            task = gr.Radio(list(TASKS), value="Clothing", label="What is in the photo?",
+            task = gr.Radio([(T(TASK_NAMES[t]), t) for t in TASKS], value="Clothing", label=T("photo.task"),
                             elem_id="photo-task")
             model = gr.Dropdown(model_choices(zoo, "Clothing"), value=zoo.default(TASKS["Clothing"]),
-                                label="Model", elem_id="photo-model")
+                                label=T("photo.model"), elem_id="photo-model")
             photo = gr.Image(sources=["upload", "webcam", "clipboard"], type="filepath",
-                             label="Your photo", elem_id="photo-input", height=360)
-            show_saliency = gr.Checkbox(False, label="Show where the model looked (saliency)",
+                             label=T("photo.photo"), elem_id="photo-input", height=360)
+            show_saliency = gr.Checkbox(False, label=T("photo.saliency"),
                                         elem_id="photo-saliency")
         with gr.Column(scale=1, min_width=300):
-            answer_md = gr.Markdown(HINT, label="Answer", elem_id="photo-verdict")
-            probs = gr.Label(num_top_classes=3, label="Top 3 guesses", elem_id="photo-probs",
+            answer_md = gr.Markdown(T("photo.hint"), label=T("photo.answer"), elem_id="photo-verdict")
+            probs = gr.Label(num_top_classes=3, label=T("photo.probs"), elem_id="photo-probs",
                              show_heading=False)       # the verdict above says it, with doubts
-            seen = gr.Image(label="What the model sees", elem_id="photo-seen", interactive=False,
+            seen = gr.Image(label=T("photo.seen"), elem_id="photo-seen", interactive=False,
                             height=280, format="png", buttons=[])
-            heat = gr.Image(label="Where the model looked (orange), on your photo",
+            heat = gr.Image(label=T("photo.heat"),
                             elem_id="photo-heat", interactive=False, visible=False, height=360,
                             format="jpeg", buttons=[])
     rows, labels = example_rows()
-    if rows:
-        gr.Examples(rows, [photo, task], example_labels=labels, label="Examples")
+    # the labels are said in the reader's language when the page loads (refresh, below)
+    examples = gr.Examples(rows, [photo, task], example_labels=[str(x) for x in labels],
+                           label=T("photo.examples")).dataset if rows else None
     cache = gr.State(None)                # this user's decoded photo, reused for toggles
     zoo_version = gr.State(zoo.version)   # which list of models this user's dropdown shows
 
-    def classify(photo, task, model, show_saliency, cache):       # argument names = API names
-        return classify_photo(zoo, photo, task, model, show_saliency, cache)
+    def classify(photo, task, model, show_saliency, cache, request: gr.Request = None):   # names = API names
+        return classify_photo(zoo, photo, task, model, show_saliency, cache, lang_of(request))
 
     outputs = [answer_md, probs, seen, heat, cache]
     run = gr.on([photo.change, model.change, show_saliency.change], classify,
@@ -232,19 +232,26 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                 "a verdict that says when the model is unsure, the top 3, and what the model sees.",
                 preprocess=False, concurrency_limit=2, concurrency_id="photo",
                 show_progress="minimal")
-    run.failure(lambda: (FAILED, None, None, gr.update(value=None)), None, outputs[:4],
-                api_visibility="private", queue=False)
-    task.change(lambda t: (gr.update(choices=model_choices(zoo, t), value=zoo.default(TASKS[t])),
-                           zoo.version),
-                task, [model, zoo_version], api_name="photo_models", api_visibility="undocumented", queue=False)
+    def failed(request: gr.Request = None):
+        return tr(lang_of(request), "photo.failed"), None, None, gr.update(value=None)
 
-    def refresh(t, current, seen_version):   # a run trained since the page opened joins the list
-        if seen_version == zoo.version:
-            return gr.skip(), seen_version
+    run.failure(failed, None, outputs[:4], api_visibility="private", queue=False)
+
+    def task_models(t, request: gr.Request = None):
+        return gr.update(choices=model_choices(zoo, t, lang_of(request)), value=zoo.default(TASKS[t])), zoo.version
+
+    task.change(task_models, task, [model, zoo_version], api_name="photo_models", api_visibility="undocumented",
+                queue=False)
+
+    def refresh(t, current, seen_version, request: gr.Request = None):   # a run trained since the page opened
+        lang = lang_of(request)                                           # joins the list
+        named = gr.Dataset(sample_labels=[say(lang, x) for x in labels]) if lang != DEFAULT else gr.skip()
+        if seen_version == zoo.version and lang == DEFAULT:
+            return gr.skip(), seen_version, *([named] if examples else [])
         keys = [k for _, k in model_choices(zoo, t)]
         value = current if current in keys else zoo.default(TASKS[t])
-        return gr.update(choices=model_choices(zoo, t), value=value), zoo.version
+        return gr.update(choices=model_choices(zoo, t, lang), value=value), zoo.version, *([named] if examples else [])
 
     for event in ([tab.select] if isinstance(tab, gr.Tab) else []) + [demo.load]:
-        event(refresh, [task, model, zoo_version], [model, zoo_version], api_visibility="private",
-              queue=False)
+        event(refresh, [task, model, zoo_version], [model, zoo_version] + ([examples] if examples else []),
+              api_visibility="private", queue=False)

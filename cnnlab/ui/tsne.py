@@ -21,302 +21,319 @@ from .. import maps as tsne_maps
 from .. import tsne
 from ..config import LIMITS
 from ..datasets import get_spec
-from ..plots import CLASS_COLORS, RIGHT, STAR_COLOR, WRONG, animation_gif, class_color_map, star_rows, tsne_points_frame
+from ..i18n import DEFAULT, Text, class_name, say, tr
+from ..plots import CLASS_COLORS, RIGHT, STAR_COLOR, WRONG, animation_gif, star_rows, tsne_points_frame
 from ..preprocess import prepare_for, sketch_pixels
 from ..snapshots import SnapshotRecorder
 from .context import AppContext
 from .inputs import drawing as raw_drawing
-from .inputs import flag, number
+from .inputs import fail, flag, number
 from .inputs import photo as raw_photo
+from .lang import T, lang_of
 
 PICTURES_MAX = 3000          # above this many points the hover pictures are left out (data size)
-STAR_DRAWING, STAR_PHOTO = "★ your drawing", "★ your photo"
-TOOLTIP = ["true", "predicted", "image"]
+STARS = ("drawing", "photo")                 # what a student can place on the map
+STAR_DRAWING, STAR_PHOTO = (tr(DEFAULT, f"tsne.star_{kind}") for kind in STARS)    # their names in English
+# Colour by: the values API callers send (they stay English), and what the page shows for them.
 COLOUR_MODES = {"true class": "class", "right / wrong": "right/wrong"}
-INTRO = (
-    "Each dot is one test picture. The network turns a picture into a list of numbers (its **last "
-    "layer**); **t-SNE** squeezes those lists onto this page so that pictures the network finds "
-    "alike land close together. Colour = the true class. Islands of one colour mean the network "
-    "has learned to tell that class apart; dots inside another colour's island are the pictures it "
-    "confuses. Hover a dot to see the picture.")
+COLOUR_NAMES = {"true class": "tsne.colour_class", "right / wrong": "tsne.colour_right"}
+# The columns a hovered dot shows: the colour group and the tooltip columns, named in the reader's
+# language ("image" is the picture itself: the chart shows that column as an image).
+COLUMNS = {"group": "tsne.col_group", "true": "tsne.col_true", "predicted": "tsne.col_predicted"}
 PLOT = dict(x="x", y="y", color="group", x_title=" ", y_title=" ", colors_in_legend=[],
             x_axis_labels_visible=False)         # the legend is ours (legend_html): large, complete
 
 
 # --------------------------------------------------------------------------- helpers
-def _entry(ctx: AppContext, key: str | None):
+def _entry(ctx: AppContext, key: str | None, lang: str = DEFAULT):
     entries = {e.key: e for e in ctx.zoo.entries()}
     key = key or ctx.zoo.default()
     if key is None:
-        raise gr.Error("There is no model yet: train one in the Train tab, then come back.")
+        raise fail(Text("tsne.no_model"), lang)
     if key not in entries:
-        raise gr.Error(f"There is no model called {key!r}; choose one of: {', '.join(entries)}.")
+        raise fail(Text("tsne.unknown_model", key=key, choices=", ".join(entries)), lang)
     return entries[key]
 
 
-def _progress(progress) -> tsne.Progress:
-    return (lambda f, text: progress(f, desc=text)) if progress is not None else tsne.quiet
+def _progress(progress, lang: str = DEFAULT) -> tsne.Progress:
+    return (lambda f, text: progress(f, desc=say(lang, text))) if progress is not None else tsne.quiet
 
 
-def get_map(ctx: AppContext, key: str | None, n, perplexity, progress=None) -> tsne_maps.TsneMap:
+def get_map(ctx: AppContext, key: str | None, n, perplexity, progress=None, lang: str = DEFAULT) -> tsne_maps.TsneMap:
     """The map for a model choice: cached, shipped with the model, or computed now."""
     maps = ctx.maps
-    entry = _entry(ctx, key)
-    n = number("tsne_points", n, tsne.DEFAULT_N)                    # limits: cnnlab.config.LIMITS
-    perplexity = float(number("tsne_perplexity", perplexity, tsne.DEFAULT_PERPLEXITY))
+    entry = _entry(ctx, key, lang)
+    n = number("tsne_points", n, tsne.DEFAULT_N, lang)                 # limits: cnnlab.config.LIMITS
+    perplexity = float(number("tsne_perplexity", perplexity, tsne.DEFAULT_PERPLEXITY, lang))
     try:
         return maps.get(entry.path, entry.dataset, lambda: ctx.zoo.get(entry.key), n, perplexity,
-                        progress=_progress(progress))
+                        progress=_progress(progress, lang))
     except gr.Error:
         raise
     except FileNotFoundError as err:
-        raise gr.Error(f"The model file is missing ({err.filename}); pick another model.") from err
+        raise fail(Text("tsne.file_missing", name=err.filename), lang) from err
     except Exception as err:                       # data missing, bad checkpoint: say so plainly
-        raise gr.Error(f"Could not make the map: {err}") from err
+        why = say(lang, err.args[0]) if err.args else str(err)
+        raise fail(Text("tsne.map_failed", why=why), lang) from err
 
 
-def colour_map(classes) -> dict[str, str]:
-    return {**class_color_map(classes, CLASS_COLORS), "right": RIGHT, "wrong": WRONG,
-            STAR_DRAWING: STAR_COLOR, STAR_PHOTO: STAR_COLOR}
+def star_name(kind: str, lang: str = DEFAULT) -> str:
+    return tr(lang, f"tsne.star_{kind}")
 
 
-def scatter_update(frame: pd.DataFrame, classes) -> tuple[gr.ScatterPlot, dict]:
+def colour_map(classes, lang: str = DEFAULT) -> dict[str, str]:
+    """Every group a plot can show, by its name in ``lang``, and its colour: a class keeps its
+    colour in every language and view (the palette follows the class order, not the names)."""
+    colours = {class_name(lang, str(c)): CLASS_COLORS[i % len(CLASS_COLORS)] for i, c in enumerate(classes)}
+    return {**colours, tr(lang, "plots.right"): RIGHT, tr(lang, "plots.wrong"): WRONG,
+            **{star_name(kind, lang): STAR_COLOR for kind in STARS}}
+
+
+def _ordered(groups, classes, lang: str = DEFAULT) -> list[str]:
+    present = set(groups)
+    return [g for g in colour_map(classes, lang) if g in present]
+
+
+def named_columns(frame: pd.DataFrame, lang: str = DEFAULT) -> pd.DataFrame:
+    """The frame with the columns a hovered dot shows named in ``lang`` (English: as they are)."""
+    return frame.rename(columns={col: tr(lang, key) for col, key in COLUMNS.items()})
+
+
+def scatter_update(frame: pd.DataFrame, classes, lang: str = DEFAULT, pictures: bool = True):
     """The plot's new data, and the colour map naming exactly the groups on it.
 
     The colour map is sent in a second, separate update (``apply_colours``): the browser redraws
     the chart, and with it the colour scale, only when the colour map changes, and when data and
     colour map arrive together it may redraw with the old data (Gradio 6.31). A new group (a star,
-    the right/wrong view, another data set's classes) changes the colour map, so it gets a colour.
+    the right/wrong view, another data set's classes, another language) changes the colour map,
+    so it gets a colour.
     """
-    cmap = colour_map(classes)
-    return gr.ScatterPlot(value=frame), {g: cmap[g] for g in _ordered(frame["group"].unique(), classes)}
+    cmap = colour_map(classes, lang)
+    colours = {g: cmap[g] for g in _ordered(frame["group"].unique(), classes, lang)}
+    tooltip = [tr(lang, COLUMNS["true"]), tr(lang, COLUMNS["predicted"])] + (["image"] if pictures else [])
+    return gr.ScatterPlot(value=named_columns(frame, lang), color=tr(lang, COLUMNS["group"]), tooltip=tooltip), \
+        colours
 
 
 def apply_colours(colours: dict | None):
     return gr.ScatterPlot(color_map=colours) if colours else gr.skip()
 
 
-def _ordered(groups, classes) -> list[str]:
-    order = [str(c) for c in classes] + ["right", "wrong", STAR_DRAWING, STAR_PHOTO]
-    present = set(groups)
-    return [g for g in order if g in present]
-
-
-def legend_html(groups, classes) -> str:
+def legend_html(groups, classes, lang: str = DEFAULT) -> str:
     """Colour chips for the groups on a plot, in class order (large enough for a projector)."""
-    cmap = colour_map(classes)
+    cmap = colour_map(classes, lang)
     chips = "".join(
         f"<span style='display:inline-flex;align-items:center;gap:6px;margin:2px 14px 2px 0'>"
         f"<span style='width:14px;height:14px;border-radius:50%;border:3px solid {cmap[g]};"
         f"box-sizing:border-box'></span>{html.escape(g)}</span>"
-        for g in _ordered(groups, classes))
-    return f"<div class='tsne-legend' role='list' aria-label='Colours on the map'>{chips}</div>"
+        for g in _ordered(groups, classes, lang))
+    label = html.escape(tr(lang, "tsne.legend"), quote=True)
+    return f"<div class='tsne-legend' role='list' aria-label='{label}'>{chips}</div>"
 
 
-def points(ctx: AppContext, m: tsne_maps.TsneMap, colour_by: str, pictures: bool, stars=()):
+def points(ctx: AppContext, m: tsne_maps.TsneMap, colour_by: str, pictures: bool, stars=(), lang: str = DEFAULT):
     """The map (and this user's stars): ScatterPlot update, its colour map, its legend."""
     images = ctx.maps.thumbnails(m) if pictures and m.n <= PICTURES_MAX else None
     frame = tsne_points_frame(m.coords, m.labels, m.preds, m.classes, COLOUR_MODES.get(colour_by, "class"),
-                              images)
+                              images, lang=lang)
     span = float(np.ptp(m.coords[:, 0])) or 1.0
-    rows = [star_rows(s["x"], s["y"], span, s["label"], s["predicted"]) for s in stars]
+    rows = [star_rows(s["x"], s["y"], span, star_name(s["kind"], lang),
+                      tr(lang, "tsne.star_predicted", name=class_name(lang, m.classes[s["k"]]), p=s["p"]))
+            for s in stars]
     if rows:
         frame = pd.concat([frame, *rows], ignore_index=True)
-    return (*scatter_update(frame, m.classes), legend_html(frame["group"].unique(), m.classes))
+    return (*scatter_update(frame, m.classes, lang, images is not None),
+            legend_html(frame["group"].unique(), m.classes, lang))
 
 
-def describe(m: tsne_maps.TsneMap, requested: int) -> str:
+def describe(m: tsne_maps.TsneMap, requested: int, lang: str = DEFAULT) -> str:
     """One line about the map: model, data, sample, accuracy, where it came from."""
-    wrong = int((m.preds != m.labels).sum())
-    whole = " (the whole test set)" if m.n < int(requested or 0) else ""
-    made = "precomputed" if m.precomputed else f"computed in {m.seconds:.0f} s"
-    return (f"**{m.model}** on **{get_spec(m.dataset).title}** · {m.n:,} test pictures{whole}, "
-            f"about {m.n // max(len(m.classes), 1):,} per class · perplexity {m.perplexity:g} · the model "
-            f"gets **{m.accuracy:.1%}** of them right ({wrong:,} mistakes: colour by *right / wrong* "
-            f"to find them) · {made}.")
+    whole = Text("tsne.whole_set") if m.n < int(requested or 0) else ""
+    made = Text("tsne.precomputed") if m.precomputed else Text("tsne.computed", seconds=m.seconds)
+    return tr(lang, "tsne.describe", model=m.model, dataset=get_spec(m.dataset).title_text, n=m.n, whole=whole,
+              per_class=m.n // max(len(m.classes), 1), perplexity=m.perplexity, accuracy=m.accuracy,
+              wrong=int((m.preds != m.labels).sum()), made=made)
 
 
-def place(ctx: AppContext, key, n, perplexity, colour_by, pictures, source, label: str, stars):
-    """Put one input (a sketch value or a PIL photo) on the map.
-    Returns the scatter, its colours, its legend, the explanation, the picture the model saw, the
-    new stars."""
-    m = get_map(ctx, key, n, perplexity)
-    loaded = ctx.zoo.get(_entry(ctx, key).key)
+def place(ctx: AppContext, key, n, perplexity, colour_by, pictures, source, kind: str, stars, lang: str = DEFAULT):
+    """Put one input (a sketch value or a PIL photo) on the map as a star of ``kind`` ("drawing" or
+    "photo"). Returns the scatter, its colours, its legend, the explanation, the picture the model
+    saw, the new stars."""
+    m = get_map(ctx, key, n, perplexity, lang=lang)
+    loaded = ctx.zoo.get(_entry(ctx, key, lang).key)
     if isinstance(source, dict) or source is None:        # a Draw-tab sketch
         pixels = sketch_pixels(source)
         if pixels is None or (255 - pixels.astype(int) > 30).sum() == 0:
-            raise gr.Error("Nothing drawn yet: draw something in the Draw tab first, then press "
-                           "'Place my drawing'.")
+            raise fail(Text("tsne.nothing_drawn"), lang)
         source = source if loaded.spec.kind == "digits" else Image.fromarray(pixels).convert("RGB")
     prepared = prepare_for(loaded, source)
     if prepared is None:
-        raise gr.Error("Nothing to see in that picture; draw or photograph something bigger.")
+        raise fail(Text("tsne.nothing_seen"), lang)
     features, probs = tsne.embed_one(loaded.model, prepared.tensor)
     xy = m.place(features)[0]
     k = int(probs.argmax())
     counts = np.bincount(m.labels[m.nearest(xy, 10)], minlength=len(m.classes))
     top = int(counts.argmax())
-    star = {"x": float(xy[0]), "y": float(xy[1]), "label": label,
-            "predicted": f"{m.classes[k]} ({probs[k]:.0%})"}
+    star = {"x": float(xy[0]), "y": float(xy[1]), "kind": kind, "k": k, "p": float(probs[k])}
     mine = [s for s in (stars or {}).get("stars", []) if (stars or {}).get("map") == m.ident] + [star]
-    what = label.removeprefix("★ ").capitalize()
-    text = (f"### {what} lands among the **{m.classes[top]}** pictures\n"
-            f"{counts[top]} of its 10 nearest neighbours on the map are {m.classes[top]}. "
-            f"The model says **{m.classes[k]}** ({probs[k]:.0%} sure). ")
+    near, said = class_name(lang, m.classes[top]), class_name(lang, m.classes[k])
+    text = tr(lang, "tsne.lands", what=Text(f"tsne.your_{kind}"), near=near, count=counts[top], said=said,
+              p=float(probs[k]))
     if top != k:
-        text += "Its neighbours and the model's answer differ: it sits between groups, where the network is unsure."
+        text += tr(lang, "tsne.between")
     elif counts[top] >= 8:
-        text += "It sits well inside the group: the network sees it like those pictures."
+        text += tr(lang, "tsne.inside")
     else:
-        text += "It sits near the edge of the group."
+        text += tr(lang, "tsne.edge")
     seen = prepared.seen
     seen = np.kron(seen, np.ones((8, 8), np.uint8)) if seen.ndim == 2 else seen
-    return (*points(ctx, m, colour_by, pictures, mine), text, seen, {"map": m.ident, "stars": mine})
+    return (*points(ctx, m, colour_by, pictures, mine, lang), text, seen, {"map": m.ident, "stars": mine})
 
 
-def snapshot_view(recorder: SnapshotRecorder, index, colour_by: str, progress=None):
+def snapshot_view(recorder: SnapshotRecorder, index, colour_by: str, progress=None, lang: str = DEFAULT):
     """The map at snapshot ``index`` of the recorded run: plot, colours, legend, caption."""
     try:
-        rec, snap, coords = recorder.map_at(int(index or 0), _progress(progress))
+        rec, snap, coords = recorder.map_at(int(index or 0), _progress(progress, lang))
     except LookupError as err:
-        raise gr.Error(str(err), print_exception=False) from err
+        raise fail(err, lang) from err
     frame = tsne_points_frame(coords, rec.labels, snap.preds.astype(np.int64), rec.classes,
-                              COLOUR_MODES.get(colour_by, "class"))
-    where = f"after {snap.seconds:.0f} s of training" if snap.step else "before any training"
+                              COLOUR_MODES.get(colour_by, "class"), lang=lang)
+    when = Text("tsne.after_seconds", seconds=snap.seconds) if snap.step else Text("tsne.before_any")
+    if snap.step and snap.accuracy_text:
+        progress_text = Text("tsne.step_epoch_accuracy", step=snap.step, epoch=snap.epoch, accuracy=snap.accuracy_text)
+    else:
+        progress_text = Text("tsne.step_epoch", step=snap.step, epoch=snap.epoch)
     number = next(i for i, s in enumerate(rec.snapshots) if s.uid == snap.uid) + 1
-    caption = (f"Snapshot {number} of {len(rec.snapshots)}: **{rec.model}** on {get_spec(rec.dataset).title}, "
-               f"{where} (step {snap.step:,}, epoch {snap.epoch:.2f}"
-               f"{', ' + snap.accuracy_text if snap.step else ''}). Of each picture's 10 nearest "
-               f"neighbours, {tsne.neighbour_agreement(coords, rec.labels):.0%} share its class.")
-    return (*scatter_update(frame, rec.classes), legend_html(frame["group"].unique(), rec.classes), caption)
+    caption = tr(lang, "tsne.snapshot_caption", number=number, total=len(rec.snapshots), model=rec.model,
+                 dataset=get_spec(rec.dataset).title_text, when=when, progress=progress_text,
+                 share=tsne.neighbour_agreement(coords, rec.labels))
+    return (*scatter_update(frame, rec.classes, lang, pictures=False),
+            legend_html(frame["group"].unique(), rec.classes, lang), caption)
 
 
-def compare_view(ctx: AppContext, key, n, perplexity, progress=None):
+def compare_view(ctx: AppContext, key, n, perplexity, progress=None, lang: str = DEFAULT):
     """Raw-pixel map and last-layer map of the same sample: two plots, their colours, a legend, a
     caption."""
-    m = get_map(ctx, key, n, perplexity, progress)
-    raw = ctx.maps.raw(m, _progress(progress))
+    m = get_map(ctx, key, n, perplexity, progress, lang)
+    raw = ctx.maps.raw(m, _progress(progress, lang))
     raw_score = tsne.neighbour_agreement(raw, m.labels)
     last_score = tsne.neighbour_agreement(m.coords, m.labels)
-    verdict = ("the network pulled each class together into its own island." if last_score > raw_score
-               else "the network has not (yet) separated the classes better than the pixels do.")
-    caption = (f"Of each picture's 10 nearest neighbours, **{raw_score:.0%}** share its class in the raw "
-               f"pixels and **{last_score:.0%}** in the last layer: {verdict}")
-    raw_plot, colours = scatter_update(tsne_points_frame(raw, m.labels, m.preds, m.classes), m.classes)
-    last_plot, _ = scatter_update(tsne_points_frame(m.coords, m.labels, m.preds, m.classes), m.classes)
-    return raw_plot, last_plot, colours, legend_html(list(colours), m.classes), caption
+    verdict = Text("tsne.pulled_together" if last_score > raw_score else "tsne.not_separated")
+    caption = tr(lang, "tsne.compare_caption", raw=raw_score, last=last_score, verdict=verdict)
+    raw_plot, colours = scatter_update(tsne_points_frame(raw, m.labels, m.preds, m.classes, lang=lang), m.classes,
+                                       lang, pictures=False)
+    last_plot, _ = scatter_update(tsne_points_frame(m.coords, m.labels, m.preds, m.classes, lang=lang), m.classes,
+                                  lang, pictures=False)
+    return raw_plot, last_plot, colours, legend_html(list(colours), m.classes, lang), caption
 
 
 # --------------------------------------------------------------------------- the tab
 def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
     """The t-SNE tab; ``drawing`` is the Draw tab's canvas (None: this tab gets a small pad)."""
     recorder = ctx.recorder
-    gr.Markdown(INTRO)
+    gr.Markdown(T("tsne.intro"))
     with gr.Row():
-        model = gr.Dropdown(ctx.zoo.choices(), value=ctx.zoo.default(), label="Model",
-                            info="The data set comes with the model", elem_id="tsne-model", scale=2)
+        model = gr.Dropdown(ctx.zoo.choices(), value=ctx.zoo.default(), label=T("tsne.model"),
+                            info=T("tsne.model_info"), elem_id="tsne-model", scale=2,
+                            min_width=300)        # a row of its own on a phone: the label is long
         size = gr.Slider(LIMITS["tsne_points"].low, LIMITS["tsne_points"].high, tsne.DEFAULT_N, step=500,
-                         label="Test pictures on the map",
-                         info="More points: a fuller map, but slower to compute", elem_id="tsne-n", scale=2)
+                         label=T("tsne.points"), info=T("tsne.points_info"), elem_id="tsne-n", scale=2)
         perplexity = gr.Slider(LIMITS["tsne_perplexity"].low, LIMITS["tsne_perplexity"].high,
-                               tsne.DEFAULT_PERPLEXITY, step=5, label="Perplexity",
-                               info="How many neighbours each point cares about", elem_id="tsne-perplexity",
-                               scale=2)
+                               tsne.DEFAULT_PERPLEXITY, step=5, label=T("tsne.perplexity"),
+                               info=T("tsne.perplexity_info"), elem_id="tsne-perplexity", scale=2)
     with gr.Row():
-        colour = gr.Radio(list(COLOUR_MODES), value="true class", label="Colour by", elem_id="tsne-colour",
-                          scale=2)
-        pictures = gr.Checkbox(True, label="Show the picture when hovering a dot", elem_id="tsne-pictures",
-                               scale=1)
-        show = gr.Button("Show map", variant="primary", elem_id="tsne-show", scale=1)
+        colour = gr.Radio([(T(COLOUR_NAMES[mode]), mode) for mode in COLOUR_MODES], value="true class",
+                          label=T("tsne.colour_by"), elem_id="tsne-colour", scale=2)
+        pictures = gr.Checkbox(True, label=T("tsne.pictures"), elem_id="tsne-pictures", scale=1)
+        show = gr.Button(T("tsne.show"), variant="primary", elem_id="tsne-show", scale=1)
     with gr.Row():
         with gr.Column(scale=3, min_width=360):
             legend = gr.HTML(elem_id="tsne-legend")
-            scatter = gr.ScatterPlot(**PLOT, tooltip=TOOLTIP, height=560, label="t-SNE map",
+            scatter = gr.ScatterPlot(**PLOT, tooltip=["true", "predicted", "image"], height=560, label=T("tsne.map"),
                                      elem_id="tsne-scatter", buttons=["fullscreen", "export"])
-            info = gr.Markdown("Open this tab to see the map.", elem_id="tsne-info")
+            info = gr.Markdown(T("tsne.open_tab"), elem_id="tsne-info")
         with gr.Column(scale=1, min_width=260):
-            gr.Markdown("### Your drawing on the map\nDraw in the **Draw** tab, then press the button: "
-                        "your drawing appears as a star, without moving the map.")
+            gr.Markdown(T("tsne.yours"))
             sketch = drawing
             if sketch is None:                # no Draw tab in this build: a small pad of our own
-                sketch = gr.Sketchpad(label="Draw here", image_mode="L", type="numpy",
+                sketch = gr.Sketchpad(label=T("tsne.draw_here"), image_mode="L", type="numpy",
                                       canvas_size=(280, 280), fixed_canvas=True, layers=False,
                                       transforms=(), elem_id="tsne-sketch",
                                       brush=gr.Brush(default_size=11, colors=["#000000"],
                                                      color_mode="fixed"))
-            place_drawing = gr.Button("Place my drawing", variant="primary", elem_id="tsne-place-drawing")
+            place_drawing = gr.Button(T("tsne.place_drawing"), variant="primary", elem_id="tsne-place-drawing")
             photo = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], height=200,
-                             label="…or a photo (for the clothing and flower models)", elem_id="tsne-photo")
-            place_photo = gr.Button("Place my photo", elem_id="tsne-place-photo")
+                             label=T("tsne.photo"), elem_id="tsne-photo")
+            place_photo = gr.Button(T("tsne.place_photo"), elem_id="tsne-place-photo")
             placed = gr.Markdown(elem_id="tsne-placed")
-            seen = gr.Image(label="What the model sees", interactive=False, height=180, buttons=[],
+            seen = gr.Image(label=T("tsne.seen"), interactive=False, height=180, buttons=[],
                             elem_id="tsne-seen", format="png")
-            clear = gr.Button("Remove my stars", size="sm", elem_id="tsne-clear")
+            clear = gr.Button(T("tsne.clear"), size="sm", elem_id="tsne-clear")
     stars = gr.State({"map": None, "stars": []})
     colours = gr.State(None)                  # the main plot's colour map (see scatter_update)
 
-    with gr.Accordion("How it learned: the map during the class's training run", open=False,
-                      elem_id="tsne-history"):
-        gr.Markdown("While a model trains in the **Train** tab, the same 1,000 test pictures are "
-                    "passed through it every few seconds. Slide to see how the map changes: at the "
-                    "start the classes are mixed; as the network learns, they pull apart into islands. "
-                    "Each map starts from the previous one, so dots move only as much as the network "
-                    "changed its mind.")
+    with gr.Accordion(T("tsne.history"), open=False, elem_id="tsne-history"):
+        gr.Markdown(T("tsne.history_intro"))
         with gr.Row():
-            history_status = gr.Markdown(recorder.recording().note, elem_id="tsne-history-status")
-            refresh = gr.Button("Refresh", size="sm", scale=0, elem_id="tsne-history-refresh")
-        moment = gr.Slider(0, 1, 0, step=1, label="Snapshot", elem_id="tsne-history-slider")
+            history_status = gr.Markdown(T("tsne.no_run"), elem_id="tsne-history-status")   # filled on opening
+            refresh = gr.Button(T("tsne.refresh"), size="sm", scale=0, elem_id="tsne-history-refresh")
+        moment = gr.Slider(0, 1, 0, step=1, label=T("tsne.snapshot"), elem_id="tsne-history-slider")
         history_legend = gr.HTML(elem_id="tsne-history-legend")
         history_plot = gr.ScatterPlot(**PLOT, tooltip=["true", "predicted"], height=480,
-                                      label="The map at this snapshot", elem_id="tsne-history-scatter")
+                                      label=T("tsne.snapshot_map"), elem_id="tsne-history-scatter")
         history_caption = gr.Markdown(elem_id="tsne-history-caption")
         history_colours = gr.State(None)
         with gr.Row():
-            make_gif = gr.Button("Make an animated GIF of the whole run", elem_id="tsne-gif-button")
-            gif = gr.File(label="Animated GIF", elem_id="tsne-gif", interactive=False)
+            make_gif = gr.Button(T("tsne.make_gif"), elem_id="tsne-gif-button")
+            gif = gr.File(label=T("tsne.gif"), elem_id="tsne-gif", interactive=False)
 
-    with gr.Accordion("Raw pixels vs the last layer: what did the network add?", open=False,
-                      elem_id="tsne-compare"):
-        gr.Markdown("The same test pictures mapped twice with the same t-SNE settings: on the left "
-                    "from their raw pixels (no network at all), on the right from the network's last "
-                    "layer.")
-        compare_btn = gr.Button("Compare", elem_id="tsne-compare-button")
+    with gr.Accordion(T("tsne.compare_title"), open=False, elem_id="tsne-compare"):
+        gr.Markdown(T("tsne.compare_intro"))
+        compare_btn = gr.Button(T("tsne.compare"), elem_id="tsne-compare-button")
         compare_legend = gr.HTML(elem_id="tsne-compare-legend")
         with gr.Row():
-            raw_plot = gr.ScatterPlot(**PLOT, tooltip=["true", "predicted"], height=420, label="Raw pixels",
+            raw_plot = gr.ScatterPlot(**PLOT, tooltip=["true", "predicted"], height=420, label=T("tsne.raw_pixels"),
                                       elem_id="tsne-raw-scatter")
-            last_plot = gr.ScatterPlot(**PLOT, tooltip=["true", "predicted"], height=420, label="Last layer",
+            last_plot = gr.ScatterPlot(**PLOT, tooltip=["true", "predicted"], height=420, label=T("tsne.last_layer"),
                                        elem_id="tsne-last-scatter")
         compare_caption = gr.Markdown(elem_id="tsne-compare-caption")
         compare_colours = gr.State(None)
 
     # ---- handlers: a few lines each; the work is in cnnlab.maps and cnnlab.snapshots (argument names = API names)
-    def tsne_map(model, n, perplexity, colour_by, pictures, progress=gr.Progress()):
-        m = get_map(ctx, model, n, perplexity, progress)
-        return (*points(ctx, m, colour_by, pictures), describe(m, n), {"map": m.ident, "stars": []}, "", None)
+    # request (the last parameter of each handler) is filled in by Gradio, not an API input: the
+    # reader's language, for every word the handler makes.
+    def tsne_map(model, n, perplexity, colour_by, pictures, progress=gr.Progress(), request: gr.Request = None):
+        lang = lang_of(request)
+        m = get_map(ctx, model, n, perplexity, progress, lang)
+        return (*points(ctx, m, colour_by, pictures, lang=lang), describe(m, n, lang), {"map": m.ident, "stars": []},
+                "", None)
 
-    def tsne_redraw(model, n, perplexity, colour_by, pictures, stars):
-        m = get_map(ctx, model, n, perplexity)
-        return points(ctx, m, colour_by, pictures, stars["stars"] if stars.get("map") == m.ident else [])
+    def tsne_redraw(model, n, perplexity, colour_by, pictures, stars, request: gr.Request = None):
+        lang = lang_of(request)
+        m = get_map(ctx, model, n, perplexity, lang=lang)
+        return points(ctx, m, colour_by, pictures, stars["stars"] if stars.get("map") == m.ident else [], lang)
 
     # The API's events take raw values (preprocess=False): every setting and picture is checked by
     # cnnlab.ui.inputs before use, images by their header before decoding.
-    def tsne_place_drawing(model, n, perplexity, colour_by, pictures, drawing, stars):
-        return place(ctx, model, n, perplexity, colour_by, flag("Show pictures", pictures, True),
-                     raw_drawing(drawing), STAR_DRAWING, stars)
+    def tsne_place_drawing(model, n, perplexity, colour_by, pictures, drawing, stars, request: gr.Request = None):
+        lang = lang_of(request)
+        return place(ctx, model, n, perplexity, colour_by, flag(Text("tsne.pictures_flag"), pictures, True, lang),
+                     raw_drawing(drawing, lang), "drawing", stars, lang)
 
-    def tsne_place_photo(model, n, perplexity, colour_by, pictures, photo, stars):
-        picture = raw_photo(photo)
+    def tsne_place_photo(model, n, perplexity, colour_by, pictures, photo, stars, request: gr.Request = None):
+        lang = lang_of(request)
+        picture = raw_photo(photo, lang)
         if picture is None:
-            raise gr.Error("Add a photo first (upload, webcam or paste), then press 'Place my photo'.")
+            raise fail(Text("tsne.no_photo"), lang)
         for note in picture.notes:
-            gr.Info(note)
-        return place(ctx, model, n, perplexity, colour_by, flag("Show pictures", pictures, True), picture.image,
-                     STAR_PHOTO, stars)
+            gr.Info(say(lang, note))
+        return place(ctx, model, n, perplexity, colour_by, flag(Text("tsne.pictures_flag"), pictures, True, lang),
+                     picture.image, "photo", stars, lang)
 
-    def tsne_clear(model, n, perplexity, colour_by, pictures):
-        m = get_map(ctx, model, n, perplexity)
-        return (*points(ctx, m, colour_by, pictures), "", None, {"map": m.ident, "stars": []})
+    def tsne_clear(model, n, perplexity, colour_by, pictures, request: gr.Request = None):
+        lang = lang_of(request)
+        m = get_map(ctx, model, n, perplexity, lang=lang)
+        return (*points(ctx, m, colour_by, pictures, lang=lang), "", None, {"map": m.ident, "stars": []})
 
     def then_colours(event, plots, state):
         """Second step of every plot update: the colour map alone (see scatter_update)."""
@@ -351,29 +368,30 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
                              api_description="The map again without this session's stars.", **raw),
                  [scatter], colours)
 
-    def tsne_snapshots():
+    def tsne_snapshots(request: gr.Request = None):
         rec = recorder.recording()
         count = len(rec.snapshots)
-        return rec.note, gr.Slider(minimum=0, maximum=max(count - 1, 1), value=max(count - 1, 0),
-                                   interactive=count > 1)
+        return say(lang_of(request), rec.note), gr.Slider(minimum=0, maximum=max(count - 1, 1),
+                                                          value=max(count - 1, 0), interactive=count > 1)
 
-    def tsne_snapshot(index=0, colour_by="true class", progress=gr.Progress()):
+    def tsne_snapshot(index=0, colour_by="true class", progress=gr.Progress(), request: gr.Request = None):
+        lang = lang_of(request)
         try:
             index = int(float(0 if index in (None, "") else index))     # past the last: the last one
         except (TypeError, ValueError, OverflowError):
-            raise gr.Error(f"Snapshot must be a whole number, 0 for the first; you sent {str(index)[:20]!r}.",
-                           print_exception=False) from None
-        return snapshot_view(recorder, index, colour_by, progress)
+            raise fail(Text("tsne.snapshot_number", sent=repr(str(index)[:20])), lang) from None
+        return snapshot_view(recorder, index, colour_by, progress, lang)
 
-    def tsne_gif(progress=gr.Progress()):
+    def tsne_gif(progress=gr.Progress(), request: gr.Request = None):
+        lang = lang_of(request)
         try:
-            rec, all_maps = recorder.all_maps(_progress(progress))
+            rec, all_maps = recorder.all_maps(_progress(progress, lang))
         except LookupError as err:
-            raise gr.Error(str(err), print_exception=False) from err
+            raise fail(err, lang) from err
         if len(all_maps) < 2:
-            raise gr.Error("Only one snapshot so far: let the run go on for a few seconds, then try again.")
+            raise fail(Text("tsne.one_snapshot"), lang)
         out = ctx.scratch.folder("tsne-") / f"tsne-{rec.model}-{rec.dataset}.gif"
-        return str(animation_gif(rec, all_maps, out, colors=CLASS_COLORS))
+        return str(animation_gif(rec, all_maps, out, colors=CLASS_COLORS, lang=lang))
 
     history_outputs = [history_plot, history_colours, history_legend, history_caption]
     refresh.click(tsne_snapshots, None, [history_status, moment], api_name="tsne_snapshots", queue=False,
@@ -386,8 +404,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
     make_gif.click(tsne_gif, None, gif, api_name="tsne_gif", show_progress_on=[gif],
                    api_description="An animated GIF of the map through the whole recorded training run.")
 
-    def tsne_compare(model, n, perplexity, progress=gr.Progress()):
-        return compare_view(ctx, model, n, perplexity, progress)
+    def tsne_compare(model, n, perplexity, progress=gr.Progress(), request: gr.Request = None):
+        return compare_view(ctx, model, n, perplexity, progress, lang_of(request))
 
     then_colours(compare_btn.click(tsne_compare, [model, size, perplexity],
                                    [raw_plot, last_plot, compare_colours, compare_legend, compare_caption],
@@ -396,16 +414,20 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
                                    "last layer, with how often neighbours share a class in each.", **raw),
                  [raw_plot, last_plot], compare_colours)
 
-    def refresh_choices(current):
-        keys = [k for _, k in ctx.zoo.choices()]
-        return gr.Dropdown(choices=ctx.zoo.choices(), value=current if current in keys else ctx.zoo.default())
+    def refresh_choices(current, request: gr.Request = None):
+        choices = ctx.zoo.choices(lang=lang_of(request))
+        keys = [k for _, k in choices]
+        return gr.Dropdown(choices=choices, value=current if current in keys else ctx.zoo.default())
 
-    def tsne_open(model, n, perplexity, colour_by, pictures, stars, progress=gr.Progress()):
+    def tsne_open(model, n, perplexity, colour_by, pictures, stars, progress=gr.Progress(),
+                  request: gr.Request = None):
         """Opening the tab: show the map, unless this user already sees the current one."""
-        m = get_map(ctx, model, n, perplexity, progress)
+        lang = lang_of(request)
+        m = get_map(ctx, model, n, perplexity, progress, lang)
         if stars and stars.get("map") == m.ident:
             return (gr.skip(),) * len(map_outputs)
-        return (*points(ctx, m, colour_by, pictures), describe(m, n), {"map": m.ident, "stars": []}, "", None)
+        return (*points(ctx, m, colour_by, pictures, lang=lang), describe(m, n, lang),
+                {"map": m.ident, "stars": []}, "", None)
 
     for event in [tab.select] if isinstance(tab, gr.Tab) else [demo.load]:
         opened = event(refresh_choices, model, model, api_name=False, queue=False).then(

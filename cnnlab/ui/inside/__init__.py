@@ -14,7 +14,8 @@ and early and late channels of the transfer model on a photo.
 - ``inputs``: the model key, the drawing and the opened map of a request, checked
 - ``walk_view`` / ``detail_view`` / ``panels``: the HTML of the walk, of an opened map, and of
   the filters, live and photo panels
-- ``text``: every word the tab shows; ``style``: its CSS and page-side scripts
+- ``text``: how the tab prints numbers and notes (its words: cnnlab/i18n, section "inside");
+  ``style``: its CSS and page-side scripts
 """
 from .panels import LiveRenderer
 from .tab import build, open_map, show

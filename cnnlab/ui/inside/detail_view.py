@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ... import inside as core
+from ...i18n import DEFAULT, Text, say, tr
 from ...imageio import data_url
-from .text import esc, fmt, note, t
+from .text import esc, fmt, note
 from .walk_view import stage_scales
 
 
@@ -23,12 +24,12 @@ def framed(picture, alt: str, box: tuple[float, float, float, float] | None, row
     return f"<div class='{cls}' {attrs}><img alt='{esc(alt)}' src='{data_url(picture)}'>{mark}</div>"
 
 
-def detail_html(loaded, walk: core.Walk, pick: tuple, one_scale: bool) -> str:
+def detail_html(loaded, walk: core.Walk, pick: tuple, one_scale: bool, lang: str = DEFAULT) -> str:
     """The opened map ``pick`` = (stage, channel, row, col); row -1: its strongest pixel."""
     s, c, r, q = pick
     if s >= len(walk.stages) or not walk.stages[s].is_map or walk.stages[s].kind == "input" \
             or c >= walk.stages[s].shape[0]:
-        return note("stale_pick")
+        return note(Text("inside.stale_pick"), lang)
     stage = walk.stages[s]
     n, rows, cols = stage.shape
     channel = stage.value[c]
@@ -36,17 +37,17 @@ def detail_html(loaded, walk: core.Walk, pick: tuple, one_scale: bool) -> str:
         r, q = divmod(int(channel.argmax()), cols)
     value = float(channel[r, q])
     big_png = core.heatmap(channel.numpy(), stage_scales(walk, one_scale)[s])
-    alt = t("big_alt", title=stage.title, c=c + 1, h=rows, w=cols, r=r, q=q, v=fmt(value))
+    alt = tr(lang, "inside.big_alt", title=stage.title, c=c + 1, h=rows, w=cols, r=r, q=q, v=fmt(value))
     attrs = (f"tabindex='0' role='img' aria-label='{esc(alt)}' data-pick='{s}:{c}' data-rows='{rows}' "
              f"data-cols='{cols}' data-row='{r}' data-col='{q}'")
     big = framed(big_png, alt, (r, q, 1, 1), rows, cols, attrs, cls="ins-big")
-    title = esc(t("detail_title", title=stage.title, c=c + 1, n=n))
+    title = esc(tr(lang, "inside.detail_title", title=stage.title, c=c + 1, n=n))
     out = [f"<div class='ins ins-detail' aria-live='polite'><h3>{title}</h3><div class='ins-figs'>",
-           figure(big, t("big_caption", r=r, q=q, v=fmt(value)))]
+           figure(big, tr(lang, "inside.big_caption", r=r, q=q, v=fmt(value)))]
     if stage.kind == "conv":
-        out.append(conv_detail(walk, stage, c, r, q))
+        out.append(conv_detail(walk, stage, c, r, q, lang))
     else:
-        out.append(f"</div><p class='ins-sum'>{explain_pixel(walk, stage, c, r, q)}</p>")
+        out.append(f"</div><p class='ins-sum'>{explain_pixel(walk, stage, c, r, q, lang)}</p>")
     out.append("</div>")
     return "".join(out)
 
@@ -56,7 +57,7 @@ def figure(inside: str, caption: str) -> str:
     return f"<figure class='ins-fig'>{inside}<figcaption>{caption}</figcaption></figure>"
 
 
-def conv_detail(walk: core.Walk, stage: core.Stage, c: int, r: int, q: int) -> str:
+def conv_detail(walk: core.Walk, stage: core.Stage, c: int, r: int, q: int, lang: str = DEFAULT) -> str:
     """What the kernel lies on, the kernel, and the multiply-and-add at (c, r, q), written out for
     the input channel that matters most there."""
     m = core.multiply_add(stage, c, r, q)
@@ -71,29 +72,30 @@ def conv_detail(walk: core.Walk, stage: core.Stage, c: int, r: int, q: int) -> s
     (sh, sw), (dh, dw) = stage.stride, stage.dilation
     left, _, top, _ = stage.padding
     box = (r * sh - top, q * sw - left, dh * (kh - 1) + 1, dw * (kw - 1) + 1)   # the kernel's footprint
-    reads_caption = t("reads_caption", src=src.title, k=m.in_channels[k] + 1)
+    reads_caption = tr(lang, "inside.reads_caption", src=src.title, k=m.in_channels[k] + 1)
     kscale = core.scale_of(m.weights)
-    kernel = framed(core.heatmap(m.weights[k], kscale), t("kernel_alt", kh=kh, kw=kw, c=c + 1, k=m.in_channels[k] + 1),
-                    None, kh, kw)
+    kernel = framed(core.heatmap(m.weights[k], kscale),
+                    tr(lang, "inside.kernel_alt", kh=kh, kw=kw, c=c + 1, k=m.in_channels[k] + 1), None, kh, kw)
     out = [figure(framed(picture, reads_caption, box, *plane.shape), esc(reads_caption)),
-           figure(kernel, esc(t("kernel_caption", kh=kh, kw=kw, k=m.in_channels[k] + 1, cin=cin))),
+           figure(kernel, esc(tr(lang, "inside.kernel_caption", kh=kh, kw=kw, k=m.in_channels[k] + 1, cin=cin))),
            "</div>"]
     if cin > 1:
-        out.append(kernel_sheet_html(m.weights, kscale))
+        out.append(kernel_sheet_html(m.weights, kscale, lang=lang))
     if src.kind == "input":
-        normalised = t("normalised", paper=fmt(float(plane.min())), ink=fmt(float(plane.max())))
+        normalised = tr(lang, "inside.normalised", paper=fmt(float(plane.min())), ink=fmt(float(plane.max())))
         out.append(f"<div class='ins-how'>{esc(normalised)}</div>")
-    out.append(f"<div class='ins-how'>{esc(t('table_caption', k=m.in_channels[k] + 1))}</div>"
+    out.append(f"<div class='ins-how'>{esc(tr(lang, 'inside.table_caption', k=m.in_channels[k] + 1))}</div>"
                f"<div class='ins-table-wrap'>{multiply_table(stage, m, k)}</div>")
-    out.append(sum_html(m))
+    out.append(sum_html(m, lang))
     if m.after is not None:
-        out.append(f"<p class='ins-sum'>{t('then_act', act=esc(m.after_name), t=fmt(m.total), a=fmt(m.after))}</p>")
+        then = tr(lang, "inside.then_act", act=esc(m.after_name), t=fmt(m.total), a=fmt(m.after))
+        out.append(f"<p class='ins-sum'>{then}</p>")
     if stage.source is not stage.module:
-        out.append(f"<div class='ins-how'>{esc(t('folded'))}</div>")
+        out.append(f"<div class='ins-how'>{esc(tr(lang, 'inside.folded'))}</div>")
     return "".join(out)
 
 
-def kernel_sheet_html(weights: np.ndarray, scale: float, per_row: int = 16) -> str:
+def kernel_sheet_html(weights: np.ndarray, scale: float, per_row: int = 16, lang: str = DEFAULT) -> str:
     """All input-channel slices of one filter (cin, kh, kw), ``per_row`` to a row, one pixel apart."""
     cin, kh, _ = weights.shape
     slices = [core.strip(weights[i:i + per_row], scale, gap=1) for i in range(0, cin, per_row)]
@@ -102,7 +104,7 @@ def kernel_sheet_html(weights: np.ndarray, scale: float, per_row: int = 16) -> s
     for i, sl in enumerate(slices):
         sheet[i * (kh + 1):i * (kh + 1) + kh, :sl.shape[1]] = sl
     zoom = max(2, min(8, 440 // width))
-    caption = esc(t("kernels_caption", cin=cin))
+    caption = esc(tr(lang, "inside.kernels_caption", cin=cin))
     return (f"<div class='ins-how'>{caption}</div><img class='ins-vector' alt='{caption}' "
             f"src='{data_url(core.indexed_image(sheet))}' width='{width * zoom}' height='{sheet.shape[0] * zoom}'>")
 
@@ -125,25 +127,26 @@ def multiply_table(stage: core.Stage, m: core.MultiplyAdd, k: int) -> str:
     return f"<table class='ins-table'>{''.join(cells)}</table>"
 
 
-def sum_html(m: core.MultiplyAdd) -> str:
+def sum_html(m: core.MultiplyAdd, lang: str = DEFAULT) -> str:
     """The products added up (per input channel when there are several), + bias = the map's value."""
     cin, kh, kw = m.weights.shape
     s, b, total = fmt(float(m.partial.sum())), fmt(m.bias), fmt(m.total)
-    equals = esc(t("equals_map", r=m.row, q=m.col, v=fmt(m.map_value)))
+    equals = esc(tr(lang, "inside.equals_map", r=m.row, q=m.col, v=fmt(m.map_value)))
     if cin == 1:
-        return f"<p class='ins-sum'>{t('sum_one', n=kh * kw, s=s, b=b, t=total)} {equals}</p>"
-    parts = "".join(f"<span>ch {ch + 1}: {fmt(p)}</span>" for ch, p in zip(m.in_channels, m.partial))
-    return (f"<div class='ins-how'>{esc(t('partials', kh=kh, kw=kw))}</div><div class='ins-partials'>{parts}</div>"
-            f"<p class='ins-sum'>{t('sum_many', cin=cin, kh=kh, kw=kw, n=cin * kh * kw, s=s, b=b, t=total)} "
-            f"{equals}</p>")
+        return f"<p class='ins-sum'>{tr(lang, 'inside.sum_one', n=kh * kw, s=s, b=b, t=total)} {equals}</p>"
+    parts = "".join(f"<span>{esc(tr(lang, 'inside.partial', c=ch + 1, v=fmt(p)))}</span>"
+                    for ch, p in zip(m.in_channels, m.partial))
+    total_sum = tr(lang, "inside.sum_many", cin=cin, kh=kh, kw=kw, n=cin * kh * kw, s=s, b=b, t=total)
+    return (f"<div class='ins-how'>{esc(tr(lang, 'inside.partials', kh=kh, kw=kw))}</div>"
+            f"<div class='ins-partials'>{parts}</div><p class='ins-sum'>{total_sum} {equals}</p>")
 
 
-def explain_pixel(walk: core.Walk, stage: core.Stage, c: int, r: int, q: int) -> str:
+def explain_pixel(walk: core.Walk, stage: core.Stage, c: int, r: int, q: int, lang: str = DEFAULT) -> str:
     prev = walk.stages[stage.index - 1]
     v = fmt(float(stage.value[c, r, q]))
     if stage.kind == "act" and prev.shape == stage.shape:
-        return t("act_explain", act=esc(stage.title), r=r, q=q, x=fmt(float(prev.value[c, r, q])), v=v,
-                 src=esc(prev.title))
+        return tr(lang, "inside.act_explain", act=esc(say(lang, stage.title)), r=r, q=q,
+                  x=fmt(float(prev.value[c, r, q])), v=v, src=esc(say(lang, prev.title)))
     module = stage.module
     if stage.kind == "pool" and hasattr(module, "kernel_size") and prev.value.dim() == 3:
         k = core.pair(module.kernel_size)[0]
@@ -151,7 +154,8 @@ def explain_pixel(walk: core.Walk, stage: core.Stage, c: int, r: int, q: int) ->
         pad = core.pair(getattr(module, "padding", 0))[0]
         window = prev.value[c, max(0, r * st - pad):r * st - pad + k, max(0, q * st - pad):q * st - pad + k]
         vals = "[" + ", ".join(fmt(float(x)) for x in window.reshape(-1)) + "]"
-        how = "largest" if "Max" in type(module).__name__ else "mean"
-        return t("pool_explain", pool=esc(stage.title), r=r, q=q, how=how, k=k, src=esc(prev.title), vals=vals, v=v)
-    return t("other_explain", title=esc(stage.title), r=r, q=q, v=v)
+        how = Text("inside.largest" if "Max" in type(module).__name__ else "inside.mean")
+        return tr(lang, "inside.pool_explain", pool=esc(say(lang, stage.title)), r=r, q=q, how=how, k=k,
+                  src=esc(say(lang, prev.title)), vals=vals, v=v)
+    return tr(lang, "inside.other_explain", title=esc(say(lang, stage.title)), r=r, q=q, v=v)
 

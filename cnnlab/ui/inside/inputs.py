@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import re
 
-import gradio as gr
 from PIL import Image
 
 from ... import datasets
 from ...checkpoints import CheckpointError
+from ...i18n import DEFAULT, Text, say
 from ...preprocess import photo_to_fashion, prepare_for, sketch_pixels, sketch_to_mnist
 from ..context import AppContext
-from .text import t
+from ..inputs import fail
 
 PICK_RE = re.compile(r"^(\d{1,3}):(\d{1,4}):(-1|\d{1,4}):(-1|\d{1,4})$")
 SMALL_KINDS = ("digits", "clothing")        # data sets whose pictures one can draw
@@ -24,18 +24,19 @@ def photo_datasets() -> tuple[str, ...]:
     return tuple(name for name, spec in datasets.DATASETS.items() if spec.kind == "photo") + (datasets.OWN,)
 
 
-def load_model(ctx: AppContext, key: str | None, kinds: tuple[str, ...]):
+def load_model(ctx: AppContext, key: str | None, kinds: tuple[str, ...], lang: str = DEFAULT):
     """The loaded checkpoint called ``key`` (None: the zoo's default) if it is one of ``kinds``'
     data sets; else a sentence that says what to do."""
     key = key or ctx.zoo.default(kinds)
     if key is None:
-        raise gr.Error(t("no_model"))
+        raise fail(Text("inside.no_model"), lang)
     if key not in {k for _, k in ctx.zoo.choices(kinds)}:
-        raise gr.Error(t("unknown_model", key=key))
+        raise fail(Text("inside.unknown_model", key=key), lang)
     try:
         return ctx.zoo.get(key)
     except (KeyError, ValueError, CheckpointError) as err:
-        raise gr.Error(t("load_failed", key=key, err=err)) from None
+        why = say(lang, err.args[0] if err.args else err)
+        raise fail(Text("inside.load_failed", key=key, err=why), lang) from None
 
 
 def prepare_drawing(loaded, drawing):
@@ -51,12 +52,12 @@ def prepare_drawing(loaded, drawing):
     return prepare_for(loaded, Image.fromarray(pixels).convert("RGB"))
 
 
-def parse_pick(pick: str | None) -> tuple[int, int, int, int] | None:
+def parse_pick(pick: str | None, lang: str = DEFAULT) -> tuple[int, int, int, int] | None:
     """The opened map, "stage:channel:row:col" as the page sends it (row -1: no pixel yet)."""
     if not pick:
         return None
     m = PICK_RE.match(str(pick).strip()) if len(str(pick)) <= 40 else None
     if m is None:
-        raise gr.Error(t("bad_pick"))
+        raise fail(Text("inside.bad_pick"), lang)
     return tuple(int(g) for g in m.groups())
 

@@ -11,36 +11,44 @@ from __future__ import annotations
 import gradio as gr
 
 from ... import inside as core
+from ...i18n import DEFAULT, Text
 from ..canvas import DrawingCanvas
 from ..context import AppContext
+from ..inputs import drawing as raw_drawing
+from ..inputs import flag
+from ..lang import T, lang_of
 from .detail_view import detail_html
 from .inputs import drawing_datasets, load_model, parse_pick, photo_datasets, prepare_drawing
 from .panels import LiveRenderer, filters_html, photo_html
 from .style import CSS, DETAIL_JS, PICK_JS
-from .text import note, t
+from .text import note
 from .walk_view import walk_html
 
+EMPTY, EMPTY_DETAIL, PHOTO_EMPTY = Text("inside.empty"), Text("inside.empty_detail"), Text("inside.photo_empty")
 
-def show(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick: str | None):
+
+def show(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick: str | None,
+         lang: str = DEFAULT):
     """One stroke: the whole walk, and the opened map (if any) for the new drawing."""
-    loaded = load_model(ctx, model_key, drawing_datasets())
-    chosen = parse_pick(pick)
+    loaded = load_model(ctx, model_key, drawing_datasets(), lang)
+    chosen = parse_pick(pick, lang)
     prepared = prepare_drawing(loaded, drawing)
     if prepared is None:
-        return note("empty"), note("empty_detail")
+        return note(EMPTY, lang), note(EMPTY_DETAIL, lang)
     walk = core.walk(loaded.model, prepared.tensor)
-    detail = detail_html(loaded, walk, chosen, bool(one_scale)) if chosen else note("empty_detail")
-    return walk_html(loaded, prepared, walk, bool(one_scale), chosen), detail
+    detail = detail_html(loaded, walk, chosen, bool(one_scale), lang) if chosen else note(EMPTY_DETAIL, lang)
+    return walk_html(loaded, prepared, walk, bool(one_scale), chosen, lang), detail
 
 
-def open_map(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick: str | None) -> str:
+def open_map(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick: str | None,
+             lang: str = DEFAULT) -> str:
     """A click on a map (or on a pixel of the opened map): the opened map alone."""
-    loaded = load_model(ctx, model_key, drawing_datasets())
-    chosen = parse_pick(pick)
+    loaded = load_model(ctx, model_key, drawing_datasets(), lang)
+    chosen = parse_pick(pick, lang)
     prepared = prepare_drawing(loaded, drawing)
     if prepared is None or chosen is None:
-        return note("empty_detail")
-    return detail_html(loaded, core.walk(loaded.model, prepared.tensor), chosen, bool(one_scale))
+        return note(EMPTY_DETAIL, lang)
+    return detail_html(loaded, core.walk(loaded.model, prepared.tensor), chosen, bool(one_scale), lang)
 
 
 def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
@@ -48,63 +56,73 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
     when the Draw tab is not in the lesson."""
     cache, renderer = ctx.patches, LiveRenderer(ctx.live)
     with gr.Column(elem_id="inside-tab"):
-        gr.Markdown(t("intro"), elem_id="inside-intro")
+        gr.Markdown(T("inside.intro"), elem_id="inside-intro")
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=300):
-                canvas = DrawingCanvas(label=t("canvas"), elem_id="inside-sketch")
-                use_draw = gr.Button(t("use_draw"), elem_id="inside-use-draw", size="sm") \
+                canvas = DrawingCanvas(label=T("inside.canvas"), elem_id="inside-sketch")
+                use_draw = gr.Button(T("inside.use_draw"), elem_id="inside-use-draw", size="sm") \
                     if drawing is not None else None
                 model = gr.Dropdown(ctx.zoo.choices(drawing_datasets()), value=ctx.zoo.default(drawing_datasets()),
-                                    label=t("model"), info=t("model_info"), elem_id="inside-model",
+                                    label=T("inside.model"), info=T("inside.model_info"), elem_id="inside-model",
                                     allow_custom_value=True)
-                one_scale = gr.Checkbox(False, label=t("one_scale"), info=t("one_scale_info"),
+                one_scale = gr.Checkbox(False, label=T("inside.one_scale"), info=T("inside.one_scale_info"),
                                         elem_id="inside-one-scale")
-                detail = gr.HTML(note("empty_detail"), elem_id="inside-detail", css_template=CSS,
+                detail = gr.HTML(note(EMPTY_DETAIL), elem_id="inside-detail", css_template=CSS,
                                  js_on_load=DETAIL_JS)
             with gr.Column(scale=7, min_width=300):
-                layers = gr.HTML(note("empty"), elem_id="inside-layers", css_template=CSS, js_on_load=None)
+                layers = gr.HTML(note(EMPTY), elem_id="inside-layers", css_template=CSS, js_on_load=None)
                 picker = gr.HTML("", html_template="<span hidden></span>", js_on_load=PICK_JS,
                                  elem_id="inside-pick", container=False, apply_default_css=False)
-        with gr.Accordion(t("filters_title"), open=False, elem_id="inside-filters-box") as filters_box:
+        with gr.Accordion(T("inside.filters_title"), open=False, elem_id="inside-filters-box") as filters_box:
             filters = gr.HTML("", elem_id="inside-filters", css_template=CSS, js_on_load=None)
-        with gr.Accordion(t("live_title"), open=False, elem_id="inside-live-box") as live_box:
+        with gr.Accordion(T("inside.live_title"), open=False, elem_id="inside-live-box") as live_box:
             live = gr.HTML(renderer.html()[1], elem_id="inside-live", css_template=CSS, js_on_load=None)
-        with gr.Accordion(t("photo_title"), open=False, elem_id="inside-photo-box"):
+        with gr.Accordion(T("inside.photo_title"), open=False, elem_id="inside-photo-box"):
             with gr.Row(equal_height=False):
                 photo = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"],
-                                 label=t("photo_input"), elem_id="inside-photo", height=260)
+                                 label=T("inside.photo_input"), elem_id="inside-photo", height=260)
                 with gr.Column():
                     photo_model = gr.Dropdown(ctx.zoo.choices(photo_datasets()),
                                               value=ctx.zoo.default(photo_datasets()),
-                                              label=t("photo_model"), elem_id="inside-photo-model",
+                                              label=T("inside.photo_model"), elem_id="inside-photo-model",
                                               allow_custom_value=True)
-            photo_out = gr.HTML(note("photo_empty"), elem_id="inside-photo-out", css_template=CSS,
+            photo_out = gr.HTML(note(PHOTO_EMPTY), elem_id="inside-photo-out", css_template=CSS,
                                 js_on_load=None)
     live_seen = gr.State(-1)
     filters_open = gr.State(False)
     timer = gr.Timer(1.0, active=False)          # ticks only while the live view is open
 
     # argument names = the API's parameter names
-    def on_show(drawing, model, one_scale=False, opened=""):
-        return show(ctx, drawing, model, one_scale, opened)
+    # request: filled in by Gradio (not an API input), for the reader's language. The drawing
+    # events take raw values (preprocess=False) so that a bad drawing or setting is refused in
+    # that language (cnnlab.ui.inputs), as in the Draw tab.
+    def checked(drawing, one_scale, lang):
+        return raw_drawing(drawing, lang), flag(Text("inside.one_scale"), one_scale, lang=lang)
 
-    def on_open(drawing, model, one_scale=False, opened=""):
-        return open_map(ctx, drawing, model, one_scale, opened)
+    def on_show(drawing, model, one_scale=False, opened="", request: gr.Request = None):
+        lang = lang_of(request)
+        sketch, one_scale = checked(drawing, one_scale, lang)
+        return show(ctx, sketch, model, one_scale, opened, lang)
 
-    def on_filters(model):
-        return filters_html(ctx, cache, model)
+    def on_open(drawing, model, one_scale=False, opened="", request: gr.Request = None):
+        lang = lang_of(request)
+        sketch, one_scale = checked(drawing, one_scale, lang)
+        return open_map(ctx, sketch, model, one_scale, opened, lang)
 
-    def on_tick(seen):
-        version, text = renderer.html()
+    def on_filters(model, request: gr.Request = None):
+        return filters_html(ctx, cache, model, lang_of(request))
+
+    def on_tick(seen, request: gr.Request = None):
+        version, text = renderer.html(lang_of(request))
         if version == seen:
             return gr.skip(), seen
         return text, version
 
-    def on_photo(photo, model):
-        return photo_html(ctx, photo, model)
+    def on_photo(photo, model, request: gr.Request = None):
+        return photo_html(ctx, photo, model, lang_of(request))
 
     shared = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=8,
-                  concurrency_id="inside")
+                  concurrency_id="inside", preprocess=False)
     inputs = [canvas, model, one_scale, picker]
     canvas.change(on_show, inputs, [layers, detail], api_name="inside_show",
                   api_description="Every layer of the network for a drawing (a PNG data URL, dark ink on "
@@ -120,7 +138,10 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
                        "that excite it most, as HTML.")
     filters_box.collapse(lambda: False, None, filters_open, api_name=False, queue=False)
     filters_box.expand(lambda: True, None, filters_open, api_name=False, queue=False)
-    model.change(lambda is_open, key: on_filters(key) if is_open else gr.skip(), [filters_open, model], filters,
+    def on_model_filters(is_open, key, request: gr.Request = None):
+        return on_filters(key, request) if is_open else gr.skip()
+
+    model.change(on_model_filters, [filters_open, model], filters,
                  api_name=False, concurrency_limit=2, concurrency_id="inside-filters", show_progress="minimal")
     live_box.expand(lambda: gr.Timer(active=True), None, timer, api_name=False, queue=False)
     live_box.collapse(lambda: gr.Timer(active=False), None, timer, api_name=False, queue=False)
@@ -136,8 +157,16 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
     if use_draw is not None:
         use_draw.click(lambda d: d, drawing, canvas, api_name=False, queue=False)
 
-    def refresh():
-        return gr.Dropdown(choices=ctx.zoo.choices(drawing_datasets())), \
-            gr.Dropdown(choices=ctx.zoo.choices(photo_datasets()))
+    def refresh(request: gr.Request = None):
+        lang = lang_of(request)
+        return gr.Dropdown(choices=ctx.zoo.choices(drawing_datasets(), lang)), \
+            gr.Dropdown(choices=ctx.zoo.choices(photo_datasets(), lang))
     model.focus(refresh, None, [model, photo_model], api_name=False, queue=False)
+
+    def start(request: gr.Request = None):
+        """A new page: the model lists and the empty views in the reader's language."""
+        lang = lang_of(request)
+        return (*refresh(request), note(EMPTY, lang), note(EMPTY_DETAIL, lang), note(PHOTO_EMPTY, lang),
+                renderer.html(lang)[1])
+    demo.load(start, None, [model, photo_model, layers, detail, photo_out, live], api_name=False, queue=False)
     return {"canvas": canvas, "model": model, "layers": layers, "detail": detail, "picker": picker}

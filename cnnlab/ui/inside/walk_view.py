@@ -7,8 +7,9 @@ import numpy as np
 import torch
 
 from ... import inside as core
+from ...i18n import DEFAULT, class_name, say, tr
 from ...imageio import data_url
-from .text import esc, fmt, t
+from .text import esc, fmt
 
 
 def map_side(h: int) -> int:
@@ -29,22 +30,25 @@ def stage_scales(walk: core.Walk, one_scale: bool) -> dict[int, float]:
     return {s.index: core.layer_scale([s]) for s in shown}
 
 
-def section_head(title: str, shape=None, params: int | None = None) -> str:
-    """A stage's title line: its name, its tensor shape and (if given) its parameter count."""
-    out = f"<div class='ins-head'><b>{esc(title)}</b>"
+def section_head(title, shape=None, params: int | None = None, lang: str = DEFAULT) -> str:
+    """A stage's title line: its name (a Text or a name), its tensor shape and (if given) its
+    parameter count."""
+    out = f"<div class='ins-head'><b>{esc(say(lang, title))}</b>"
     if shape is not None:
         out += f"<span class='ins-shape'>{esc(core.shape_text(shape))}</span>"
     if params is not None:
-        out += f"<span class='ins-params'>{esc(t('params', n=f'{params:,}') if params else t('no_params'))}</span>"
+        words = tr(lang, "inside.params", n=f"{params:,}") if params else tr(lang, "inside.no_params")
+        out += f"<span class='ins-params'>{esc(words)}</span>"
     return out + "</div>"
 
 
-def stage_header(stage: core.Stage) -> str:
-    return section_head(stage.title, stage.shape, stage.params) + f"<div class='ins-how'>{esc(stage.detail)}</div>"
+def stage_header(stage: core.Stage, lang: str = DEFAULT) -> str:
+    return (section_head(stage.title, stage.shape, stage.params, lang)
+            + f"<div class='ins-how'>{esc(say(lang, stage.detail))}</div>")
 
 
-def maps_html(values, title: str, scale: float, index: int | None = None, pick: tuple | None = None,
-              side: int | None = None) -> str:
+def maps_html(values, title, scale: float, index: int | None = None, pick: tuple | None = None,
+              side: int | None = None, lang: str = DEFAULT) -> str:
     """Every channel of ``values`` (C, H, W): one sprite (a row of maps) shown through one tile
     per map. With the stage's ``index`` the tiles are buttons that open their map."""
     c, h, w = values.shape
@@ -52,11 +56,12 @@ def maps_html(values, title: str, scale: float, index: int | None = None, pick: 
     side = side or map_side(h)
     if index is not None:
         chosen = pick[1] if pick is not None and pick[0] == index else -1
-        tiles = "".join(f"<button type=button class=ins-map data-p={k} style=--i:{k} aria-label='map {k + 1}'"
+        tiles = "".join(f"<button type=button class=ins-map data-p={k} style=--i:{k} "
+                        f"aria-label='{esc(tr(lang, 'inside.map_n', k=k + 1))}'"
                         + (" aria-pressed=true" if k == chosen else "") + "></button>" for k in range(c))
     else:
         tiles = "".join(f"<span class=ins-tile style=--i:{k}></span>" for k in range(c))
-    label = esc(f"{title}: {t('maps_of', n=c, h=h, w=w)}")
+    label = esc(tr(lang, "inside.maps_of", title=title, n=c, h=h, w=w))
     where = f" data-s={index}" if index is not None else ""
     return (f"<div class=ins-maps role=group aria-label='{label}'{where} "
             f"style=\"--s:{side}px; --n:{max(c - 1, 1)}; --w:{c * 100}%; --sprite:url('{sprite}')\">{tiles}</div>")
@@ -70,12 +75,12 @@ def score_cell(value: float, index: int, name: str) -> str:
             f"{esc(name)}</span>")
 
 
-def vector_html(stage: core.Stage, scale: float, classes=None) -> str:
+def vector_html(stage: core.Stage, scale: float, classes=None, lang: str = DEFAULT) -> str:
     """A vector stage: one cell per class for the last dense layer, else rows of coloured cells."""
     v = stage.value.reshape(-1)
     if classes is not None and v.numel() == len(classes) and v.numel() <= 20:
         idx = core.to_index(v.numpy(), scale)
-        cells = "".join(score_cell(x, i, name) for x, i, name in zip(v.tolist(), idx, classes))
+        cells = "".join(score_cell(x, i, class_name(lang, name)) for x, i, name in zip(v.tolist(), idx, classes))
         return f"<div class='ins-cells'>{cells}</div>"
     width = 64 if v.numel() > 64 else v.numel()
     if stage.value.dim() == 2:                   # a sequence (steps x numbers): one row per step
@@ -83,29 +88,31 @@ def vector_html(stage: core.Stage, scale: float, classes=None) -> str:
     png = core.vector_image(v.numpy(), scale, width)
     rows = -(-v.numel() // width)
     zoom = max(2, min(8, 448 // max(width, 1)))
-    alt = esc(t("vector_alt", title=stage.title, n=v.numel()))
+    alt = esc(tr(lang, "inside.vector_alt", title=stage.title, n=v.numel()))
     return (f"<img class='ins-vector' alt='{alt}' src='{data_url(png)}' "
             f"width='{width * zoom}' height='{rows * zoom}'>")
 
 
-def softmax_html(probs: torch.Tensor, classes) -> str:
+def softmax_html(probs: torch.Tensor, classes, lang: str = DEFAULT) -> str:
     top = int(probs.argmax())
+    classes = [class_name(lang, c) for c in classes]
     rows = []
     for k, (p, name) in enumerate(zip(probs.tolist(), classes)):
         cls = " class='top'" if k == top else ""
         rows.append(f"<span{cls}>{esc(name)}</span><span class='ins-bar' style='width:{max(p, 0.002) * 100:.1f}%'>"
                     f"</span><span{cls}>{p:.0%}</span>")
-    return (f"<div class='ins-says' aria-live='polite'>{t('says', label=esc(classes[top]), p=float(probs[top]))}</div>"
+    says = tr(lang, "inside.says", label=esc(classes[top]), p=float(probs[top]))
+    return (f"<div class='ins-says' aria-live='polite'>{says}</div>"
             f"<div class='ins-bars'>{''.join(rows)}</div>")
 
 
-def input_html(seen: np.ndarray) -> str:
+def input_html(seen: np.ndarray, lang: str = DEFAULT) -> str:
     h, w = seen.shape[:2]
-    return (f"<img class='ins-pic' alt='{esc(t('input_alt', h=h, w=w))}' src='{data_url(seen)}' "
+    return (f"<img class='ins-pic' alt='{esc(tr(lang, 'inside.input_alt', h=h, w=w))}' src='{data_url(seen)}' "
             f"width='{4 * w}' height='{4 * h}'>")
 
 
-def templates_html(tp: core.Templates) -> str:
+def templates_html(tp: core.Templates, lang: str = DEFAULT) -> str:
     scale = core.scale_of(tp.weights)
     tiles = []
     sprite = data_url(core.strip_image(tp.weights, scale))
@@ -113,43 +120,44 @@ def templates_html(tp: core.Templates) -> str:
     for k, u in enumerate(tp.units):
         act = tp.activations[k] if tp.activations is not None else 0.0
         tiles.append(f"<span class='ins-cell'><span class='ins-tile' role='img' "
-                     f"aria-label='{esc(t('template_alt', u=u))}' style='--i:{k}'></span>"
-                     f"{esc(t('template', u=u, a=act))}</span>")
-    return (f"<div class='ins-note'>{t('no_maps_mlp', units=tp.layer_units, n=n)}</div>"
+                     f"aria-label='{esc(tr(lang, 'inside.template_alt', u=u))}' style='--i:{k}'></span>"
+                     f"{esc(tr(lang, 'inside.template', u=u, a=act))}</span>")
+    return (f"<div class='ins-note'>{tr(lang, 'inside.no_maps_mlp', units=tp.layer_units, n=n)}</div>"
             f"<div class='ins-cells' style=\"--s:64px; --n:{max(n - 1, 1)}; --w:{n * 100}%; "
             f"--sprite:url('{sprite}')\">{''.join(tiles)}</div>")
 
 
-def walk_html(loaded, prepared, walk: core.Walk, one_scale: bool, pick: tuple | None) -> str:
+def walk_html(loaded, prepared, walk: core.Walk, one_scale: bool, pick: tuple | None,
+              lang: str = DEFAULT) -> str:
     scales = stage_scales(walk, one_scale)
     parts = ["<div class='ins ins-walk'>"]
     if not walk.has_maps:
         tp = core.templates(loaded.model, prepared.tensor, size=loaded.input_size)
         if tp is not None:
-            parts.append(templates_html(tp))
+            parts.append(templates_html(tp, lang))
         else:
-            parts.append(f"<div class='ins-note'>{t('no_maps_rnn')}</div>")
+            parts.append(f"<div class='ins-note'>{tr(lang, 'inside.no_maps_rnn')}</div>")
     if one_scale:
         first = next(iter(scales.values()), 1.0)
-        parts.append(f"<div class='ins-how'>{esc(t('scale_all', s=fmt(first)))}</div>")
+        parts.append(f"<div class='ins-how'>{esc(tr(lang, 'inside.scale_all', s=fmt(first)))}</div>")
     for k, stage in enumerate(walk.stages):
         if k:
             parts.append("<div class='ins-arrow' aria-hidden='true'>▼</div>")
         parts.append(f"<section class='ins-stage' data-stage='{stage.index}' data-kind='{stage.kind}' "
-                     f"data-shape='{esc(core.shape_text(stage.shape))}' aria-label='{esc(stage.title)}'>")
-        parts.append(stage_header(stage))
+                     f"data-shape='{esc(core.shape_text(stage.shape))}' aria-label='{esc(say(lang, stage.title))}'>")
+        parts.append(stage_header(stage, lang))
         if stage.kind == "input":
-            parts.append(input_html(prepared.seen))
+            parts.append(input_html(prepared.seen, lang))
         elif stage.kind == "softmax":
-            parts.append(softmax_html(walk.probs, loaded.classes))
+            parts.append(softmax_html(walk.probs, loaded.classes, lang))
         elif stage.is_map:
-            parts.append(maps_html(stage.value, stage.title, scales[stage.index], stage.index, pick))
+            parts.append(maps_html(stage.value, stage.title, scales[stage.index], stage.index, pick, lang=lang))
             if not one_scale:
-                parts.append(f"<div class='ins-how'>{esc(t('scale', s=fmt(scales[stage.index])))}</div>")
+                parts.append(f"<div class='ins-how'>{esc(tr(lang, 'inside.scale', s=fmt(scales[stage.index])))}</div>")
         else:
             last_dense = stage.kind == "dense" and stage.value.numel() == len(loaded.classes) \
                 and k == len(walk.stages) - 2
-            parts.append(vector_html(stage, scales[stage.index], loaded.classes if last_dense else None))
+            parts.append(vector_html(stage, scales[stage.index], loaded.classes if last_dense else None, lang))
         parts.append("</section>")
     parts.append("</div>")
     return "".join(parts)
