@@ -26,6 +26,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from matplotlib.figure import Figure
+
 from .runstate import thin
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,17 @@ SETTINGS = ("dataset", "model", "optimizer", "lr", "batch_size", "epochs", "trai
 CSV_COLUMNS = ("run", "finished", "group", "dataset", "model", "optimizer", "lr", "batch_size", "epochs",
                "train_size", "augment", "test_accuracy", "test_images", "stopped", "seconds", "steps",
                "parameters", "checkpoint_bytes")
+
+# Okabe-Ito colours (readable for colour-blind students), one per overlaid run
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#999999")
+TEXT = {
+    "loss_title": "Train loss (lower is better)",
+    "acc_title": "Validation accuracy (higher is better)",
+    "epoch": "epoch",
+    "loss": "loss",
+    "accuracy": "accuracy",
+    "none": "Pick two or more runs above to compare their curves.",
+}
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,35 @@ class RunRecord:
         d["loss"] = tuple(tuple(r) for r in d.get("loss", ()))
         d["accuracy"] = tuple(tuple(r) for r in d.get("accuracy", ()))
         return cls(**d)
+
+
+def overlay_figure(runs) -> Figure:
+    """The runs' train loss and validation accuracy curves laid over each other (one colour per
+    run, the same in both panels; the legend names each run). A pure function: a new Figure."""
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for ax, title, ylabel in ((loss_ax, TEXT["loss_title"], TEXT["loss"]),
+                              (acc_ax, TEXT["acc_title"], TEXT["accuracy"])):
+        ax.set_title(title)
+        ax.set_xlabel(TEXT["epoch"])
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    for k, r in enumerate(runs):
+        color = PALETTE[k % len(PALETTE)]
+        loss = [(e, v) for e, v, s in r.loss if s == "train loss"]
+        acc = [(e, v) for e, v, s in r.accuracy]
+        if loss:
+            loss_ax.plot(*zip(*loss), color=color, label=r.label, linewidth=2)
+        if acc:
+            acc_ax.plot(*zip(*acc), color=color, label=r.label, linewidth=2, marker="o", markersize=3)
+    if not runs:
+        loss_ax.text(0.5, 0.5, TEXT["none"], ha="center", va="center", transform=loss_ax.transAxes, wrap=True)
+    loss_ax.set_ylim(bottom=0)
+    acc_ax.set_ylim(0, 1)
+    if runs:
+        fig.legend(*loss_ax.get_legend_handles_labels() if loss_ax.lines else acc_ax.get_legend_handles_labels(),
+                   loc="outside lower center", ncols=min(2, len(runs)), frameon=False)
+    return fig
 
 
 def to_csv(rows: list[dict], columns=None) -> str:

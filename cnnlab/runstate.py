@@ -70,6 +70,7 @@ class RunState:
                                              "images_per_s", "eta_s", "val_acc", "latest")}
         out["running"] = self.running
         out["sweep"] = [dict(r) for r in self.sweep]
+        out["sweep_id"] = self.sweep_id
         out["evals"] = list(self.evals)
         out["markers"] = [dict(zip(("epoch", "old_lr", "new_lr"), m)) for m in self.markers]
         out["loss"] = [dict(zip(("epoch", "value", "series"), r)) for r in self.loss]

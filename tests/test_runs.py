@@ -15,7 +15,7 @@ from cnnlab import checkpoints, sweep
 from cnnlab.classroom import TeacherKey
 from cnnlab.config import LIMITS, LimitError, TrainConfig
 from cnnlab.jobs import TrainJob
-from cnnlab.runs import RunIndex, RunRecord, RunRecorder
+from cnnlab.runs import RunIndex, RunRecord, RunRecorder, overlay_figure
 from cnnlab.zoo import ModelZoo
 
 QUICK = dict(train_size=1000, epochs=1, val_size=500, eval_every_s=0.3)
@@ -67,6 +67,20 @@ def test_csv_has_a_header_and_one_row_per_run(tmp_path):
     rows = list(csv.DictReader(io.StringIO(index.csv())))
     assert [r["run"] for r in rows] == ["1", "2"] and rows[1]["group"] == "grid 2"
     assert rows[0]["test_accuracy"] == "0.9" and rows[0]["model"] == "mlp"
+
+
+def test_overlay_draws_each_picked_run_in_its_own_colour_in_both_panels():
+    a = record(loss=((0.5, 1.0, "train loss"), (1.0, 0.5, "train loss"), (1.0, 0.6, "validation loss")),
+               accuracy=((1.0, 0.8, "validation accuracy"),))
+    b = RunRecord(**{**a.__dict__, "id": 2, "settings": {**a.settings, "lr": 0.1}})
+    fig = overlay_figure([a, b])
+    loss_ax, acc_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.lines] == [a.label, b.label]
+    assert [len(line.get_xdata()) for line in loss_ax.lines] == [2, 2]      # train loss only
+    assert [line.get_color() for line in acc_ax.lines] == [line.get_color() for line in loss_ax.lines]
+    assert len({line.get_color() for line in acc_ax.lines}) == 2
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [a.label, b.label]
+    assert not overlay_figure([]).axes[0].lines
 
 
 # ---------------------------------------------------------------------- the job keeps its runs
