@@ -18,10 +18,11 @@ import gradio as gr
 import pandas as pd
 
 from .. import sweep
-from ..config import LIMITS, OPTIMIZERS, LimitError, TrainConfig
+from ..config import LIMITS, OPTIMIZERS, LimitError, TrainConfig, check_flag
 from ..datasets import DATASETS, get_spec
 from ..models import MODELS, models_for
 from ..runs import overlay_figure
+from ..tblog import TensorBoardLogger
 from .context import AppContext
 
 TICK_S = 1.0
@@ -52,6 +53,12 @@ TEXT = {
             "lr": "learning rate", "batch_size": "batch", "epochs": "epochs", "train_size": "training images",
             "test_accuracy": "test accuracy", "seconds": "time (s)", "parameters": "parameters",
             "checkpoint_bytes": "size (KB)", "config": "#", "state": "state"},
+    "tb": "Write TensorBoard logs of the class's runs (teacher)",
+    "tb_info": "scalars, test pictures, the model graph and the last layer for the Embedding Projector",
+    "tb_on": "TensorBoard logs of every run from the next one on go to {dir}. See them with: "
+             "tensorboard --logdir {dir}",
+    "tb_off": "No more TensorBoard logs from the next run on.",
+    "tb_key": "Switching TensorBoard logs needs the teacher key: type it in the teacher key box.",
     "all": "all",
     "states": {"waiting": "waiting", "training": "training…", "done": "done", "stopped": "stopped",
                "skipped": "skipped"},
@@ -144,6 +151,10 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
             grid_table = gr.Dataframe(grid_frame(job.state().sweep), interactive=False, wrap=True,
                                       visible=bool(job.state().sweep), elem_id="runs-grid-table")
             grid_csv = gr.DownloadButton(TEXT["grid_csv"], visible=False, elem_id="runs-grid-csv")
+        tb_dir = Path(ctx.config.runs_dir).resolve() / "tensorboard"
+        board = TensorBoardLogger(tb_dir, ctx.data_root, enabled=False)
+        job.subscribe(board)
+        tb_switch = gr.Checkbox(False, label=TEXT["tb"], info=TEXT["tb_info"], elem_id="runs-tensorboard")
     seen = gr.State({"key": None, "picked": False})
     timer = gr.Timer(TICK_S)
 
@@ -169,6 +180,18 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
         if job.state().run_id == before:
             gr.Warning(message)
         return message
+
+    def train_tensorboard(on: bool = False, teacher_key: str | None = None):
+        """The teacher's switch: log the shared runs for TensorBoard (from the next run on)."""
+        if not ctx.teacher.accepts(teacher_key):
+            gr.Warning(TEXT["tb_key"])
+            return TEXT["tb_key"], board.enabled
+        try:
+            wanted = check_flag(TEXT["tb"], on)
+        except LimitError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        board.set_enabled(wanted)
+        return (TEXT["tb_on"].format(dir=tb_dir) if wanted else TEXT["tb_off"]), wanted
 
     def grid_size(*values) -> str:
         try:
@@ -228,6 +251,10 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
                 "with this data set (mnist or fashion), epochs, training images and augmentation; at most "
                 f"{int(LIMITS['grid_configs'].high)} configurations and {grid_limit.high:.0f} s in all. "
                 "/train_snapshot's 'sweep' holds the table.")
+    tb_switch.input(train_tensorboard, [tb_switch, key], [notice, tb_switch], api_name="train_tensorboard",
+                    preprocess=False, concurrency_limit=None, concurrency_id="train-control", show_progress="hidden",
+                    api_description="Teacher: write TensorBoard logs (scalars, test pictures, model graph, last-layer "
+                    "embedding) of the shared runs from the next one on, under the runs folder's tensorboard/.")
     for widget in (lrs, batches, optimizers, models, seconds, controls["dataset"], controls["epochs"],
                    controls["train_size"]):
         widget.change(grid_size, grid_inputs, size, api_visibility="private", concurrency_limit=4,
