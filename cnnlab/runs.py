@@ -33,6 +33,8 @@ from .runstate import thin
 log = logging.getLogger(__name__)
 
 MAX_RUNS = 40              # runs kept per lesson folder: a double lesson with a grid or two fits
+MAX_BYTES = 400 * 2**20    # their checkpoints on disk: the oldest go first (a transfer model is ~17 MB,
+                           # the digit models 0.1-4 MB); the run's row and curves stay
 CURVE_POINTS = 150         # points kept per curve of a run (enough for an overlay plot)
 INDEX_NAME = "index.json"
 FOLDER = "lesson"          # under the app's runs_dir
@@ -160,9 +162,9 @@ def write_atomic(path: Path, text: str) -> Path:
 class RunIndex:
     """The lesson's finished runs (newest last), on disk and in memory. Thread-safe."""
 
-    def __init__(self, folder: str | Path, max_runs: int = MAX_RUNS):
+    def __init__(self, folder: str | Path, max_runs: int = MAX_RUNS, max_bytes: int = MAX_BYTES):
         self.folder = Path(folder)
-        self.max_runs = max_runs
+        self.max_runs, self.max_bytes = max_runs, max_bytes
         self._lock = threading.Lock()
         self._runs: tuple[RunRecord, ...] = self._read()
         self._next = max((r.id for r in self._runs), default=0) + 1
@@ -197,7 +199,16 @@ class RunIndex:
                                 "checkpoint_bytes": size or record.checkpoint_bytes,
                                 "loss": record.loss, "accuracy": record.accuracy})
             runs = self._runs + (kept,)
-            dropped, runs = runs[:-self.max_runs], runs[-self.max_runs:]
+            dropped, runs = list(runs[:-self.max_runs]), list(runs[-self.max_runs:])
+            total = sum(r.checkpoint_bytes for r in runs if r.checkpoint)
+            for k, r in enumerate(runs[:-1]):                    # over the disk budget: oldest files first
+                if total <= self.max_bytes:
+                    break
+                if r.checkpoint:
+                    dropped.append(r)
+                    total -= r.checkpoint_bytes
+                    runs[k] = RunRecord(**{**asdict(r), "checkpoint": "", "loss": r.loss, "accuracy": r.accuracy})
+            runs = tuple(runs)
             self._write(runs)
             self._runs = runs
             self.version += 1

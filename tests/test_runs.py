@@ -49,6 +49,17 @@ def test_index_is_bounded_survives_a_restart_and_drops_the_oldest_checkpoint(tmp
     assert not list((tmp_path / "lesson").glob("*.tmp"))           # the atomic writes left nothing behind
 
 
+def test_checkpoints_over_the_disk_budget_go_oldest_first_and_their_rows_stay(tmp_path):
+    ckpt = tmp_path / "model.pt"
+    ckpt.write_bytes(b"x" * 1000)
+    index = RunIndex(tmp_path / "lesson", max_runs=10, max_bytes=2500)
+    for _ in range(4):
+        index.add(record(), ckpt)
+    assert [bool(r.checkpoint) for r in index.runs()] == [False, False, True, True]
+    assert sorted(p.name for p in (tmp_path / "lesson").glob("*.pt")) == ["run-3.pt", "run-4.pt"]
+    assert len(index.runs()) == 4 and index.runs()[0].checkpoint_bytes == 1000
+
+
 def test_a_damaged_index_is_set_aside_and_the_lesson_starts_empty(tmp_path):
     folder = tmp_path / "lesson"
     folder.mkdir()
