@@ -11,6 +11,7 @@ string is in ``TEXT``.
 """
 from __future__ import annotations
 
+import tempfile
 import threading
 from pathlib import Path
 
@@ -26,7 +27,8 @@ from ..tblog import TensorBoardLogger
 from .context import AppContext
 
 TICK_S = 1.0
-KEEP_FILES = 4               # CSV files kept per kind (a slow download still finds its file)
+KEEP_FILES = 4               # CSV files kept (a slow download still finds its file)
+KEEP_PICTURES = 32           # overlay pictures kept: every viewer who has not picked shares one
 DEFAULT_PICK = 2             # runs overlaid before a viewer picks any
 
 TEXT = {
@@ -93,23 +95,33 @@ def grid_frame(table) -> pd.DataFrame:
 
 
 class SharedFiles:
-    """CSV files shared by every viewer: written once per version, the last few kept."""
+    """Files shared by every viewer (CSV tables, overlay pictures): written once per key, the last
+    ``keep`` kept (a slow download or a page still showing one finds its file)."""
 
-    def __init__(self, folder: Path):
-        self._dir = folder
+    def __init__(self, folder: Path, keep: int):
+        self._dir, self._keep = folder, keep
         self._lock = threading.Lock()
         self._files: dict[tuple, str] = {}
 
-    def get(self, key: tuple, name: str, text) -> str:
+    def get(self, key: tuple, name: str, write) -> str:
+        """The file for ``key``; ``write(path)`` makes it the first time."""
         with self._lock:
-            if key not in self._files:
-                path = self._dir / f"{name}-{len(self._files) + 1}" / f"{name}.csv"
-                path.parent.mkdir()
-                path.write_text(text() if callable(text) else text, encoding="utf-8")
+            if key not in self._files or not Path(self._files[key]).is_file():   # new, or pruned after an hour
+                self._dir.mkdir(parents=True, exist_ok=True)
+                path = Path(tempfile.mkdtemp(dir=self._dir)) / name
+                write(path)
                 self._files[key] = str(path)
-                for old in list(self._files)[:-KEEP_FILES]:
+                for old in list(self._files)[:-self._keep]:
                     Path(self._files.pop(old)).unlink(missing_ok=True)
             return self._files[key]
+
+
+def write_text(text):
+    return lambda path: path.write_text(text() if callable(text) else text, encoding="utf-8")
+
+
+def write_figure(make):
+    return lambda path: make().savefig(path, format="png", dpi=80)
 
 
 def model_options(dataset: str) -> list[tuple[str, str]]:
@@ -123,7 +135,8 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
     """The section, inside the Train tab's column. ``controls``: the tab's widgets by make_config's
     argument names; ``make_config`` turns their raw values into a checked TrainConfig."""
     job, index = ctx.job, ctx.runs
-    files = SharedFiles(ctx.scratch.folder("runs-"))
+    files = SharedFiles(ctx.scratch.shared_folder("runs-csv"), KEEP_FILES)
+    pictures = SharedFiles(ctx.scratch.shared_folder("runs-png"), KEEP_PICTURES)
     d = TrainConfig()
     grid_limit = LIMITS["grid_seconds"]
     with gr.Accordion(TEXT["section"], open=True, elem_id="runs-section"):
@@ -131,7 +144,8 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
         table = gr.Dataframe(runs_frame(index.runs()), interactive=False, wrap=True, elem_id="runs-table",
                              max_height=320)
         pick = gr.CheckboxGroup([], label=TEXT["pick"], elem_id="runs-pick")
-        overlay_plot = gr.Plot(overlay_figure(()), show_label=False, elem_id="runs-overlay")
+        overlay_plot = gr.Image(None, show_label=False, interactive=False, elem_id="runs-overlay",
+                                buttons=["download", "fullscreen"])
         csv_btn = gr.DownloadButton(TEXT["csv"], visible=False, elem_id="runs-csv")
         with gr.Accordion(TEXT["grid_section"], open=False, elem_id="runs-grid-section"):
             gr.Markdown(TEXT["grid_intro"].format(configs=int(LIMITS["grid_configs"].high)))
@@ -218,19 +232,23 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
             out[table] = runs_frame(runs)
             out[pick] = gr.CheckboxGroup(choices=choices, value=chosen)
             out.update(draw(runs, chosen))
-            out[csv_btn] = gr.DownloadButton(value=files.get(("runs", index.version), "cnnlab-runs",
-                                                             lambda: index.csv(runs)) if runs else None,
+            out[csv_btn] = gr.DownloadButton(value=files.get(("runs", index.version), "cnnlab-runs.csv",
+                                                             write_text(lambda: index.csv(runs))) if runs else None,
                                              visible=bool(runs))
         if state.get("grid") != grid_key:
             out[grid_table] = gr.Dataframe(grid_frame(snap.sweep), visible=bool(snap.sweep))
             out[grid_csv] = gr.DownloadButton(
-                value=files.get(("grid", grid_key), f"cnnlab-grid-{snap.sweep_id}", sweep.table_csv(snap.sweep))
+                value=files.get(("grid", grid_key), f"cnnlab-grid-{snap.sweep_id}.csv",
+                                  write_text(sweep.table_csv(snap.sweep)))
                 if snap.sweep else None, visible=bool(snap.sweep))
         out[seen] = {**state, "key": now, "index": index.version, "grid": grid_key}
         return out
 
     def draw(runs, chosen) -> dict:
-        return {overlay_plot: overlay_figure([r for r in runs if r.id in set(chosen)])}
+        """The overlay picture of the chosen runs, drawn once for everyone who picks the same."""
+        picked = [r for r in runs if r.id in set(chosen)]
+        key = tuple(r.id for r in picked)
+        return {overlay_plot: pictures.get(key, "compare-runs.png", write_figure(lambda: overlay_figure(picked)))}
 
     def picked_changed(chosen, state: dict):
         return {**draw(index.runs(), chosen or []), seen: {**state, "picked": True}}
