@@ -53,12 +53,12 @@ class Loaded:
 
     @property
     def spec(self) -> datasets.DatasetSpec:
-        return datasets.get_spec(self.dataset)
+        return datasets.get_spec(self.dataset, self.classes)
 
 
 def make_payload(model: nn.Module, model_name: str, dataset: str, config: dict | None = None,
-                 metrics: dict | None = None) -> dict:
-    spec = datasets.get_spec(dataset)
+                 metrics: dict | None = None, classes=None) -> dict:
+    spec = datasets.get_spec(dataset, classes)          # classes: the own classes' names (datasets.OWN)
     finetune = getattr(model, "finetune", "head")
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION,
@@ -72,9 +72,9 @@ def make_payload(model: nn.Module, model_name: str, dataset: str, config: dict |
 
 
 def save(path: str | Path, model: nn.Module, model_name: str, dataset: str,
-         config: dict | None = None, metrics: dict | None = None) -> Path:
+         config: dict | None = None, metrics: dict | None = None, classes=None) -> Path:
     """Write atomically (a temporary file, then a rename): a crash never leaves half a file."""
-    return save_payload(path, make_payload(model, model_name, dataset, config, metrics))
+    return save_payload(path, make_payload(model, model_name, dataset, config, metrics, classes))
 
 
 def save_payload(path: str | Path, payload: dict) -> Path:
@@ -138,9 +138,11 @@ def from_payload(payload: dict, path: str = "") -> Loaded:
     try:
         if payload["model"] != BUILT:
             get_model_info(payload["model"])
-        spec = datasets.get_spec(payload["dataset"])
+        spec = datasets.get_spec(payload["dataset"], payload["classes"])
     except KeyError as err:
         raise CheckpointError(f"{name}: {err.args[0]}") from None
+    if payload["dataset"] == datasets.OWN and not (2 <= len(payload["classes"]) <= 100):
+        raise CheckpointError(f"{name} names {len(payload['classes'])} own classes; a model needs 2 to 100.")
     layers = payload.get("layers")
     if payload["model"] == BUILT:                 # a built network: its stack is plain data, checked
         problem = builder.check(layers, spec)     # against the same limits as one built in the app

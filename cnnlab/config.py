@@ -6,6 +6,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .i18n import Text
+
 DATA_ENV = "CNNLAB_DATA"          # environment variable naming the data root
 DEFAULT_DATA_DIR = "./data"       # where torchvision puts downloads when no root is given
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
@@ -69,42 +71,46 @@ class AppConfig:
 
 @dataclass(frozen=True)
 class Limit:
-    label: str                    # how a sentence names the setting
+    label: str                    # how a sentence names the setting: its key in cnnlab/i18n ("limits.<name>")
     low: float
     high: float
     why: str                      # the reason for the bounds (shown in docs, kept next to the numbers)
     integer: bool = True
-    unit: str = ""                # appended to the numbers in sentences ("seconds")
-    zero: str = ""                # what 0 means, when 0 is special ("no limit")
+    unit: str = ""                # key of the unit after the numbers in sentences ("limits.seconds")
+    zero: str = ""                # key of what 0 means, when 0 is special ("limits.no_limit")
 
-    def describe(self) -> str:
-        unit = f" {self.unit}" if self.unit else ""
-        zero = f" (0 = {self.zero})" if self.zero else ""
-        return f"between {_number(self.low)} and {_number(self.high)}{unit}{zero}"
+    def describe(self) -> Text:
+        """"between 1 and 1,024", "between 0 and 600 seconds (0 = no limit)", as a Text."""
+        return Text("limits.between_unit" if self.unit else "limits.between",
+                    low=_number(self.low), high=_number(self.high), unit=Text(self.unit) if self.unit else "",
+                    zero=Text("limits.zero_means", meaning=Text(self.zero)) if self.zero else "")
+
+    def name(self) -> Text:
+        return Text(self.label)
 
 
 LIMITS: dict[str, Limit] = {
     # ---- the shared training run (Train tab, /train_start, /train_race, TrainJob)
-    "batch_size": Limit("Batch size", 1, 1024,
+    "batch_size": Limit("limits.batch_size", 1, 1024,
                         "peak memory grows with the batch: at 1024 the app peaks at 1.7 GB (deep CNN, "
                         "augment) and 1.8 GB (the race); 2048 adds ~0.5 GB more; 30000 took 9 GB"),
-    "backbone_batch_size": Limit("Batch size when the photo backbone's last block trains too (finetune top)",
+    "backbone_batch_size": Limit("limits.backbone_batch_size",
                                  1, 256,
                                  "the last block keeps ~2.6 MB of activations per photo for the backward pass: "
                                  "256 adds 0.7 GB to the ~1.5 GB a flowers5 run holds, 1024 would add 2.7 GB"),
-    "epochs": Limit("Epochs", 1, 20,
+    "epochs": Limit("limits.epochs", 1, 20,
                     "a lesson's run: 20 epochs of the deep CNN take over half an hour on a 2-core laptop"),
-    "time_budget_s": Limit("Time budget", 0, 600,
+    "time_budget_s": Limit("limits.time_budget_s", 0, 600,
                            "at most 10 minutes of a lesson; for longer runs choose 0 and press Stop",
-                           integer=False, unit="seconds", zero="no limit"),
-    "lr": Limit("Learning rate", 1e-6, 10.0,
+                           integer=False, unit="limits.seconds", zero="limits.no_limit"),
+    "lr": Limit("limits.lr", 1e-6, 10.0,
                 "below 1e-6 nothing visibly changes in a lesson; 10 already makes every optimizer diverge "
                 "(which is worth showing once)", integer=False),
-    "train_size": Limit("Training-set size", 0, 60_000,
-                        "the largest training set (MNIST, Fashion-MNIST) has 60,000 images", zero="all images"),
-    "weight_decay": Limit("Weight decay", 0.0, 1.0, "an L2 penalty above 1 wipes out any model",
+    "train_size": Limit("limits.train_size", 0, 60_000,
+                        "the largest training set (MNIST, Fashion-MNIST) has 60,000 images", zero="limits.all_images"),
+    "weight_decay": Limit("limits.weight_decay", 0.0, 1.0, "an L2 penalty above 1 wipes out any model",
                           integer=False),
-    "val_size": Limit("Validation-set size", 100, 10_000,
+    "val_size": Limit("limits.val_size", 100, 10_000,
                       "live validation points: fewer than 100 images give noisy curves; 10,000 is a whole "
                       "test set", ),
     # ---- the hyperparameter grid (Train tab's "Hyperparameter grid", /train_grid, cnnlab.sweep)
@@ -116,26 +122,39 @@ LIMITS: dict[str, Limit] = {
                           "needs a second or two for its test); 15 minutes is as long as a class watches",
                           integer=False, unit="seconds"),
     # ---- the class board's correction loop (/board_finetune, cnnlab.finetune)
-    "finetune_seconds": Limit("Fine-tune seconds", 2, 30,
+    "finetune_seconds": Limit("limits.finetune_seconds", 2, 30,
                               "the class waits for the result: 2 s already changes the model, 30 s is the "
-                              "longest a room stays patient", integer=False, unit="seconds"),
-    "finetune_epochs": Limit("Fine-tune passes", 1, 50, "passes over the class's drawings; the time "
+                              "longest a room stays patient", integer=False, unit="limits.seconds"),
+    "finetune_epochs": Limit("limits.finetune_epochs", 1, 50, "passes over the class's drawings; the time "
                              "budget ends it sooner anyway"),
-    "finetune_lr": Limit("Fine-tune learning rate", 1e-6, 0.1,
+    "finetune_lr": Limit("limits.finetune_lr", 1e-6, 0.1,
                          "adjust the trained network, do not wreck it", integer=False),
-    "finetune_batch_size": Limit("Fine-tune batch size", 1, 256, "a class makes a few dozen to a few "
+    "finetune_batch_size": Limit("limits.finetune_batch_size", 1, 256, "a class makes a few dozen to a few "
                                  "hundred drawings; small batches learn from few"),
-    "finetune_mnist_mix": Limit("MNIST digits mixed into the fine-tune", 0, 10_000,
+    "finetune_mnist_mix": Limit("limits.finetune_mnist_mix", 0, 10_000,
                                 "a few hundred keep what the model knew; more only slows each pass"),
-    "finetune_test_size": Limit("MNIST test digits for the before/after check", 100, 10_000,
+    "finetune_test_size": Limit("limits.finetune_test_size", 100, 10_000,
                                 "the MNIST test set has 10,000 digits"),
     # ---- t-SNE maps (/tsne_*, cnnlab.maps.MapCache)
-    "tsne_points": Limit("Test pictures on the map", 500, 10_000,
+    "tsne_points": Limit("limits.tsne_points", 500, 10_000,
                          "fewer than 500 points show no clusters; 10,000 (the whole MNIST test set) takes "
                          "~40 s of CPU and peaks at ~1 GB"),
-    "tsne_perplexity": Limit("Perplexity", 5, 100,
+    "tsne_perplexity": Limit("limits.tsne_perplexity", 5, 100,
                              "t-SNE looks at ~3x perplexity neighbours per point: below 5 the map shatters, "
                              "above 100 it blurs and slows down", integer=False),
+    # ---- the class's own classes (Own classes tab, cnnlab.owndata / cnnlab.ownmodel)
+    "own_classes": Limit("Classes", 2, 10,
+                         "two classes make the smallest classifier; ten fit the projector's confusion matrix "
+                         "and a lesson's time to collect pictures"),
+    "own_class_pictures": Limit("Pictures in one class", 5, 300,
+                                "fewer than 5 leave nothing to test on; 300 pictures at 224 px are ~5 MB on "
+                                "disk and their backbone features ~0.8 MB"),
+    "own_pictures": Limit("Pictures in all classes", 10, 1500,
+                          "1,500 small JPEGs are ~25 MB on the laptop; reading them all through the backbone "
+                          "once takes about 1.5 minutes on 2 cores, training on them a few seconds"),
+    "own_epochs": Limit("Epochs (own classes)", 1, 200,
+                        "the head trains on cached features: 200 passes over 1,500 pictures take seconds"),
+    "own_lr": Limit("Learning rate (own classes)", 1e-5, 1.0, "a linear head on fixed features", integer=False),
 }
 FINETUNE_MODES = ("head", "top", "all")        # transfer model: what trains (TrainConfig.finetune)
 SHARED_FINETUNE_MODES = ("head", "top")        # what the shared run accepts: "all" evaluates 500 photos at
@@ -144,7 +163,7 @@ SCHEDULES = ("onecycle", "constant")
 
 
 class LimitError(ValueError):
-    """A setting outside its allowed range; the message is a sentence for the user."""
+    """A setting outside its allowed range; its argument is a Text (cnnlab.i18n) for the user."""
 
 
 def _number(value: float) -> str:
@@ -158,21 +177,23 @@ def check(name: str, value):
     the allowed range, e.g. "Batch size must be between 1 and 1,024; you asked for 30,000."."""
     limit = LIMITS[name]
     shown = repr(value)[:30] if isinstance(value, str) else str(value)[:30]
-    kind = "a whole number" if limit.integer else "a number"
+    not_a_number = LimitError(Text("limits.not_a_number", setting=limit.name(), range=limit.describe(), sent=shown,
+                                   kind=Text("limits.whole_number" if limit.integer else "limits.number")))
     if isinstance(value, bool) or value is None:
-        raise LimitError(f"{limit.label} must be {kind} {limit.describe()}; you sent {shown}.")
+        raise not_a_number
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise LimitError(f"{limit.label} must be {kind} {limit.describe()}; you sent {shown}.") from None
+        raise not_a_number from None
     if not math.isfinite(number) or (limit.integer and not number.is_integer()):
-        raise LimitError(f"{limit.label} must be {kind} {limit.describe()}; you sent {shown}.")
+        raise not_a_number
     if not limit.low <= number <= limit.high:
-        raise LimitError(f"{limit.label} must be {limit.describe()}; you asked for {_number(number)}.")
+        raise LimitError(Text("limits.out_of_range", setting=limit.name(), range=limit.describe(),
+                              asked=_number(number)))
     return int(number) if limit.integer else number
 
 
-def check_flag(label: str, value) -> bool:
+def check_flag(label: Text | str, value) -> bool:
     """True/False from a checkbox or an API caller (which may send 0/1 or "true"/"false")."""
     if isinstance(value, bool):
         return value
@@ -180,21 +201,22 @@ def check_flag(label: str, value) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise LimitError(f"{label} must be true or false; you sent {str(value)[:30]!r}.")
+    raise LimitError(Text("limits.not_a_flag", setting=label, sent=repr(str(value)[:30])))
 
 
-def check_choice(label: str, value, choices) -> str:
+def check_choice(label: Text | str, value, choices) -> str:
     if value not in choices:
-        raise LimitError(f"{label} must be one of: {', '.join(map(str, choices))}; you sent {str(value)[:40]!r}.")
+        raise LimitError(Text("limits.not_a_choice", setting=label, choices=", ".join(map(str, choices)),
+                              sent=repr(str(value)[:40])))
     return value
 
 
-def train_problem(config: TrainConfig) -> str | None:
-    """The first setting of ``config`` the server refuses, as a sentence; None when all fit."""
+def train_problem(config: TrainConfig) -> Text | str | None:
+    """The first setting of ``config`` the server refuses, as a sentence (a Text); None when all fit."""
     try:
         check_train(config)
     except LimitError as err:
-        return str(err)
+        return err.args[0]
     return None
 
 
@@ -204,31 +226,27 @@ def check_train(config: TrainConfig) -> TrainConfig:
     from .models import models_for
     spec = DATASETS.get(config.dataset) if isinstance(config.dataset, str) else None
     if spec is None:
-        raise LimitError(f"There is no data set called {str(config.dataset)[:40]!r}; choose one of: "
-                         f"{', '.join(DATASETS)}.")
+        raise LimitError(Text("limits.no_dataset", name=repr(str(config.dataset)[:40]), choices=", ".join(DATASETS)))
     fits = models_for(spec)
     if config.model == "custom" or config.layers is not None:
         from . import builder  # the student's own network: its stack checked like the rest
         if config.model != builder.BUILT:
-            raise LimitError(f"Layers are for your own network (model {builder.BUILT!r}), not the "
-                             f"{str(config.model)[:40]!r} model.")
-        problem = ("Your own network has no layers yet: build one in the network builder."
-                   if config.layers is None else builder.check(config.layers, spec))
+            raise LimitError(Text("limits.layers_need_built", built=repr(builder.BUILT),
+                                  model=repr(str(config.model)[:40])))
+        problem = (Text("limits.no_layers") if config.layers is None else builder.check(config.layers, spec))
         if problem:
             raise LimitError(problem)
     elif config.model not in fits:
-        raise LimitError(f"The {str(config.model)[:40]!r} model does not fit {spec.title}; choose one of: "
-                         f"{', '.join(fits)}.")
-    check_choice("Optimizer", config.optimizer, OPTIMIZERS)
-    check_choice("Learning-rate schedule", config.schedule, SCHEDULES)
-    check_choice("Fine-tuning mode", config.finetune, FINETUNE_MODES)
+        raise LimitError(Text("limits.model_does_not_fit", model=repr(str(config.model)[:40]), dataset=spec.title,
+                              choices=", ".join(fits)))
+    check_choice(Text("limits.optimizer"), config.optimizer, OPTIMIZERS)
+    check_choice(Text("limits.schedule"), config.schedule, SCHEDULES)
+    check_choice(Text("limits.finetune"), config.finetune, FINETUNE_MODES)
     for name in ("lr", "batch_size", "epochs", "time_budget_s", "train_size", "weight_decay", "val_size"):
         check(name, getattr(config, name))
-    check_flag("Augment", config.augment)
+    check_flag(Text("limits.augment"), config.augment)
     if spec.kind == "photo" and config.finetune not in SHARED_FINETUNE_MODES:
-        raise LimitError("Training every layer of the photo backbone (finetune 'all') needs over 8 GB of memory "
-                         "and hours on a laptop's CPU, so the shared run offers 'head' and 'top' only; run "
-                         "`python -m cnnlab train --finetune all` on a bigger machine instead.")
+        raise LimitError(Text("limits.finetune_all"))
     if spec.kind == "photo" and config.finetune == "top":
         check("backbone_batch_size", config.batch_size)
     return config
@@ -243,7 +261,7 @@ def check_finetune(config):
     """Raise LimitError unless a cnnlab.finetune.FinetuneConfig's settings are all allowed."""
     for attr, name in FINETUNE_FIELDS.items():
         check(name, getattr(config, attr))
-    check_flag("Augment", config.augment)
+    check_flag(Text("limits.augment"), config.augment)
     return config
 
 

@@ -77,7 +77,19 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in (
 )}
 
 
-def get_spec(name: str) -> DatasetSpec:
+OWN = "own"                # the class's own photo classes (cnnlab.owndata): not in DATASETS, their
+                           # names travel with each checkpoint
+
+
+def own_spec(classes=()) -> DatasetSpec:
+    """The spec of the class's own classes: photos read like flowers5's, with the teacher's names."""
+    return DatasetSpec(OWN, "Our own classes", tuple(classes), 3, PHOTO_SIZE, PHOTO_MEAN, PHOTO_STD, "photo", OWN)
+
+
+def get_spec(name: str, classes=None) -> DatasetSpec:
+    """The spec of data set ``name``; for the own classes, with ``classes`` (a checkpoint's names)."""
+    if name == OWN:
+        return own_spec(classes or ())
     try:
         return DATASETS[name]
     except KeyError:

@@ -153,5 +153,5 @@ def publish(result: FinetuneResult, source: Loaded, source_key: str, zoo, runs_d
                "finetune_seconds": round(result.seconds, 2), "finetune_steps": result.steps}
     checkpoints.save(path, result.model, source.model_name, source.dataset, settings, metrics)
     loaded = checkpoints.load(path)
-    zoo.set_latest(loaded, label="fine-tuned on the class board")
+    zoo.set_latest(loaded, how="zoo.board_finetuned")
     return loaded

@@ -126,6 +126,15 @@ class TrainJob:
             return problem
         return self._launch("sweep", plan.configs[0], lambda config, run_id: self._run_sweep(plan, run_id))
 
+    def start_own(self, run, key: str | None = None) -> str:
+        """Train the class's own classes (an ``ownmodel.OwnRun``: a small head on the pictures'
+        cached backbone features, trained by the one loop) as the shared run everyone watches."""
+        if not self.teacher.accepts(key):
+            return "Training needs the teacher key: type it in the teacher key box."
+        if self.is_running:
+            return f"A run is already in progress; you are watching it. ({self.state().status})"
+        return self._launch("own", run.config, lambda config, run_id: self._run_own(run, config))
+
     def stop(self, key: str | None = None) -> str:
         if not self.teacher.accepts(key):
             return "Stopping the run needs the teacher key: type it in the teacher key box."
@@ -197,7 +206,7 @@ class TrainJob:
         payload = checkpoints.read_payload(path)
         loaded = checkpoints.from_payload(payload, str(path))   # refuse before replacing anything
         saved = checkpoints.save_payload(self.latest_path, payload)
-        self.zoo.set_latest(replace(loaded, path=str(saved)), label="uploaded")
+        self.zoo.set_latest(replace(loaded, path=str(saved)), how="zoo.uploaded")
         acc = loaded.metrics.get("test_accuracy")
         text = (f"Loaded {Path(path).name}: {loaded.model_name} on {loaded.spec.title}"
                 + (f" ({acc:.1%} test accuracy)" if acc else "")
@@ -416,6 +425,30 @@ class TrainJob:
             if state in ("running", "stopping", "paused"):
                 state = "stopped"
             self._set(state=state, status=text)
+
+    # ---- the class's own classes (cnnlab.ownmodel.OwnRun)
+    def _run_own(self, run, config: TrainConfig) -> None:
+        with self._lock:
+            self._set(grid=run.grid, status=f"Training {run.title}: starting…")
+        hooks = training.Hooks(between_batches=self._steering)
+        for ev in run.events(self._stop, hooks):
+            if ev.kind == "done":
+                break
+            self._record(ev, config, run.predict_grid(run.grid), run.title)
+        out = run.finish(self.latest_path, ev)
+        if "test_accuracy" in out.results:
+            self._record(replace(ev, kind="eval", val_loss=out.metrics["test_loss"],
+                                 val_acc=out.metrics["test_accuracy"]), config, run.predict_grid(run.grid), run.title)
+            self.zoo.set_latest(checkpoints.load(out.path), how="zoo.own_classes")
+            text = (f"{'Stopped' if ev.stopped else 'Finished'} after {ev.step:,} steps ({ev.elapsed_s:.0f} s): "
+                    f"accuracy {out.metrics['test_accuracy']:.1%} on {out.metrics['test_images']} held-out pictures. "
+                    "The Photo tab can now use it as 'latest run'.")
+        else:
+            text = "The run was stopped before it trained: the model is unchanged."
+        with self._lock:
+            self._set(state="stopped" if ev.stopped else "finished", status=text, results=out.results,
+                      latest=str(out.path) if "test_accuracy" in out.results else self._state.latest,
+                      eta_s=None, step=ev.step, epoch=ev.epoch, elapsed_s=ev.elapsed_s)
 
     # ---- the optimizer race
     def _run_race(self, config: TrainConfig, run_id: int) -> None:

@@ -9,7 +9,37 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib import font_manager, rcParams
 from matplotlib.figure import Figure
+
+from .i18n import DEFAULT, class_name, tr
+
+# Chinese labels need a CJK font. Matplotlib falls back along this list glyph by glyph, so Latin
+# text keeps DejaVu Sans. Only fonts this machine has are named (a missing one would be logged on
+# every figure): WenQuanYi Micro Hei comes with CI and the README's Linux setup; Windows and macOS
+# laptops have one of the others.
+CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei",
+             "PingFang SC", "Hiragino Sans GB", "Heiti SC", "Arial Unicode MS")
+CJK_FILES = ("wqy", "notosanscjk", "sourcehansans", "msyh", "simhei", "pingfang", "droidsansfallback")
+
+
+def _installed_fonts() -> set[str]:
+    """Font names matplotlib can use, counting CJK fonts installed after its font cache was made."""
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    if not names.intersection(CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            if any(part in Path(path).name.lower().replace("-", "") for part in CJK_FILES):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        names = {f.name for f in font_manager.fontManager.ttflist}
+    return names
+
+
+_installed = _installed_fonts()
+rcParams["font.family"] = ["DejaVu Sans", *(f for f in CJK_FONTS if f in _installed)]
+rcParams["axes.unicode_minus"] = False      # CJK fonts often lack U+2212; a hyphen reads the same
 
 # The app's colours, in one place. Blue/orange rather than green/red for right/wrong, and the
 # Okabe-Ito palette (two greys added for 10 classes): colour-blind students can tell them apart.
@@ -18,29 +48,31 @@ CLASS_COLORS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2",
                 "#D55E00", "#CC79A7", "#000000", "#999999", "#882255")
 
 
-def confusion_matrix_figure(matrix, classes: Sequence[str], title: str = "Confusion matrix") -> Figure:
+def confusion_matrix_figure(matrix, classes: Sequence[str], title: str | None = None, lang: str = DEFAULT) -> Figure:
     """Rows: the true class; columns: what the model said. The diagonal is what it got right.
 
     Cells are shaded by the share of their row (so rare classes show as clearly as common ones)
     and, for up to 20 classes, labelled with their counts.
     """
     cm = np.asarray(matrix, dtype=np.int64)
+    classes = [class_name(lang, str(c)) for c in classes]
     n = len(classes)
     share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     size = min(9.0, 2.0 + 0.5 * n)
     fig = Figure(figsize=(size + 0.8, size), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
+    fig.colorbar(image, ax=ax, shrink=0.8, label=tr(lang, "plots.share_of_class"))
     ticks = np.arange(n)
     short = [c if len(c) <= 12 else c[:11] + "…" for c in classes]
     slanted = max(map(len, short)) > 2                     # words, not digits: slant them
     ax.set_xticks(ticks, short, rotation=45 if slanted else 0, ha="right" if slanted else "center")
     ax.set_yticks(ticks, short)
-    ax.set_xlabel("what the model said")
-    ax.set_ylabel("true class")
+    ax.set_xlabel(tr(lang, "plots.model_said"))
+    ax.set_ylabel(tr(lang, "plots.true_class"))
     accuracy = np.trace(cm) / max(cm.sum(), 1)
-    ax.set_title(f"{title}: {accuracy:.1%} right on {cm.sum():,} images")
+    ax.set_title(tr(lang, "plots.confusion_title", title=title or tr(lang, "plots.confusion"), accuracy=accuracy,
+                    images=f"{cm.sum():,}"))
     if n <= 20:
         for i in range(n):
             for j in range(n):
@@ -53,20 +85,21 @@ def confusion_matrix_figure(matrix, classes: Sequence[str], title: str = "Confus
 
 
 def mistakes_figure(images, labels: Sequence[int], predictions: Sequence[int], confidences: Sequence[float],
-                    classes: Sequence[str], title: str = "The mistakes the model was surest about") -> Figure:
+                    classes: Sequence[str], title: str | None = None, lang: str = DEFAULT) -> Figure:
     """A row or two of pictures the model got wrong, each titled "said X (97%) / is Y"."""
     images = np.asarray(images)
+    classes = [class_name(lang, str(c)) for c in classes]
     n = len(labels)
     fig = Figure(figsize=(10, 2.8), layout="constrained")
     if n == 0:
         ax = fig.add_subplot()
         ax.axis("off")
-        ax.text(0.5, 0.5, "No mistakes on the test images!", ha="center", va="center", fontsize=16, color=RIGHT)
+        ax.text(0.5, 0.5, tr(lang, "plots.no_mistakes"), ha="center", va="center", fontsize=16, color=RIGHT)
         return fig
     cols = min(n, 8)
     rows = math.ceil(n / cols)
     fig.set_size_inches(1.5 * cols + 0.4, 2.0 * rows + 0.6)
-    fig.suptitle(title, fontsize=14)
+    fig.suptitle(title or tr(lang, "plots.mistakes"), fontsize=14)
     for k in range(n):
         ax = fig.add_subplot(rows, cols, k + 1)
         grey = images[k].ndim == 2
@@ -76,7 +109,8 @@ def mistakes_figure(images, labels: Sequence[int], predictions: Sequence[int], c
         for spine in ax.spines.values():
             spine.set_color(WRONG)
             spine.set_linewidth(2)
-        ax.set_title(f"said {classes[predictions[k]]} ({confidences[k]:.0%})\nis {classes[labels[k]]}",
+        ax.set_title(tr(lang, "plots.said_is", said=classes[predictions[k]], share=confidences[k],
+                        truth=classes[labels[k]]),
                      fontsize=12, color=WRONG)
     return fig
 
@@ -95,19 +129,21 @@ def class_color_map(classes: Sequence[str], palette: Sequence[str] | None = None
 
 
 def tsne_points_frame(coords, labels, preds, classes: Sequence[str], colour_by: str = "class",
-                      images: Sequence[str] | None = None):
+                      images: Sequence[str] | None = None, lang: str = DEFAULT):
     """The map as a DataFrame for gr.ScatterPlot: x, y, group (the colour: the true class, or
     "right"/"wrong" when ``colour_by="right/wrong"``), true, predicted, correct, and optionally
     image (data URLs, shown when hovering). Mistakes come last so they are drawn on top."""
     import pandas as pd
     coords = np.asarray(coords, dtype=np.float64)
     labels, preds = np.asarray(labels), np.asarray(preds)
-    names = np.array([str(c) for c in classes], dtype=object)
+    names = np.array([class_name(lang, str(c)) for c in classes], dtype=object)
     right = labels == preds
     frame = pd.DataFrame({
         "x": coords[:, 0].round(3), "y": coords[:, 1].round(3),
-        "group": names[labels] if colour_by == "class" else np.where(right, "right", "wrong"),
-        "true": names[labels], "predicted": names[preds], "correct": np.where(right, "yes", "no")})
+        "group": names[labels] if colour_by == "class" else np.where(right, tr(lang, "plots.right"),
+                                                                     tr(lang, "plots.wrong")),
+        "true": names[labels], "predicted": names[preds],
+        "correct": np.where(right, tr(lang, "plots.yes"), tr(lang, "plots.no"))})
     if images is not None:
         frame["image"] = list(images)
     order = np.lexsort((labels, ~right))                   # by class, mistakes last (drawn on top)
@@ -134,7 +170,7 @@ def star_rows(x: float, y: float, span: float, label: str, predicted: str):
 
 
 def tsne_frame_figure(coords, labels, classes: Sequence[str], title: str = "", limit: float | None = None,
-                      colors: Sequence[str] | None = None, stars=None) -> Figure:
+                      colors: Sequence[str] | None = None, stars=None, lang: str = DEFAULT) -> Figure:
     """A t-SNE map as a matplotlib Figure (one frame of the "how it learned" animation): dots
     coloured by true class with a legend, fixed symmetric limits when ``limit`` is given (so the
     frames of an animation share their axes), optional stars [(x, y, label)]."""
@@ -146,7 +182,7 @@ def tsne_frame_figure(coords, labels, classes: Sequence[str], title: str = "", l
     for k, name in enumerate(classes):
         mask = labels == k
         if mask.any():
-            ax.scatter(coords[mask, 0], coords[mask, 1], s=5, color=cmap[str(name)], label=str(name),
+            ax.scatter(coords[mask, 0], coords[mask, 1], s=5, color=cmap[str(name)], label=class_name(lang, str(name)),
                        linewidths=0)
     for sx, sy, text in stars or ():
         ax.scatter([sx], [sy], s=320, marker="*", color=STAR_COLOR, edgecolors="black", linewidths=1,
@@ -165,7 +201,7 @@ def tsne_frame_figure(coords, labels, classes: Sequence[str], title: str = "", l
 
 
 def animation_gif(rec, maps: list[np.ndarray], path: str | Path, colors=None,
-                  frame_ms: int = 700) -> Path:
+                  frame_ms: int = 700, lang: str = DEFAULT) -> Path:
     """An animated GIF of the maps of a ``snapshots.Recording`` (one frame per snapshot, the last held),
     drawn on the same axes so that the motion is the network's, not the camera's."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -174,8 +210,9 @@ def animation_gif(rec, maps: list[np.ndarray], path: str | Path, colors=None,
     reach = max(float(np.abs(m).max()) for m in maps) * 1.05
     frames = []
     for snap, coords in zip(rec.snapshots, maps):
-        title = f"step {snap.step:,} · epoch {snap.epoch:.2f} · {snap.accuracy_text}".rstrip(" ·")
-        fig = tsne_frame_figure(coords, rec.labels, rec.classes, title=title, limit=reach, colors=colors)
+        title = tr(lang, "plots.frame_title", step=f"{snap.step:,}", epoch=snap.epoch,
+                   accuracy=snap.accuracy_text).rstrip(" ·")
+        fig = tsne_frame_figure(coords, rec.labels, rec.classes, title=title, limit=reach, colors=colors, lang=lang)
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
         frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).convert(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import checkpoints
 from .checkpoints import Loaded
+from .i18n import DEFAULT, Text, tr
 
 LATEST = "latest"           # key of the latest run trained in this app (Train tab)
 # The shipped model each data set starts with (the best one we ship for it).
@@ -23,9 +24,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Entry:
     key: str                # "mnist-cnn", "latest", ...
-    label: str              # what the UI shows
+    label: Text             # what the UI shows (rendered in the reader's language)
     dataset: str
     path: str
+
+
+def _label(model: str, dataset: str, accuracy: float | None) -> Text:
+    if accuracy:
+        return Text("zoo.entry_scored", model=model, dataset=dataset, accuracy=accuracy)
+    return Text("zoo.entry", model=model, dataset=dataset)
 
 
 class ModelZoo:
@@ -43,10 +50,9 @@ class ModelZoo:
                 log.warning("skipping the checkpoint %s: %s", path, err)
                 self.unreadable[path.name] = str(err)
                 continue
-            spec_title = payload["dataset"]
             acc = payload.get("metrics", {}).get("test_accuracy")
-            label = f"{payload['model']} on {spec_title}" + (f" ({acc:.1%})" if acc else "")
-            self._entries[path.stem] = Entry(path.stem, label, payload["dataset"], str(path))
+            self._entries[path.stem] = Entry(path.stem, _label(payload["model"], payload["dataset"], acc),
+                                             payload["dataset"], str(path))
 
     def entries(self, datasets: tuple[str, ...] | None = None) -> list[Entry]:
         """Entries (the latest run first), optionally only those for some data sets."""
@@ -55,11 +61,12 @@ class ModelZoo:
         items.sort(key=lambda e: (e.key != LATEST, e.key))
         return [e for e in items if datasets is None or e.dataset in datasets]
 
-    def choices(self, datasets: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
-        """(label, key) pairs for a gr.Dropdown. A shipped file that could not be read is listed
-        too, with the reason, so nobody wonders where it went (choosing it says why again)."""
-        broken = [(f"{name}: cannot be read ({why})", f"broken:{name}") for name, why in self.unreadable.items()]
-        return [(e.label, e.key) for e in self.entries(datasets)] + broken
+    def choices(self, datasets: tuple[str, ...] | None = None, lang: str = DEFAULT) -> list[tuple[str, str]]:
+        """(label, key) pairs for a gr.Dropdown, in ``lang``. A shipped file that could not be read is
+        listed too, with the reason, so nobody wonders where it went (choosing it says why again)."""
+        broken = [(tr(lang, "zoo.broken", name=name, why=why), f"broken:{name}")
+                  for name, why in self.unreadable.items()]
+        return [(e.label.in_(lang), e.key) for e in self.entries(datasets)] + broken
 
     def default(self, datasets: tuple[str, ...] | None = None, latest_first: bool = False) -> str | None:
         """The model a tab starts with: the preferred shipped model of the first data set that has
@@ -87,11 +94,12 @@ class ModelZoo:
         with self._lock:
             return self._loaded.setdefault(key, loaded)
 
-    def set_latest(self, loaded: Loaded, label: str = "latest run") -> None:
-        """Publish a freshly trained model (a copy the trainer will not touch again)."""
+    def set_latest(self, loaded: Loaded, how: str = "zoo.latest_run") -> None:
+        """Publish a freshly trained model (a copy the trainer will not touch again); ``how`` names
+        where it came from (a key in cnnlab/i18n: trained, uploaded, fine-tuned on the board)."""
         with self._lock:
             acc = loaded.metrics.get("test_accuracy")
-            text = f"{label}: {loaded.model_name} on {loaded.dataset}" + (f" ({acc:.1%})" if acc else "")
+            text = Text("zoo.latest", how=Text(how), model=_label(loaded.model_name, loaded.dataset, acc))
             self._entries[LATEST] = Entry(LATEST, text, loaded.dataset, loaded.path)
             self._loaded[LATEST] = loaded
             self.version += 1

@@ -83,7 +83,7 @@ def browser():
 @pytest.fixture()
 def page(browser, app_server):
     """A fresh page on the app, desktop-sized."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     pg = context.new_page()
     pg.goto(app_server[1])
     yield pg

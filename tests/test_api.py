@@ -16,6 +16,7 @@ import base64
 import concurrent.futures
 import io
 import re
+import zipfile
 from pathlib import Path
 
 import gradio as gr
@@ -69,6 +70,21 @@ def valid_calls(tmp_path: Path) -> dict:
         "/board_undo": ({}, None),
         "/board_clear": (dict(sure=True), None),
         "/classify_photo": (dict(photo=handle_file(str(PHOTO)), task="Clothing"), None),
+        "/own_create": (dict(name="API walk"), r"already a class"),
+        "/own_status": ({}, None),
+        "/own_rename": (dict(class_id="c1", name="API walk pens"), r"no longer exists|already a class"),
+        "/own_close": (dict(class_id="c1"), r"no longer exists"),
+        "/own_open": (dict(class_id="c1"), r"no longer exists"),
+        "/own_add_photo": (dict(photo=handle_file(str(PHOTO)), class_id="c1"), r"no longer exists"),
+        "/own_add_files": (dict(files=[handle_file(str(PHOTO))], class_id="c1"), r"no longer exists"),
+        "/own_load_dataset": (dict(files=[handle_file(str(own_zip(tmp_path)))]), None),
+        "/own_train": (dict(epochs=5), r"at least 5 pictures"),
+        "/own_stop": ({}, None),
+        "/own_test": (dict(photo=handle_file(str(PHOTO))), None),
+        "/own_export_model": ({}, r"Train the model first"),
+        "/own_export_data": ({}, None),
+        "/own_clear_pictures": (dict(sure=True), None),
+        "/own_delete": (dict(class_id="c1"), r"no longer exists"),
         "/tsne_map": (dict(model="mnist-cnn", colour_by="right / wrong", pictures=False), None),
         "/tsne_place_drawing": (dict(model="mnist-cnn", drawing=drawing), None),
         "/tsne_place_photo": (dict(model="fashion-cnn-deep", photo=handle_file(str(PHOTO))), None),
@@ -95,6 +111,27 @@ def valid_calls(tmp_path: Path) -> dict:
         "/weather_csv": (dict(path=handle_file(str(tmp_path / "table.csv"))), None),
         "/train_export_onnx": ({}, None),                                  # the checkpoint just uploaded
     }
+
+
+def own_zip(tmp_path: Path, picture: Path = PHOTO, name: str = "own.zip") -> Path:
+    """A tiny prepared data set in ImageFolder layout: ``picture`` in a class folder (and a bag
+    in another unless ``picture`` is the only one wanted: a name other than own.zip)."""
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as z:
+        z.write(picture, f"shoes/{picture.name}")
+        if name == "own.zip":
+            z.write(ROOT / "demo" / "fashion-bag.jpg", "bags/fashion-bag.jpg")
+    return path
+
+
+def own_class(client) -> str:
+    """The id of an own class open for pictures (made when there is none)."""
+    classes = client.predict(api_name="/own_status")["classes"]
+    if not classes:
+        client.predict(name="huge pictures", api_name="/own_create")
+        classes = client.predict(api_name="/own_status")["classes"]
+    client.predict(class_id=classes[0]["id"], api_name="/own_open")
+    return classes[0]["id"]
 
 
 def listed(client) -> dict:
@@ -296,6 +333,10 @@ def huge_calls(path: Path) -> dict:
         "/inside_photo": dict(photo=handle_file(str(path))),
         "/weather_csv": dict(path=handle_file(str(renamed(path, ".csv")))),
         "/train_upload_checkpoint": dict(checkpoint=handle_file(str(renamed(path, ".pt")))),
+        "/own_add_photo": dict(photo=handle_file(str(path)), class_id="(an open class)"),
+        "/own_add_files": dict(files=[handle_file(str(path))], class_id="(an open class)"),
+        "/own_load_dataset": dict(files=[handle_file(str(own_zip(path.parent, path, "huge.zip")))]),
+        "/own_test": dict(photo=handle_file(str(path))),
     }
 
 
@@ -318,10 +359,14 @@ def test_every_image_endpoint_is_in_the_huge_image_table(client, huge_png):
 
 @pytest.mark.parametrize("endpoint", ["/predict_digit", "/predict_drawing", "/classify_photo", "/tsne_place_photo",
                                       "/tsne_place_drawing", "/inside_show", "/inside_open", "/inside_photo",
-                                      "/weather_csv", "/train_upload_checkpoint"])
+                                      "/weather_csv", "/train_upload_checkpoint", "/own_add_photo",
+                                      "/own_add_files", "/own_load_dataset", "/own_test"])
 def test_a_huge_image_is_refused_from_its_header_and_the_server_keeps_serving(client, huge_png, endpoint):
+    kwargs = huge_calls(huge_png)[endpoint]
+    if "class_id" in kwargs:
+        kwargs["class_id"] = own_class(client)
     with pytest.raises(AppError) as err:
-        client.predict(**huge_calls(huge_png)[endpoint], api_name=endpoint)
+        client.predict(**kwargs, api_name=endpoint)
     message = str(err.value)
     assert "Traceback" not in message
     if endpoint == "/train_upload_checkpoint":            # a file, never decoded as an image

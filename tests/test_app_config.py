@@ -11,6 +11,7 @@ import app
 from cnnlab.config import TrainConfig
 from cnnlab.scratch import Scratch
 from cnnlab.ui import tabs
+from cnnlab.ui.lang import rendered
 from cnnlab.zoo import ModelZoo
 
 
@@ -62,7 +63,8 @@ def test_a_lesson_shows_only_the_tabs_it_names(tmp_path, capsys):
     assert "unknown tab nope" in capsys.readouterr().err
     demo = app.build_demo(app.parse_args(["--tabs", "draw,tsne", "--runs-dir", str(tmp_path)], env={}))
     titles = [b.label for b in demo.blocks.values() if type(b).__name__ == "Tab"]
-    assert titles == ["Draw", "t-SNE"]
+    assert [rendered(t) for t in titles] == ["Draw", "t-SNE"]
+    assert [rendered(t, "zh") for t in titles] == ["手写数字", "t-SNE"]
     assert demo.offered["drawing"] is not None and not demo.offered["board_tab"]
     api = demo.get_api_info()["named_endpoints"]
     assert "/predict_drawing" in api and "/board_submit" not in api and "/train_start" not in api

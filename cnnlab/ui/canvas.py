@@ -22,7 +22,9 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from ..i18n import Text
 from ..imageio import data_url, on_white
+from .lang import PICK_TEXTS, texts
 
 SIZE = 280                 # canvas pixels (10x the 28x28 the model sees)
 PEN = 22                   # pen width in canvas pixels: about MNIST's pen once the digit is 20 px
@@ -30,19 +32,21 @@ MAX_URL_CHARS = 2_000_000  # a 280x280 drawing is a few kB; refuse anything absu
 MAX_SIDE = 1024            # largest image accepted from a client, in pixels
 PREFIX = "data:image/png;base64,"
 
+# Its words come from cnnlab/i18n (section "canvas"), all languages in the ``texts`` prop; the
+# template picks the reader's.
 HTML_TEMPLATE = """
 <div class="cl-pad">
   <div class="cl-paper">
     <canvas class="cl-canvas" width="${size}" height="${size}" role="img"
-            aria-label="Drawing area: draw one digit with the mouse, a pen or your finger"></canvas>
-    <div class="cl-hint" aria-hidden="true">Draw a digit here</div>
+            aria-label="${TEXTS.area}"></canvas>
+    <div class="cl-hint" aria-hidden="true">${TEXTS.hint}</div>
   </div>
   <div class="cl-tools">
-    <button type="button" class="cl-undo" title="Undo the last stroke (Ctrl+Z)">&#x21B6; Undo</button>
-    <button type="button" class="cl-clear" title="Start again with an empty canvas">&#x2715; Clear</button>
+    <button type="button" class="cl-undo" title="${TEXTS.undo_title}">&#x21B6; ${TEXTS.undo}</button>
+    <button type="button" class="cl-clear" title="${TEXTS.clear_title}">&#x2715; ${TEXTS.clear}</button>
   </div>
 </div>
-"""
+""".replace("TEXTS", PICK_TEXTS)
 
 # Scoped by Gradio to this component (nested under its root). The root's data-empty attribute is
 # set by the script (attributes of the template's own elements are reset on every re-render).
@@ -194,6 +198,10 @@ if (sent) { const img = new Image(); img.onload = () => { base = img; redraw(); 
 """
 
 
+class DrawingError(ValueError):
+    """A drawing that cannot be read; its argument is a Text for the user."""
+
+
 class DrawingCanvas(gr.HTML):
     """A canvas to draw one digit on; its value is the drawing (see the module docstring)."""
 
@@ -203,11 +211,16 @@ class DrawingCanvas(gr.HTML):
         super().__init__(to_data_url(value), label=label, html_template=HTML_TEMPLATE,
                          css_template=CSS_TEMPLATE, js_on_load=JS_ON_LOAD, apply_default_css=False,
                          elem_id=elem_id, elem_classes=elem_classes, visible=visible, render=render,
-                         key=key, size=int(size), pen=int(pen))
+                         key=key, size=int(size), pen=int(pen), texts=texts("canvas"))
 
     def preprocess(self, payload: str | None) -> dict | None:
-        """The PNG data URL from the browser -> the Sketchpad's {"composite": (H, W) uint8}."""
-        pixels = decode_drawing(payload)
+        """The PNG data URL from the browser -> the Sketchpad's {"composite": (H, W) uint8}.
+        (Handlers use ``preprocess=False`` and ``inputs.drawing``, which says errors in the
+        reader's language; here there is no request to know it from.)"""
+        try:
+            pixels = decode_drawing(payload)
+        except DrawingError as err:
+            raise gr.Error(str(err.args[0]), print_exception=False) from None
         if pixels is None:
             return None
         return {"background": None, "layers": [], "composite": pixels}
@@ -228,21 +241,20 @@ class DrawingCanvas(gr.HTML):
 
 def decode_drawing(payload: str | None) -> np.ndarray | None:
     """(H, W) uint8 grey pixels from a PNG data URL; transparent pixels become white paper.
-    None for an empty canvas; gr.Error for anything that is not a sensible PNG drawing."""
+    None for an empty canvas; DrawingError for anything that is not a sensible PNG drawing."""
     if not payload:
         return None
     if not isinstance(payload, str) or not payload.startswith(PREFIX) or len(payload) > MAX_URL_CHARS:
-        raise gr.Error("The drawing did not arrive as a picture. Press Clear and draw again.")
+        raise DrawingError(Text("canvas.not_a_picture"))
     try:
         data = base64.b64decode(payload[len(PREFIX):], validate=True)
         image = Image.open(io.BytesIO(data), formats=["PNG"])
         if max(image.size) <= MAX_SIDE:                  # read from the header: nothing decoded yet
             image.load()
     except (binascii.Error, ValueError, OSError, Image.DecompressionBombError):
-        raise gr.Error("The drawing arrived damaged. Press Clear and draw again.") from None
+        raise DrawingError(Text("canvas.damaged")) from None
     if max(image.size) > MAX_SIDE:
-        raise gr.Error(f"The drawing is {image.size[0]} x {image.size[1]} pixels; the limit is {MAX_SIDE} "
-                       "pixels a side. Press Clear and draw again.", print_exception=False)
+        raise DrawingError(Text("canvas.too_big", width=image.size[0], height=image.size[1], limit=MAX_SIDE))
     return np.asarray(on_white(image).convert("L"))
 
 

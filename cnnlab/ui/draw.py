@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..checkpoints import CheckpointError
+from ..i18n import DEFAULT, Text, say, tr
 from ..imageio import data_url
 from ..inference import answer
 from ..preprocess import sketch_pixels
@@ -23,17 +24,11 @@ from .board import build_submit
 from .canvas import SIZE, DrawingCanvas
 from .context import AppContext
 from .inputs import drawing as raw_drawing
-from .inputs import flag
+from .inputs import fail, flag
+from .lang import T, lang_of
 
 DIGIT_DATASETS = ("mnist",)
 HEAT_SIDE = 140            # the saliency overlay is made and sent at about this size
-
-HINT = "<div class='big-answer'><span class='hint'>Draw a digit (0-9) in the box</span></div>"
-SEEN_EMPTY = ("<div class='draw-figure'><div class='draw-empty'><span>The 28 x 28 picture the model "
-              "sees appears here</span></div>"
-              "<div class='draw-caption'>What the model sees (28 x 28)</div></div>")
-HEAT_OFF = ("<div class='draw-figure'><div class='draw-note'>Tick <b>Show which pixels mattered</b> "
-            "to colour the parts of your drawing that made the model decide</div></div>")
 
 FIGURE_CSS = """
 .draw-figure {text-align: center}
@@ -51,20 +46,33 @@ FIGURE_CSS = """
 ANSWER_CSS = ".big-answer {min-height: 6.5rem; margin: 0.25rem 0}"
 
 
-def answer_html(top: str, confidence: float) -> str:
-    unsure = "" if confidence >= 0.6 else "<div class='hint'>not sure - try drawing it bigger or clearer</div>"
+def hint_html(lang: str) -> str:
+    return f"<div class='big-answer'><span class='hint'>{tr(lang, 'draw.hint')}</span></div>"
+
+
+def seen_empty_html(lang: str) -> str:
+    return (f"<div class='draw-figure'><div class='draw-empty'><span>{tr(lang, 'draw.seen_empty')}</span></div>"
+            f"<div class='draw-caption'>{tr(lang, 'draw.seen_caption')}</div></div>")
+
+
+def heat_off_html(lang: str) -> str:
+    return f"<div class='draw-figure'><div class='draw-note'>{tr(lang, 'draw.heat_off')}</div></div>"
+
+
+def answer_html(top: str, confidence: float, lang: str = DEFAULT) -> str:
+    unsure = "" if confidence >= 0.6 else f"<div class='hint'>{tr(lang, 'draw.not_sure')}</div>"
     return (f"<div class='big-answer' aria-live='polite'>{html.escape(top)}"
-            f"<div class='hint'>{confidence:.0%} sure</div>{unsure}</div>")
+            f"<div class='hint'>{tr(lang, 'draw.sure', share=confidence)}</div>{unsure}</div>")
 
 
-def seen_html(seen: np.ndarray) -> str:
+def seen_html(seen: np.ndarray, lang: str = DEFAULT) -> str:
     """The 28x28 input, sent as it is (a few hundred bytes) and enlarged by the browser."""
-    return (f"<div class='draw-figure'><img class='pixels' alt='The 28 by 28 pixel digit the model sees' "
+    return (f"<div class='draw-figure'><img class='pixels' alt='{tr(lang, 'draw.seen_alt')}' "
             f"src='{data_url(seen)}'>"
-            f"<div class='draw-caption'>What the model sees (28 x 28)</div></div>")
+            f"<div class='draw-caption'>{tr(lang, 'draw.seen_caption')}</div></div>")
 
 
-def heat_html(sketch, result) -> str:
+def heat_html(sketch, result, lang: str = DEFAULT) -> str:
     """The saliency over the student's drawing, made at about HEAT_SIDE px (4x fewer pixels to
     map and encode than the canvas; the browser shows it at full width)."""
     pixels = sketch_pixels(sketch)
@@ -73,36 +81,34 @@ def heat_html(sketch, result) -> str:
     prepared = replace(result.prepared, scale=result.prepared.scale * factor,
                        offset=(result.prepared.offset[0] / factor, result.prepared.offset[1] / factor))
     heat = overlay(small, result.saliency, prepared)
-    return (f"<div class='draw-figure'><img alt='Your drawing, coloured where it made the model decide' "
-            f"src='{data_url(heat)}'><div class='draw-caption'>Orange: the pixels that "
-            f"pushed the model toward its answer</div></div>")
+    return (f"<div class='draw-figure'><img alt='{tr(lang, 'draw.heat_alt')}' "
+            f"src='{data_url(heat)}'><div class='draw-caption'>{tr(lang, 'draw.heat_caption')}</div></div>")
 
 
-def predict_digit(zoo: ModelZoo, sketch, model_key: str | None, show_saliency: bool):
+def predict_digit(zoo: ModelZoo, sketch, model_key: str | None, show_saliency: bool, lang: str = DEFAULT):
     """Answer, probabilities, what the model sees, the saliency overlay, and the per-user record."""
     key = model_key or zoo.default(DIGIT_DATASETS)
-    result = answer(digit_model(zoo, key), sketch, with_saliency=bool(show_saliency))
+    result = answer(digit_model(zoo, key, lang), sketch, with_saliency=bool(show_saliency))
     if result is None:
-        return HINT, None, SEEN_EMPTY, HEAT_OFF, None
-    heat = heat_html(sketch, result) if show_saliency else HEAT_OFF
+        return hint_html(lang), None, seen_empty_html(lang), heat_off_html(lang), None
+    heat = heat_html(sketch, result, lang) if show_saliency else heat_off_html(lang)
     record = {"seen": result.prepared.seen, "pred": result.top_index,
               "probs": list(result.probs.values()), "model": key}
-    return (answer_html(result.top, result.confidence), result.probs, seen_html(result.prepared.seen),
+    return (answer_html(result.top, result.confidence, lang), result.probs, seen_html(result.prepared.seen, lang),
             heat, record)
 
 
-def digit_model(zoo: ModelZoo, key: str | None):
+def digit_model(zoo: ModelZoo, key: str | None, lang: str = DEFAULT):
     """The loaded checkpoint called ``key``, if it is one that reads digits."""
     if key is None:
-        raise gr.Error("No digit model is installed. Train one on MNIST in the Train tab, "
-                       "or put mnist-cnn.pt into the checkpoints folder.")
+        raise fail(Text("draw.no_model"), lang)
     if key not in {k for _, k in zoo.choices(DIGIT_DATASETS)}:
-        raise gr.Error(f"There is no digit model called '{key}'. Pick one in the Model list.")
+        raise fail(Text("draw.unknown_model", key=key), lang)
     try:
         return zoo.get(key)
     except (KeyError, ValueError, CheckpointError) as err:
-        raise gr.Error(f"The model '{key}' could not be loaded ({err}). "
-                       "Pick another one in the Model list.") from None
+        raise fail(Text("draw.broken_model", key=key, why=say(lang, err.args[0] if err.args else err)),
+                   lang) from None
 
 
 def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False) -> dict:
@@ -110,24 +116,24 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False
     Offers ``drawing``: the canvas, which the t-SNE tab places on its map."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=300):
-            canvas = DrawingCanvas(label="Drawing", elem_id="sketch")
-            verdict = gr.HTML(HINT, label="Answer", elem_id="draw-answer", css_template=ANSWER_CSS,
-                              js_on_load=None)
+            canvas = DrawingCanvas(label=T("draw.canvas"), elem_id="sketch")
+            verdict = gr.HTML(hint_html(DEFAULT), label=T("draw.answer"), elem_id="draw-answer",
+                              css_template=ANSWER_CSS, js_on_load=None)
             last_prediction = gr.State(None)
             if board_tab:
                 build_submit(ctx, demo, canvas, last_prediction)
         with gr.Column(scale=4, min_width=280):
-            probs = gr.Label(num_top_classes=10, label="Probability of each digit", elem_id="probs",
+            probs = gr.Label(num_top_classes=10, label=T("draw.probs"), elem_id="probs",
                              show_heading=False)
         with gr.Column(scale=4, min_width=280):
-            seen = gr.HTML(SEEN_EMPTY, label="What the model sees", elem_id="draw-seen",
+            seen = gr.HTML(seen_empty_html(DEFAULT), label=T("draw.seen"), elem_id="draw-seen",
                            css_template=FIGURE_CSS, js_on_load=None)
             model = gr.Dropdown(ctx.zoo.choices(DIGIT_DATASETS), value=ctx.zoo.default(DIGIT_DATASETS),
-                                label="Model", elem_id="draw-model", allow_custom_value=True,
-                                info="Compare how different networks read the same drawing")
-            show_saliency = gr.Checkbox(False, label="Show which pixels mattered (saliency)",
+                                label=T("draw.model"), elem_id="draw-model", allow_custom_value=True,
+                                info=T("draw.model_info"))
+            show_saliency = gr.Checkbox(False, label=T("draw.saliency"),
                                         elem_id="draw-saliency")
-            heat = gr.HTML(HEAT_OFF, label="Saliency on the drawing", elem_id="draw-heat",
+            heat = gr.HTML(heat_off_html(DEFAULT), label=T("draw.heat"), elem_id="draw-heat",
                            css_template=FIGURE_CSS, js_on_load=None)
     # API clients send the Sketchpad's value to /predict_digit; the page never shows this one.
     api_sketch = gr.Sketchpad(visible=False, image_mode="L", type="numpy", canvas_size=(SIZE, SIZE),
@@ -135,26 +141,33 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False
 
     outputs = [verdict, probs, seen, heat, last_prediction]
 
-    def predict(drawing, model=None, show_saliency=False):
-        return predict_digit(ctx.zoo, drawing, model, show_saliency)
-
-    def predict_raw(drawing, model=None, show_saliency=False):
-        return predict_digit(ctx.zoo, raw_drawing(drawing), model, flag("Show saliency", show_saliency))
+    def predict(drawing, model=None, show_saliency=False, request: gr.Request = None):
+        lang = lang_of(request)
+        return predict_digit(ctx.zoo, raw_drawing(drawing, lang), model,
+                             flag(Text("draw.saliency_flag"), show_saliency, lang=lang), lang)
 
     shared = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=8,
                   concurrency_id="draw")
+    # preprocess=False everywhere: a bad drawing is refused in the reader's language (inputs.drawing).
     canvas.change(predict, [canvas, model, show_saliency], outputs, api_name="predict_drawing",
                   api_description="Recognise a drawing sent as a PNG data URL (dark ink on white), "
-                  "as the page's canvas sends it on every stroke.", **shared)
+                  "as the page's canvas sends it on every stroke.", preprocess=False, **shared)
     # preprocess=False: the composite's size is read from its header and refused above
     # inputs.MAX_DRAWING_SIDE before anything is decoded (Gradio would decode up to ~179 MP first).
-    api_sketch.change(predict_raw, [api_sketch, model, show_saliency], outputs, api_name="predict_digit",
+    api_sketch.change(predict, [api_sketch, model, show_saliency], outputs, api_name="predict_digit",
                       api_description="Recognise a drawing sent as a Sketchpad value (its composite: "
                       "dark ink on white, at most 1024 px a side). Empty canvas: a hint, no error.",
                       preprocess=False, **shared)
     for control in (model, show_saliency):
-        control.change(predict, [canvas, model, show_saliency], outputs, api_name=False, **shared)
+        control.change(predict, [canvas, model, show_saliency], outputs, api_name=False, preprocess=False,
+                       **shared)
     refresh = lambda: gr.Dropdown(choices=ctx.zoo.choices(DIGIT_DATASETS))
-    demo.load(refresh, None, model, api_name=False, queue=False)
+
+    def start(request: gr.Request = None):
+        """A new page: the model list as it is now, the empty views in the reader's language."""
+        lang = lang_of(request)
+        return refresh(), hint_html(lang), seen_empty_html(lang), heat_off_html(lang)
+
+    demo.load(start, None, [model, verdict, seen, heat], api_name=False, queue=False)
     model.focus(refresh, None, model, api_name=False, queue=False)     # a run trained meanwhile
     return {"drawing": canvas}

@@ -1,4 +1,4 @@
-"""The page header: title, how students join (address + QR code), projector mode toggle."""
+"""The page header: title, language switch, how students join (address + QR code), projector mode."""
 from __future__ import annotations
 
 import html
@@ -8,6 +8,7 @@ import gradio as gr
 from ..classroom import join_url, qr_image
 from ..config import LOOPBACK
 from .context import AppContext
+from .lang import T, build_switch
 
 # A per-viewer switch: only the browser at the projector gets large type.
 PROJECTOR_JS = "() => { document.body.classList.toggle('projector'); }"
@@ -17,17 +18,19 @@ PROJECTOR_ON_JS = "() => { document.body.classList.add('projector'); }"
 def build(ctx: AppContext, demo: gr.Blocks) -> None:
     config = ctx.config
     with gr.Row(equal_height=True, elem_id="header"):
-        gr.Markdown("# cnnlab: watch a neural network see, learn and think", elem_id="title")
-        projector = gr.Button("Projector mode", size="sm", variant="secondary", scale=0,
+        gr.Markdown(T("header.title"), elem_id="title")
+        build_switch(demo)
+        projector = gr.Button(T("header.projector"), size="sm", variant="secondary", scale=0,
                               min_width=160, elem_id="projector-toggle")
     projector.click(None, None, None, js=PROJECTOR_JS)
     if config.projector:
         demo.load(None, None, None, js=PROJECTOR_ON_JS)
     if config.host not in LOOPBACK:
         url = join_url(config.host, config.port)
-        with gr.Accordion(f"Join the class: {url}", open=False, elem_id="join"):
+        with gr.Accordion(T("header.join"), open=False, elem_id="join"):
             with gr.Row():
-                gr.Image(qr_image(url), label="Scan to join", show_label=True, height=240,
+                gr.Image(qr_image(url), label=T("header.scan"), show_label=True, height=240,
                          interactive=False, buttons=[], elem_id="join-qr")
-                gr.HTML(f"<div class='join-url'>Open <b>{html.escape(url)}</b> on a phone or laptop "
-                        "connected to the same network.</div>")
+                with gr.Column():
+                    gr.HTML(f"<div class='join-url'><b>{html.escape(url)}</b></div>")
+                    gr.Markdown(T("header.join_how"))

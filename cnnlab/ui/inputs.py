@@ -22,31 +22,35 @@ from PIL import Image
 
 from .. import imageio
 from ..config import LimitError, check, check_flag
+from ..i18n import DEFAULT, Text, say
 from .canvas import MAX_SIDE as MAX_DRAWING_SIDE
-from .canvas import decode_drawing
+from .canvas import DrawingError, decode_drawing
 
 DRAWING_FORMATS = ("PNG", "JPEG", "WEBP")    # what a canvas or a script saves a drawing as
 
 
-def fail(message: str) -> gr.Error:
-    return gr.Error(message, print_exception=False)
+def fail(message, lang: str = DEFAULT) -> gr.Error:
+    """A gr.Error saying ``message`` (a Text, an exception carrying one, or a string) in ``lang``."""
+    if isinstance(message, BaseException):
+        message = message.args[0] if message.args else str(message)
+    return gr.Error(say(lang, message), print_exception=False)
 
 
-def number(name: str, value, default=None):
+def number(name: str, value, default=None, lang: str = DEFAULT):
     """A setting from ``cnnlab.config.LIMITS``; ``None`` or "" means ``default`` when one is given."""
     if value in (None, "") and default is not None:
         value = default
     try:
         return check(name, value)
     except LimitError as err:
-        raise fail(str(err)) from None
+        raise fail(err, lang) from None
 
 
-def flag(label: str, value, default: bool = False) -> bool:
+def flag(label, value, default: bool = False, lang: str = DEFAULT) -> bool:
     try:
         return check_flag(label, default if value is None else value)
     except LimitError as err:
-        raise fail(str(err)) from None
+        raise fail(err, lang) from None
 
 
 def _file_source(value) -> str | bytes | None:
@@ -61,8 +65,7 @@ def _file_source(value) -> str | bytes | None:
         url = value.get("url") or ""
         if url.startswith("data:"):
             return imageio.decode_data_url(url)
-    raise imageio.ImageInputError("The picture arrived in a form this app cannot read; "
-                                  "please send it as a PNG file.")
+    raise imageio.ImageInputError(Text("inputs.unreadable_form"))
 
 
 def drawing_pixels(source: str | bytes) -> np.ndarray:
@@ -77,16 +80,19 @@ def drawing_pixels(source: str | bytes) -> np.ndarray:
             im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
         return np.asarray(im.convert("L"))
     except Exception as err:                      # truncated or corrupt data
-        raise imageio.ImageInputError("The drawing arrived damaged. Press Clear and draw again.") from err
+        raise imageio.ImageInputError(Text("canvas.damaged")) from err
 
 
-def drawing(raw) -> dict | None:
+def drawing(raw, lang: str = DEFAULT) -> dict | None:
     """The Sketchpad-style value ``{"background": None, "layers": [], "composite": (H, W) uint8}``
     of a raw drawing (PNG data URL or Sketchpad value); None for an empty canvas."""
     if raw is None or raw == "":
         return None
     if isinstance(raw, str):                      # the page's canvas: a PNG data URL
-        pixels = decode_drawing(raw)
+        try:
+            pixels = decode_drawing(raw)
+        except DrawingError as err:
+            raise fail(err, lang) from None
     elif isinstance(raw, dict):                   # a Sketchpad value: only its composite is read
         composite = raw.get("composite")
         if composite is None:
@@ -94,13 +100,13 @@ def drawing(raw) -> dict | None:
         try:
             pixels = drawing_pixels(_file_source(composite))
         except imageio.ImageInputError as err:
-            raise fail(str(err)) from None
+            raise fail(err, lang) from None
     else:
-        raise fail("The drawing did not arrive as a picture. Press Clear and draw again.")
+        raise fail(Text("canvas.not_a_picture"), lang)
     return None if pixels is None else {"background": None, "layers": [], "composite": pixels}
 
 
-def photo(raw):
+def photo(raw, lang: str = DEFAULT):
     """A decoded ``imageio.Photo`` from a raw Image value (path, FileData dict or data URL)."""
     try:
         source = _file_source(raw)
@@ -108,4 +114,4 @@ def photo(raw):
             return None
         return imageio.load_photo(source)
     except imageio.ImageInputError as err:
-        raise fail(str(err)) from None
+        raise fail(err, lang) from None

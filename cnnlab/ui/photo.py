@@ -28,7 +28,9 @@ from .context import AppContext
 TASKS = {
     "Clothing": ("fashion",),
     "Flower": ("flowers5", "flowers102"),
+    "Own classes": ("own",),         # the class's own classes (Own classes tab), once trained
 }
+OWN_TASK = "Own classes"
 SURE_PROB = 0.6          # below this top probability the model is "not sure"
 SURE_MARGIN = 0.2        # ... or when the runner-up is this close
 SURE_ENTROPY = 0.6       # ... or when the spread over classes (entropy / log K) is above this
@@ -52,6 +54,9 @@ def pick_model(zoo, task: str, key: str | None):
     keys = [k for _, k in model_choices(zoo, task)]
     key = key if key in keys else zoo.default(TASKS[task])
     if key is None:
+        if task == OWN_TASK:
+            raise gr.Error("There is no model of your own classes yet: make classes, add pictures and "
+                           "click Train in the Own classes tab.")
         data = "Fashion-MNIST" if task == "Clothing" else "Flowers"
         raise gr.Error(f"There is no {task.lower()} model yet. Train one on {data} in the Train tab "
                        "(or ask your teacher to copy the shipped checkpoints into checkpoints/).")
@@ -97,13 +102,14 @@ def verdict(result: Answer, task: str, problem: str | None = None) -> tuple[bool
     (top, p1), (second, p2) = ranked[0], ranked[1]
     known = ", ".join(result.probs) if len(result.probs) <= 10 else f"{len(result.probs)} kinds of flower"
     if problem is None and is_sure(result.probs):
-        scope = "" if task == "Clothing" else (
+        scope = "" if task in ("Clothing", OWN_TASK) else (
             f"\n\n*I only know {known}: any other flower (or anything else) still gets one of these names.*")
         return True, f"## {top}\nI'm fairly sure: **{p1:.0%}** (next: {second}, {p2:.0%}).{scope}"
-    thing = "clothes" if task == "Clothing" else "flowers"
+    thing = {"Clothing": "clothes", OWN_TASK: "pictures"}.get(task, "flowers")
     why = f"{problem}. " if problem else ""
     tip = ("Photograph one whole item on a plain background (a sheet, a table, a wall)."
-           if task == "Clothing" else "Get close to one flower so it fills most of the photo.")
+           if task == "Clothing" else f"Get close to one {'flower' if task == 'Flower' else 'thing'} so it "
+           "fills most of the photo.")
     return False, (f"## I'm not sure - this doesn't look like the {thing} I was trained on.\n"
                    f"{why}My best guess is **{top}** ({p1:.0%}), then {second} ({p2:.0%}) - "
                    f"don't trust it. I only know: {known}.\n\n*Tip: {tip}*")

@@ -12,27 +12,30 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from . import board, draw, inside, photo, playground, train, tsne, weather
+from ..i18n import tr
+from . import board, draw, inside, own, photo, playground, train, tsne, weather
 from .context import AppContext
+from .lang import T, lang_of
 
 
 @dataclass(frozen=True)
 class Tab:
     id: str                         # what --tabs names
-    title: str
+    title: str                      # its key in cnnlab/i18n (tabs.<id>)
     build: Callable[..., dict | None]
     needs: tuple[str, ...] = ()     # names offered by earlier tabs (or "board_tab": the board is shown)
 
 
 TABS: tuple[Tab, ...] = (
-    Tab("playground", "Playground", playground.build),     # the course's first lesson
-    Tab("weather", "Weather", weather.build),              # the course's regression lesson
-    Tab("draw", "Draw", draw.build, needs=("board_tab",)),
-    Tab("inside", "Inside", inside.build, needs=("drawing",)),
-    Tab("photo", "Photo", photo.build),
-    Tab("train", "Train", train.build),
-    Tab("tsne", "t-SNE", tsne.build, needs=("drawing",)),
-    Tab("board", "Class board", board.build),
+    Tab("playground", "tabs.playground", playground.build),     # the course's first lesson
+    Tab("weather", "tabs.weather", weather.build),              # the course's regression lesson
+    Tab("draw", "tabs.draw", draw.build, needs=("board_tab",)),
+    Tab("inside", "tabs.inside", inside.build, needs=("drawing",)),
+    Tab("photo", "tabs.photo", photo.build),
+    Tab("own", "tabs.own", own.build),                          # the class's own classes
+    Tab("train", "tabs.train", train.build),
+    Tab("tsne", "tabs.tsne", tsne.build, needs=("drawing",)),
+    Tab("board", "tabs.board", board.build),
 )
 
 
@@ -51,7 +54,17 @@ def select(ids: str | list[str] | tuple[str, ...] | None) -> list[Tab]:
 def build_tabs(ctx: AppContext, demo: gr.Blocks, tabs: list[Tab]) -> dict:
     """Builds ``tabs`` in order; returns everything they offered each other."""
     offered: dict = {"board_tab": any(t.id == "board" for t in tabs)}
+    made = []
     for t in tabs:
-        with gr.Tab(t.title, id=t.id) as tab:
+        with gr.Tab(T(t.title), id=t.id) as tab:
             offered.update(t.build(ctx, demo, tab, **{name: offered.get(name) for name in t.needs}) or {})
+        made.append(tab)
+
+    def titles(request: gr.Request = None):
+        """Tab titles in the reader's language, from the server: Gradio's tab bar keeps the titles
+        it first drew, so a language chosen with the header's switch would not reach them."""
+        lang = lang_of(request)
+        return [gr.Tab(label=tr(lang, t.title)) for t in tabs]
+
+    demo.load(titles, None, made, api_name=False, queue=False, show_progress="hidden")
     return offered

@@ -21,7 +21,7 @@ def drawing_datasets() -> tuple[str, ...]:
 
 
 def photo_datasets() -> tuple[str, ...]:
-    return tuple(name for name, spec in datasets.DATASETS.items() if spec.kind == "photo")
+    return tuple(name for name, spec in datasets.DATASETS.items() if spec.kind == "photo") + (datasets.OWN,)
 
 
 def load_model(ctx: AppContext, key: str | None, kinds: tuple[str, ...]):

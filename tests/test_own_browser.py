@@ -1,0 +1,90 @@
+"""The Own classes tab in a real (headless Chromium) browser: the teacher creates two classes,
+adds pictures, trains and sees the answer; on a phone a student adds a picture to an open class
+and the count on the page grows."""
+from __future__ import annotations
+
+import pytest
+from conftest import open_tab
+
+from cnnlab.ownmodel import space_for
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture()
+def empty_store(app_server, flowers_root):
+    """No own classes before and after (the server is shared by all tests)."""
+    store = space_for(app_server[0].ctx.config.runs_dir).store
+
+    def empty():
+        for c in store.classes():
+            store.delete(c.id)
+    empty()
+    yield store
+    empty()
+
+
+def flowers(root, name, n, split="train"):
+    return [str(p) for p in sorted((root / "flowers5" / split / name).glob("*.jpg"))[:n]]
+
+
+def create_class(page, name):
+    from playwright.sync_api import expect
+    page.locator("#own-new-name textarea, #own-new-name input").first.fill(name)
+    page.locator("#own-create").click()
+    expect(page.locator("#own-notice")).to_contain_text(f"Added the class '{name}'", timeout=15_000)
+    expect(page.locator(f"#own-counts .own-class[data-name='{name}']")).to_be_visible(timeout=15_000)
+
+
+def add_files(page, files, name, count):
+    from playwright.sync_api import expect
+    page.locator("#own-files input[type=file]").set_input_files(files)
+    expect(page.locator("#own-added")).to_contain_text(f"Added {len(files)} picture(s) to '{name}'", timeout=30_000)
+    expect(page.locator(f"#own-counts .own-class[data-name='{name}']")).to_have_attribute(
+        "data-count", str(count), timeout=15_000)
+
+
+def test_teacher_makes_two_classes_adds_pictures_trains_and_sees_the_answer(page, empty_store, idle_job,
+                                                                           flowers_root):
+    from playwright.sync_api import expect
+    open_tab(page, "Own classes")
+    page.wait_for_selector("#own-create")
+    create_class(page, "daisy")
+    add_files(page, flowers(flowers_root, "daisy", 6), "daisy", 6)
+    create_class(page, "sunflower")
+    add_files(page, flowers(flowers_root, "sunflower", 6), "sunflower", 6)
+    expect(page.locator("#own-counts img")).to_have_count(12, timeout=15_000)        # thumbnails
+    page.locator("#own-train").click()
+    expect(page.locator("#own-status")).to_contain_text("held-out pictures", timeout=180_000)
+    expect(page.locator("#own-cm img")).to_be_visible(timeout=15_000)
+    page.locator("#own-test-input input[type=file]").set_input_files(flowers(flowers_root, "sunflower", 1, "test"))
+    expect(page.locator("#own-probs")).to_contain_text("sunflower", timeout=30_000)
+    expect(page.locator("#own-verdict")).to_contain_text("sunflower")
+    open_tab(page, "Train")                                     # everyone watching the shared run sees it too
+    expect(page.locator("#train-results")).to_contain_text("Test accuracy", timeout=15_000)
+    expect(page.locator("#train-grid img").first).to_be_visible()
+    open_tab(page, "Own classes")
+    expect(page.locator("#own-downloads")).to_be_hidden()
+    page.locator("#own-export-data").click()
+    expect(page.locator("#own-downloads a[href$='own-classes.zip']")).to_be_visible(timeout=15_000)
+
+
+def test_on_a_phone_a_student_adds_a_picture_and_the_count_grows(page, empty_store, flowers_root):
+    from playwright.sync_api import expect
+    cls = empty_store.create("tulip")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    open_tab(page, "Own classes")
+    expect(page.locator("#own-counts .own-class[data-name='tulip']")).to_have_attribute("data-count", "0",
+                                                                                        timeout=15_000)
+    empty_store.add(cls.id, [flowers(flowers_root, "tulip", 1)[0]])     # another student's phone
+    expect(page.locator("#own-counts .own-class[data-name='tulip']")).to_have_attribute("data-count", "1",
+                                                                                        timeout=15_000)
+    page.locator("#own-target input").click()
+    page.locator("#own-target").get_by_role("option", name="tulip (1)").click()
+    page.locator("#own-camera input[type=file]").set_input_files(flowers(flowers_root, "tulip", 2)[1])
+    expect(page.locator("#own-added")).to_contain_text("Added 1 picture(s) to 'tulip'", timeout=30_000)
+    expect(page.locator("#own-counts .own-class[data-name='tulip']")).to_have_attribute("data-count", "2",
+                                                                                        timeout=15_000)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"the tab is {width} px wide on a 390 px phone"
