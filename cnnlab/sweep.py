@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass, replace
 
 from .config import LIMITS, OPTIMIZERS, LimitError, TrainConfig, check, check_choice, check_train
+from .i18n import Text
 from .runs import to_csv
 
 CSV_COLUMNS = ("config", "model", "optimizer", "lr", "batch_size", "epochs", "state", "test_accuracy",
@@ -52,7 +53,7 @@ def parse_numbers(text, name: str) -> list:
                 values.append(float(p))
             except ValueError:
                 example = "0.001, 0.003" if name == "lr" else "64, 128"
-                raise LimitError(TEXT["number"].format(what=LIMITS[name].label, example=example,
+                raise LimitError(TEXT["number"].format(what=LIMITS[name].name(), example=example,
                                                        got=str(text)[:40])) from None
     return [check(name, v) for v in values]
 
@@ -80,9 +81,10 @@ def plan(base: TrainConfig, lrs, batch_sizes, optimizers, models, seconds) -> Sw
         raise LimitError(TEXT["photo"])
     lrs = _unique(parse_numbers(lrs, "lr"), "lr")
     batch_sizes = _unique(parse_numbers(batch_sizes, "batch_size"), "batch_size")
-    optimizers = _unique([check_choice("Optimizer", o, OPTIMIZERS) for o in (optimizers or [])], "optimizer")
+    optimizers = _unique([check_choice(Text("limits.optimizer"), o, OPTIMIZERS) for o in (optimizers or [])],
+                         "optimizer")
     fits = models_for(spec)
-    models = _unique([check_choice("Model", m, fits) for m in (models or [])], "model")
+    models = _unique([check_choice(Text("limits.model"), m, fits) for m in (models or [])], "model")
     n = len(lrs) * len(batch_sizes) * len(optimizers) * len(models)
     if n > LIMITS["grid_configs"].high:
         sizes = " x ".join(str(k) for k in (len(lrs), len(batch_sizes), len(optimizers), len(models)))
