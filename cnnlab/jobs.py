@@ -24,6 +24,7 @@ from torch import nn
 from . import checkpoints, datasets, sweep, training
 from .classroom import TeacherKey
 from .config import TrainConfig, train_problem
+from .i18n import Text
 from .models import build_model, trunk_frozen
 from .race import RACE_STEPS, race
 from .runstate import Grid, RunState, as_pictures, grid_indices, most_confident_mistakes, progress_line, thin
@@ -126,13 +127,13 @@ class TrainJob:
             return problem
         return self._launch("sweep", plan.configs[0], lambda config, run_id: self._run_sweep(plan, run_id))
 
-    def start_own(self, run, key: str | None = None) -> str:
+    def start_own(self, run, key: str | None = None) -> str | Text:
         """Train the class's own classes (an ``ownmodel.OwnRun``: a small head on the pictures'
         cached backbone features, trained by the one loop) as the shared run everyone watches."""
         if not self.teacher.accepts(key):
-            return "Training needs the teacher key: type it in the teacher key box."
+            return Text("own.train_needs_key")
         if self.is_running:
-            return f"A run is already in progress; you are watching it. ({self.state().status})"
+            return Text("own.in_progress", status=self.state().status)
         return self._launch("own", run.config, lambda config, run_id: self._run_own(run, config))
 
     def stop(self, key: str | None = None) -> str:
@@ -426,25 +427,29 @@ class TrainJob:
                 state = "stopped"
             self._set(state=state, status=text)
 
-    # ---- the class's own classes (cnnlab.ownmodel.OwnRun)
+    # ---- the class's own classes (cnnlab.ownmodel.OwnRun; its sentences are Texts, section "own")
     def _run_own(self, run, config: TrainConfig) -> None:
         with self._lock:
-            self._set(grid=run.grid, status=f"Training {run.title}: starting…")
+            self._set(grid=run.grid, status=Text("own.starting", title=run.title))
         hooks = training.Hooks(between_batches=self._steering)
         for ev in run.events(self._stop, hooks):
             if ev.kind == "done":
                 break
+            if ev.message and not ev.step:                       # reading the pictures, before the first batch
+                with self._lock:
+                    if self._state.state == "running":
+                        self._set(status=ev.message, elapsed_s=ev.elapsed_s)
+                continue
             self._record(ev, config, run.predict_grid(run.grid), run.title)
         out = run.finish(self.latest_path, ev)
         if "test_accuracy" in out.results:
             self._record(replace(ev, kind="eval", val_loss=out.metrics["test_loss"],
                                  val_acc=out.metrics["test_accuracy"]), config, run.predict_grid(run.grid), run.title)
             self.zoo.set_latest(checkpoints.load(out.path), how="zoo.own_classes")
-            text = (f"{'Stopped' if ev.stopped else 'Finished'} after {ev.step:,} steps ({ev.elapsed_s:.0f} s): "
-                    f"accuracy {out.metrics['test_accuracy']:.1%} on {out.metrics['test_images']} held-out pictures. "
-                    "The Photo tab can now use it as 'latest run'.")
+            text = Text("own.stopped" if ev.stopped else "own.finished", steps=ev.step, seconds=ev.elapsed_s,
+                        accuracy=out.metrics["test_accuracy"], images=out.metrics["test_images"])
         else:
-            text = "The run was stopped before it trained: the model is unchanged."
+            text = Text("own.stopped_early")
         with self._lock:
             self._set(state="stopped" if ev.stopped else "finished", status=text, results=out.results,
                       latest=str(out.path) if "test_accuracy" in out.results else self._state.latest,

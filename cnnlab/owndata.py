@@ -40,40 +40,7 @@ from PIL import Image
 
 from . import imageio
 from .config import LIMITS
-
-TEXT = {
-    "name_empty": "Give the class a name (for example 'pen').",
-    "name_long": "A class name can have at most {n} characters; '{name}…' is longer.",
-    "name_taken": "There is already a class called '{name}'. Choose another name.",
-    "too_many_classes": "There can be at most {n} classes. Delete one first.",
-    "no_class": "That class no longer exists (someone may have deleted it). Pick another one.",
-    "closed": "The class '{name}' is not open for pictures. Ask your teacher to open it.",
-    "class_full": "The class '{name}' is full: it has {n} pictures, the most one class can hold.",
-    "store_full": "All classes together hold {n} pictures, the most the laptop keeps. Delete some first.",
-    "rate": "Slow down a little: you added many pictures in a short time. Try again in {s:.0f} s.",
-    "not_picture": "{name}: {why}",
-    "not_in_class_folder": "{name}: not inside a class folder (the layout is <class>/<picture>)",
-    "not_image_file": "{name}: not a picture file (JPEG, PNG, GIF, WebP, BMP or TIFF)",
-    "member_big": "{name}: larger than {mb:.0f} MB",
-    "missing_file": "line {line}: the file '{name}' is not in the data set",
-    "bad_row": "line {line}: expected 'filename label', found '{text}'",
-    "label_unknown": ("Line {line} of {file} has the label '{label}', which is not one of the class "
-                      "names in {names_file} ({known}). Fix the label or the names file."),
-    "bad_names": ("{file} must map labels to class names, like {{\"1\": \"pen\", \"2\": \"eraser\"}} "
-                  "(or be a list of names)."),
-    "bad_json": "{file} is not valid JSON: {why}.",
-    "bad_zip": "{file} is not a readable zip file; please make the zip again.",
-    "zip_big": "{file} unpacks to more than {mb:.0f} MB; the limit is {mb:.0f} MB.",
-    "zip_members": "{file} holds more than {n} files; the limit is {n}.",
-    "empty_set": ("No pictures were found. Use a zip (or folder) with one folder per class "
-                  "(<class>/<picture>.jpg), or an annotation file of 'filename label' lines with its pictures."),
-    "many_txt": "More than one annotation file was found ({names}); keep only one.",
-    "loose_files": ("These files do not say which class they belong to: upload them in a zip with one "
-                    "folder per class, or add the annotation file of 'filename label' lines."),
-    "over_limit": "{n} more pictures were not loaded: the limit is {limit} pictures in all.",
-    "class_over_limit": "{n} more pictures of '{name}' were not loaded: a class holds at most {limit}.",
-    "too_many_names": "The data set has {n} classes; at most {limit} classes fit. The first {limit} were loaded.",
-}
+from .i18n import Text
 
 PICTURE_SIDE = 224                 # longest side stored: what the backbone sees (224 x 224 after the crop)
 JPEG_QUALITY = 85                  # ~10-20 kB a picture at 224 px
@@ -89,7 +56,21 @@ RATE_CLIENTS = 500                 # buckets kept (oldest forgotten first)
 
 
 class OwnDataError(ValueError):
-    """Something the user must fix; the message is a sentence that says what."""
+    """Something the user must fix; its argument is a ``Text`` (a sentence that says what, in the
+    reader's language when the page renders it; ``str()`` is English)."""
+
+
+def joined(parts, key: str = "own.join_sentences") -> Text | str:
+    """Texts (or plain strings) said one after another, joined the way each language joins them
+    (``own.join_sentences``: sentences; ``own.join_items``: a list of problems; ``own.join_names``:
+    names); "" when there is nothing to say."""
+    parts = [p for p in parts if p]
+    if not parts:
+        return ""
+    out = parts[0]
+    for part in parts[1:]:
+        out = Text(key, a=out, b=part)
+    return out
 
 
 def max_classes() -> int:
@@ -143,8 +124,8 @@ class AddReport:
     """What happened to a batch of pictures."""
     added: int = 0
     duplicates: int = 0
-    bad: list[str] = field(default_factory=list)        # "name: why" for every file skipped
-    refused: str = ""                                   # why the rest were not added (a limit)
+    bad: list[Text] = field(default_factory=list)       # "name: why" for every file skipped
+    refused: Text | str = ""                            # why the rest were not added (a limit)
 
     def merge(self, other: AddReport) -> AddReport:
         self.added += other.added
@@ -204,7 +185,7 @@ class PictureStore:
         for c in self.classes():
             if c.id == class_id:
                 return c
-        raise OwnDataError(TEXT["no_class"])
+        raise OwnDataError(Text("own.no_class"))
 
     def find(self, name: str) -> OwnClass | None:
         key = name.strip().casefold()
@@ -213,19 +194,19 @@ class PictureStore:
     def _clean_name(self, name, exclude: str | None = None) -> str:
         name = " ".join(str(name or "").split())
         if not name:
-            raise OwnDataError(TEXT["name_empty"])
+            raise OwnDataError(Text("own.name_empty"))
         if len(name) > NAME_MAX:
-            raise OwnDataError(TEXT["name_long"].format(n=NAME_MAX, name=name[:NAME_MAX]))
+            raise OwnDataError(Text("own.name_long", n=NAME_MAX, name=name[:NAME_MAX]))
         same = self.find(name)
         if same is not None and same.id != exclude:
-            raise OwnDataError(TEXT["name_taken"].format(name=name))
+            raise OwnDataError(Text("own.name_taken", name=name))
         return name
 
     def create(self, name: str, open: bool = True) -> OwnClass:
         with self._lock:
             name = self._clean_name(name)
             if len(self._classes) >= max_classes():
-                raise OwnDataError(TEXT["too_many_classes"].format(n=max_classes()))
+                raise OwnDataError(Text("own.too_many_classes", n=max_classes()))
             class_id = f"c{self._next}"
             self._next += 1
             self._classes.append({"id": class_id, "name": name, "open": bool(open)})
@@ -271,7 +252,7 @@ class PictureStore:
         for c in self._classes:
             if c["id"] == class_id:
                 return c
-        raise OwnDataError(TEXT["no_class"])
+        raise OwnDataError(Text("own.no_class"))
 
     # ---- pictures
     def pictures(self, class_id: str) -> list[Path]:
@@ -295,12 +276,12 @@ class PictureStore:
         names = list(names) if names is not None else [_source_name(s) for s in sources]
         cls = self.get(class_id)
         if require_open and not cls.open:
-            raise OwnDataError(TEXT["closed"].format(name=cls.name))
+            raise OwnDataError(Text("own.not_open", name=cls.name))
         for source, name in zip(sources, names):
             try:
                 data = encode_picture(source)
             except imageio.ImageInputError as err:
-                report.bad.append(TEXT["not_picture"].format(name=name, why=err))
+                report.bad.append(Text("own.not_picture", name=name, why=err.args[0] if err.args else str(err)))
                 continue
             outcome = self._put(class_id, data, require_open)
             if outcome in ("added", "duplicate"):
@@ -312,22 +293,22 @@ class PictureStore:
         return report
 
     def _put(self, class_id: str, data: bytes, require_open: bool) -> str:
-        """Store one encoded picture: "added", "duplicate", or the sentence saying which limit stops it."""
+        """Store one encoded picture: "added", "duplicate", or the Text saying which limit stops it."""
         digest = picture_digest(data)
         with self._lock:
             try:
                 entry = self._entry(class_id)
             except OwnDataError as err:
-                return str(err)
+                return err.args[0]
             if require_open and not entry["open"]:
-                return TEXT["closed"].format(name=entry["name"])
+                return Text("own.not_open", name=entry["name"])
             path = self.pictures_dir / class_id / f"{digest}.jpg"
             if path.exists():
                 return "duplicate"
             if self._counts.get(class_id, 0) >= max_class_pictures():
-                return TEXT["class_full"].format(name=entry["name"], n=max_class_pictures())
+                return Text("own.class_full", name=entry["name"], n=max_class_pictures())
             if self.total() >= max_pictures():
-                return TEXT["store_full"].format(n=max_pictures())
+                return Text("own.store_full", n=max_pictures())
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".new.", suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
@@ -357,7 +338,7 @@ class PictureStore:
         for name in prepared.classes:
             if self.find(name) is None:
                 if len(self.classes()) >= max_classes():
-                    notes.append(TEXT["too_many_names"].format(n=len(prepared.classes), limit=max_classes()))
+                    notes.append(Text("own.too_many_names", n=len(prepared.classes), limit=max_classes()))
                     break
                 self.create(name, open=False)
         for name in prepared.classes:
@@ -368,7 +349,7 @@ class PictureStore:
             part = self.add(cls.id, [d for d, _ in items], [n for _, n in items])
             report.merge(part)
         if notes:
-            report.refused = " ".join(filter(None, [report.refused] + notes))
+            report.refused = joined([report.refused] + notes)
         return report
 
     def export_zip(self, path: str | Path) -> Path:
@@ -403,7 +384,7 @@ def _safe_folder(name: str) -> str:
 
 
 def _source_name(source) -> str:
-    return "a picture" if isinstance(source, (bytes, bytearray)) else Path(str(source)).name
+    return Text("own.a_picture") if isinstance(source, (bytes, bytearray)) else Path(str(source)).name
 
 
 # --------------------------------------------------------------------------- the rate limit
@@ -440,8 +421,8 @@ class PreparedSet:
     bytes with their class (not decoded yet) and what was skipped."""
     classes: list[str] = field(default_factory=list)
     items: list[tuple[str, str, bytes]] = field(default_factory=list)    # (class, file name, bytes)
-    bad: list[str] = field(default_factory=list)                         # "name: why"
-    notes: list[str] = field(default_factory=list)                       # limits that cut it short
+    bad: list[Text] = field(default_factory=list)                        # "name: why"
+    notes: list[Text] = field(default_factory=list)                      # limits that cut it short
 
     def counts(self) -> dict[str, int]:
         out = {c: 0 for c in self.classes}
@@ -474,7 +455,7 @@ def _folder_files(root: Path) -> _Files:
     def read(name: str) -> bytes:
         p = root / name
         if p.stat().st_size > imageio.MAX_BYTES:
-            raise OwnDataError(TEXT["member_big"].format(name=name, mb=imageio.MAX_BYTES / 2**20))
+            raise OwnDataError(Text("own.member_big", name=name, mb=imageio.MAX_BYTES / 2**20))
         return p.read_bytes()
     return _Files(names, read, root.name)
 
@@ -485,22 +466,22 @@ def zip_files(path: Path) -> _Files:
         z = zipfile.ZipFile(path)
         infos = [i for i in z.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise OwnDataError(TEXT["bad_zip"].format(file=path.name)) from err
+        raise OwnDataError(Text("own.bad_zip", file=path.name)) from err
     if len(infos) > ZIP_MAX_MEMBERS:
-        raise OwnDataError(TEXT["zip_members"].format(file=path.name, n=ZIP_MAX_MEMBERS))
+        raise OwnDataError(Text("own.zip_members", file=path.name, n=ZIP_MAX_MEMBERS))
     by_name = {i.filename: i for i in infos}
     budget = [ZIP_MAX_BYTES]
 
     def read(name: str) -> bytes:
         info = by_name[name]
         if info.file_size > imageio.MAX_BYTES:
-            raise OwnDataError(TEXT["member_big"].format(name=name, mb=imageio.MAX_BYTES / 2**20))
+            raise OwnDataError(Text("own.member_big", name=name, mb=imageio.MAX_BYTES / 2**20))
         if info.file_size > budget[0]:
-            raise OwnDataError(TEXT["zip_big"].format(file=path.name, mb=ZIP_MAX_BYTES / 2**20))
+            raise OwnDataError(Text("own.zip_big", file=path.name, mb=ZIP_MAX_BYTES / 2**20))
         with z.open(info) as f:
             data = f.read(imageio.MAX_BYTES + 1)     # the header's size may lie: read no more than allowed
         if len(data) > imageio.MAX_BYTES:
-            raise OwnDataError(TEXT["member_big"].format(name=name, mb=imageio.MAX_BYTES / 2**20))
+            raise OwnDataError(Text("own.member_big", name=name, mb=imageio.MAX_BYTES / 2**20))
         budget[0] -= len(data)
         return data
     return _Files(sorted(by_name), read, path.name)
@@ -513,7 +494,7 @@ def _loose_files(paths: list[Path], names: list[str] | None = None) -> _Files:
     def read(name: str) -> bytes:
         p = by_name[name]
         if p.stat().st_size > imageio.MAX_BYTES:
-            raise OwnDataError(TEXT["member_big"].format(name=name, mb=imageio.MAX_BYTES / 2**20))
+            raise OwnDataError(Text("own.member_big", name=name, mb=imageio.MAX_BYTES / 2**20))
         return p.read_bytes()
     return _Files(list(by_name), read, "the uploaded files")
 
@@ -540,7 +521,7 @@ def read_files(files: _Files) -> PreparedSet:
     if len(texts) > 1:
         named = [n for n in texts if re.search(r"label|annot", PurePosixPath(n).name, re.I)]
         if len(named) != 1:
-            raise OwnDataError(TEXT["many_txt"].format(names=", ".join(texts[:5])))
+            raise OwnDataError(Text("own.many_txt", names=joined(texts[:5], "own.join_names")))
         texts = named
     if texts:
         return _read_annotations(files, texts[0], jsons[0] if jsons else None)
@@ -559,12 +540,12 @@ def _limited(out: PreparedSet, name: str, per_class: dict[str, int], over: dict[
 def _finish(out: PreparedSet, over: dict[str, int]) -> PreparedSet:
     total_over = sum(over.values())
     if total_over and len(out.items) >= max_pictures():
-        out.notes.append(TEXT["over_limit"].format(n=total_over, limit=max_pictures()))
+        out.notes.append(Text("own.over_limit", n=total_over, limit=max_pictures()))
     else:
         for name, n in over.items():
-            out.notes.append(TEXT["class_over_limit"].format(n=n, name=name, limit=max_class_pictures()))
+            out.notes.append(Text("own.class_over_limit", n=n, name=name, limit=max_class_pictures()))
     if not out.items:
-        raise OwnDataError(" ".join([TEXT["empty_set"]] + out.bad[:3]))
+        raise OwnDataError(joined([Text("own.empty_set"), joined(out.bad[:3], "own.join_items")]))
     out.classes = [c for c in out.classes if any(item[0] == c for item in out.items)] or out.classes
     return out
 
@@ -575,11 +556,11 @@ def _read_imagefolder(files: _Files) -> PreparedSet:
     for name in files.names:
         path = PurePosixPath(name)
         if path.suffix.lower() not in IMAGE_SUFFIXES:
-            out.bad.append(TEXT["not_image_file"].format(name=name))
+            out.bad.append(Text("own.not_image_file", name=name))
             continue
         if len(path.parts) < 2:
             loose += 1
-            out.bad.append(TEXT["not_in_class_folder"].format(name=name))
+            out.bad.append(Text("own.not_in_class_folder", name=name))
             continue
         cls = " ".join(path.parts[-2].split())[:NAME_MAX]
         if cls not in out.classes:
@@ -589,9 +570,9 @@ def _read_imagefolder(files: _Files) -> PreparedSet:
         try:
             out.items.append((cls, name, files.read(name)))
         except OwnDataError as err:
-            out.bad.append(str(err))
+            out.bad.append(err.args[0])
     if loose and not out.items:
-        raise OwnDataError(TEXT["loose_files"])
+        raise OwnDataError(Text("own.loose_files"))
     return _finish(out, over)
 
 
@@ -600,11 +581,11 @@ def read_names(text: str, file: str) -> dict[str, str]:
     try:
         data = json.loads(text)
     except ValueError as err:
-        raise OwnDataError(TEXT["bad_json"].format(file=file, why=str(err).split(":")[0])) from None
+        raise OwnDataError(Text("own.bad_json", file=file, why=str(err).split(":")[0])) from None
     if isinstance(data, list):
         data = {str(i): v for i, v in enumerate(data)}
     if not isinstance(data, dict) or not data or not all(isinstance(v, (str, int)) for v in data.values()):
-        raise OwnDataError(TEXT["bad_names"].format(file=file))
+        raise OwnDataError(Text("own.bad_names", file=file))
     return {str(k).strip(): " ".join(str(v).split())[:NAME_MAX] for k, v in data.items()}
 
 
@@ -613,7 +594,7 @@ def _read_annotations(files: _Files, txt: str, names_file: str | None) -> Prepar
     try:
         text = files.read(txt).decode("utf-8-sig", errors="replace")
     except OwnDataError as err:
-        raise OwnDataError(str(err)) from None
+        raise OwnDataError(err.args[0]) from None
     names = read_names(files.read(names_file).decode("utf-8-sig", errors="replace"), names_file) \
         if names_file else None
     if names:
@@ -631,14 +612,14 @@ def _read_annotations(files: _Files, txt: str, names_file: str | None) -> Prepar
             continue
         parts = line.rsplit(maxsplit=1)
         if len(parts) != 2:
-            out.bad.append(TEXT["bad_row"].format(line=number, text=line[:60]))
+            out.bad.append(Text("own.bad_row", line=number, text=line[:60]))
             continue
         filename, label = parts[0].strip().strip('"'), parts[1].strip()
         if names is not None:
             cls = names.get(label) or by_name.get(label)
             if cls is None:
                 known = ", ".join(list(names)[:8]) + (", …" if len(names) > 8 else "")
-                raise OwnDataError(TEXT["label_unknown"].format(line=number, file=PurePosixPath(txt).name,
+                raise OwnDataError(Text("own.label_unknown", line=number, file=PurePosixPath(txt).name,
                                                                 label=label[:40], names_file=names_file,
                                                                 known=known))
         else:
@@ -649,14 +630,14 @@ def _read_annotations(files: _Files, txt: str, names_file: str | None) -> Prepar
         if member not in pictures:
             member = by_base.get(PurePosixPath(filename).name)
         if member is None:
-            out.bad.append(TEXT["missing_file"].format(line=number, name=filename[:80]))
+            out.bad.append(Text("own.missing_file", line=number, name=filename[:80]))
             continue
         if not _limited(out, cls, per_class, over):
             continue
         try:
             out.items.append((cls, member, files.read(member)))
         except OwnDataError as err:
-            out.bad.append(str(err))
+            out.bad.append(err.args[0])
     return _finish(out, over)
 
 

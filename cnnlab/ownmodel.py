@@ -30,24 +30,16 @@ import torch
 
 from . import checkpoints, datasets, training
 from .config import LIMITS, TrainConfig, check
+from .i18n import Text
 from .metrics import summarize
 from .models import TransferNet
-from .owndata import MIN_PICTURES, RATE_BURST, RATE_PER_S, PictureStore, RateLimit, open_picture
+from .owndata import MIN_PICTURES, RATE_BURST, RATE_PER_S, PictureStore, RateLimit, joined, open_picture
 from .runstate import Grid, most_confident_mistakes
 from .threads import configure_training_thread
 from .training import Learner, TrainEvent
 
 log = logging.getLogger(__name__)
 
-TEXT = {
-    "too_few_classes": "Make at least {n} classes with pictures before training (there are {have}).",
-    "too_few_pictures": ("Every class needs at least {need} pictures to train; {lacking}. "
-                         "Add more pictures, then click Train again."),
-    "lacking": "'{name}' has {have} (add {more} more)",
-    "reading": "reading pictures with the pretrained network: {done}/{total}",
-    "title": "a head on {classes} own classes ({n} pictures)",
-    "feature_failed": "{name}: could not be read ({why})",
-}
 
 FEATURES = 1280                # the backbone's output per picture
 HELD_OUT = 0.2                 # share of each class's pictures kept for the honest accuracy
@@ -195,16 +187,16 @@ class FeatureWorker:
 
 
 # --------------------------------------------------------------------------- a run
-def check_ready(snapshot) -> str | None:
-    """Why the pictures cannot train yet (a sentence with the counts needed), or None."""
+def check_ready(snapshot) -> Text | None:
+    """Why the pictures cannot train yet (a Text with the counts needed), or None."""
     with_pictures = [(c, files) for c, files in snapshot]
     need_classes = int(LIMITS["own_classes"].low)
     if len(with_pictures) < need_classes:
-        return TEXT["too_few_classes"].format(n=need_classes, have=len(with_pictures))
-    lacking = [TEXT["lacking"].format(name=c.name, have=len(files), more=MIN_PICTURES - len(files))
+        return Text("own.too_few_classes", n=need_classes, have=len(with_pictures))
+    lacking = [Text("own.lacking", name=c.name, have=len(files), more=MIN_PICTURES - len(files))
                for c, files in with_pictures if len(files) < MIN_PICTURES]
     if lacking:
-        return TEXT["too_few_pictures"].format(need=MIN_PICTURES, lacking="; ".join(lacking))
+        return Text("own.too_few_pictures", need=MIN_PICTURES, lacking=joined(lacking, "own.join_items"))
     return None
 
 
@@ -248,7 +240,7 @@ class OwnRun:
         self.classes = tuple(c.name for c, _ in self.snapshot)
         self.spec = datasets.own_spec(self.classes)
         self.train_files, self.held_files = split(self.snapshot)
-        self.title = TEXT["title"].format(classes=len(self.classes), n=sum(len(f) for _, f in self.snapshot))
+        self.title = Text("own.title", classes=len(self.classes), n=sum(len(f) for _, f in self.snapshot))
         self.model: TransferNet | None = None
         self.grid = self._grid()
         self._val: datasets.TensorData | None = None
@@ -285,7 +277,7 @@ class OwnRun:
                 if time.perf_counter() - last >= self.config.event_every_s:
                     last = time.perf_counter()
                     yield TrainEvent("step", elapsed_s=last - start,
-                                     message=TEXT["reading"].format(done=done, total=todo))
+                                     message=Text("own.reading", done=done, total=todo))
         if stop.is_set():
             yield TrainEvent("done", stopped=True, elapsed_s=time.perf_counter() - start)
             return

@@ -48,14 +48,16 @@ CLASS_COLORS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2",
                 "#D55E00", "#CC79A7", "#000000", "#999999", "#882255")
 
 
-def confusion_matrix_figure(matrix, classes: Sequence[str], title: str | None = None, lang: str = DEFAULT) -> Figure:
+def confusion_matrix_figure(matrix, classes: Sequence[str], title: str | None = None, lang: str = DEFAULT,
+                            translate_classes: bool = True) -> Figure:
     """Rows: the true class; columns: what the model said. The diagonal is what it got right.
 
     Cells are shaded by the share of their row (so rare classes show as clearly as common ones)
-    and, for up to 20 classes, labelled with their counts.
+    and, for up to 20 classes, labelled with their counts. ``translate_classes=False``: the names
+    are shown as given (class names the students typed are data, never translated).
     """
     cm = np.asarray(matrix, dtype=np.int64)
-    classes = [class_name(lang, str(c)) for c in classes]
+    classes = [class_name(lang, str(c)) if translate_classes else str(c) for c in classes]
     n = len(classes)
     share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     size = min(9.0, 2.0 + 0.5 * n)

@@ -10,6 +10,7 @@ import torch
 
 from . import datasets
 from .config import TrainConfig
+from .i18n import DEFAULT, say
 from .training import TrainEvent
 
 GRID_SIZE = 16              # fixed test images whose predicted labels the class watches change
@@ -63,11 +64,12 @@ class RunState:
     def running(self) -> bool:
         return self.state in ("running", "paused", "stopping")
 
-    def to_dict(self) -> dict:
-        """A JSON-friendly summary (what the app's snapshot API returns)."""
-        out = {k: getattr(self, k) for k in ("version", "run_id", "mode", "state", "status", "config",
+    def to_dict(self, lang: str = DEFAULT) -> dict:
+        """A JSON-friendly summary (what the app's snapshot API returns); the status in ``lang``."""
+        out = {k: getattr(self, k) for k in ("version", "run_id", "mode", "state", "config",
                                              "step", "total_steps", "epoch", "epochs", "elapsed_s",
                                              "images_per_s", "eta_s", "val_acc", "latest")}
+        out["status"] = say(lang, self.status)
         out["running"] = self.running
         out["sweep"] = [dict(r) for r in self.sweep]
         out["sweep_id"] = self.sweep_id

@@ -32,7 +32,7 @@ def trained(flowers_root, tmp_path_factory):
     zoo = ModelZoo(tmp / "no-shipped")
     job = TrainJob(zoo, tmp / "runs", request_threads=None)
     message = job.start_own(OwnRun(store, cache))
-    assert "started" in message
+    assert "started" in str(message)
     assert job.wait(300)
     return store, cache, job, zoo
 

@@ -11,6 +11,11 @@ Logic lives in ``cnnlab.owndata`` (store, loaders, limits) and ``cnnlab.ownmodel
 run, model); the handlers here check the teacher key and the rate limit, and turn errors into
 sentences. Uploads arrive unprocessed (``preprocess=False``) so every file reaches the app's own
 safe decoder.
+
+Every word is in ``cnnlab/i18n`` (section ``own``): fixed ones are ``T(...)``; the ones a handler
+makes (counts, status, answers, errors) are rendered in the reader's language (``lang_of``), and
+the core's Texts (``OwnDataError``, the run's status) with ``say``. The class names the students
+type are data: they are shown as typed, in every language.
 """
 from __future__ import annotations
 
@@ -24,106 +29,23 @@ from PIL import Image
 from .. import imageio, owndata, plots
 from ..cache import LRU
 from ..config import LIMITS
+from ..i18n import DEFAULT, Text, say, tr
 from ..inference import answer
 from ..owndata import (
     IMAGE_SUFFIXES,
     MIN_PICTURES,
     AddReport,
     OwnDataError,
+    joined,
     load_dataset,
     max_class_pictures,
-    max_classes,
     max_pictures,
 )
 from ..ownmodel import OwnRun, OwnSpace, space_for
 from .context import AppContext
+from .lang import T, lang_of
 from .photo import photo_source
 from .train import drawable, frame
-
-TEXT = {
-    "intro": ("### Teach the network your own classes\n"
-              "1. The teacher makes 2-{max_classes} classes (for example *pen*, *eraser*, *scissors*) and opens "
-              "them for pictures. 2. Everyone adds pictures: the webcam, files from a phone or laptop, or a zip. "
-              "3. **Train**: the flower model's pretrained network reads each picture, a small new layer learns "
-              "your classes in seconds. 4. **Test** it live, then export it. Pictures stay on this laptop."),
-    "key": "Teacher key",
-    "key_hint": "needed to change classes, train and export",
-    "classes_heading": "### Classes",
-    "new_name": "New class name",
-    "new_placeholder": "for example: pen",
-    "create": "Add class",
-    "class": "Class",
-    "rename_to": "Rename to",
-    "rename": "Rename",
-    "delete": "Delete class",
-    "open": "Open for students' pictures",
-    "close": "Close",
-    "add_heading": "### Add pictures",
-    "add_class": "Add to class",
-    "camera": "Take a picture (or upload one): it is added at once",
-    "files": "Or several files at once, or a zip",
-    "load_heading": "### Load a prepared data set (teacher)",
-    "load_hint": ("A zip (or folder) with one folder per class (`<class>/<picture>.jpg`, ImageFolder), or an "
-                  "annotation file of `filename label` lines with its pictures and an optional JSON of class "
-                  "names (`cat_to_name.json`). Its classes join these by name."),
-    "load_files": "Data set (zip, or pictures + annotation .txt + names .json)",
-    "load": "Load the data set",
-    "train_heading": "### Train",
-    "train": "Train",
-    "stop": "Stop",
-    "epochs": "Epochs (passes over the pictures)",
-    "test_heading": "### Test",
-    "test_input": "Show the network something",
-    "live": "Or live: the webcam, classified every second",
-    "answer": "Answer",
-    "top": "Top classes",
-    "export_heading": "### Export",
-    "export_model": "Download the model (.pt)",
-    "export_data": "Download the pictures (zip)",
-    "downloads": "Downloads",
-    "clear": "Delete all pictures",
-    "clear_sure": "Yes, delete every picture",
-    "counts_empty": "<p id='own-empty'>No classes yet. The teacher adds them above.</p>",
-    "count": "{n} pictures",
-    "count_one": "1 picture",
-    "is_open": "open for pictures",
-    "is_closed": "closed",
-    "total": "{n} pictures in {k} classes (a class holds at most {per}, all together at most {total}).",
-    "features_pending": " Reading {n} new pictures with the pretrained network in the background…",
-    "need_key": "This needs the teacher key: type it in the teacher key box.",
-    "created": "Added the class '{name}'. It is open for pictures.",
-    "renamed": "Renamed to '{name}'.",
-    "deleted": "Deleted the class '{name}' and its {n} pictures.",
-    "opened": "'{name}' is open: everyone can add pictures to it.",
-    "closed": "'{name}' is closed: only the teacher can add pictures to it now.",
-    "pick_class": "Pick a class first (the teacher adds classes above).",
-    "added": "Added {n} picture(s) to '{name}'.",
-    "dupes": " {n} were already there.",
-    "bad": " Skipped {n}: {names}.",
-    "nothing_added": "Nothing was added.",
-    "loaded": "Loaded {n} pictures into {k} classes ({counts}).",
-    "load_empty": "Choose the data set's files first (a zip, or pictures with their annotation file).",
-    "cleared": "Deleted all {n} pictures. The classes are still there.",
-    "clear_confirm": "Tick 'Yes, delete every picture' first: this cannot be undone.",
-    "no_model": "### No model yet\nAdd at least {n} pictures to each class and click **Train**.",
-    "test_hint": "### Show it something\nTake a picture with the webcam or upload one.",
-    "sure": "## {top}\nI'm fairly sure: **{p:.0%}** (next: {second}, {p2:.0%}).",
-    "unsure": ("## I'm not sure.\nMy best guess is **{top}** ({p:.0%}), then {second} ({p2:.0%}). "
-               "Maybe it is none of our classes ({known}), or it needs more pictures like this one."),
-    "no_download_model": "Train the model first: there is nothing to download yet.",
-    "no_download_data": "There are no pictures to download yet.",
-    "acc_title": "Accuracy on held-out pictures",
-    "loss_title": "Loss",
-    "cm_title": "Held-out pictures: true class (rows) and the network's answer (columns)",
-    "cm_short": "Held-out",
-    "run_idle": "Not trained yet.",
-    "zip_in_files": "{name}: a zip goes in on its own (one zip per upload)",
-    "failed_title": "That did not work",
-    "choice": "{name} ({n})",
-    "choice_closed": "{name} ({n}) (closed)",
-    "webcam_picture": "the webcam picture",
-    "rate": "Slow down a little: you added many pictures in a short time. Try again in {s:.0f} s.",
-}
 
 SURE_PROB = 0.6           # below this top probability the answer is "I'm not sure"
 SURE_MARGIN = 0.2         # ... and when the runner-up is this close
@@ -132,6 +54,8 @@ THUMB_SIDE = 64           # pixels
 LIVE_EVERY_S = 1.0        # a live webcam frame classified this often (~0.1 s of CPU each)
 LIVE_LIMIT_S = 120        # a live stream stops after this long (a forgotten phone does not stream all lesson)
 REFRESH_S = 2.0           # the projector's counts refresh this often (only when something changed)
+
+ACC_SERIES = "validation accuracy"    # the job's name for the curve (shown in the reader's language)
 
 _thumbs: LRU[str] = LRU(1000)       # picture digest -> data URL of its thumbnail (shared, read-only)
 
@@ -149,15 +73,15 @@ def thumb_uri(path: Path) -> str:
         return ""
 
 
-def counts_html(space: OwnSpace, thumbnails: bool = True) -> str:
+def counts_html(space: OwnSpace, thumbnails: bool = True, lang: str = DEFAULT) -> str:
     """Every class with its count, open/closed, and its newest thumbnails."""
     classes = space.store.classes()
     if not classes:
-        return TEXT["counts_empty"]
+        return f"<p id='own-empty'>{tr(lang, 'own.counts_empty')}</p>"
     rows = []
     for c in classes:
-        count = TEXT["count_one"] if c.count == 1 else TEXT["count"].format(n=c.count)
-        state = TEXT["is_open"] if c.open else TEXT["is_closed"]
+        count = tr(lang, "own.count_one") if c.count == 1 else tr(lang, "own.count", n=c.count)
+        state = tr(lang, "own.is_open" if c.open else "own.is_closed")
         thumbs = ""
         if thumbnails:
             uris = [u for u in (thumb_uri(p) for p in space.store.pictures(c.id)[:THUMBS]) if u]
@@ -165,41 +89,44 @@ def counts_html(space: OwnSpace, thumbnails: bool = True) -> str:
                              "object-fit:cover;border-radius:4px'>" for u in uris)
         rows.append(f"<div class='own-class' data-name='{html.escape(c.name, quote=True)}' data-count='{c.count}' "
                     "style='margin:6px 0;padding:6px;border:1px solid #8884;border-radius:8px'>"
-                    f"<b style='font-size:1.3em'>{html.escape(c.name)}</b> · <span class='own-count'>{count}</span>"
-                    f" · <i>{state}</i><div style='display:flex;flex-wrap:wrap;gap:4px;margin-top:4px'>{thumbs}</div>"
+                    f"<b style='font-size:1.3em'>{html.escape(c.name)}</b> · <span class='own-count' "
+                    f"style='white-space:nowrap'>{count}</span> · <span style='white-space:nowrap;opacity:.75'>"
+                    f"{state}</span><div style='display:flex;flex-wrap:wrap;gap:4px;margin-top:4px'>{thumbs}</div>"
                     "</div>")
-    total = TEXT["total"].format(n=space.store.total(), k=len(classes), per=max_class_pictures(),
-                                 total=max_pictures())
+    total = Text("own.total", n=space.store.total(), k=len(classes), per=max_class_pictures(), total=max_pictures())
     pending = space.worker.pending() if space.worker.busy.is_set() else 0
     if pending:
-        total += TEXT["features_pending"].format(n=pending)
-    return f"<div id='own-counts-inner'>{''.join(rows)}<p>{html.escape(total)}</p></div>"
+        total = joined([total, Text("own.features_pending", n=pending)])
+    return f"<div id='own-counts-inner'>{''.join(rows)}<p>{html.escape(say(lang, total))}</p></div>"
 
 
-def class_choices(space: OwnSpace) -> list[tuple[str, str]]:
-    out = []
-    for c in space.store.classes():
-        out.append((TEXT["choice" if c.open else "choice_closed"].format(name=c.name, n=c.count), c.id))
-    return out
+def class_choices(space: OwnSpace, lang: str = DEFAULT) -> list[tuple[str, str]]:
+    """(what the list shows, class id): the class's name as typed, its count, closed or not."""
+    return [(tr(lang, "own.choice" if c.open else "own.choice_closed", name=c.name, n=c.count), c.id)
+            for c in space.store.classes()]
 
 
-def verdict(probs: dict[str, float]) -> str:
+def verdict(probs: dict[str, float], lang: str = DEFAULT) -> str:
     ranked = sorted(probs.items(), key=lambda kv: -kv[1])
     (top, p1), (second, p2) = ranked[0], ranked[1]
     if p1 >= SURE_PROB and p1 - p2 >= SURE_MARGIN:
-        return TEXT["sure"].format(top=top, p=p1, second=second, p2=p2)
-    return TEXT["unsure"].format(top=top, p=p1, second=second, p2=p2, known=", ".join(probs))
+        return tr(lang, "own.sure", top=top, p=p1, second=second, p2=p2)
+    return tr(lang, "own.unsure", top=top, p=p1, second=second, p2=p2,
+              known=say(lang, joined(list(probs), "own.join_names")))
 
 
-def report_text(report: AddReport, name: str) -> str:
-    text = TEXT["added"].format(n=report.added, name=name) if report.added else TEXT["nothing_added"]
+def report_text(report: AddReport, name: str, lang: str = DEFAULT, head: Text | None = None, named: int = 5) -> str:
+    """What happened to a batch of pictures, in ``lang``: ``head`` (default: how many were added
+    to the class ``name``), then the duplicates, the files skipped by name, and the limit hit."""
+    if head is None:
+        head = Text("own.added", n=report.added, name=name) if report.added else Text("own.nothing_added")
+    parts = [head]
     if report.duplicates:
-        text += TEXT["dupes"].format(n=report.duplicates)
+        parts.append(Text("own.dupes", n=report.duplicates))
     if report.bad:
-        text += TEXT["bad"].format(n=len(report.bad), names="; ".join(report.bad[:5]))
-    if report.refused:
-        text += " " + report.refused
-    return text
+        parts.append(Text("own.bad", n=len(report.bad), names=joined(report.bad[:named], "own.join_items")))
+    parts.append(report.refused)
+    return say(lang, joined(parts))
 
 
 def file_paths(value) -> list[tuple[str, str]]:
@@ -216,7 +143,7 @@ def file_paths(value) -> list[tuple[str, str]]:
     return out
 
 
-def zip_pictures(path: str, name: str) -> tuple[list[bytes], list[str], list[str]]:
+def zip_pictures(path: str, name: str) -> tuple[list[bytes], list[str], list]:
     """The pictures inside a zip (any folders): (bytes, names, bad) with the loaders' caps."""
     files = owndata.zip_files(Path(path))
     data, names, bad = [], [], []
@@ -229,7 +156,7 @@ def zip_pictures(path: str, name: str) -> tuple[list[bytes], list[str], list[str
             data.append(files.read(member))
             names.append(member)
         except OwnDataError as err:
-            bad.append(str(err))
+            bad.append(err.args[0])
     return data, names, bad
 
 
@@ -242,140 +169,146 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     def teacher(key) -> bool:
         return ctx.teacher_ok(key)
 
-    def require_teacher(key) -> None:
+    def require_teacher(key, lang: str) -> None:
         if not teacher(key):
-            raise gr.Error(TEXT["need_key"], print_exception=False)
+            raise gr.Error(tr(lang, "own.need_key"), print_exception=False)
 
-    def fail(err: Exception):
-        raise gr.Error(str(err), title=TEXT["failed_title"], print_exception=False) from err
+    def fail(err: Exception, lang: str):
+        """The error's sentence (a Text from the core, or a plain one) in the reader's language."""
+        raise gr.Error(say(lang, err.args[0] if err.args else str(err)), title=tr(lang, "own.failed_title"),
+                       print_exception=False) from err
 
-    gr.Markdown(TEXT["intro"].format(max_classes=max_classes()))
-    key = gr.Textbox(label=TEXT["key"], type="password", visible=bool(ctx.config.teacher_key),
-                     placeholder=TEXT["key_hint"], elem_id="own-key")
+    gr.Markdown(T("own.intro"))
+    key = gr.Textbox(label=T("own.key"), type="password", visible=bool(ctx.config.teacher_key),
+                     placeholder=T("own.key_hint"), elem_id="own-key")
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            gr.Markdown(TEXT["classes_heading"])
+            gr.Markdown(T("own.classes_heading"))
             with gr.Row():
-                new_name = gr.Textbox(label=TEXT["new_name"], placeholder=TEXT["new_placeholder"],
+                new_name = gr.Textbox(label=T("own.new_name"), placeholder=T("own.new_placeholder"),
                                       elem_id="own-new-name", max_length=60, scale=3, min_width=160)
-                create_btn = gr.Button(TEXT["create"], elem_id="own-create", scale=1, min_width=100)
-            chosen = gr.Dropdown(class_choices(space), value=None, label=TEXT["class"], elem_id="own-class",
+                create_btn = gr.Button(T("own.create"), elem_id="own-create", scale=1, min_width=100)
+            chosen = gr.Dropdown(class_choices(space), value=None, label=T("own.class"), elem_id="own-class",
                                  allow_custom_value=True)
             with gr.Row():
-                rename_to = gr.Textbox(label=TEXT["rename_to"], elem_id="own-rename-to", max_length=60,
+                rename_to = gr.Textbox(label=T("own.rename_to"), elem_id="own-rename-to", max_length=60,
                                        scale=3, min_width=160)
-                rename_btn = gr.Button(TEXT["rename"], elem_id="own-rename", scale=1, min_width=100)
+                rename_btn = gr.Button(T("own.rename"), elem_id="own-rename", scale=1, min_width=100)
             with gr.Row():
-                open_btn = gr.Button(TEXT["open"], elem_id="own-open", size="sm")
-                close_btn = gr.Button(TEXT["close"], elem_id="own-close", size="sm")
-                delete_btn = gr.Button(TEXT["delete"], elem_id="own-delete", size="sm", variant="stop")
+                open_btn = gr.Button(T("own.open"), elem_id="own-open", size="sm")
+                close_btn = gr.Button(T("own.close"), elem_id="own-close", size="sm")
+                delete_btn = gr.Button(T("own.delete"), elem_id="own-delete", size="sm", variant="stop")
             notice = gr.Markdown("", elem_id="own-notice")
         with gr.Column(scale=1, min_width=300):
             counts = gr.HTML(counts_html(space), elem_id="own-counts")
-    gr.Markdown(TEXT["add_heading"])
+    gr.Markdown(T("own.add_heading"))
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            target = gr.Dropdown(class_choices(space), value=None, label=TEXT["add_class"], elem_id="own-target",
-                                 allow_custom_value=True)
-            camera = gr.Image(sources=["webcam", "upload", "clipboard"], type="filepath", label=TEXT["camera"],
+            target = gr.Dropdown(class_choices(space), value=None, label=T("own.add_class"),
+                                 elem_id="own-target", allow_custom_value=True)
+            camera = gr.Image(sources=["webcam", "upload", "clipboard"], type="filepath", label=T("own.camera"),
                               elem_id="own-camera", height=300)
         with gr.Column(scale=1, min_width=300):
-            files = gr.File(file_count="multiple", file_types=["image", ".zip"], label=TEXT["files"],
+            files = gr.File(file_count="multiple", file_types=["image", ".zip"], label=T("own.files"),
                             elem_id="own-files", height=160)
             added = gr.Markdown("", elem_id="own-added")
-    gr.Markdown(TEXT["train_heading"])
+    gr.Markdown(T("own.train_heading"))
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             epochs = gr.Slider(LIMITS["own_epochs"].low, LIMITS["own_epochs"].high, 40, step=1,
-                               label=TEXT["epochs"], elem_id="own-epochs")
+                               label=T("own.epochs"), elem_id="own-epochs")
             with gr.Row():
-                train_btn = gr.Button(TEXT["train"], variant="primary", elem_id="own-train")
-                stop_btn = gr.Button(TEXT["stop"], elem_id="own-stop")
-            status = gr.Markdown(TEXT["run_idle"], elem_id="own-status")
-            acc_plot = gr.LinePlot(x="epoch", y="value", color="series", title=TEXT["acc_title"], y_lim=[0, 1],
+                train_btn = gr.Button(T("own.train"), variant="primary", elem_id="own-train")
+                stop_btn = gr.Button(T("own.stop"), elem_id="own-stop")
+            status = gr.Markdown(T("own.run_idle"), elem_id="own-status")
+            acc_plot = gr.LinePlot(x="epoch", y="value", color="series", title=T("own.acc_title"), y_lim=[0, 1],
                                    elem_id="own-acc", height=220)
         with gr.Column(scale=1, min_width=300):
-            cm_image = gr.Image(None, label=TEXT["cm_title"], elem_id="own-cm", interactive=False,
+            cm_image = gr.Image(None, label=T("own.cm_title"), elem_id="own-cm", interactive=False,
                                 visible=False, buttons=[], show_label=False)
-    gr.Markdown(TEXT["test_heading"])
+    gr.Markdown(T("own.test_heading"))
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            test_in = gr.Image(sources=["webcam", "upload", "clipboard"], type="filepath", label=TEXT["test_input"],
+            test_in = gr.Image(sources=["webcam", "upload", "clipboard"], type="filepath", label=T("own.test_input"),
                                elem_id="own-test-input", height=300)
-            live = gr.Image(sources=["webcam"], streaming=True, type="filepath", label=TEXT["live"],
+            live = gr.Image(sources=["webcam"], streaming=True, type="filepath", label=T("own.live"),
                             elem_id="own-live", height=240)
         with gr.Column(scale=1, min_width=300):
-            test_md = gr.Markdown(TEXT["test_hint"], elem_id="own-verdict")
-            test_probs = gr.Label(num_top_classes=3, label=TEXT["top"], elem_id="own-probs", show_heading=False)
-    with gr.Accordion(TEXT["load_heading"].removeprefix("### "), open=False):
-        gr.Markdown(TEXT["load_hint"])
+            test_md = gr.Markdown(T("own.test_hint"), elem_id="own-verdict")
+            test_probs = gr.Label(num_top_classes=3, label=T("own.top"), elem_id="own-probs", show_heading=False)
+    with gr.Accordion(T("own.load_title"), open=False):
+        gr.Markdown(T("own.load_hint"))
         load_files = gr.File(file_count="multiple", file_types=[".zip", ".txt", ".json", "image"],
-                             label=TEXT["load_files"], elem_id="own-load-files", height=140)
-        load_btn = gr.Button(TEXT["load"], elem_id="own-load")
-    gr.Markdown(TEXT["export_heading"])
+                             label=T("own.load_files"), elem_id="own-load-files", height=140)
+        load_btn = gr.Button(T("own.load"), elem_id="own-load")
+    gr.Markdown(T("own.export_heading"))
     with gr.Row():
-        export_model_btn = gr.Button(TEXT["export_model"], elem_id="own-export-model", size="sm")
-        export_data_btn = gr.Button(TEXT["export_data"], elem_id="own-export-data", size="sm")
-        sure = gr.Checkbox(False, label=TEXT["clear_sure"], elem_id="own-clear-sure")
-        clear_btn = gr.Button(TEXT["clear"], variant="stop", elem_id="own-clear", size="sm")
+        export_model_btn = gr.Button(T("own.export_model"), elem_id="own-export-model", size="sm")
+        export_data_btn = gr.Button(T("own.export_data"), elem_id="own-export-data", size="sm")
+        sure = gr.Checkbox(False, label=T("own.clear_sure"), elem_id="own-clear-sure")
+        clear_btn = gr.Button(T("own.clear"), variant="stop", elem_id="own-clear", size="sm")
     with gr.Column(visible=False) as download_box:                 # shown once there is something in it
-        downloads = gr.File(label=TEXT["downloads"], elem_id="own-downloads", interactive=False)
+        downloads = gr.File(label=T("own.downloads"), elem_id="own-downloads", interactive=False)
     seen = gr.State({})                      # what this viewer was last sent (skip unchanged parts)
 
     # ---- classes (teacher)
-    def own_create(name: str | None = None, teacher_key: str | None = None):
+    def own_create(name: str | None = None, teacher_key: str | None = None, request: gr.Request = None):
         """Add a class (open for pictures)."""
-        require_teacher(teacher_key)
+        lang = lang_of(request)
+        require_teacher(teacher_key, lang)
         try:
             c = store.create(name)
         except OwnDataError as err:
-            fail(err)
-        choices = class_choices(space)
-        return (TEXT["created"].format(name=c.name), "", gr.update(choices=choices, value=c.id),
+            fail(err, lang)
+        choices = class_choices(space, lang)
+        return (tr(lang, "own.created", name=c.name), "", gr.update(choices=choices, value=c.id),
                 gr.update(choices=choices, value=c.id))
 
-    def own_rename(class_id: str | None = None, name: str | None = None, teacher_key: str | None = None):
+    def own_rename(class_id: str | None = None, name: str | None = None, teacher_key: str | None = None,
+                   request: gr.Request = None):
         """Rename a class (its pictures stay)."""
-        require_teacher(teacher_key)
+        lang = lang_of(request)
+        require_teacher(teacher_key, lang)
         try:
             c = store.rename(class_id, name)
         except OwnDataError as err:
-            fail(err)
-        choices = class_choices(space)
-        return TEXT["renamed"].format(name=c.name), "", gr.update(choices=choices), gr.update(choices=choices)
+            fail(err, lang)
+        choices = class_choices(space, lang)
+        return tr(lang, "own.renamed", name=c.name), "", gr.update(choices=choices), gr.update(choices=choices)
 
-    def own_delete(class_id: str | None = None, teacher_key: str | None = None):
+    def own_delete(class_id: str | None = None, teacher_key: str | None = None, request: gr.Request = None):
         """Delete a class and its pictures."""
-        require_teacher(teacher_key)
+        lang = lang_of(request)
+        require_teacher(teacher_key, lang)
         try:
             c = store.delete(class_id)
         except OwnDataError as err:
-            fail(err)
+            fail(err, lang)
         space.cache.clear_unused({p.stem for _, files in store.snapshot() for p in files})
-        choices = class_choices(space)
-        return (TEXT["deleted"].format(name=c.name, n=c.count), gr.update(choices=choices, value=None),
+        choices = class_choices(space, lang)
+        return (tr(lang, "own.deleted", name=c.name, n=c.count), gr.update(choices=choices, value=None),
                 gr.update(choices=choices, value=None))
 
-    def set_open(class_id: str, teacher_key: str | None, is_open: bool):
-        require_teacher(teacher_key)
+    def set_open(class_id: str, teacher_key: str | None, is_open: bool, lang: str):
+        require_teacher(teacher_key, lang)
         try:
             c = store.set_open(class_id, is_open)
         except OwnDataError as err:
-            fail(err)
-        choices = class_choices(space)
-        return (TEXT["opened" if is_open else "closed"].format(name=c.name), gr.update(choices=choices),
+            fail(err, lang)
+        choices = class_choices(space, lang)
+        return (tr(lang, "own.now_open" if is_open else "own.now_closed", name=c.name), gr.update(choices=choices),
                 gr.update(choices=choices))
 
-    def own_open(class_id: str | None = None, teacher_key: str | None = None):
+    def own_open(class_id: str | None = None, teacher_key: str | None = None, request: gr.Request = None):
         """Open a class for everyone's pictures."""
-        return set_open(class_id, teacher_key, True)
+        return set_open(class_id, teacher_key, True, lang_of(request))
 
-    def own_close(class_id: str | None = None, teacher_key: str | None = None):
+    def own_close(class_id: str | None = None, teacher_key: str | None = None, request: gr.Request = None):
         """Close a class: only the teacher adds pictures to it."""
-        return set_open(class_id, teacher_key, False)
+        return set_open(class_id, teacher_key, False, lang_of(request))
 
     # ---- adding pictures (anyone, to open classes)
-    def check_rate(n: int, is_teacher: bool, request: gr.Request | None) -> None:
+    def check_rate(n: int, is_teacher: bool, request: gr.Request | None, lang: str) -> None:
         if is_teacher and ctx.teacher.required:
             return
         if not ctx.teacher.required:           # no key: the app only serves this laptop (one user)
@@ -384,27 +317,29 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         host = getattr(getattr(request, "client", None), "host", None) or "?"
         wait = max(space.rate.take(f"s:{session}", n), space.host_rate.take(f"h:{host}", n))
         if wait:
-            raise gr.Error(TEXT["rate"].format(s=max(1.0, wait)), print_exception=False)
+            raise gr.Error(tr(lang, "own.rate", s=max(1.0, wait)), print_exception=False)
 
     def add_sources(class_id, sources, names, teacher_key, request, bad=()):
+        lang = lang_of(request)
         if not class_id:
-            raise gr.Error(TEXT["pick_class"], print_exception=False)
+            raise gr.Error(tr(lang, "own.pick_class"), print_exception=False)
         is_teacher = teacher(teacher_key)
         try:
             cls = store.get(class_id)
             if not is_teacher and not cls.open:
-                raise OwnDataError(owndata.TEXT["closed"].format(name=cls.name))
-            check_rate(len(sources), is_teacher, request)
+                raise OwnDataError(Text("own.not_open", name=cls.name))
+            check_rate(len(sources), is_teacher, request, lang)
             report = store.add(class_id, sources, names, require_open=not is_teacher)
         except OwnDataError as err:
-            fail(err)
+            fail(err, lang)
         report.bad = list(bad) + report.bad
         if report.added:
             space.pictures_added()
         if not report.added and not report.duplicates and (report.bad or report.refused):
-            raise gr.Error(report_text(report, cls.name), title=TEXT["failed_title"], print_exception=False)
-        choices = class_choices(space)
-        return report_text(report, cls.name), gr.update(choices=choices), gr.update(choices=choices)
+            raise gr.Error(report_text(report, cls.name, lang), title=tr(lang, "own.failed_title"),
+                           print_exception=False)
+        choices = class_choices(space, lang)
+        return report_text(report, cls.name, lang), gr.update(choices=choices), gr.update(choices=choices)
 
     def own_add_photo(photo=None, class_id: str | None = None, teacher_key: str | None = None,
                       request: gr.Request = None):
@@ -412,10 +347,10 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         try:
             source = photo_source(photo)
         except imageio.ImageInputError as err:
-            fail(err)
+            fail(err, lang_of(request))
         if source is None:
             return gr.skip(), gr.skip(), gr.skip()
-        name = TEXT["webcam_picture"] if not isinstance(source, str) else Path(source).name
+        name = Text("own.webcam_picture") if not isinstance(source, str) else Path(source).name
         return add_sources(class_id, [source], [name], teacher_key, request)
 
     def own_add_files(files=None, class_id: str | None = None, teacher_key: str | None = None,
@@ -430,7 +365,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                 try:
                     data, members, problems = zip_pictures(path, name)
                 except OwnDataError as err:
-                    bad.append(str(err))
+                    bad.append(err.args[0])
                     continue
                 sources += data
                 names += members
@@ -441,134 +376,161 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         return add_sources(class_id, sources, names, teacher_key, request, bad)
 
     # ---- a prepared data set (teacher)
-    def own_load_dataset(files=None, teacher_key: str | None = None):
+    def own_load_dataset(files=None, teacher_key: str | None = None, request: gr.Request = None):
         """Load a prepared data set: a zip in ImageFolder layout, or pictures + an annotation file."""
-        require_teacher(teacher_key)
+        lang = lang_of(request)
+        require_teacher(teacher_key, lang)
         paths = file_paths(files)
         if not paths:
-            raise gr.Error(TEXT["load_empty"], print_exception=False)
+            raise gr.Error(tr(lang, "own.load_empty"), print_exception=False)
         try:
             prepared = load_dataset([p for p, _ in paths], [n for _, n in paths])
             report = store.import_set(prepared)
         except OwnDataError as err:
-            fail(err)
+            fail(err, lang)
         if not report.added and not report.duplicates:
-            raise gr.Error(report_text(report, ""), title=TEXT["failed_title"], print_exception=False)
+            raise gr.Error(report_text(report, "", lang), title=tr(lang, "own.failed_title"), print_exception=False)
         space.pictures_added()
-        counts = ", ".join(f"{name} {n}" for name, n in prepared.counts().items())
-        text = TEXT["loaded"].format(n=report.added, k=len(prepared.classes), counts=counts)
-        if report.duplicates:
-            text += TEXT["dupes"].format(n=report.duplicates)
-        if report.bad:
-            text += TEXT["bad"].format(n=len(report.bad), names="; ".join(report.bad[:8]))
-        if report.refused:
-            text += " " + report.refused
-        choices = class_choices(space)
-        return text, gr.update(choices=choices), gr.update(choices=choices)
+        counts = joined([Text("own.name_count", name=name, n=n) for name, n in prepared.counts().items()],
+                        "own.join_names")
+        head = Text("own.loaded", n=report.added, k=len(prepared.classes), counts=counts)
+        choices = class_choices(space, lang)
+        return report_text(report, "", lang, head=head, named=8), gr.update(choices=choices), gr.update(choices=choices)
 
-    def own_clear_pictures(sure: bool = False, teacher_key: str | None = None):
+    def own_clear_pictures(sure: bool = False, teacher_key: str | None = None, request: gr.Request = None):
         """Delete every picture of every class (the classes stay)."""
-        require_teacher(teacher_key)
+        lang = lang_of(request)
+        require_teacher(teacher_key, lang)
         if sure is not True:
-            raise gr.Error(TEXT["clear_confirm"], print_exception=False)
+            raise gr.Error(tr(lang, "own.clear_confirm"), print_exception=False)
         n = store.clear_pictures()
         space.cache.clear_unused(set())
-        choices = class_choices(space)
-        return TEXT["cleared"].format(n=n), False, gr.update(choices=choices), gr.update(choices=choices)
+        choices = class_choices(space, lang)
+        return tr(lang, "own.cleared", n=n), False, gr.update(choices=choices), gr.update(choices=choices)
 
     # ---- training (teacher) and the run's view (everyone)
-    def own_train(epochs: float = 40, teacher_key: str | None = None):
+    def own_train(epochs: float = 40, teacher_key: str | None = None, request: gr.Request = None):
         """Train the own classes as the class's shared run (a small head on the pretrained network's features)."""
-        require_teacher(teacher_key)
+        lang = lang_of(request)
+        require_teacher(teacher_key, lang)
         from ..ownmodel import default_config
         try:
             run = OwnRun(store, space.cache, default_config(epochs=epochs))
         except ValueError as err:
-            fail(err)
-        return job.start_own(run, teacher_key)
+            fail(err, lang)
+        return say(lang, job.start_own(run, teacher_key))
 
-    def own_stop(teacher_key: str | None = None):
+    def own_stop(teacher_key: str | None = None, request: gr.Request = None):
         """Stop the shared run after the current batch."""
-        return job.stop(teacher_key)
+        return say(lang_of(request), job.stop(teacher_key))
 
-    shown = {"key": None, "html": ""}               # the counts view, drawn once per change for every viewer
+    shown: dict[str, tuple] = {}                    # the counts view, drawn once per change and language
     shown_lock = threading.Lock()
 
-    def shared_counts() -> str:
+    def shared_counts(lang: str) -> str:
         key = (store.version, space.worker.busy.is_set())
         with shown_lock:
-            if shown["key"] != key:
-                shown["key"], shown["html"] = key, counts_html(space)
-            return shown["html"]
+            if shown.get(lang, (None,))[0] != key:
+                shown[lang] = (key, counts_html(space, lang=lang))
+            return shown[lang][1]
 
-    def view(state: dict, force: bool = False):
+    def confusion_png(snap, lang: str) -> str:
+        """The run's confusion matrix in ``lang``, drawn once per run and language for every viewer.
+        The class names are the students' own: shown as typed, never translated."""
+        path = scratch.shared_folder("own") / f"confusion-{snap.run_id}-{lang}.png"
+        if not path.is_file():
+            r = snap.results
+            fig = plots.confusion_matrix_figure(r["confusion_matrix"], r["classes"], tr(lang, "own.cm_short"),
+                                                lang=lang, translate_classes=False)
+            tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
+            fig.savefig(tmp, format="png", dpi=90)
+            tmp.replace(path)
+        return str(path)
+
+    def view(state: dict, lang: str, force: bool = False):
         """What changed since this viewer's last refresh: counts, class lists, the run."""
         out = {}
         if force or state.get("store") != store.version or (state.get("pending") and not space.worker.busy.is_set()):
-            out[counts] = shared_counts()
-            choices = class_choices(space)
+            out[counts] = shared_counts(lang)
+            choices = class_choices(space, lang)
             out[chosen] = gr.update(choices=choices)
             out[target] = gr.update(choices=choices)
             state = {**state, "store": store.version, "pending": space.worker.busy.is_set()}
         snap = job.state()
+        words = dict(title=tr(lang, "own.acc_title"), x_title=tr(lang, "own.axis_epoch"),
+                     y_title=tr(lang, "own.axis_accuracy"), color_title=tr(lang, "own.legend"))
         if snap.mode == "own" and (force or state.get("run") != snap.version):
-            out[status] = snap.status
-            acc = drawable(frame([r for r in snap.accuracy], ("epoch", "value", "series")), ["validation accuracy"])
-            out[acc_plot] = gr.LinePlot(acc, x_lim=[0, snap.epochs or 1])
+            out[status] = say(lang, snap.status)
+            acc = drawable(frame([r for r in snap.accuracy], ("epoch", "value", "series")), [ACC_SERIES])
+            acc = acc.assign(series=acc["series"].map(lambda s: tr(lang, "own.series_accuracy")
+                                                      if s == ACC_SERIES else s))
+            out[acc_plot] = gr.LinePlot(acc, x_lim=[0, snap.epochs or 1], **words)
             r = snap.results
             if r and "confusion_matrix" in r and state.get("cm") != snap.run_id:
-                fig = plots.confusion_matrix_figure(r["confusion_matrix"], r["classes"], TEXT["cm_short"])
-                path = scratch.shared_folder("own") / f"confusion-{snap.run_id}.png"
-                fig.savefig(path, format="png", dpi=90)
-                out[cm_image] = gr.Image(str(path), visible=True)
+                out[cm_image] = gr.Image(confusion_png(snap, lang), visible=True)
                 state = {**state, "cm": snap.run_id}
             state = {**state, "run": snap.version}
+        elif force:
+            out[acc_plot] = gr.LinePlot(**words)
         out[seen] = state
         return out
 
-    def refresh(state):
-        return view(state or {})
+    def refresh(state, request: gr.Request = None):
+        return view(state or {}, lang_of(request))
 
-    def own_status() -> dict:
-        """The own classes as JSON: names, picture counts, open or closed, and the last run's state."""
+    def start(state, request: gr.Request = None):
+        """A new page or the tab opened: everything as it is now, in the reader's language."""
+        lang = lang_of(request)
+        out = view(state or {}, lang, force=True)
+        if job.state().mode != "own":
+            out[status] = tr(lang, "own.run_idle")
+        return out
+
+    def own_status(request: gr.Request = None) -> dict:
+        """The own classes as JSON: names, picture counts, open or closed, and the last run's state
+        (its status in the caller's language)."""
         snap = job.state()
         return {"classes": [{"id": c.id, "name": c.name, "pictures": c.count, "open": c.open}
                             for c in store.classes()],
                 "total": store.total(), "features_pending": space.worker.pending(),
-                "run": {"state": snap.state, "status": snap.status} if snap.mode == "own" else None,
+                "run": {"state": snap.state, "status": say(lang_of(request), snap.status)}
+                if snap.mode == "own" else None,
                 "model": list(space.model().classes) if space.model() else None}
 
     # ---- test and export
-    def own_test(photo=None):
+    def own_test(photo=None, request: gr.Request = None):
         """Classify a picture with the model trained on the own classes: top classes, and 'I'm not sure' when unsure."""
+        lang = lang_of(request)
         try:
             source = photo_source(photo)
             if source is None:
-                return TEXT["test_hint"], None
+                return tr(lang, "own.test_hint"), None
             picture = imageio.load_photo(source)
         except imageio.ImageInputError as err:
-            fail(err)
+            fail(err, lang)
         loaded = space.model()
         if loaded is None:
-            return TEXT["no_model"].format(n=MIN_PICTURES), None
+            return tr(lang, "own.no_model", n=MIN_PICTURES), None
         result = answer(loaded, picture.image)
-        return verdict(result.probs), result.probs
+        return verdict(result.probs, lang), result.probs
 
-    def own_export_model(teacher_key: str | None = None):
+    def own_export_model(teacher_key: str | None = None, request: gr.Request = None):
         """The model trained on the own classes as a cnnlab checkpoint (.pt)."""
-        require_teacher(teacher_key)
+        lang = lang_of(request)
+        require_teacher(teacher_key, lang)
         if space.model() is None:
-            raise gr.Error(TEXT["no_download_model"], print_exception=False)
+            raise gr.Error(tr(lang, "own.no_download_model"), print_exception=False)
         folder = scratch.folder("own-model-")
         out = folder / "own-classes.pt"
         out.write_bytes(space.model_path.read_bytes())
         return str(out)
 
-    def own_export_data(teacher_key: str | None = None):
+    def own_export_data(teacher_key: str | None = None, request: gr.Request = None):
         """The pictures as a zip: ImageFolder layout + annotations.txt + cat_to_name.json."""
-        require_teacher(teacher_key)
+        lang = lang_of(request)
+        require_teacher(teacher_key, lang)
         if not store.total():
-            raise gr.Error(TEXT["no_download_data"], print_exception=False)
+            raise gr.Error(tr(lang, "own.no_download_data"), print_exception=False)
         return str(store.export_zip(scratch.folder("own-data-") / "own-classes.zip"))
 
     lists = [chosen, target]
@@ -621,7 +583,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     timer.tick(refresh, seen, outputs, api_visibility="private", concurrency_limit=None,
                concurrency_id="own-refresh", show_progress="hidden")
     for event in ([tab.select] if isinstance(tab, gr.Tab) else []) + [demo.load]:
-        event(lambda s: view(s or {}, force=True), seen, outputs, api_visibility="private",
+        event(start, seen, outputs, api_visibility="private",
               concurrency_limit=None, concurrency_id="own-refresh", show_progress="hidden")
     gr.api(own_status, api_name="own_status", concurrency_limit=None,
            api_description="The own classes as JSON: names, picture counts, open or closed, the last run.")

@@ -23,6 +23,7 @@ from ..builder import BUILT
 from ..checkpoints import CheckpointError
 from ..config import LIMITS, LimitError, TrainConfig, check_train
 from ..datasets import DATASETS, get_spec
+from ..i18n import DEFAULT, say
 from ..imageio import data_url
 from ..models import MODELS, models_for
 from ..plots import RIGHT, WRONG
@@ -337,7 +338,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         return render(snap, state)
 
     def render(snap, state) -> dict:
-        out = {status: snap.status}
+        out = {status: say(DEFAULT, snap.status)}          # the own run's status is a Text
         top = loss_ceiling(snap)
         loss = frame(list(snap.loss) + steer_ui.marker_rows(snap.markers, top), ("epoch", "value", "series"))
         loss = drawable(loss.assign(value=loss["value"].clip(upper=top)), LOSS_SERIES)
