@@ -3,6 +3,7 @@
     python -m cnnlab train --dataset mnist --model cnn --epochs 3
     python -m cnnlab evaluate checkpoints/mnist-cnn.pt
     python -m cnnlab train --dry-run            # one or two batches, for CI
+    python -m cnnlab train --tensorboard runs/tb   # then: tensorboard --logdir runs/tb
 """
 from __future__ import annotations
 
@@ -55,9 +56,21 @@ def cmd_train(args) -> int:
             raise ValueError(f"--init {args.init} holds {init.model_name} on {init.dataset}, "
                              f"not {config.model} on {config.dataset}")
         start_model = init.model
+    board = None
+    if args.tensorboard:
+        from .models import build_model
+        from .tblog import TensorBoardLogger
+        from .training import seed_everything
+        board = TensorBoardLogger(args.tensorboard, args.data_dir)
+        if start_model is None:                 # built here (as fit would, same seed) for the graph
+            seed_everything(config.seed)
+            start_model = build_model(config.model, datasets.get_spec(config.dataset), finetune=config.finetune,
+                                      layers=config.layers)
     bar = None
     for ev in fit(config, root=args.data_dir, download=args.download, model=start_model,
                   max_steps=2 if args.dry_run else 0, final_eval=False):
+        if board is not None and ev.kind != "done":
+            board(ev, start_model, config)
         if ev.kind == "start":
             bar = tqdm(total=ev.total_steps, desc=ev.message, unit="step", file=sys.stderr)
             continue
@@ -71,6 +84,9 @@ def cmd_train(args) -> int:
             print(ev.message)
             done = ev
     if args.dry_run:
+        if board is not None:
+            board(done, done.model, config)
+            print(f"wrote TensorBoard logs to {board.last_dir}")
         print("dry run: 2 batches trained, nothing saved")
         return 0
     test = datasets.load(config.dataset, "test", args.data_dir, args.download)
@@ -78,6 +94,9 @@ def cmd_train(args) -> int:
               **({"init": str(args.init)} if args.init else {})}
     path, metrics, _ = evaluate_and_save(out, done.model, config, test, extra=so_far)
     print(f"saved {path}")
+    if board is not None:
+        board(dataclasses.replace(done, metrics=metrics), done.model, config)
+        print(f"wrote TensorBoard logs to {board.last_dir} (see them: tensorboard --logdir {args.tensorboard})")
     _report(path, metrics)
     return 0
 
@@ -125,6 +144,9 @@ def main(argv=None) -> int:
     train.add_argument("--init", default=None,
                        help="start from this checkpoint's weights instead of random ones (a second stage)")
     train.add_argument("--dry-run", action="store_true", help="train two batches and save nothing (CI)")
+    train.add_argument("--tensorboard", default=None, metavar="DIR",
+                       help="also write TensorBoard logs (scalars, test pictures, the model graph, the last "
+                            "layer's embedding) to DIR/run-N-DATASET-MODEL (default: none)")
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", parents=[common], help="test accuracy, per class, confusion matrix")

@@ -113,6 +113,14 @@ LIMITS: dict[str, Limit] = {
     "val_size": Limit("limits.val_size", 100, 10_000,
                       "live validation points: fewer than 100 images give noisy curves; 10,000 is a whole "
                       "test set", ),
+    # ---- the hyperparameter grid (Train tab's "Hyperparameter grid", /train_grid, cnnlab.sweep)
+    "grid_configs": Limit("limits.grid_configs", 1, 12,
+                          "learning rates x batch sizes x optimizers x models, one after the other: 12 short "
+                          "runs already fill a lesson's quarter of an hour on a 2-core laptop"),
+    "grid_seconds": Limit("limits.grid_seconds", 30, 900,
+                          "the whole grid's training time, shared equally by its configurations (each also "
+                          "needs a second or two for its test); 15 minutes is as long as a class watches",
+                          integer=False, unit="limits.seconds"),
     # ---- the class board's correction loop (/board_finetune, cnnlab.finetune)
     "finetune_seconds": Limit("limits.finetune_seconds", 2, 30,
                               "the class waits for the result: 2 s already changes the model, 30 s is the "

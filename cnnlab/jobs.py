@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import checkpoints, datasets, training
+from . import checkpoints, datasets, sweep, training
 from .classroom import TeacherKey
 from .config import TrainConfig, train_problem
 from .i18n import Text
@@ -118,6 +118,14 @@ class TrainJob:
             return ("The optimizer race runs on MNIST or Fashion-MNIST (photos would take minutes); "
                     "choose one of those.")
         return self._launch("race", config, self._run_race)
+
+    def start_sweep(self, plan, key: str | None = None) -> str:
+        """A hyperparameter grid (``sweep.plan``): its configurations one after the other as one
+        shared run; the table (``RunState.sweep``) fills in as each ends. Stop ends the grid."""
+        problem = self._check(plan.configs[0], key)
+        if problem:
+            return problem
+        return self._launch("sweep", plan.configs[0], lambda config, run_id: self._run_sweep(plan, run_id))
 
     def start_own(self, run, key: str | None = None) -> str | Text:
         """Train the class's own classes (an ``ownmodel.OwnRun``: a small head on the pictures'
@@ -226,7 +234,8 @@ class TrainJob:
             self._last_train_epoch = None
             run_id = self._state.run_id + 1
             spec = datasets.get_spec(config.dataset)
-            what = ("Optimizer race" if mode == "race" else f"Training {config.model}") + f" on {spec.title}"
+            what = {"race": "Optimizer race", "sweep": "Hyperparameter grid"}.get(
+                mode, f"Training {config.model}") + f" on {spec.title}"
             self._state = RunState(version=self._state.version + 1, run_id=run_id, mode=mode,
                                    state="running", status=f"{what}: loading the data…",
                                    config=config.to_dict(), epochs=config.epochs, latest=self._state.latest)
@@ -264,7 +273,7 @@ class TrainJob:
                 log.exception("training subscriber %r failed on %s", subscriber, event.kind)
 
     # ---- a normal run
-    def _run_training(self, config: TrainConfig, run_id: int) -> None:
+    def _run_training(self, config: TrainConfig, run_id: int, final: bool = True) -> None:
         root, download = self.data_root, self.download
         spec = datasets.get_spec(config.dataset)
         test = datasets.load(config.dataset, "test", root, download)
@@ -280,7 +289,7 @@ class TrainJob:
         for ev in training.fit(config, root=root, stop=self._stop, model=model, download=download,
                                final_eval=False, hooks=training.Hooks(between_batches=self._steering)):
             if ev.kind == "done":
-                self._finish_training(ev, model, config, test, title)
+                self._finish_training(ev, model, config, test, title, final)
                 return
             if ev.kind == "start" and trunk_frozen(model):
                 grid_features = self._grid_features(model, grid_x)
@@ -333,7 +342,7 @@ class TrainJob:
                       grid=grid, status=status)
 
     def _finish_training(self, ev: TrainEvent, model: nn.Module, config: TrainConfig,
-                         test: datasets.TensorData, title: str) -> None:
+                         test: datasets.TensorData, title: str, final: bool = True) -> None:
         """Final evaluation, checkpoint, publish as 'latest', tell the subscribers, show results.
 
         After a Stop the test set is the validation subset (a fraction of a second), so a stopped
@@ -371,9 +380,52 @@ class TrainJob:
             acc = f": test accuracy {results['test_accuracy']:.1%}{on}"
         text = (f"{how} after {ev.step:,} steps ({ev.elapsed_s:.0f} s){acc}. "
                 "The other tabs can now use it as 'latest run'.")
+        end = ("stopped" if ev.stopped else "finished") if final or user_stop else "running"   # a grid goes on
         with self._lock:
-            self._set(state="stopped" if ev.stopped else "finished", status=text, results=results,
+            self._set(state=end, status=text, results=results,
                       latest=str(path), eta_s=None, step=ev.step, epoch=ev.epoch, elapsed_s=ev.elapsed_s)
+
+    # ---- a hyperparameter grid (cnnlab.sweep)
+    def _run_sweep(self, plan, run_id: int) -> None:
+        """Each configuration as a normal run (its own run id, curves, pictures and results), the
+        table updated as each starts and ends."""
+        table = list(sweep.rows(plan))
+        n = len(plan.configs)
+        with self._lock:
+            self._set(sweep=tuple(table), sweep_id=run_id)
+        for k, config in enumerate(plan.configs):
+            if self._stop.is_set():
+                break
+            with self._lock:
+                table[k] = {**table[k], "state": "training"}
+                self._steering = Steering()
+                self._loss, self._acc = [], []
+                self._last_train_epoch = None
+                self._set(run_id=run_id + k, sweep=tuple(table), config=config.to_dict(), epochs=config.epochs,
+                          evals=(), results=None, step=0, total_steps=0, epoch=0.0, eta_s=None, val_acc=None,
+                          status=f"Hyperparameter grid: configuration {k + 1} of {n} "
+                                 f"({config.model}, {config.optimizer}, lr {config.lr:g}, batch {config.batch_size})…")
+            self._run_training(config, run_id + k, final=k == n - 1)
+            r = self._state.results or {}
+            with self._lock:
+                table[k] = {**table[k], "state": "stopped" if self._stop.is_set() else "done",
+                            "test_accuracy": r.get("test_accuracy"), "test_images": r.get("test_images"),
+                            "seconds": r.get("seconds")}
+                self._set(sweep=tuple(table))
+        table = [{**row, "state": "skipped"} if row["state"] == "waiting" else row for row in table]
+        top = sweep.best(table)
+        done = sum(row["state"] not in ("waiting", "skipped") for row in table)
+        with self._lock:
+            self._set(sweep=tuple(table))
+        text = (f"Hyperparameter grid {'stopped' if self._stop.is_set() else 'finished'}: {done} of {n} "
+                "configurations trained"
+                + (f"; best: configuration {top['config']} ({top['model']}, {top['optimizer']}, lr {top['lr']:g}, "
+                   f"batch {top['batch_size']}) with {top['test_accuracy']:.1%}" if top else "") + ".")
+        with self._lock:
+            state = self._state.state
+            if state in ("running", "stopping", "paused"):
+                state = "stopped"
+            self._set(state=state, status=text)
 
     # ---- the class's own classes (cnnlab.ownmodel.OwnRun; its sentences are Texts, section "own")
     def _run_own(self, run, config: TrainConfig) -> None:

@@ -57,6 +57,8 @@ class RunState:
     grid: Grid | None = None
     results: dict | None = None         # set when a run ends (see TrainJob._finish_training)
     latest: str | None = None           # path of the latest checkpoint file, when there is one
+    sweep: tuple = ()                   # a hyperparameter grid's rows (cnnlab.sweep.rows), filled as it runs
+    sweep_id: int = 0                   # the run id of the grid's first configuration (0: no grid yet)
 
     @property
     def running(self) -> bool:
@@ -69,6 +71,8 @@ class RunState:
                                              "images_per_s", "eta_s", "val_acc", "latest")}
         out["status"] = say(lang, self.status)
         out["running"] = self.running
+        out["sweep"] = [dict(r) for r in self.sweep]
+        out["sweep_id"] = self.sweep_id
         out["evals"] = list(self.evals)
         out["markers"] = [dict(zip(("epoch", "old_lr", "new_lr"), m)) for m in self.markers]
         out["loss"] = [dict(zip(("epoch", "value", "series"), r)) for r in self.loss]

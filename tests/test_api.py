@@ -96,6 +96,9 @@ def valid_calls(tmp_path: Path) -> dict:
         "/train_pause": ({}, r"No run is going|Paused"),                 # a short run may have ended
         "/train_set_lr": (dict(lr=0.001), None),
         "/train_resume": ({}, None),
+        "/train_grid": (dict(dataset="mnist", epochs=1, train_size=1000, learning_rates="0.003", batch_sizes="256",
+                             optimizers=["adam"], models=["mlp"], seconds=30), None),   # "in progress": an answer
+        "/train_tensorboard": (dict(on=False), None),
         "/train_stop": ({}, None),
         "/train_code": (dict(model="custom"), None),                       # this session's built stack
         "/tsne_snapshots": ({}, None),

@@ -11,6 +11,7 @@ from ..config import AppConfig, data_root
 from ..inside import LiveInside, PatchCache
 from ..jobs import TrainJob
 from ..maps import MapCache
+from ..runs import FOLDER, RunIndex, RunRecorder
 from ..scratch import Scratch
 from ..snapshots import SnapshotRecorder
 from ..zoo import ModelZoo
@@ -28,6 +29,7 @@ class AppContext:
     scratch: Scratch                # the app's temporary files (pruned, removed at exit)
     patches: PatchCache             # the test patches that excite each filter, per checkpoint
     live: LiveInside                # the first layer during the shared run (subscribed to ``job``)
+    runs: RunIndex | None = None    # the lesson's finished runs, to compare (a RunRecorder subscribed to ``job``)
 
     @property
     def data_root(self) -> Path:
@@ -46,5 +48,7 @@ def build_context(config: AppConfig) -> AppContext:
     recorder, live = SnapshotRecorder(root), LiveInside(root)
     job.subscribe(recorder)
     job.subscribe(live)
+    runs = RunIndex(Path(config.runs_dir) / FOLDER)
+    job.subscribe(RunRecorder(runs, job))
     return AppContext(config, zoo, teacher, job, BoardStore(Path(config.runs_dir) / "board.sqlite"),
-                      MapCache(root), recorder, Scratch(), PatchCache(), live)
+                      MapCache(root), recorder, Scratch(), PatchCache(), live, runs)

@@ -29,6 +29,7 @@ from ..models import MODELS, models_for
 from ..plots import RIGHT, WRONG
 from ..race import RACE_OPTIMIZERS, RACE_STEPS, lane_label
 from . import builder as builder_ui
+from . import runs as runs_ui
 from . import steer as steer_ui
 from .context import AppContext
 from .inputs import flag, number
@@ -281,6 +282,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                                              visible=job.state().latest is not None, elem_id="train-download")
                 upload = gr.File(label="Upload a checkpoint (.pt) to use it as the latest run",
                                  file_types=[".pt"], type="filepath", elem_id="train-upload")
+            runs_ui.build(ctx, {"dataset": dataset, "epochs": epochs, "train_size": train_size, "augment": augment},
+                          key, notice, make_config)
     seen = gr.State({"version": -1})
     timer = gr.Timer(TICK_S)
 
