@@ -7,7 +7,7 @@ points two seeds differ by.
 
 One CNN epoch on all 60,000 digits, the script and the app's run side by side. Measured on a 2-core
 box shared with other work (load 12-20): script 98.57%, app 98.63%; 9 min 52 s of CPU for both, so
-this is the suite's slowest test (there is no "slow" marker to deselect it yet)."""
+far too long for every run of the suite: it is marked ``long`` and runs with ``pytest -m long``."""
 from __future__ import annotations
 
 import os
@@ -15,12 +15,15 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from cnnlab import codegen, training
 from cnnlab.config import TrainConfig
 
 SETTING = TrainConfig(dataset="mnist", model="cnn", optimizer="adam", lr=3e-3, batch_size=128, epochs=1)
 
 
+@pytest.mark.long
 def test_the_script_reaches_the_apps_accuracy(tmp_path, data_root):
     path = tmp_path / codegen.script_name(SETTING)
     path.write_text(codegen.script(SETTING))
