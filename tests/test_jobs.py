@@ -123,7 +123,7 @@ def test_second_start_is_refused_with_a_message_and_stop_acts_within_one_batch(t
         probs = job.zoo.get(LATEST).model(torch.zeros(1, 1, 28, 28)).softmax(1)
     assert torch.isclose(probs.sum(), torch.tensor(1.0))
     assert "No run" in str(job.stop())
-    assert "started" in job.start(TrainConfig(**QUICK, time_budget_s=0.5))   # and it can train again
+    assert "started" in str(job.start(TrainConfig(**QUICK, time_budget_s=0.5)))   # and it can train again
     assert job.wait(600) and job.state().run_id == 2
 
 
