@@ -268,11 +268,11 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
             path = store.export_zip(folder / f"{name}-drawings.zip")
         return str(path)
 
-    def model_choices():
-        return ctx.zoo.choices(("mnist",)), ctx.zoo.default(("mnist",), latest_first=True)
+    def model_choices(lang: str = DEFAULT):
+        return ctx.zoo.choices(("mnist",), lang), ctx.zoo.default(("mnist",), latest_first=True)
 
-    def refresh_models(current):
-        choices, default = model_choices()
+    def refresh_models(current, request: gr.Request = None):
+        choices, default = model_choices(lang_of(request))
         return gr.Dropdown(choices=choices, value=current if current in [k for _, k in choices] else default)
 
     def run_finetune(teacher_key=None, model=None, seconds=ft.FinetuneConfig.time_budget_s, mix_mnist=False,
@@ -330,7 +330,7 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
             cell = gr.Gallery(label=T("board.cell_gallery"), show_label=False, columns=4, height=300,
                               object_fit="contain",
                               fit_columns=False, interactive=False, elem_id="board-cell")
-    with gr.Accordion(T("board.teacher"), open=False, elem_id="board-teacher"):
+    with gr.Accordion(T("board.teacher"), open=False, elem_id="board-teacher") as teacher:
         key = gr.Textbox(label=T("board.teacher_key"), type="password", visible=bool(ctx.config.teacher_key),
                          elem_id="board-key")
         with gr.Row():
@@ -353,10 +353,10 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
             ft_model = gr.Dropdown(choices, value=default, label=T("board.ft_model"), elem_id="board-ft-model",
                                    allow_custom_value=True)     # 'latest' joins once a run has trained
             ft_seconds = gr.Slider(LIMITS["finetune_seconds"].low, LIMITS["finetune_seconds"].high,
-                                   value=ft.FinetuneConfig.time_budget_s, step=1,
+                                   value=ft.FinetuneConfig.time_budget_s, step=1, min_width=220,
                                    label=T("board.ft_seconds"))
             # The label's number is MIX_DIGITS (tests/test_i18n.py checks it in every language).
-            ft_mix = gr.Checkbox(label=T("board.ft_mix"))
+            ft_mix = gr.Checkbox(label=T("board.ft_mix"), min_width=220)
         ft_btn = gr.Button(T("board.ft_btn"), variant="primary", elem_id="board-ft")
         ft_msg = gr.Markdown(elem_id="board-ft-msg")
         # Hidden until a fine-tune has results (its headers are made in the teacher's language then).
@@ -398,6 +398,8 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
                      api_description=f"Teacher: this board's drawings as {what}.").success(
             lambda: gr.File(visible=True), None, output, queue=False, api_visibility="private")
     ft_model.focus(refresh_models, ft_model, ft_model, api_visibility="private", show_progress="hidden")
+    # The model list in the teacher's language (and as it is now) when the teacher opens the controls.
+    teacher.expand(refresh_models, ft_model, ft_model, api_visibility="private", show_progress="hidden")
     ft_btn.click(run_finetune, [key, ft_model, ft_seconds, ft_mix], [ft_msg, ft_table],
                  api_name="board_finetune", show_progress_on=[ft_msg], concurrency_limit=1, preprocess=False,
                  api_description="Teacher: fine-tune an MNIST model on the board's drawings (seconds "

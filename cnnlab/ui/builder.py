@@ -161,9 +161,9 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
     layers = gr.State(first)
     fields = [size, kernel, padding, stride, pool, p]
 
-    def show_fields(k):
+    def show_fields(k, request: gr.Request = None):
         visible = fields_for(k)
-        label = T("builder.size_dense" if k == "dense" else "builder.size_conv")
+        label = tr(lang_of(request), "builder.size_dense" if k == "dense" else "builder.size_conv")
         return [gr.Number(visible=visible["size"], label=label)] + [
             gr.update(visible=visible[name]) for name in ("kernel", "padding", "stride", "pool", "p")]
 
