@@ -38,6 +38,14 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[TrainEvent, nn.Module, TrainConfig], None]
 
 
+def listed(items: list) -> Text | str:
+    """"a, b, c" in the reader's language ("a，b，c" in Chinese), as nested Texts."""
+    out = items[-1] if items else ""
+    for item in reversed(items[:-1]):
+        out = Text("jobs.list", first=item, rest=out)
+    return out
+
+
 # --------------------------------------------------------------------------- the job
 class TrainJob:
     """The shared run. Thread-safe; every public method returns quickly."""
@@ -393,7 +401,7 @@ class TrainJob:
                           eta_s=left, status=status)
         finals = ev.metrics["race"]
         stopped = self._stop.is_set()
-        table = ", ".join(f"{f['optimizer']} {f['val_accuracy']:.1%}" for f in finals)
+        table = listed([f"{f['optimizer']} {f['val_accuracy']:.1%}" for f in finals])
         text = Text("jobs.race_stopped" if stopped else "jobs.race_finished", steps=ev.step,
                     seconds=ev.elapsed_s, table=table)
         with self._lock:

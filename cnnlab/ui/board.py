@@ -154,7 +154,7 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction) -> None:
         with gr.Row(elem_id="board-digits"):
             buttons = [gr.Button(str(d), elem_id=f"meant-{d}", min_width=44, size="lg") for d in range(NUM_CLASSES)]
         with gr.Row(equal_height=True):
-            # The placeholder's number is NICKNAME_MAX (tests/test_i18n.py checks it in every language).
+            # The placeholder's number is NICKNAME_MAX (tests/test_i18n_train_board.py checks it).
             nickname = gr.Textbox(label=T("board.nickname"), placeholder=T("board.nickname_placeholder"),
                                   max_length=NICKNAME_MAX, max_lines=1, elem_id="board-nickname", scale=3)
             undo = gr.Button(T("board.undo"), elem_id="board-undo", size="sm", scale=1)
@@ -353,10 +353,11 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
             ft_model = gr.Dropdown(choices, value=default, label=T("board.ft_model"), elem_id="board-ft-model",
                                    allow_custom_value=True)     # 'latest' joins once a run has trained
             ft_seconds = gr.Slider(LIMITS["finetune_seconds"].low, LIMITS["finetune_seconds"].high,
-                                   value=ft.FinetuneConfig.time_budget_s, step=1, min_width=220,
+                                   value=ft.FinetuneConfig.time_budget_s, step=1,
                                    label=T("board.ft_seconds"))
-            # The label's number is MIX_DIGITS (tests/test_i18n.py checks it in every language).
-            ft_mix = gr.Checkbox(label=T("board.ft_mix"), min_width=220)
+        # On its own line: beside the slider a phone squeezed it to a word per line. The label's
+        # number is MIX_DIGITS (tests/test_i18n_train_board.py checks it in every language).
+        ft_mix = gr.Checkbox(label=T("board.ft_mix"))
         ft_btn = gr.Button(T("board.ft_btn"), variant="primary", elem_id="board-ft")
         ft_msg = gr.Markdown(elem_id="board-ft-msg")
         # Hidden until a fine-tune has results (its headers are made in the teacher's language then).

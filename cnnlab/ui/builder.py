@@ -49,7 +49,7 @@ def table_html(layers: list[dict], dataset: str, lang: str = DEFAULT) -> str:
     spec = get_spec(dataset)
     s = summarize(layers, spec)
     cell = "padding:2px 6px;border-bottom:1px solid var(--border-color-primary)"
-    num = cell + ";text-align:right;font-variant-numeric:tabular-nums"
+    num = cell + ";text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap"
     rows = [f"<tr><td style='{cell}'></td><td style='{cell}'>{tr(lang, 'builder.input')}</td>"
             f"<td style='{num}'>{builder.shape_text(s.input_shape)}</td><td style='{num}'></td></tr>"]
     fitted = {r.index: r for r in s.rows}
