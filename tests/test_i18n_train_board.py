@@ -120,3 +120,23 @@ def test_a_board_error_comes_back_in_chinese(zh_client, client):
     cell, info = zh_client.predict("any", "any", api_name="/board_cell")
     assert info.startswith("还没有画") or "幅画" in info, info
     assert zh_client.predict(api_name="/board_undo").endswith("你在这个看板上没有可以撤回的画。</div>")
+
+
+@pytest.mark.browser
+def test_a_chinese_phone_sees_the_train_and_board_tabs_in_chinese(browser, app_server):
+    from conftest import open_tab
+    context = browser.new_context(viewport={"width": 390, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(app_server[1])
+        open_tab(page, "训练")
+        status = page.locator("#train-status")
+        status.wait_for()
+        page.wait_for_function("() => /[\\u4e00-\\u9fff]/.test(document.querySelector('#train-status').innerText)")
+        assert not english_left(status.inner_text()), status.inner_text()
+        assert page.get_by_text("批大小", exact=True).first.is_visible()
+        assert "16 张测试图片" in page.inner_text("#train-grid-legend")
+        open_tab(page, "班级看板")
+        page.wait_for_function("() => /还没有画|网络认对了/.test(document.querySelector('#board-header').innerText)")
+    finally:
+        context.close()
