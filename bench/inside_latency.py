@@ -117,7 +117,7 @@ def one_run(zoo, runs: str, data_root: str, seconds: float, listener, viewers: i
         renderer = LiveRenderer(listener)
         threads = [threading.Thread(target=viewer, args=(renderer,), daemon=True) for _ in range(viewers)]
     message = job.start(TrainConfig(epochs=50, time_budget_s=seconds, eval_every_s=3.0))
-    assert "started" in message, message
+    assert "started" in str(message), message
     for th in threads:
         th.start()
     job.wait(seconds + 120)

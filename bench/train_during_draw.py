@@ -172,7 +172,7 @@ def main(argv=None) -> int:
             busy = []
             while job.is_running:
                 snap = job.state()
-                if snap.step > 0 and snap.state == "running" and not snap.status.startswith("Finished"):
+                if snap.step > 0 and snap.state == "running" and not str(snap.status).startswith("Finished"):
                     busy.append(pool.submit(draw_once, model, sketch, mean, std).result())
                 time.sleep(args.interval)
             snap = job.state()

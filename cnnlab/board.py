@@ -37,11 +37,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageColor
 
+from .i18n import Text
 from .metrics import confusion_matrix
 from .plots import RIGHT, WRONG
 
 NUM_CLASSES = 10
 NICKNAME_MAX = 20            # characters; long enough for a first name, short enough for a caption
+FIRST_TITLE = "Board 1"      # the board a new database starts with (pages show it as board.first_title)
 BUSY_TIMEOUT_MS = 10_000     # a writer waits this long for the lock before giving up
 IMAGE_SIZE = 28              # stored drawings are what the model saw: 28x28 grey, white ink on black
 SCHEMA_VERSION = 1
@@ -78,7 +80,7 @@ CREATE TABLE IF NOT EXISTS board_state (
 
 
 class BoardError(ValueError):
-    """Input the board refuses; the message says what to do."""
+    """Input the board refuses; its argument is a Text (cnnlab.i18n) that says what to do."""
 
 
 @dataclass(frozen=True)
@@ -154,13 +156,15 @@ def clean_text(text: str | None, limit: int) -> str:
 
 
 def check_digit(value, what: str = "digit") -> int:
-    """0..9 from an int or a string such as "7"; a BoardError otherwise."""
+    """0..9 from an int or a string such as "7"; a BoardError otherwise. ``what``: "digit",
+    "intended" or "predicted" (which digit the sentence names)."""
     try:
         number = int(str(value).strip())
     except (TypeError, ValueError):
-        raise BoardError(f"The {what} must be a digit from 0 to 9, not {str(value)[:20]!r}.") from None
+        raise BoardError(Text("board.not_a_digit", what=Text(f"board.what_{what}"),
+                              got=repr(str(value)[:20]))) from None
     if not 0 <= number < NUM_CLASSES:
-        raise BoardError(f"The {what} must be a digit from 0 to 9, not {number}.")
+        raise BoardError(Text("board.not_a_digit", what=Text(f"board.what_{what}"), got=number))
     return number
 
 
@@ -170,8 +174,7 @@ def check_image(seen) -> np.ndarray:
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.shape != (IMAGE_SIZE, IMAGE_SIZE):
-        raise BoardError(f"A board drawing is a {IMAGE_SIZE}x{IMAGE_SIZE} image; got shape {array.shape}. "
-                         "Draw a digit on the Draw tab first.")
+        raise BoardError(Text("board.bad_image", size=IMAGE_SIZE, shape=str(array.shape)))
     if array.dtype != np.uint8:
         array = np.clip(array * (255.0 if array.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
     return array
@@ -180,7 +183,7 @@ def check_image(seen) -> np.ndarray:
 def check_probs(probs) -> tuple[float, ...]:
     values = tuple(float(p) for p in (probs if probs is not None else ()))
     if len(values) != NUM_CLASSES or not all(np.isfinite(values)):
-        raise BoardError(f"Probabilities must be {NUM_CLASSES} numbers, one per digit.")
+        raise BoardError(Text("board.bad_probs", n=NUM_CLASSES))
     return values
 
 
@@ -271,7 +274,7 @@ class BoardStore:
         conn.executescript(_SCHEMA)
         with self._write() as c:
             if c.execute("SELECT 1 FROM board_state").fetchone() is None:
-                first = self._insert_session(c, "Board 1")
+                first = self._insert_session(c, FIRST_TITLE)
                 c.execute("INSERT INTO board_state (id, current_session, version) VALUES (1, ?, 0)", (first,))
             c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -364,7 +367,7 @@ class BoardStore:
             row = conn.execute("SELECT id, title, created FROM board_sessions WHERE id = ?",
                                (int(session),)).fetchone()
             if row is None:
-                raise BoardError(f"There is no board number {session}.")
+                raise BoardError(Text("board.no_board", n=session))
         return BoardSession(*row)
 
     def submissions(self, session: int | None = None, intended: int | None = None,
@@ -376,10 +379,10 @@ class BoardStore:
         where, args = ["board_session = ?"], [board.id]
         if intended is not None:
             where.append("intended = ?")
-            args.append(check_digit(intended, "intended digit"))
+            args.append(check_digit(intended, "intended"))
         if predicted is not None:
             where.append("predicted = ?")
-            args.append(check_digit(predicted, "predicted digit"))
+            args.append(check_digit(predicted, "predicted"))
         sql = (f"SELECT {_COLUMNS} FROM submissions WHERE {' AND '.join(where)} "
                f"ORDER BY id {'DESC' if newest_first else 'ASC'}")
         if limit is not None:
@@ -398,11 +401,11 @@ class BoardStore:
         """Store one drawing on the current board. Sending the same drawing with the same digit
         again from the same browser session returns the stored row instead of a second copy."""
         image = check_image(seen)
-        intended = check_digit(intended, "intended digit")
-        predicted = check_digit(predicted, "predicted digit")
+        intended = check_digit(intended, "intended")
+        predicted = check_digit(predicted, "predicted")
         probs = check_probs(probs)
         if not session_hash:
-            raise BoardError("A submission needs the browser session it came from.")
+            raise BoardError(Text("board.no_session"))
         png = encode_png(image)
         digest = hashlib.sha256(png + bytes([intended])).hexdigest()
         values = dict(uid=uuid.uuid4().hex, session_hash=str(session_hash)[:128],
@@ -441,11 +444,14 @@ class BoardStore:
             self._bump(c)
         return _row(row)
 
-    def new_session(self, title: str | None = None) -> BoardSession:
-        """Teacher: start an empty board; earlier boards stay in the file (and can be exported)."""
+    def new_session(self, title: str | None = None,
+                    untitled: str = "Board {n} ({when:%d %b %H:%M})") -> BoardSession:
+        """Teacher: start an empty board; earlier boards stay in the file (and can be exported).
+        ``untitled``: the name of a board given none, with fields ``n`` and ``when`` (a datetime);
+        the page passes it in the teacher's language."""
         with self._write() as c:
             n = c.execute("SELECT count(*) FROM board_sessions").fetchone()[0] + 1
-            name = clean_text(title, 60) or f"Board {n} ({datetime.now():%d %b %H:%M})"
+            name = clean_text(title, 60) or clean_text(untitled.format(n=n, when=datetime.now()), 60)
             new = self._insert_session(c, name)
             c.execute("UPDATE board_state SET current_session = ? WHERE id = 1", (new,))
             self._bump(c)

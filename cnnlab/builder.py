@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from .i18n import Text
 from .models import Classifier
 
 # ---- limits: what keeps training a built network sensible on a 2-core laptop (the server
@@ -60,13 +61,15 @@ SETTINGS: dict[str, dict[str, tuple]] = {
     "dropout": {"p": (0.25, 0.0, MAX_DROPOUT, float)},
     "dense": {"units": (128, 1, MAX_UNITS, int)},
 }
-NAMES = {"conv": "convolution", "maxpool": "max pooling", "avgpool": "average pooling",
-         "batchnorm": "batch norm", "dropout": "dropout", "relu": "ReLU", "tanh": "tanh",
-         "sigmoid": "sigmoid", "leakyrelu": "LeakyReLU", "flatten": "flatten", "dense": "dense"}
+
+
+def type_name(kind: str) -> Text:
+    """A layer type in words ("convolution", "卷积"): the key ``builder.types.<type>``."""
+    return Text(f"builder.types.{kind}")
 
 
 class BuildError(ValueError):
-    """A stack that cannot work; the message names the layer and says why."""
+    """A stack that cannot work; its argument is a Text (cnnlab.i18n) naming the layer and why."""
 
 
 # ---------------------------------------------------------------------------- templates
@@ -103,55 +106,57 @@ def template(name: str) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------- checking
-def _where(i: int, layer: dict | None = None) -> str:
+def _where(i: int, layer: dict | None = None) -> Text:
     kind = layer.get("type") if isinstance(layer, dict) else None
-    return f"Layer {i + 1}" + (f" ({NAMES[kind]})" if kind in NAMES else "")
+    if kind in TYPES:
+        return Text("builder.where_type", n=i + 1, type=type_name(kind))
+    return Text("builder.where", n=i + 1)
 
 
 def normalize(layers) -> list[dict]:
     """The stack with every setting present, as plain ints/floats/bools; BuildError naming the
     layer for an unknown type or a setting out of range."""
     if not isinstance(layers, (list, tuple)):
-        raise BuildError("The network must be a list of layers.")
+        raise BuildError(Text("builder.not_a_list"))
     if len(layers) > MAX_LAYERS:
-        raise BuildError(f"The network has {len(layers)} layers; at most {MAX_LAYERS} train in a "
-                         "sensible time here. Remove some.")
+        raise BuildError(Text("builder.too_many_layers", n=len(layers), most=MAX_LAYERS))
     out = []
     for i, layer in enumerate(layers):
         if not isinstance(layer, dict) or layer.get("type") not in TYPES:
             got = layer.get("type") if isinstance(layer, dict) else layer
-            raise BuildError(f"Layer {i + 1} is {str(got)[:40]!r}, which is not a layer type; choose one "
-                             f"of: {', '.join(TYPES)}.")
+            raise BuildError(Text("builder.not_a_type", n=i + 1, got=repr(str(got)[:40]), types=", ".join(TYPES)))
         kind = layer["type"]
         clean = {"type": kind}
         settings = SETTINGS.get(kind, {})
         unknown = sorted(set(layer) - set(settings) - {"type"})
         if unknown:
-            raise BuildError(f"{_where(i, layer)} has no setting called {unknown[0][:40]!r}"
-                             + (f"; it has: {', '.join(settings)}." if settings else "; it has no settings."))
+            raise BuildError(Text("builder.no_setting_has" if settings else "builder.no_setting_none",
+                                  where=_where(i, layer), name=repr(unknown[0][:40]), settings=", ".join(settings)))
         for name, (default, low, high, typ) in settings.items():
             value = layer.get(name, default)
             if value is None and name == "padding":
                 value = clean["kernel"] // 2
-            clean[name] = _number(value, low, high, typ, f"{_where(i, layer)}: {name}")
+            clean[name] = _number(value, low, high, typ, Text("builder.setting", where=_where(i, layer),
+                                                               name=Text(f"builder.settings.{name}")))
         out.append(clean)
     return out
 
 
-def _number(value, low, high, typ, what: str):
+def _number(value, low, high, typ, what: Text):
     if typ is bool:
         if isinstance(value, bool):
             return value
-        raise BuildError(f"{what} must be true or false, not {str(value)[:40]!r}.")
+        raise BuildError(Text("builder.not_a_flag", what=what, got=repr(str(value)[:40])))
     try:
         number = float(value)
     except (TypeError, ValueError):
         number = math.nan
     if isinstance(value, bool) or not math.isfinite(number) or (typ is int and number != int(number)):
-        kind = "a whole number" if typ is int else "a number"
-        raise BuildError(f"{what} must be {kind} from {low} to {high}, not {str(value)[:40]!r}.")
+        kind = Text("limits.whole_number" if typ is int else "limits.number")
+        raise BuildError(Text("builder.not_a_number", what=what, kind=kind, low=low, high=high,
+                              got=repr(str(value)[:40])))
     if not low <= number <= high:
-        raise BuildError(f"{what} must be from {low} to {high}, not {number:g}.")
+        raise BuildError(Text("builder.out_of_range", what=what, low=low, high=high, got=f"{number:g}"))
     return int(number) if typ is int else float(number)
 
 
@@ -160,7 +165,7 @@ class LayerInfo:
     """One row of the editor: what a layer does and what comes out of it."""
     index: int                     # 0-based position; len(stack) for the output layer
     type: str
-    title: str                     # "conv 16 5x5, padding 2"
+    title: Text                    # "conv 16, 5x5, padding 2"
     shape: tuple[int, ...]         # output shape of one image (C, H, W) or (N,)
     params: int
     macs: int                      # multiply-adds per image
@@ -172,28 +177,28 @@ class Summary:
     input_shape: tuple[int, ...]
     params: int
     macs: int
-    problem: str | None            # None: the stack can be built and trained
+    problem: Text | None           # None: the stack can be built and trained (else a sentence)
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def title(layer: dict) -> str:
+def title(layer: dict) -> Text:
     """A layer in a few words: "conv 16, 5x5, padding 2"."""
     kind = layer["type"]
     if kind == "conv":
-        extra = "".join([f", padding {layer['padding']}" if layer.get("padding") else "",
-                         f", stride {layer['stride']}" if layer.get("stride", 1) != 1 else "",
-                         ", no bias" if layer.get("bias") is False else ""])
-        return f"conv {layer['channels']}, {layer['kernel']}x{layer['kernel']}{extra}"
+        return Text("builder.title_conv", channels=layer["channels"], kernel=layer["kernel"],
+                    padding=Text("builder.title_padding", n=layer["padding"]) if layer.get("padding") else "",
+                    stride=Text("builder.title_stride", n=layer["stride"]) if layer.get("stride", 1) != 1 else "",
+                    bias=Text("builder.title_no_bias") if layer.get("bias") is False else "")
     if kind in ("maxpool", "avgpool"):
-        return f"{kind[:3]} pool {layer['size']}x{layer['size']}"
+        return Text(f"builder.title_{kind}", size=layer["size"])
     if kind == "dropout":
-        return f"dropout {layer['p']:g}"
+        return Text("builder.title_dropout", p=f"{layer['p']:g}")
     if kind == "dense":
-        return f"dense {layer['units']}"
-    return NAMES[kind]
+        return Text("builder.title_dense", units=layer["units"])
+    return type_name(kind)
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -205,45 +210,39 @@ def summarize(layers, spec) -> Summary:
     first one that cannot work (``problem`` says which and why), then the limits on the whole."""
     shape: tuple[int, ...] = (spec.channels, spec.size, spec.size)
     if spec.kind == "photo":
-        return Summary((), shape, 0, 0, f"Your own network trains on small pictures (MNIST, Fashion-MNIST); "
-                                        f"{spec.title} needs the transfer model.")
+        return Summary((), shape, 0, 0, Text("builder.photos", dataset=Text(f"datasets.{spec.name}")))
     try:
         stack = normalize(layers)
     except BuildError as err:
-        return Summary((), shape, 0, 0, str(err))
+        return Summary((), shape, 0, 0, err.args[0])
     rows, params, macs = [], 0, 0
     start = shape
     for i, layer in enumerate(stack):
         try:
             out, p, m = _step(layer, shape, i)
         except BuildError as err:
-            return Summary(tuple(rows), start, params, macs, str(err))
+            return Summary(tuple(rows), start, params, macs, err.args[0])
         rows.append(LayerInfo(i, layer["type"], title(layer), out, p, m))
         shape, params, macs = out, params + p, macs + m
     if len(shape) != 1:
-        return Summary(tuple(rows), start, params, macs,
-                       f"The output layer (dense, one unit per class) gets an image of {shape_text(shape)}: "
-                       "end the stack with a flatten layer (and dense layers after it if you like).")
+        return Summary(tuple(rows), start, params, macs, Text("builder.output_gets_image", shape=shape_text(shape)))
     p = shape[0] * spec.num_classes + spec.num_classes
-    rows.append(LayerInfo(len(stack), "output", f"output: dense {spec.num_classes} (one per class)",
+    rows.append(LayerInfo(len(stack), "output", Text("builder.title_output", n=spec.num_classes),
                           (spec.num_classes,), p, p - spec.num_classes))
     params, macs = params + p, macs + p - spec.num_classes
     problem = None
     if params > MAX_PARAMS:
         big = max(rows, key=lambda r: r.params)
-        problem = (f"The network has {params:,} parameters; at most {MAX_PARAMS:,} train in a sensible time "
-                   f"on this laptop. The biggest is {_row_name(big)} with {big.params:,}: make it smaller "
-                   "or pool before it.")
+        problem = Text("builder.too_many_params", params=params, most=MAX_PARAMS, row=_row_name(big), n=big.params)
     elif macs > MAX_MACS:
         big = max(rows, key=lambda r: r.macs)
-        problem = (f"The network needs {macs:,} multiply-adds per picture; at most {MAX_MACS:,} train in a "
-                   f"sensible time on this laptop. The costliest is {_row_name(big)} with {big.macs:,}: "
-                   "use fewer channels or pool before it.")
+        problem = Text("builder.too_many_macs", macs=macs, most=MAX_MACS, row=_row_name(big), n=big.macs)
     return Summary(tuple(rows), start, params, macs, problem)
 
 
-def _row_name(row: LayerInfo) -> str:
-    return "the output layer" if row.type == "output" else f"layer {row.index + 1} ({row.title})"
+def _row_name(row: LayerInfo) -> Text:
+    return Text("builder.the_output_layer") if row.type == "output" else Text("builder.row_name", n=row.index + 1,
+                                                                               title=row.title)
 
 
 def _step(layer: dict, shape: tuple[int, ...], i: int) -> tuple[tuple[int, ...], int, int]:
@@ -251,14 +250,12 @@ def _step(layer: dict, shape: tuple[int, ...], i: int) -> tuple[tuple[int, ...],
     kind, where = layer["type"], _where(i, layer)
     image = len(shape) == 3
     if kind in ("conv", "maxpool", "avgpool") and not image:
-        return _refuse(f"{where} needs an image (channels x height x width) but gets a flat vector of "
-                       f"{shape[0]}: move it before the flatten layer.")
+        return _refuse(Text("builder.needs_image", where=where, n=shape[0]))
     if kind == "conv":
         c, h, w = shape
         k, pad, s = layer["kernel"], layer["padding"], layer["stride"]
         if h + 2 * pad < k:
-            return _refuse(f"{where} gets a {h}x{w} image, smaller than its {k}x{k} kernel (with padding "
-                           f"{pad}): use a smaller kernel, more padding, or less pooling before it.")
+            return _refuse(Text("builder.smaller_than_kernel", where=where, h=h, w=w, k=k, pad=pad))
         oh, ow = (h + 2 * pad - k) // s + 1, (w + 2 * pad - k) // s + 1
         cout = layer["channels"]
         p = c * cout * k * k + (cout if layer["bias"] else 0)
@@ -267,13 +264,11 @@ def _step(layer: dict, shape: tuple[int, ...], i: int) -> tuple[tuple[int, ...],
         c, h, w = shape
         size = layer["size"]
         if h < size:
-            return _refuse(f"{where} gets a {h}x{w} image, smaller than its {size}x{size} window: "
-                           "remove it, or pool less before it.")
+            return _refuse(Text("builder.smaller_than_window", where=where, h=h, w=w, size=size))
         return (c, h // size, w // size), 0, 0
     if kind == "dense":
         if image:
-            return _refuse(f"{where} gets an image of {shape_text(shape)}; a dense layer needs a flat vector: "
-                           "add a flatten layer before it.")
+            return _refuse(Text("builder.dense_gets_image", where=where, shape=shape_text(shape)))
         units = layer["units"]
         return (units,), shape[0] * units + units, shape[0] * units
     if kind == "batchnorm":
@@ -283,12 +278,12 @@ def _step(layer: dict, shape: tuple[int, ...], i: int) -> tuple[tuple[int, ...],
     return shape, 0, 0                                   # dropout and activations
 
 
-def _refuse(sentence: str):
+def _refuse(sentence: Text):
     raise BuildError(sentence)
 
 
-def check(layers, spec) -> str | None:
-    """A sentence naming the layer and why for a stack that cannot work on ``spec``, else None."""
+def check(layers, spec) -> Text | None:
+    """A sentence (a Text) naming the layer and why for a stack that cannot work on ``spec``, else None."""
     return summarize(layers, spec).problem
 
 

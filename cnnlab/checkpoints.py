@@ -21,6 +21,7 @@ from torch import nn
 
 from . import builder, datasets
 from .builder import BUILT
+from .i18n import Text
 from .models import build_model, get_model_info, trainable_state_dict
 
 FORMAT = "cnnlab-checkpoint"
@@ -33,7 +34,7 @@ TYPES = {"format_version": int, "model": str, "dataset": str, "classes": (list, 
 
 
 class CheckpointError(ValueError):
-    """A file that is not a usable cnnlab checkpoint; the message says why in plain words."""
+    """A file that is not a usable cnnlab checkpoint; its argument is a Text (cnnlab.i18n) saying why."""
 
 
 @dataclass
@@ -96,63 +97,59 @@ def save_payload(path: str | Path, payload: dict) -> Path:
 
 def read_payload(source: str | Path | bytes) -> dict:
     """The checkpoint dict, or a CheckpointError saying what is wrong with the file."""
-    name = "the uploaded file" if isinstance(source, bytes) else f"{Path(source).name}"
+    name = Text("checkpoints.uploaded_file") if isinstance(source, bytes) else f"{Path(source).name}"
     try:
         f = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
     except OSError as err:
-        raise CheckpointError(f"Cannot open {name}: {err.strerror or err}.") from err
+        raise CheckpointError(Text("checkpoints.cannot_open", name=name, why=err.strerror or str(err))) from err
     try:
         with f:
             if not f.read(1):
-                raise CheckpointError(f"{name} is empty (0 bytes); it is not a checkpoint.")
+                raise CheckpointError(Text("checkpoints.empty", name=name))
             f.seek(0)
             payload = torch.load(f, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
     except pickle.UnpicklingError as err:
         if "Unsupported global" not in str(err):      # garbage bytes, not a pickled Python object
-            raise CheckpointError(f"{name} is not a PyTorch checkpoint (its bytes cannot be read "
-                                  "as one; it may be corrupted).") from err
-        raise CheckpointError(f"{name} contains Python objects that are not plain weights; "
-                              "it was refused for safety (only cnnlab checkpoints can be loaded).") from err
+            raise CheckpointError(Text("checkpoints.not_pytorch", name=name)) from err
+        raise CheckpointError(Text("checkpoints.unsafe", name=name)) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, IndexError, OSError) as err:
-        raise CheckpointError(f"{name} is not a readable PyTorch checkpoint (it may be truncated "
-                              f"or corrupted): {str(err).splitlines()[0][:200]}") from err
+        raise CheckpointError(Text("checkpoints.unreadable", name=name,
+                                   detail=(str(err).splitlines() or [""])[0][:200])) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{name} is a PyTorch file but not a cnnlab checkpoint "
-                              "(save one from the Train tab or with `python -m cnnlab train`).")
+        raise CheckpointError(Text("checkpoints.not_cnnlab", name=name))
     missing = [k for k in REQUIRED if k not in payload]
     if missing:
-        raise CheckpointError(f"{name} is missing {', '.join(missing)}.")
+        raise CheckpointError(Text("checkpoints.missing", name=name, what=", ".join(missing)))
     wrong = [k for k, kind in TYPES.items() if not isinstance(payload[k], kind)]
     if wrong:
-        raise CheckpointError(f"{name} is damaged: {', '.join(wrong)} has the wrong type.")
+        raise CheckpointError(Text("checkpoints.damaged", name=name, what=", ".join(wrong)))
     if payload["format_version"] > FORMAT_VERSION:
-        raise CheckpointError(f"{name} was written by a newer cnnlab (format "
-                              f"{payload['format_version']}); please update cnnlab.")
+        raise CheckpointError(Text("checkpoints.newer", name=name, version=payload["format_version"]))
     return payload
 
 
 def from_payload(payload: dict, path: str = "") -> Loaded:
-    name = Path(path).name if path else "the checkpoint"
+    name = Path(path).name if path else Text("checkpoints.the_checkpoint")
     try:
         if payload["model"] != BUILT:
             get_model_info(payload["model"])
         spec = datasets.get_spec(payload["dataset"], payload["classes"])
     except KeyError as err:
-        raise CheckpointError(f"{name}: {err.args[0]}") from None
+        raise CheckpointError(Text("checkpoints.named", name=name, why=err.args[0])) from None
     if payload["dataset"] == datasets.OWN and not (2 <= len(payload["classes"]) <= 100):
-        raise CheckpointError(f"{name} names {len(payload['classes'])} own classes; a model needs 2 to 100.")
+        raise CheckpointError(Text("checkpoints.own_classes", name=name, n=len(payload["classes"])))
     layers = payload.get("layers")
     if payload["model"] == BUILT:                 # a built network: its stack is plain data, checked
         problem = builder.check(layers, spec)     # against the same limits as one built in the app
         if problem:
-            raise CheckpointError(f"{name} holds a network that cannot be built: {problem}")
+            raise CheckpointError(Text("checkpoints.cannot_build", name=name, problem=problem))
     else:
         layers = None
     if len(payload["classes"]) != spec.num_classes:
-        raise CheckpointError(f"{name} has {len(payload['classes'])} classes but {spec.title} has "
-                              f"{spec.num_classes}.")
+        raise CheckpointError(Text("checkpoints.classes", name=name, n=len(payload["classes"]),
+                                   dataset=Text(f"datasets.{spec.name}"), want=spec.num_classes))
     finetune = payload.get("finetune", "head")
     try:
         model = build_model(payload["model"], spec, finetune=finetune, layers=layers)
@@ -162,8 +159,7 @@ def from_payload(payload: dict, path: str = "") -> Loaded:
             model.load_state_dict(payload["state_dict"], strict=True)
     except (RuntimeError, ValueError, TypeError, AttributeError) as err:
         detail = " ".join(str(err).split())[:240]               # PyTorch lists the keys on later lines
-        raise CheckpointError(f"{name}: the weights do not match the {payload['model']} model "
-                              f"({detail}).") from err
+        raise CheckpointError(Text("checkpoints.mismatch", name=name, model=payload["model"], detail=detail)) from err
     model.eval()
     return Loaded(model, payload["model"], payload["dataset"], tuple(payload["classes"]),
                   tuple(payload["mean"]), tuple(payload["std"]), int(payload["input_size"]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from . import builder, datasets
 from .config import TrainConfig
+from .i18n import Text
 
 TORCHVISION = {"mnist": "MNIST", "fashion": "FashionMNIST"}
 OPTIMIZERS = {
@@ -23,7 +24,8 @@ OPTIMIZERS = {
 
 
 class CodegenError(ValueError):
-    """Settings the script cannot reproduce; the message says why."""
+    """Settings the script cannot reproduce; its argument is a Text (cnnlab.i18n) saying why. (The
+    script itself is Python with English comments, whatever the reader's language.)"""
 
 
 def layers_of(config: TrainConfig) -> list[dict]:
@@ -31,8 +33,7 @@ def layers_of(config: TrainConfig) -> list[dict]:
     if config.model == builder.BUILT:
         return builder.normalize(config.layers or [])
     if config.model not in builder.TEMPLATES:
-        raise CodegenError(f"The script can be written for {', '.join(builder.TEMPLATES)} and your own "
-                           f"network; the {config.model} model is not one of them yet.")
+        raise CodegenError(Text("codegen.model", models=", ".join(builder.TEMPLATES), model=config.model))
     return builder.normalize(builder.template(config.model))
 
 
@@ -107,10 +108,9 @@ def script(config: TrainConfig) -> str:
     """The whole program for ``config``; CodegenError for settings it cannot reproduce."""
     spec = datasets.get_spec(config.dataset)
     if config.dataset not in TORCHVISION:
-        raise CodegenError(f"The script is written for MNIST and Fashion-MNIST (torchvision's loaders); "
-                           f"{spec.title} is not one of them.")
+        raise CodegenError(Text("codegen.dataset", dataset=Text(f"datasets.{spec.name}")))
     if config.optimizer not in OPTIMIZERS:
-        raise CodegenError(f"unknown optimizer {config.optimizer!r}")
+        raise CodegenError(Text("codegen.optimizer", name=repr(config.optimizer)))
     layers = layers_of(config)
     net = network_code(layers, spec)
     tv = TORCHVISION[config.dataset]

@@ -14,13 +14,14 @@ import torch
 from torch import nn
 
 from .checkpoints import Loaded
+from .i18n import Text
 from .models import TransferNet
 
 OPSET = 17                  # supported by every ONNX Runtime of the last years
 
 
 class ExportError(ValueError):
-    """A model that cannot be exported; the message says why."""
+    """A model that cannot be exported; its argument is a Text (cnnlab.i18n) saying why."""
 
 
 class _Probabilities(nn.Module):
@@ -37,10 +38,9 @@ def to_onnx(loaded: Loaded, path: str | Path) -> Path:
     try:
         import onnx
     except ImportError:
-        raise ExportError("ONNX export needs the onnx package: pip install onnx") from None
+        raise ExportError(Text("export.no_onnx")) from None
     if isinstance(loaded.model, TransferNet):
-        raise ExportError("ONNX export is for the networks trained on MNIST or Fashion-MNIST; the "
-                          "transfer model (a pretrained EfficientNet) is not exported.")
+        raise ExportError(Text("export.transfer"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     net = _Probabilities(loaded.model).eval().cpu()

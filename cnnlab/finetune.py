@@ -26,6 +26,7 @@ from torch import nn
 from . import checkpoints, datasets, training
 from .checkpoints import Loaded
 from .config import check_finetune
+from .i18n import DEFAULT, Text, tr
 
 MIN_DRAWINGS = 5             # fewer than this is not worth a fine-tune (and says nothing)
 
@@ -56,17 +57,17 @@ class FinetuneResult:
     test_size: int
     stopped_early: bool           # the time budget ran out before all epochs
 
-    def rows(self) -> list[list]:
-        """Before/after as table rows (what the board shows)."""
+    def rows(self, lang: str = DEFAULT) -> list[list]:
+        """Before/after as table rows (what the board shows), in ``lang``."""
         def pct(v):
             return f"{v:.1%}"
-        return [[f"the class's {self.drawings} drawings", pct(self.drawings_before), pct(self.drawings_after),
-                 f"{self.drawings_after - self.drawings_before:+.1%}"],
-                [f"{self.test_size:,} MNIST test digits", pct(self.test_before), pct(self.test_after),
+        return [[tr(lang, "board.ft_row_drawings", n=self.drawings), pct(self.drawings_before),
+                 pct(self.drawings_after), f"{self.drawings_after - self.drawings_before:+.1%}"],
+                [tr(lang, "board.ft_row_mnist", n=self.test_size), pct(self.test_before), pct(self.test_after),
                  f"{self.test_after - self.test_before:+.1%}"]]
 
 
-Progress = Callable[[float, str], None]
+Progress = Callable[[float, Text], None]     # (fraction done, what it is doing as a Text)
 
 
 def drawings_data(images, labels, loaded: Loaded) -> datasets.TensorData:
@@ -77,7 +78,7 @@ def drawings_data(images, labels, loaded: Loaded) -> datasets.TensorData:
         x = x.unsqueeze(1)                                    # (N, 1, 28, 28)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     if x.ndim != 4 or x.shape[1:] != (loaded.channels, loaded.input_size, loaded.input_size) or len(x) != len(y):
-        raise ValueError(f"Drawings must be {loaded.input_size}x{loaded.input_size} images, one label each.")
+        raise ValueError(Text("board.ft_bad_drawings", size=loaded.input_size))
     spec = dataclasses.replace(loaded.spec, mean=tuple(loaded.mean), std=tuple(loaded.std))
     return datasets.TensorData(x, y, spec)
 
@@ -99,12 +100,11 @@ def finetune(loaded: Loaded, images, labels, root=None, config: FinetuneConfig |
     config = check_finetune(config or FinetuneConfig())       # limits: cnnlab.config.LIMITS
     say = progress or (lambda fraction, text: None)
     if loaded.spec.kind != "digits":
-        raise ValueError(f"The class board holds digits; {loaded.model_name} on {loaded.spec.title} "
-                         "cannot learn from them. Choose an MNIST model.")
+        raise ValueError(Text("board.ft_not_digits", model=loaded.model_name,
+                              dataset=Text(f"datasets.{loaded.spec.name}")))
     drawings = drawings_data(images, labels, loaded)
     if len(drawings) < MIN_DRAWINGS:
-        raise ValueError(f"Fine-tuning needs at least {MIN_DRAWINGS} drawings on the board; "
-                         f"it has {len(drawings)}. Ask the class to send a few more.")
+        raise ValueError(Text("board.ft_too_few", least=MIN_DRAWINGS, n=len(drawings)))
     device = device or training.pick_device()
     test = datasets.load(loaded.dataset, "test", root).subset(config.test_size)
     test = datasets.TensorData(test.images, test.labels, drawings.spec)
@@ -112,7 +112,7 @@ def finetune(loaded: Loaded, images, labels, root=None, config: FinetuneConfig |
     generator = training.seed_everything(config.seed)      # the global seed drives dropout
 
     model = copy.deepcopy(loaded.model).to(device).eval()
-    say(0.0, "measuring the model before fine-tuning")
+    say(0.0, Text("board.ft_measuring_before"))
     drawings_before = training.evaluate(model, drawings)["accuracy"]
     test_before = training.evaluate(model, test)["accuracy"]
 
@@ -130,11 +130,11 @@ def finetune(loaded: Loaded, images, labels, root=None, config: FinetuneConfig |
         if ev.kind == "done":
             done = ev
         elif ev.epoch == int(ev.epoch):                   # the end of a pass
-            say(0.1 + 0.7 * ev.epoch / config.epochs, f"fine-tuning: pass {int(ev.epoch)} of {config.epochs}")
-    say(0.85, "measuring the model after fine-tuning")
+            say(0.1 + 0.7 * ev.epoch / config.epochs, Text("board.ft_pass", n=int(ev.epoch), of=config.epochs))
+    say(0.85, Text("board.ft_measuring_after"))
     drawings_after = training.evaluate(model, drawings)["accuracy"]
     test_after = training.evaluate(model, test)["accuracy"]
-    say(1.0, "done")
+    say(1.0, Text("board.ft_done"))
     return FinetuneResult(model.cpu(), len(drawings), int(done.epoch), done.step, done.elapsed_s, drawings_before,
                           drawings_after, test_before, test_after, len(test), done.stopped)
 

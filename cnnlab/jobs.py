@@ -3,9 +3,10 @@
 ``TrainJob`` owns one background thread at a time. ``start`` trains with ``training.fit``,
 ``start_race`` runs ``race.race`` (four optimizers on the same batches), ``stop`` sets a
 ``threading.Event`` that the loop checks between batches, and ``state`` gives any viewer (however
-late it joins) the whole run so far as plain rows. A finished or stopped run is saved to
-``<runs_dir>/latest.pt`` and published as the zoo's "latest run" for the other tabs. Subscribers
-(``subscribe``) are called in the training thread with every event of a normal run.
+late it joins) the whole run so far as plain rows. Every sentence (answers, the status line) is a
+``cnnlab.i18n.Text``: each viewer's page renders it in that viewer's language; ``str()`` is English.
+A finished or stopped run is saved to ``<runs_dir>/latest.pt`` and published as the zoo's "latest
+run" for the other tabs. Subscribers (``subscribe``) are called in the training thread with every event of a normal run.
 
 The training thread takes the cores at a lower priority than the students' requests
 (``threads.configure_training_thread``).
@@ -35,6 +36,14 @@ from .training import TrainEvent, eval_mode
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[TrainEvent, nn.Module, TrainConfig], None]
+
+
+def listed(items: list) -> Text | str:
+    """"a, b, c" in the reader's language ("a，b，c" in Chinese), as nested Texts."""
+    out = items[-1] if items else ""
+    for item in reversed(items[:-1]):
+        out = Text("jobs.list", first=item, rest=out)
+    return out
 
 
 # --------------------------------------------------------------------------- the job
@@ -102,24 +111,23 @@ class TrainJob:
                 self._subscribers.remove(subscriber)
 
     # ---- what the teacher calls
-    def start(self, config: TrainConfig, key: str | None = None) -> str:
+    def start(self, config: TrainConfig, key: str | None = None) -> Text:
         """Start a run, or say why not (a run is going, wrong key, settings that do not fit)."""
         problem = self._check(config, key)
         if problem:
             return problem
         return self._launch("train", config, self._run_training)
 
-    def start_race(self, config: TrainConfig, key: str | None = None) -> str:
+    def start_race(self, config: TrainConfig, key: str | None = None) -> Text:
         """The optimizer race (see ``race.race``) with ``config``'s data set, model and batch size."""
         problem = self._check(config, key)
         if problem:
             return problem
         if datasets.get_spec(config.dataset).kind == "photo":
-            return ("The optimizer race runs on MNIST or Fashion-MNIST (photos would take minutes); "
-                    "choose one of those.")
+            return Text("jobs.race_photos")
         return self._launch("race", config, self._run_race)
 
-    def start_sweep(self, plan, key: str | None = None) -> str:
+    def start_sweep(self, plan, key: str | None = None) -> str | Text:
         """A hyperparameter grid (``sweep.plan``): its configurations one after the other as one
         shared run; the table (``RunState.sweep``) fills in as each ends. Stop ends the grid."""
         problem = self._check(plan.configs[0], key)
@@ -136,59 +144,58 @@ class TrainJob:
             return Text("own.in_progress", status=self.state().status)
         return self._launch("own", run.config, lambda config, run_id: self._run_own(run, config))
 
-    def stop(self, key: str | None = None) -> str:
+    def stop(self, key: str | None = None) -> Text:
         if not self.teacher.accepts(key):
-            return "Stopping the run needs the teacher key: type it in the teacher key box."
+            return Text("jobs.needs_key", what=Text("jobs.what_stop"))
         with self._lock:
             if not self._state.running:
-                return "No run is going."
+                return Text("jobs.no_run")
             self._stop.set()
             self._steering.resume()                              # a paused run wakes up to stop
             if self._state.state in ("running", "paused"):
-                self._set(state="stopping", status="Stopping after this batch…")
-        return "Stopping: the model so far is kept."
+                self._set(state="stopping", status=Text("jobs.stopping_status"))
+        return Text("jobs.stopping")
 
     # ---- steering a training run (the loop's between_batches hook, see steer.py)
-    def pause(self, key: str | None = None) -> str:
-        problem = self._steerable(key, "Pausing")
+    def pause(self, key: str | None = None) -> Text:
+        problem = self._steerable(key, "jobs.what_pause")
         if problem:
             return problem
         with self._lock:
             if self._state.state != "running":
-                return "The run is already paused." if self._state.state == "paused" else "The run is ending."
+                return Text("jobs.already_paused" if self._state.state == "paused" else "jobs.ending")
             self._steering.pause()
-            self._set(state="paused", status=f"Paused at step {self._state.step:,} of "
-                                             f"{self._state.total_steps:,}: click Resume to go on.")
-        return "Paused after this batch. Everyone sees the model as it is now."
+            self._set(state="paused", status=Text("jobs.paused_status", step=self._state.step,
+                                                   total=self._state.total_steps))
+        return Text("jobs.paused")
 
-    def resume(self, key: str | None = None) -> str:
-        problem = self._steerable(key, "Resuming")
+    def resume(self, key: str | None = None) -> Text:
+        problem = self._steerable(key, "jobs.what_resume")
         if problem:
             return problem
         with self._lock:
             if self._state.state != "paused":
-                return "The run is not paused."
+                return Text("jobs.not_paused")
             self._steering.resume()
-            self._set(state="running", status="Resumed: training goes on…")
-        return "Resumed."
+            self._set(state="running", status=Text("jobs.resumed_status"))
+        return Text("jobs.resumed")
 
-    def set_lr(self, lr, key: str | None = None) -> str:
+    def set_lr(self, lr, key: str | None = None) -> Text:
         """A new learning rate from the next batch on, for the rest of the run (the schedule stops)."""
-        problem = self._steerable(key, "Changing the learning rate") or check_lr(lr)
+        problem = self._steerable(key, "jobs.what_lr") or check_lr(lr)
         if problem:
             return problem
         self._steering.request_lr(float(lr))
-        return (f"The learning rate becomes {float(lr):g} from the next batch on (and stays there: the "
-                "schedule is switched off). The change is marked on the loss curve.")
+        return Text("jobs.lr_set", lr=f"{float(lr):g}")
 
-    def _steerable(self, key: str | None, what: str) -> str | None:
+    def _steerable(self, key: str | None, what: str) -> Text | None:
         if not self.teacher.accepts(key):
-            return f"{what} needs the teacher key: type it in the teacher key box."
+            return Text("jobs.needs_key", what=Text(what))
         with self._lock:
             if not self._state.running:
-                return "No run is going."
+                return Text("jobs.no_run")
             if self._state.mode != "train":
-                return "Only a training run can be paused or steered (not the optimizer race)."
+                return Text("jobs.not_steerable")
         return None
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -198,51 +205,51 @@ class TrainJob:
             thread.join(timeout)
         return not self.is_running
 
-    def use_checkpoint(self, path: str | Path, key: str | None = None) -> str:
+    def use_checkpoint(self, path: str | Path, key: str | None = None) -> Text:
         """Make an uploaded checkpoint the latest run. Raises CheckpointError for a bad file."""
         if not self.teacher.accepts(key):
-            return "Loading a checkpoint for everyone needs the teacher key: type it in the teacher key box."
+            return Text("jobs.needs_key", what=Text("jobs.what_load"))
         if self.is_running:
-            return "A run is going: load the checkpoint once it has finished or been stopped."
+            return Text("jobs.load_while_running")
         payload = checkpoints.read_payload(path)
         loaded = checkpoints.from_payload(payload, str(path))   # refuse before replacing anything
         saved = checkpoints.save_payload(self.latest_path, payload)
         self.zoo.set_latest(replace(loaded, path=str(saved)), how="zoo.uploaded")
         acc = loaded.metrics.get("test_accuracy")
-        text = (f"Loaded {Path(path).name}: {loaded.model_name} on {loaded.spec.title}"
-                + (f" ({acc:.1%} test accuracy)" if acc else "")
-                + ". The Draw, Photo and t-SNE tabs can use it as 'latest run'.")
+        text = Text("jobs.loaded", file=Path(path).name, model=loaded.model_name,
+                    dataset=Text(f"datasets.{loaded.spec.name}"),
+                    accuracy=Text("jobs.loaded_accuracy", accuracy=acc) if acc else "")
         with self._lock:
             self._set(latest=str(saved), status=text)
         return text
 
     # ---- internals
-    def _check(self, config: TrainConfig, key: str | None) -> str | None:
+    def _check(self, config: TrainConfig, key: str | None) -> Text | str | None:
         if not self.teacher.accepts(key):
-            return "Training needs the teacher key: type it in the teacher key box."
+            return Text("jobs.needs_key", what=Text("jobs.what_train"))
         if self.is_running:
-            return f"A run is already in progress; you are watching it. ({self.state().status})"
+            return Text("jobs.in_progress", status=self.state().status)
         return train_problem(config)
 
-    def _launch(self, mode: str, config: TrainConfig, target) -> str:
+    def _launch(self, mode: str, config: TrainConfig, target) -> Text:
         with self._lock:
             if self._state.running:                              # lost a race with another click
-                return f"A run is already in progress; you are watching it. ({self._state.status})"
+                return Text("jobs.in_progress", status=self._state.status)
             self._stop.clear()
             self._steering = Steering()
             self._loss, self._acc, self._race = [], [], []
             self._last_train_epoch = None
             run_id = self._state.run_id + 1
             spec = datasets.get_spec(config.dataset)
-            what = {"race": "Optimizer race", "sweep": "Hyperparameter grid"}.get(
-                mode, f"Training {config.model}") + f" on {spec.title}"
+            what = Text({"race": "jobs.what_race", "sweep": "jobs.what_sweep"}.get(mode, "jobs.what_training"),
+                        model=config.model, dataset=Text(f"datasets.{spec.name}"))
             self._state = RunState(version=self._state.version + 1, run_id=run_id, mode=mode,
-                                   state="running", status=f"{what}: loading the data…",
+                                   state="running", status=Text("jobs.loading", what=what),
                                    config=config.to_dict(), epochs=config.epochs, latest=self._state.latest)
             self._thread = threading.Thread(target=self._guarded, args=(target, config, run_id),
                                             name=f"cnnlab-{mode}-{run_id}", daemon=True)
             self._thread.start()
-        return f"{what} started. Everyone sees it live."
+        return Text("jobs.started", what=what)
 
     def _set(self, **changes) -> None:
         """Change the state (caller holds the lock)."""
@@ -257,11 +264,11 @@ class TrainJob:
             message = err.args[0] if isinstance(err, (datasets.DataMissingError, KeyError, ValueError)) \
                 and err.args else f"{type(err).__name__}: {err}"
             with self._lock:
-                self._set(state="failed", status=f"The run failed: {message}")
+                self._set(state="failed", status=Text("jobs.failed", why=message))
         finally:
             with self._lock:
                 if self._state.running:                          # a path that did not set an end
-                    self._set(state="stopped", status="The run ended.")
+                    self._set(state="stopped", status=Text("jobs.ended"))
 
     def _notify(self, event: TrainEvent, model: nn.Module, config: TrainConfig) -> None:
         with self._lock:
@@ -283,9 +290,10 @@ class TrainJob:
         training.seed_everything(config.seed)                    # same seed, same initial weights
         model = build_model(config.model, spec, finetune=config.finetune, layers=config.layers)
         grid_features = None
-        title = f"{config.model} on {spec.title} with {config.optimizer}"
+        title = Text("jobs.title", model=config.model, dataset=Text(f"datasets.{spec.name}"),
+                     optimizer=config.optimizer)
         with self._lock:
-            self._set(grid=grid, status=f"Training {title}: starting…")
+            self._set(grid=grid, status=Text("jobs.starting", title=title))
         for ev in training.fit(config, root=root, stop=self._stop, model=model, download=download,
                                final_eval=False, hooks=training.Hooks(between_batches=self._steering)):
             if ev.kind == "done":
@@ -314,7 +322,7 @@ class TrainJob:
             conf, pred = logits.softmax(1).max(1)
         return replace(grid, predictions=pred.cpu().tolist(), confidences=conf.cpu().tolist())
 
-    def _record(self, ev: TrainEvent, config: TrainConfig, grid: Grid, title: str) -> None:
+    def _record(self, ev: TrainEvent, config: TrainConfig, grid: Grid, title: Text) -> None:
         eta = ev.eta_s
         if config.time_budget_s and eta is not None:
             eta = min(eta, max(0.0, config.time_budget_s - ev.elapsed_s))
@@ -330,11 +338,14 @@ class TrainJob:
                                   "val_loss": ev.val_loss, "val_acc": ev.val_acc},)
             state = self._state.state
             if state == "stopping":
-                status = "Stopping after this batch…"
+                status = Text("jobs.stopping_status")
             elif state == "paused":
                 status = self._state.status
-            elif ev.message and not ev.step:
-                status = f"{ev.message[:1].upper()}{ev.message[1:]}…"
+            elif ev.message and not ev.step:                     # before the first batch: what it does
+                reading = isinstance(ev.message, Text) and ev.message.key == "training.reading_photos"
+                status = (Text("jobs.starting", title=title) if ev.kind == "start" else
+                          Text("jobs.reading_photos", **ev.message.fields) if reading else
+                          Text("jobs.preparing", what=ev.message))
             else:
                 status = progress_line(title, ev, config, eta, grid)
             self._set(step=ev.step, total_steps=ev.total_steps, epoch=ev.epoch, elapsed_s=ev.elapsed_s,
@@ -342,7 +353,7 @@ class TrainJob:
                       grid=grid, status=status)
 
     def _finish_training(self, ev: TrainEvent, model: nn.Module, config: TrainConfig,
-                         test: datasets.TensorData, title: str, final: bool = True) -> None:
+                         test: datasets.TensorData, title: Text, final: bool = True) -> None:
         """Final evaluation, checkpoint, publish as 'latest', tell the subscribers, show results.
 
         After a Stop the test set is the validation subset (a fraction of a second), so a stopped
@@ -351,8 +362,8 @@ class TrainJob:
         """
         user_stop = self._stop.is_set()
         with self._lock:
-            self._set(status=f"{'Stopped' if user_stop else 'Finished'} training {title}: "
-                             "measuring test accuracy and saving…")
+            self._set(status=Text("jobs.stopped_measuring" if user_stop else "jobs.finished_measuring",
+                                  title=title))
         val_n = min(config.val_size or len(test), len(test))
         scored_n = val_n if user_stop else 0
         photos_read = ev.step > 0 or not trunk_frozen(model)     # else a frozen trunk has no features yet
@@ -373,13 +384,12 @@ class TrainJob:
                            mistakes=most_confident_mistakes(data, r["predictions"], r["confidences"]))
         self.zoo.set_latest(checkpoints.load(path))
         self._notify(replace(ev, model=model, metrics=metrics), model, config)
-        how = "Stopped" if ev.stopped else "Finished"
         acc = ""
         if "test_accuracy" in results:
-            on = "" if results["test_images"] == len(test) else f" on {results['test_images']:,} test images"
-            acc = f": test accuracy {results['test_accuracy']:.1%}{on}"
-        text = (f"{how} after {ev.step:,} steps ({ev.elapsed_s:.0f} s){acc}. "
-                "The other tabs can now use it as 'latest run'.")
+            acc = Text("jobs.test_accuracy" if results["test_images"] == len(test) else "jobs.test_accuracy_on",
+                       accuracy=results["test_accuracy"], images=results["test_images"])
+        text = Text("jobs.stopped" if ev.stopped else "jobs.finished", steps=ev.step, seconds=ev.elapsed_s,
+                    accuracy=acc)
         end = ("stopped" if ev.stopped else "finished") if final or user_stop else "running"   # a grid goes on
         with self._lock:
             self._set(state=end, status=text, results=results,
@@ -457,13 +467,13 @@ class TrainJob:
 
     # ---- the optimizer race
     def _run_race(self, config: TrainConfig, run_id: int) -> None:
-        what = f"Optimizer race: {config.model} on {datasets.get_spec(config.dataset).title}"
+        what = Text("jobs.race_title", model=config.model, dataset=Text(f"datasets.{config.dataset}"))
         last_status = -1.0
         ev = None
         for ev in race(config, self.data_root, self._stop, self.download):
             if ev.kind == "start":
                 with self._lock:
-                    self._set(total_steps=RACE_STEPS, status=f"{what}: starting…")
+                    self._set(total_steps=RACE_STEPS, status=Text("jobs.race_starting", what=what))
                 continue
             with self._lock:
                 self._race.extend((ev.step, loss, lane) for lane, loss in ev.losses.items())
@@ -472,17 +482,16 @@ class TrainJob:
                     continue
                 last_status = ev.elapsed_s
                 left = ev.eta_s or 0.0
-                status = self._state.status if self._state.state == "stopping" else (
-                    f"{what} · step {ev.step}/{RACE_STEPS} · "
-                    + " · ".join(f"{lane.split()[0]} {loss:.3f}" for lane, loss in ev.losses.items())
-                    + f" · about {left:.0f} s left")
+                status = self._state.status if self._state.state == "stopping" else Text(
+                    "jobs.race_progress", what=what, step=ev.step, total=RACE_STEPS, left=left,
+                    losses=" · ".join(f"{lane.split()[0]} {loss:.3f}" for lane, loss in ev.losses.items()))
                 self._set(step=ev.step, epoch=ev.epoch, elapsed_s=ev.elapsed_s, images_per_s=ev.images_per_s,
                           eta_s=left, status=status)
         finals = ev.metrics["race"]
         stopped = self._stop.is_set()
-        table = ", ".join(f"{f['optimizer']} {f['val_accuracy']:.1%}" for f in finals)
-        text = (f"Optimizer race {'stopped' if stopped else 'finished'} after {ev.step} steps "
-                f"({ev.elapsed_s:.0f} s). Validation accuracy: {table}.")
+        table = listed([f"{f['optimizer']} {f['val_accuracy']:.1%}" for f in finals])
+        text = Text("jobs.race_stopped" if stopped else "jobs.race_finished", steps=ev.step,
+                    seconds=ev.elapsed_s, table=table)
         with self._lock:
             self._set(state="stopped" if stopped else "finished", status=text, eta_s=None,
                       results={"race": finals, "stopped": stopped, "steps": ev.step})

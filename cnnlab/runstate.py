@@ -1,6 +1,8 @@
 """What a viewer of the shared run sees, as plain data: ``RunState`` (status, progress, the curves
 as rows, the 16 test pictures and the model's guesses, the results), and the small functions that
-fill it. ``jobs.TrainJob`` makes a new one at every change; the UI draws it."""
+fill it. ``jobs.TrainJob`` makes a new one at every change; the UI draws it. The status is a
+``cnnlab.i18n.Text`` (each viewer renders it in that viewer's language); the curves' series
+names ("train loss", ...) are stable identifiers that the UI names in the viewer's language."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,7 +12,7 @@ import torch
 
 from . import datasets
 from .config import TrainConfig
-from .i18n import DEFAULT, say
+from .i18n import DEFAULT, Text, say
 from .training import TrainEvent
 
 GRID_SIZE = 16              # fixed test images whose predicted labels the class watches change
@@ -39,7 +41,7 @@ class RunState:
     run_id: int = 0                     # bumps on every start
     mode: str = ""                      # "train" | "race" | "" (nothing yet)
     state: str = "idle"                 # idle | running | paused | stopping | finished | stopped | failed
-    status: str = "No run yet. Choose the settings and click Train."
+    status: Text | str = field(default_factory=lambda: Text("jobs.idle"))   # a sentence (Text; str from older code)
     config: dict = field(default_factory=dict)
     step: int = 0
     total_steps: int = 0
@@ -119,17 +121,16 @@ def as_pictures(images: torch.Tensor) -> np.ndarray:
     return arr[:, 0] if arr.shape[1] == 1 else arr.transpose(0, 2, 3, 1)
 
 
-def progress_line(title: str, ev: TrainEvent, config: TrainConfig, eta: float | None, grid: Grid | None) -> str:
-    """One status line: where the run is and how fast it goes."""
-    parts = [f"Training {title}", f"epoch {min(ev.epoch, config.epochs):.2f}/{config.epochs}",
-             f"step {ev.step:,}/{ev.total_steps:,}", f"{ev.images_per_s:,.0f} images/s"]
-    if eta is not None:
-        parts.append(f"about {eta:.0f} s left")
-    if ev.val_acc is not None:
-        parts.append(f"validation accuracy {ev.val_acc:.1%}")
-    if grid is not None and grid.predictions is not None:
-        parts.append(f"{grid.right}/{len(grid.labels)} pictures right")
-    return " · ".join(parts)
+def progress_line(title: Text | str, ev: TrainEvent, config: TrainConfig, eta: float | None,
+                  grid: Grid | None) -> Text:
+    """One status line: where the run is and how fast it goes (a Text; optional parts are Texts
+    that bring their own separator, or "")."""
+    return Text("jobs.progress", title=title, epoch=min(ev.epoch, config.epochs), epochs=config.epochs,
+                step=ev.step, total=ev.total_steps, speed=ev.images_per_s,
+                eta=Text("jobs.progress_eta", seconds=eta) if eta is not None else "",
+                accuracy=Text("jobs.progress_accuracy", accuracy=ev.val_acc) if ev.val_acc is not None else "",
+                right=Text("jobs.progress_right", right=grid.right, n=len(grid.labels))
+                if grid is not None and grid.predictions is not None else "")
 
 
 def most_confident_mistakes(data: datasets.TensorData, predictions: torch.Tensor, confidences: torch.Tensor,

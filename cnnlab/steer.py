@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config import LIMITS, LimitError, check
+from .i18n import Text
 
 MAX_LR = LIMITS["lr"].high  # a learning rate set mid-run has the same bounds as one set at the start
 
@@ -27,12 +28,12 @@ class Marker:
     new_lr: float
 
 
-def check_lr(lr) -> str | None:
-    """A sentence saying what is wrong with a learning rate (config.LIMITS["lr"]), or None."""
+def check_lr(lr) -> Text | None:
+    """A sentence (a Text) saying what is wrong with a learning rate (config.LIMITS["lr"]), or None."""
     try:
         check("lr", lr)
     except LimitError as err:
-        return str(err)
+        return err.args[0]
     return None
 
 

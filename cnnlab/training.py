@@ -20,6 +20,7 @@ from torch import nn
 from . import checkpoints, datasets
 from .cache import LRU, tensor_fingerprint
 from .config import TrainConfig
+from .i18n import Text
 from .metrics import summarize
 from .models import build_model, trunk_frozen
 
@@ -170,7 +171,7 @@ class TrainEvent:
     val_loss: float | None = None
     val_acc: float | None = None
     stopped: bool = False            # the run ended early (stop flag or time budget)
-    message: str = ""
+    message: str | Text = ""      # a Text where a viewer's page shows it (str() is English)
     model: nn.Module | None = field(default=None, repr=False)   # set on "done"
     metrics: dict = field(default_factory=dict)                 # set on "done": test metrics
 
@@ -371,7 +372,7 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
                 elif time.perf_counter() - last_event >= config.event_every_s:
                     last_event = time.perf_counter()
                     yield TrainEvent("step", elapsed_s=last_event - start,
-                                     message=f"reading photos with the pretrained network: {base + n}/{todo}")
+                                     message=Text("training.reading_photos", done=base + n, todo=todo))
             base += len(part) * (2 if flip else 1)
         if stop.is_set() or len(parts) < 2:
             yield TrainEvent("done", stopped=True, model=model.eval(), elapsed_s=time.perf_counter() - start,

@@ -42,13 +42,13 @@ class ModelZoo:
         self._loaded: dict[str, Loaded] = {}
         self._entries: dict[str, Entry] = {}
         self.version = 0    # bumps whenever the latest run changes (UIs refresh their choices)
-        self.unreadable: dict[str, str] = {}     # file name -> why it could not be read
+        self.unreadable: dict[str, Text | str] = {}     # file name -> why it could not be read
         for path in sorted(self.checkpoint_dir.glob("*.pt")):
             try:
                 payload = checkpoints.read_payload(path)
             except checkpoints.CheckpointError as err:
                 log.warning("skipping the checkpoint %s: %s", path, err)
-                self.unreadable[path.name] = str(err)
+                self.unreadable[path.name] = err.args[0]     # a Text: shown in the reader's language
                 continue
             acc = payload.get("metrics", {}).get("test_accuracy")
             self._entries[path.stem] = Entry(path.stem, _label(payload["model"], payload["dataset"], acc),

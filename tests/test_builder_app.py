@@ -38,7 +38,7 @@ def test_a_script_for_a_model_it_cannot_write_gets_a_sentence(client):
 
 def test_the_latest_run_exports_to_onnx_that_onnx_runtime_runs(client, idle_job, data_root):
     ort = pytest.importorskip("onnxruntime")
-    assert "Loaded" in idle_job.use_checkpoint(ROOT / "checkpoints" / "mnist-cnn.pt")
+    assert "Loaded" in str(idle_job.use_checkpoint(ROOT / "checkpoints" / "mnist-cnn.pt"))
     path = value(client.predict(api_name="/train_export_onnx"))
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     test = datasets.load("mnist", "test", data_root).subset(100)

@@ -34,7 +34,7 @@ def finished(tmp_path_factory, data_root):
     job.subscribe(lambda ev, model, config: seen.append((ev.kind, type(model).__name__, config.model)))
     config = TrainConfig(**QUICK)
     with RunGate(job, hold=[2, 3, 4, 5]) as gate:
-        message = job.start(config)
+        message = str(job.start(config))
         assert "started" in message
         gate.release_pointwise(3, config.event_every_s)   # batches 2-4: a loss point each
         gate.wait_held()
@@ -48,7 +48,7 @@ def test_run_finishes_with_curves_results_and_status(finished):
     job, seen, _ = finished
     snap = job.state()
     assert snap.state == "finished" and not job.is_running
-    assert snap.status.startswith("Finished") and "test accuracy" in snap.status
+    assert str(snap.status).startswith("Finished") and "test accuracy" in str(snap.status)
     assert len(snap.loss) >= 3 and {series for _, _, series in snap.loss} == {"train loss", "validation loss"}
     assert len(snap.accuracy) >= 1 and all(0 <= value <= 1 for _, value, _ in snap.accuracy)
     assert snap.step == snap.total_steps == 16
@@ -101,12 +101,12 @@ def test_second_start_is_refused_with_a_message_and_stop_acts_within_one_batch(t
     job = make_job(tmp_path, data_root)
     try:
         with RunGate(job, hold=[3]) as gate:
-            assert "started" in job.start(TrainConfig(train_size=5000, epochs=5, val_size=500))
+            assert "started" in str(job.start(TrainConfig(train_size=5000, epochs=5, val_size=500)))
             gate.wait_held()                               # 2 batches done, the 3rd about to start
-            second = job.start(TrainConfig())
+            second = str(job.start(TrainConfig()))
             assert "already in progress" in second and job.state().run_id == 1
-            assert "already in progress" in job.start_race(TrainConfig())
-            assert "Stopping" in job.stop()
+            assert "already in progress" in str(job.start_race(TrainConfig()))
+            assert "Stopping" in str(job.stop())
             gate.release()
             assert job.wait(600)
             assert gate.batches == 3                       # the batch under way when Stop came, no other
@@ -114,7 +114,7 @@ def test_second_start_is_refused_with_a_message_and_stop_acts_within_one_batch(t
         job.stop()
         assert job.wait(600)
     snap = job.state()
-    assert snap.state == "stopped" and snap.status.startswith("Stopped") and snap.step == 3
+    assert snap.state == "stopped" and str(snap.status).startswith("Stopped") and snap.step == 3
     assert snap.results["stopped"] and snap.results["test_images"] == 500   # quick check after Stop
     # The model so far is kept, saved and usable everywhere.
     loaded = checkpoints.load(job.latest_path)
@@ -122,24 +122,24 @@ def test_second_start_is_refused_with_a_message_and_stop_acts_within_one_batch(t
     with torch.no_grad():
         probs = job.zoo.get(LATEST).model(torch.zeros(1, 1, 28, 28)).softmax(1)
     assert torch.isclose(probs.sum(), torch.tensor(1.0))
-    assert "No run" in job.stop()
-    assert "started" in job.start(TrainConfig(**QUICK, time_budget_s=0.5))   # and it can train again
+    assert "No run" in str(job.stop())
+    assert "started" in str(job.start(TrainConfig(**QUICK, time_budget_s=0.5)))   # and it can train again
     assert job.wait(600) and job.state().run_id == 2
 
 
 def test_teacher_key_is_needed_when_set(tmp_path, data_root):
     job = make_job(tmp_path, data_root, teacher_key="owl")
-    assert "teacher key" in job.start(TrainConfig(**QUICK))
-    assert "teacher key" in job.start(TrainConfig(**QUICK), key="cat")
-    assert "teacher key" in job.start_race(TrainConfig(**QUICK))
+    assert "teacher key" in str(job.start(TrainConfig(**QUICK)))
+    assert "teacher key" in str(job.start(TrainConfig(**QUICK), key="cat"))
+    assert "teacher key" in str(job.start_race(TrainConfig(**QUICK)))
     assert not job.is_running and job.state().run_id == 0
     try:
         with RunGate(job, hold=[1]) as gate:
-            assert "started" in job.start(TrainConfig(**QUICK), key="owl")
+            assert "started" in str(job.start(TrainConfig(**QUICK), key="owl"))
             gate.wait_held()                               # the run cannot end while we try
-            assert "teacher key" in job.stop()
+            assert "teacher key" in str(job.stop())
             assert job.is_running
-            assert "Stopping" in job.stop(key="owl")
+            assert "Stopping" in str(job.stop(key="owl"))
             gate.release()
             assert job.wait(600)
         assert job.state().state == "stopped"
@@ -150,24 +150,24 @@ def test_teacher_key_is_needed_when_set(tmp_path, data_root):
 
 def test_settings_that_do_not_fit_are_refused_before_starting(tmp_path, data_root):
     job = make_job(tmp_path, data_root)
-    assert "does not fit" in job.start(TrainConfig(model="transfer"))
-    assert job.start(TrainConfig(lr=0)) == "Learning rate must be between 1e-06 and 10; you asked for 0."
-    assert "no data set called 'cifar'" in job.start(TrainConfig(dataset="cifar"))
-    assert job.start(TrainConfig(batch_size=30000)) == \
+    assert "does not fit" in str(job.start(TrainConfig(model="transfer")))
+    assert str(job.start(TrainConfig(lr=0))) == "Learning rate must be between 1e-06 and 10; you asked for 0."
+    assert "no data set called 'cifar'" in str(job.start(TrainConfig(dataset="cifar")))
+    assert str(job.start(TrainConfig(batch_size=30000))) == \
         "Batch size must be between 1 and 1,024; you asked for 30,000."    # 9 GB of memory (issue 11)
-    assert "finetune 'all'" in job.start(TrainConfig(dataset="flowers5", model="transfer", finetune="all"))
-    assert "between 1 and 256; you asked for 512" in job.start(TrainConfig(dataset="flowers5", model="transfer",
-                                                                           finetune="top", batch_size=512))
-    assert "MNIST or Fashion-MNIST" in job.start_race(TrainConfig(dataset="flowers5", model="transfer"))
+    assert "finetune 'all'" in str(job.start(TrainConfig(dataset="flowers5", model="transfer", finetune="all")))
+    assert "between 1 and 256; you asked for 512" in str(job.start(TrainConfig(dataset="flowers5", model="transfer",
+                                                                           finetune="top", batch_size=512)))
+    assert "MNIST or Fashion-MNIST" in str(job.start_race(TrainConfig(dataset="flowers5", model="transfer")))
     assert job.state().run_id == 0
 
 
 def test_missing_data_ends_the_run_with_a_clear_status(tmp_path):
     job = make_job(tmp_path, tmp_path / "empty")
-    assert "started" in job.start(TrainConfig(**QUICK))
+    assert "started" in str(job.start(TrainConfig(**QUICK)))
     assert job.wait(30)
     snap = job.state()
-    assert snap.state == "failed" and "was not found" in snap.status and "--data-dir" in snap.status
+    assert snap.state == "failed" and "was not found" in str(snap.status) and "--data-dir" in str(snap.status)
 
 
 def test_a_failing_listener_does_not_end_the_run(tmp_path, data_root):
@@ -185,11 +185,11 @@ def test_optimizer_race_overlays_four_optimizers_on_the_same_batches(tmp_path, d
     monkeypatch.setattr(race, "RACE_STEPS", 12)
     monkeypatch.setattr(jobs, "RACE_STEPS", 12)
     job = make_job(tmp_path, data_root)
-    assert "started" in job.start_race(TrainConfig(train_size=2000, val_size=500))
-    assert "already in progress" in job.start(TrainConfig())
+    assert "started" in str(job.start_race(TrainConfig(train_size=2000, val_size=500)))
+    assert "already in progress" in str(job.start(TrainConfig()))
     assert job.wait(600)
     snap = job.state()
-    assert snap.mode == "race" and snap.state == "finished" and snap.status.startswith("Optimizer race finished")
+    assert snap.mode == "race" and snap.state == "finished" and str(snap.status).startswith("Optimizer race finished")
     names = {race.lane_label(name, lr) for name, lr in race.RACE_OPTIMIZERS}
     assert {lane for _, _, lane in snap.race} == names
     per = {lane: max(step for step, _, name in snap.race if name == lane) for lane in names}
@@ -207,7 +207,7 @@ def test_an_uploaded_checkpoint_becomes_latest_and_a_bad_one_is_refused(finished
     with pytest.raises(checkpoints.CheckpointError, match=r"notes\.pt .*not a .*checkpoint"):
         job.use_checkpoint(bad)
     assert not job.latest_path.exists()
-    message = job.use_checkpoint(trained.latest_path)
+    message = str(job.use_checkpoint(trained.latest_path))
     assert "Loaded" in message and "latest run" in message
     assert job.latest_path.is_file() and job.zoo.get(LATEST).model_name == "cnn"
     locked = make_job(tmp_path / "locked", data_root, teacher_key="owl")

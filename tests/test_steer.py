@@ -85,7 +85,7 @@ def test_pause_holds_the_loop_between_batches_until_resumed(digits):
 def test_check_lr_says_what_is_wrong():
     assert check_lr(0.01) is None
     for bad in (0, -1, float("nan"), float("inf"), 11, "fast", None):
-        assert "learning rate" in check_lr(bad).lower()
+        assert "learning rate" in str(check_lr(bad)).lower()
 
 
 def make_job(tmp_path, data_root, key=None) -> TrainJob:
@@ -96,22 +96,22 @@ def test_the_shared_run_pauses_takes_a_new_lr_resumes_and_marks_it(tmp_path, dat
     job = make_job(tmp_path, data_root, key="k")
     first_step = threading.Event()
     job.subscribe(lambda ev, model, config: first_step.set() if ev.kind == "step" and ev.step else None)
-    assert "teacher key" in job.pause(None)
-    assert job.pause("k") == "No run is going."
-    assert "started" in job.start(TrainConfig(train_size=2000, epochs=2, val_size=300, eval_every_s=60,
-                                              event_every_s=0), "k")
+    assert "teacher key" in str(job.pause(None))
+    assert str(job.pause("k")) == "No run is going."
+    assert "started" in str(job.start(TrainConfig(train_size=2000, epochs=2, val_size=300, eval_every_s=60,
+                                              event_every_s=0), "k"))
     assert first_step.wait(180), "no step within three minutes"
-    assert "teacher key" in job.pause("wrong")
-    assert job.pause("k").startswith("Paused")
+    assert "teacher key" in str(job.pause("wrong"))
+    assert str(job.pause("k")).startswith("Paused")
     assert job._steering.halted.wait(60)
     snap = job.state()
-    assert snap.state == "paused" and snap.running and "Resume" in snap.status
+    assert snap.state == "paused" and snap.running and "Resume" in str(snap.status)
     step = snap.step
     assert job.state().step == step                            # held at the gate
-    assert "teacher key" in job.set_lr(0.001, None)
-    assert "Learning rate" in job.set_lr(-1, "k")
-    assert "0.001" in job.set_lr(0.001, "k")
-    assert job.resume("k") == "Resumed."
+    assert "teacher key" in str(job.set_lr(0.001, None))
+    assert "Learning rate" in str(job.set_lr(-1, "k"))
+    assert "0.001" in str(job.set_lr(0.001, "k"))
+    assert str(job.resume("k")) == "Resumed."
     assert job.wait(300)
     snap = job.state()
     assert snap.state == "finished" and snap.results["test_accuracy"] > 0.5
@@ -128,7 +128,7 @@ def test_stop_ends_a_paused_run_and_keeps_the_model(tmp_path, data_root):
     assert first_step.wait(180)
     job.pause()
     assert job._steering.halted.wait(60)
-    assert job.stop().startswith("Stopping")
+    assert str(job.stop()).startswith("Stopping")
     assert job.wait(120)
     snap = job.state()
     assert snap.state == "stopped" and snap.results["stopped"] and "test_accuracy" in snap.results

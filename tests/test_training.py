@@ -221,7 +221,7 @@ def test_frozen_transfer_model_trains_only_its_top(tiny_photos, finetune, augmen
     head = {k: v.clone() for k, v in model.head.state_dict().items()}
     events = transfer_run(model, finetune, augment)
     done = events[-1]
-    reading = [e for e in events if e.message.startswith("reading photos")]
+    reading = [e for e in events if str(e.message).startswith("reading photos")]
     assert reading, "the class sees progress while the photos go through the backbone"
     assert done.kind == "done" and not done.stopped
     assert done.step == (4 if augment else 2) * 15
@@ -251,6 +251,6 @@ def test_stop_while_reading_photos(tiny_photos):
     events = []
     for ev in training.fit(config, stop=stop):
         events.append(ev)
-        if ev.message.startswith("reading photos"):
+        if str(ev.message).startswith("reading photos"):
             stop.set()
     assert events[-1].kind == "done" and events[-1].stopped and events[-1].step == 0

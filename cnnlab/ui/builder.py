@@ -3,7 +3,8 @@ phone), with every layer's output shape and parameters, the total, and a sentenc
 that cannot work. The stack lives in the student's gr.State; the server checks it again when a
 run starts (cnnlab.builder, cnnlab.config.check_train).
 
-Every user-visible string is in ``TEXT`` (a Chinese translation will move them).
+Every word is in cnnlab/i18n (section "builder"); what a handler makes is in the reader's language.
+The table and the layer picker are drawn when the editor is opened (``expand``), in that language.
 """
 from __future__ import annotations
 
@@ -15,99 +16,48 @@ from .. import builder, checkpoints, codegen, export
 from ..builder import BUILT, MAX_LAYERS, TEMPLATES, BuildError, normalize, summarize, template, title
 from ..config import TrainConfig
 from ..datasets import get_spec
-from ..models import MODELS
+from ..i18n import DEFAULT, Text, say, tr
+from .inputs import fail
+from .lang import T, lang_of
 
-TEXT = {
-    "section": "Build your own network",
-    "intro": ("Stack layers from the picture (top) to the answer (bottom). Every row shows what comes out "
-              "of the layer and how many numbers it learns. The output layer (one unit per class) is always "
-              f"added at the end. Limits: {MAX_LAYERS} layers, {builder.MAX_CHANNELS} channels, "
-              f"{builder.MAX_UNITS} units, {builder.MAX_PARAMS:,} parameters, "
-              f"{builder.MAX_MACS:,} multiply-adds per picture (so it trains in minutes on this laptop)."),
-    "template": "Start from",
-    "empty": "empty (just flatten)",
-    "load": "Start from this",
-    "row": "Layer",
-    "end": "end of the stack",
-    "type": "Layer type",
-    "size_conv": "Channels (filters)",
-    "size_dense": "Units",
-    "kernel": "Kernel (n x n)",
-    "padding": "Padding",
-    "stride": "Stride",
-    "pool": "Window (n x n)",
-    "p": "Dropout probability",
-    "add": "Add after",
-    "change": "Change",
-    "remove": "Remove",
-    "up": "Move up",
-    "down": "Move down",
-    "train": "Train my network",
-    "col_n": "#", "col_layer": "layer", "col_shape": "output", "col_params": "parameters",
-    "input": "input picture",
-    "total": "total",
-    "ok": "✓ This network can train: {params:,} parameters, {macs:,} multiply-adds per picture.",
-    "problem": "✗ {problem}",
-    "too_many": f"A network can have at most {MAX_LAYERS} layers here.",
-    "nothing": "The stack is empty: there is nothing to remove.",
-    "top": "That layer is already at the top.",
-    "bottom": "That layer is already at the bottom.",
-    "pick_row": "Pick a layer first.",
-    "types": {"conv": "convolution", "maxpool": "max pooling", "avgpool": "average pooling",
-              "batchnorm": "batch norm", "dropout": "dropout", "relu": "ReLU", "tanh": "tanh",
-              "sigmoid": "sigmoid", "leakyrelu": "LeakyReLU", "flatten": "flatten", "dense": "dense"},
-    "model_choice": "Your own network (built below)",
-    "code_section": "Take it home: the PyTorch script and the ONNX file",
-    "code_intro": ("A short program that trains the same network the same way with PyTorch and torchvision, "
-                   "without cnnlab: the current settings above (model or your own network, optimizer, "
-                   "learning rate, batch size, epochs, augmentation)."),
-    "code_show": "Write the script",
-    "code_label": "PyTorch script",
-    "code_download": "Download the script",
-    "onnx_make": "Export the latest run as ONNX",
-    "onnx_download": "Download the ONNX file",
-    "onnx_none": "There is no latest run yet: train one first.",
-    "onnx_info": ("ONNX runs the trained network outside PyTorch (ONNX Runtime, phones, browsers): "
-                  "normalised pictures in, class probabilities out."),
-}
 START = "cnn"                  # the stack a student starts with
 
 
-def template_choices() -> list[tuple[str, str]]:
-    return [(MODELS[name].title, name) for name in TEMPLATES] + [(TEXT["empty"], "")]
+def template_choices() -> list[tuple]:
+    return [(T(f"models.{name}"), name) for name in TEMPLATES] + [(T("builder.empty"), "")]
 
 
 def start_stack(name: str) -> list[dict]:
     return template(name) if name else [{"type": "flatten"}]
 
 
-def row_choices(layers: list[dict]) -> list[tuple[str, int]]:
-    rows = [(f"{i + 1}. {_title(layer)}", i) for i, layer in enumerate(layers)]
-    return rows + [(f"{len(layers) + 1}. ({TEXT['end']})", len(layers))]
+def row_choices(layers: list[dict], lang: str = DEFAULT) -> list[tuple[str, int]]:
+    rows = [(f"{i + 1}. {_title(layer, lang)}", i) for i, layer in enumerate(layers)]
+    return rows + [(f"{len(layers) + 1}. ({tr(lang, 'builder.end')})", len(layers))]
 
 
-def _title(layer: dict) -> str:
+def _title(layer: dict, lang: str = DEFAULT) -> str:
     try:
-        return title(normalize([layer])[0])
+        return title(normalize([layer])[0]).in_(lang)
     except BuildError:
         return str(layer.get("type"))
 
 
-def table_html(layers: list[dict], dataset: str) -> str:
+def table_html(layers: list[dict], dataset: str, lang: str = DEFAULT) -> str:
     """The stack as a table: every layer's output shape and parameters, the total, and either
     "can train" or the sentence that says which layer cannot work and why."""
     spec = get_spec(dataset)
     s = summarize(layers, spec)
     cell = "padding:2px 6px;border-bottom:1px solid var(--border-color-primary)"
-    num = cell + ";text-align:right;font-variant-numeric:tabular-nums"
-    rows = [f"<tr><td style='{cell}'></td><td style='{cell}'>{TEXT['input']}</td>"
+    num = cell + ";text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap"
+    rows = [f"<tr><td style='{cell}'></td><td style='{cell}'>{tr(lang, 'builder.input')}</td>"
             f"<td style='{num}'>{builder.shape_text(s.input_shape)}</td><td style='{num}'></td></tr>"]
     fitted = {r.index: r for r in s.rows}
     for i, layer in enumerate(list(layers) + [None]):
         r = fitted.get(i)
         if layer is None and r is None:
             break
-        name = r.title if r is not None else _title(layer)
+        name = r.title.in_(lang) if r is not None else _title(layer, lang)
         shape = builder.shape_text(r.shape) if r is not None else "—"
         params = f"{r.params:,}" if r is not None else "—"
         bad = r is None
@@ -115,12 +65,13 @@ def table_html(layers: list[dict], dataset: str) -> str:
         rows.append(f"<tr{style} data-row='{i + 1}'><td style='{cell}'>{i + 1 if layer is not None else ''}</td>"
                     f"<td style='{cell}'>{html.escape(name)}</td><td style='{num}'>{shape}</td>"
                     f"<td style='{num}'>{params}</td></tr>")
-    rows.append(f"<tr style='font-weight:700'><td style='{cell}'></td><td style='{cell}'>{TEXT['total']}</td>"
+    total = tr(lang, "builder.total")
+    rows.append(f"<tr style='font-weight:700'><td style='{cell}'></td><td style='{cell}'>{total}</td>"
                 f"<td style='{cell}'></td><td style='{num}' id='builder-total'>{s.params:,}</td></tr>")
-    verdict = (TEXT["ok"].format(params=s.params, macs=s.macs) if s.ok
-               else TEXT["problem"].format(problem=s.problem))
+    verdict = (tr(lang, "builder.ok", params=s.params, macs=s.macs) if s.ok
+               else tr(lang, "builder.problem", problem=say(lang, s.problem)))
     colour = "var(--color-green-600, #080)" if s.ok else "var(--error-text-color, #c00)"
-    head = "".join(f"<th style='{cell};text-align:left'>{TEXT[k]}</th>"
+    head = "".join(f"<th style='{cell};text-align:left'>{tr(lang, 'builder.' + k)}</th>"
                    for k in ("col_n", "col_layer", "col_shape", "col_params"))
     return (f"<div style='overflow-x:auto'><table style='width:100%;border-collapse:collapse;font-size:0.95em'>"
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
@@ -145,17 +96,17 @@ def layer_from(kind: str, size, kernel, padding, stride, pool, p, old: dict | No
 
 def edit(action: str, layers: list[dict], row, kind, size, kernel, padding, stride, pool, p) -> tuple[list, int]:
     """The stack after one editor action and the row to select next; BuildError or ValueError with
-    a sentence for an action that cannot be done."""
+    a sentence (a Text) for an action that cannot be done."""
     layers = [dict(layer) for layer in layers]
     i = int(row) if row is not None else len(layers)
     if action == "add":
         if len(layers) >= MAX_LAYERS:
-            raise ValueError(TEXT["too_many"])
+            raise ValueError(Text("builder.too_many", most=MAX_LAYERS))
         at = min(i + 1, len(layers))
         layers.insert(at, layer_from(kind, size, kernel, padding, stride, pool, p))
         return layers, at
     if not 0 <= i < len(layers):
-        raise ValueError(TEXT["nothing"] if not layers else TEXT["pick_row"])
+        raise ValueError(Text("builder.nothing" if not layers else "builder.pick_row"))
     if action == "change":
         layers[i] = layer_from(kind, size, kernel, padding, stride, pool, p, layers[i])
         return layers, i
@@ -164,7 +115,7 @@ def edit(action: str, layers: list[dict], row, kind, size, kernel, padding, stri
         return layers, min(i, max(len(layers) - 1, 0))
     j = i - 1 if action == "up" else i + 1
     if not 0 <= j < len(layers):
-        raise ValueError(TEXT["top"] if action == "up" else TEXT["bottom"])
+        raise ValueError(Text("builder.top" if action == "up" else "builder.bottom"))
     layers[i], layers[j] = layers[j], layers[i]
     return layers, j
 
@@ -179,39 +130,40 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
     """The editor (inside an accordion). Returns {"layers": the per-user gr.State with the stack,
     "train": the editor's own Train button} for the Train tab to wire."""
     first = start_stack(START)
-    with gr.Accordion(TEXT["section"], open=False, elem_id="builder"):
-        gr.Markdown(TEXT["intro"])
+    with gr.Accordion(T("builder.section"), open=False, elem_id="builder") as accordion:
+        gr.Markdown(T("builder.intro"))
         with gr.Row():
-            tmpl = gr.Dropdown(template_choices(), value=START, label=TEXT["template"], elem_id="builder-template",
-                               scale=3, min_width=160)
-            load = gr.Button(TEXT["load"], elem_id="builder-load", scale=1, min_width=100)
-        table = gr.HTML(table_html(first, "mnist"), elem_id="builder-table")
-        row = gr.Dropdown(row_choices(first), value=0, label=TEXT["row"], elem_id="builder-row")
-        kind = gr.Dropdown([(TEXT["types"][t], t) for t in builder.TYPES], value=first[0]["type"],
-                           label=TEXT["type"], elem_id="builder-type")
+            tmpl = gr.Dropdown(template_choices(), value=START, label=T("builder.template"),
+                               elem_id="builder-template", scale=3, min_width=160)
+            load = gr.Button(T("builder.load"), elem_id="builder-load", scale=1, min_width=100)
+        # Drawn in the reader's language when the editor opens (see ``show``).
+        table = gr.HTML("", elem_id="builder-table")
+        row = gr.Dropdown([], value=None, label=T("builder.row"), elem_id="builder-row")
+        kind = gr.Dropdown([(T(f"builder.types.{t}"), t) for t in builder.TYPES], value=first[0]["type"],
+                           label=T("builder.type"), elem_id="builder-type")
         with gr.Row():
-            size = gr.Number(16, label=TEXT["size_conv"], precision=0, minimum=1, maximum=builder.MAX_UNITS,
+            size = gr.Number(16, label=T("builder.size_conv"), precision=0, minimum=1, maximum=builder.MAX_UNITS,
                              elem_id="builder-size", min_width=90)
-            kernel = gr.Dropdown(list(range(1, builder.MAX_KERNEL + 1)), value=5, label=TEXT["kernel"],
+            kernel = gr.Dropdown(list(range(1, builder.MAX_KERNEL + 1)), value=5, label=T("builder.kernel"),
                                  elem_id="builder-kernel", min_width=90)
-            padding = gr.Dropdown(list(range(0, builder.MAX_PADDING + 1)), value=2, label=TEXT["padding"],
+            padding = gr.Dropdown(list(range(0, builder.MAX_PADDING + 1)), value=2, label=T("builder.padding"),
                                   elem_id="builder-padding", min_width=90)
-            stride = gr.Dropdown(list(range(1, builder.MAX_STRIDE + 1)), value=1, label=TEXT["stride"],
+            stride = gr.Dropdown(list(range(1, builder.MAX_STRIDE + 1)), value=1, label=T("builder.stride"),
                                  elem_id="builder-stride", min_width=90)
-            pool = gr.Dropdown(list(range(2, builder.MAX_POOL + 1)), value=2, label=TEXT["pool"], visible=False,
-                               elem_id="builder-pool", min_width=90)
-            p = gr.Slider(0, builder.MAX_DROPOUT, value=0.25, step=0.05, label=TEXT["p"], visible=False,
+            pool = gr.Dropdown(list(range(2, builder.MAX_POOL + 1)), value=2, label=T("builder.pool"),
+                               visible=False, elem_id="builder-pool", min_width=90)
+            p = gr.Slider(0, builder.MAX_DROPOUT, value=0.25, step=0.05, label=T("builder.p"), visible=False,
                           elem_id="builder-p", min_width=160)
         with gr.Row():
-            buttons = {a: gr.Button(TEXT[a], elem_id=f"builder-{a}", size="sm", min_width=80)
+            buttons = {a: gr.Button(T(f"builder.{a}"), elem_id=f"builder-{a}", size="sm", min_width=80)
                        for a in ("add", "change", "remove", "up", "down")}
-        train = gr.Button(TEXT["train"], variant="primary", elem_id="builder-train")
+        train = gr.Button(T("builder.train"), variant="primary", elem_id="builder-train")
     layers = gr.State(first)
     fields = [size, kernel, padding, stride, pool, p]
 
-    def show_fields(k):
+    def show_fields(k, request: gr.Request = None):
         visible = fields_for(k)
-        label = TEXT["size_dense"] if k == "dense" else TEXT["size_conv"]
+        label = tr(lang_of(request), "builder.size_dense" if k == "dense" else "builder.size_conv")
         return [gr.Number(visible=visible["size"], label=label)] + [
             gr.update(visible=visible[name]) for name in ("kernel", "padding", "stride", "pool", "p")]
 
@@ -226,50 +178,66 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
         return [layer["type"]] + [gr.skip() if values[n] is None else values[n]
                                   for n in ("size", "kernel", "padding", "stride", "pool", "p")]
 
-    def render(stack, data, i):
+    def render(stack, data, i, lang=DEFAULT):
         """Table, row picker and the Model dropdown switched to the built network."""
         custom = get_spec(data).kind != "photo"
-        return (stack, table_html(stack, data), gr.Dropdown(choices=row_choices(stack), value=i),
+        return (stack, table_html(stack, data, lang), gr.Dropdown(choices=row_choices(stack, lang), value=i),
                 gr.Dropdown(value=BUILT) if custom else gr.skip())
 
+    def show(stack, data, i, request: gr.Request = None):
+        """The editor opened: its table and layer picker in the reader's language."""
+        lang = lang_of(request)
+        at = 0 if i is None else i
+        return table_html(stack, data, lang), gr.Dropdown(choices=row_choices(stack, lang), value=at)
+
     def do(action):
-        def handler(stack, data, i, k, *values):
+        def handler(stack, data, i, k, size, kernel, padding, stride, pool, p, request: gr.Request = None):
+            lang = lang_of(request)
             try:
-                new, at = edit(action, stack, i, k, *values)
+                new, at = edit(action, stack, i, k, size, kernel, padding, stride, pool, p)
             except (BuildError, ValueError) as err:
-                gr.Warning(str(err))
+                gr.Warning(say(lang, err.args[0] if err.args else err))
                 return [gr.skip()] * 4
-            return render(new, data, at)
+            return render(new, data, at, lang)
         return handler
 
     outputs = [layers, table, row, model]
     for action, button in buttons.items():
         button.click(do(action), [layers, dataset, row, kind] + fields, outputs, queue=False, api_name=False)
-    load.click(lambda name, data: render(start_stack(name), data, 0), [tmpl, dataset], outputs,
+    def load_template(name, data, request: gr.Request = None):
+        return render(start_stack(name), data, 0, lang_of(request))
+
+    load.click(load_template, [tmpl, dataset], outputs,
                queue=False, api_name=False).then(fill, [layers, row], [kind] + fields, queue=False, api_name=False)
+    accordion.expand(show, [layers, dataset, row], [table, row], queue=False, api_name=False)
     row.input(fill, [layers, row], [kind] + fields, queue=False, api_name=False)
     kind.change(show_fields, kind, fields, queue=False, api_name=False)
-    dataset.change(table_html, [layers, dataset], table, queue=False, api_name=False)
-    with gr.Accordion(TEXT["code_section"], open=False, elem_id="code-section"):
-        gr.Markdown(TEXT["code_intro"])
-        code_btn = gr.Button(TEXT["code_show"], elem_id="code-show")
-        code = gr.Code(language="python", label=TEXT["code_label"], interactive=False, visible=False,
-                       elem_id="code-view")
-        code_file = gr.DownloadButton(TEXT["code_download"], visible=False, elem_id="code-download")
-        gr.Markdown(TEXT["onnx_info"])
-        onnx_btn = gr.Button(TEXT["onnx_make"], elem_id="onnx-make")
-        onnx_file = gr.DownloadButton(TEXT["onnx_download"], visible=False, elem_id="onnx-download")
 
-    def train_export_onnx():
+    def redraw(stack, data, request: gr.Request = None):
+        return table_html(stack, data, lang_of(request))
+
+    dataset.change(redraw, [layers, dataset], table, queue=False, api_name=False)
+    with gr.Accordion(T("builder.code_section"), open=False, elem_id="code-section"):
+        gr.Markdown(T("builder.code_intro"))
+        code_btn = gr.Button(T("builder.code_show"), elem_id="code-show")
+        code = gr.Code(language="python", label=T("builder.code_label"), interactive=False, visible=False,
+                       elem_id="code-view")
+        code_file = gr.DownloadButton(T("builder.code_download"), visible=False, elem_id="code-download")
+        gr.Markdown(T("builder.onnx_info"))
+        onnx_btn = gr.Button(T("builder.onnx_make"), elem_id="onnx-make")
+        onnx_file = gr.DownloadButton(T("builder.onnx_download"), visible=False, elem_id="onnx-download")
+
+    def train_export_onnx(request: gr.Request = None):
+        lang = lang_of(request)
         path = ctx.job.state().latest
         if not path:
-            raise gr.Error(TEXT["onnx_none"])
+            raise fail(Text("builder.onnx_none"), lang)
         try:
             loaded = checkpoints.load(path)
             name = f"cnnlab-{loaded.dataset}-{loaded.model_name}.onnx"
             out = export.to_onnx(loaded, ctx.scratch.folder("onnx-") / name)
         except (checkpoints.CheckpointError, export.ExportError) as err:
-            raise gr.Error(str(err)) from None
+            raise fail(err, lang) from None
         return gr.DownloadButton(value=str(out), visible=True)
 
     onnx_btn.click(train_export_onnx, None, onnx_file, api_name="train_export_onnx", concurrency_limit=1,
@@ -287,13 +255,14 @@ def wire_code(ctx, editor: dict, controls: list, make_config) -> None:
     def train_code(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
                    lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
                    time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
-                   augment: bool = d.augment, layers: list | None = None):
+                   augment: bool = d.augment, layers: list | None = None, request: gr.Request = None):
+        lang = lang_of(request)
         try:
             config = make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s, train_size,
-                                 augment, layers)
+                                 augment, layers, lang=lang)
             text = codegen.script(config)
         except (codegen.CodegenError, BuildError, KeyError) as err:
-            raise gr.Error(str(err.args[0] if err.args else err)) from None
+            raise fail(err, lang) from None
         path = ctx.scratch.folder("code-") / codegen.script_name(config)
         path.write_text(text)
         return gr.Code(text, visible=True), gr.DownloadButton(value=str(path), visible=True)

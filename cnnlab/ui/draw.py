@@ -161,12 +161,13 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False
     for control in (model, show_saliency):
         control.change(predict, [canvas, model, show_saliency], outputs, api_name=False, preprocess=False,
                        **shared)
-    refresh = lambda: gr.Dropdown(choices=ctx.zoo.choices(DIGIT_DATASETS))
+    def refresh(request: gr.Request = None):
+        return gr.Dropdown(choices=ctx.zoo.choices(DIGIT_DATASETS, lang_of(request)))
 
     def start(request: gr.Request = None):
         """A new page: the model list as it is now, the empty views in the reader's language."""
         lang = lang_of(request)
-        return refresh(), hint_html(lang), seen_empty_html(lang), heat_off_html(lang)
+        return refresh(request), hint_html(lang), seen_empty_html(lang), heat_off_html(lang)
 
     demo.load(start, None, [model, verdict, seen, heat], api_name=False, queue=False)
     model.focus(refresh, None, model, api_name=False, queue=False)     # a run trained meanwhile

@@ -1,23 +1,16 @@
 """Steering the shared run from the Train tab: Pause / Resume and a new learning rate mid-run
 (teacher only when a key is set; the job checks it). The changes are drawn on the loss curve as
-vertical lines. Every user-visible string is in ``TEXT``."""
+vertical lines. Every word is in cnnlab/i18n (section "train"); answers come back in the reader's
+language."""
 from __future__ import annotations
 
 import gradio as gr
 
+from ..i18n import DEFAULT, Text, say, tr
 from ..steer import MAX_LR
+from .lang import T, lang_of
 
-TEXT = {
-    "pause": "Pause",
-    "resume": "Resume",
-    "lr": "New learning rate (mid-run)",
-    "lr_info": "applied from the next batch on; the schedule stops",
-    "set_lr": "Change learning rate",
-    "series": "learning rate changed",
-    "changes": "Learning rate changed by the teacher: {items}.",
-    "item": "at epoch {epoch:.2f} from {old:.3g} to {new:.3g}",
-}
-SERIES = TEXT["series"]
+SERIES = "learning rate changed"   # the markers' series on the loss curve (shown as train.series_marker)
 COLOR = "#CC79A7"            # reddish purple: apart from the blue/orange/green curves
 
 
@@ -31,37 +24,39 @@ def marker_rows(markers, top: float) -> list[tuple]:
     return rows
 
 
-def changes_text(markers) -> str:
+def changes_text(markers, lang: str = DEFAULT) -> str:
     if not markers:
         return ""
-    return TEXT["changes"].format(items="; ".join(TEXT["item"].format(epoch=e, old=o, new=n)
-                                                  for e, o, n in markers))
+    return tr(lang, "train.lr_changes", items=tr(lang, "train.lr_change_separator").join(
+        tr(lang, "train.lr_change", epoch=e, old=o, new=n) for e, o, n in markers))
 
 
 def build(job, key: gr.Textbox, notice: gr.Markdown, default_lr: float) -> dict:
     """The controls (made where this is called) and their handlers; returns the components and
     ``render(snap, seen) -> updates`` for the Train tab's refresh."""
     with gr.Row():
-        pause = gr.Button(TEXT["pause"], interactive=False, elem_id="train-pause", min_width=90)
-        resume = gr.Button(TEXT["resume"], interactive=False, elem_id="train-resume", min_width=90)
+        pause = gr.Button(T("train.pause"), interactive=False, elem_id="train-pause", min_width=90)
+        resume = gr.Button(T("train.resume"), interactive=False, elem_id="train-resume", min_width=90)
     with gr.Row(equal_height=True):
-        lr = gr.Number(default_lr, label=TEXT["lr"], info=TEXT["lr_info"], minimum=1e-6, maximum=MAX_LR,
-                       elem_id="train-new-lr", min_width=140)
-        set_lr = gr.Button(TEXT["set_lr"], interactive=False, elem_id="train-set-lr", min_width=120)
+        lr = gr.Number(default_lr, label=T("train.new_lr"), info=T("train.new_lr_info"), minimum=1e-6,
+                       maximum=MAX_LR, elem_id="train-new-lr", min_width=140)
+        set_lr = gr.Button(T("train.set_lr"), interactive=False, elem_id="train-set-lr", min_width=120)
 
-    def answer(message: str, ok_start: str) -> str:
-        if not message.startswith(ok_start):
-            gr.Warning(message)
-        return message
+    def answer(message: Text | str, ok_key: str, request) -> str:
+        """The job's answer in the reader's language; a warning too unless it is the ``ok_key`` one."""
+        shown = say(lang_of(request), message)
+        if getattr(message, "key", None) != ok_key:
+            gr.Warning(shown)
+        return shown
 
-    def train_pause(teacher_key: str | None = None) -> str:
-        return answer(job.pause(teacher_key), "Paused")
+    def train_pause(teacher_key: str | None = None, request: gr.Request = None) -> str:
+        return answer(job.pause(teacher_key), "jobs.paused", request)
 
-    def train_resume(teacher_key: str | None = None) -> str:
-        return answer(job.resume(teacher_key), "Resumed")
+    def train_resume(teacher_key: str | None = None, request: gr.Request = None) -> str:
+        return answer(job.resume(teacher_key), "jobs.resumed", request)
 
-    def train_set_lr(lr: float = default_lr, teacher_key: str | None = None) -> str:
-        return answer(job.set_lr(lr, teacher_key), "The learning rate becomes")
+    def train_set_lr(lr: float = default_lr, teacher_key: str | None = None, request: gr.Request = None) -> str:
+        return answer(job.set_lr(lr, teacher_key), "jobs.lr_set", request)
 
     common = dict(concurrency_limit=None, concurrency_id="train-control", show_progress="hidden")
     pause.click(train_pause, key, notice, api_name="train_pause", **common,

@@ -2,8 +2,10 @@
 
 Everyone polls the shared ``ctx.job`` (cnnlab.jobs.TrainJob) with a gr.Timer; a viewer's
 gr.State remembers what it already shows, so a tick with nothing new sends nothing, and the
-confusion matrix and mistake pictures are drawn once per run for all viewers. The job hands plain
-rows; the DataFrames gr.LinePlot wants are made here.
+confusion matrix and mistake pictures are drawn once per run (and language) for all viewers. The
+job hands plain rows and Texts; the DataFrames gr.LinePlot wants are made here, and every word
+(the shared status included) is rendered by each viewer's own handler in that viewer's language
+(cnnlab/i18n, section "train").
 """
 from __future__ import annotations
 
@@ -23,60 +25,89 @@ from ..builder import BUILT
 from ..checkpoints import CheckpointError
 from ..config import LIMITS, LimitError, TrainConfig, check_train
 from ..datasets import DATASETS, get_spec
-from ..i18n import DEFAULT, say
+from ..i18n import DEFAULT, Text, class_name, languages, say, tr
 from ..imageio import data_url
-from ..models import MODELS, models_for
+from ..models import models_for
 from ..plots import RIGHT, WRONG
 from ..race import RACE_OPTIMIZERS, RACE_STEPS, lane_label
 from . import builder as builder_ui
 from . import runs as runs_ui
 from . import steer as steer_ui
 from .context import AppContext
-from .inputs import flag, number
+from .inputs import fail, flag, number
+from .lang import T, lang_of
 
 TICK_S = 0.5                 # how often viewers poll the shared run (2 updates a second)
 OPTIMIZER_CHOICES = [("SGD", "sgd"), ("Momentum", "momentum"), ("RMSprop", "rmsprop"), ("Adam", "adam")]
 # A sensible peak learning rate per optimizer (one-cycle schedule), filled in when one is picked.
 SUGGESTED_LR = {"sgd": 0.1, "momentum": 0.05, "rmsprop": 1e-3, "adam": 3e-3}
 BATCH_SIZES = [b for b in (16, 32, 64, 128, 256, 512, 1024) if b <= LIMITS["batch_size"].high]
-TRAIN_SIZES = [(label, n) for label, n in (("all", 0), ("1,000", 1000), ("5,000", 5000), ("10,000", 10000),
-                                           ("30,000", 30000)) if n <= LIMITS["train_size"].high]
-CURVE_COLORS = {"train loss": "#0072B2", "validation loss": "#E69F00", "validation accuracy": "#009E73",
-                steer_ui.SERIES: steer_ui.COLOR}
+TRAIN_SIZES = [(T("train.all_images") if n == 0 else f"{n:,}", n) for n in (0, 1000, 5000, 10000, 30000)
+               if n <= LIMITS["train_size"].high]
+# The curves' series are identifiers in the job's rows; a viewer sees each under its name in the
+# viewer's language (SERIES_KEYS), and the colours are keyed by the names in every language.
+SERIES_KEYS = {"train loss": "train.series_train_loss", "validation loss": "train.series_val_loss",
+               "validation accuracy": "train.series_val_accuracy", steer_ui.SERIES: "train.series_marker"}
+SERIES_COLORS = {"train loss": "#0072B2", "validation loss": "#E69F00", "validation accuracy": "#009E73",
+                 steer_ui.SERIES: steer_ui.COLOR}
 LOSS_SERIES = ["train loss", "validation loss", steer_ui.SERIES]
-RACE_COLORS = dict(zip((lane_label(name, lr) for name, lr in RACE_OPTIMIZERS),
-                       ("#999999", "#E69F00", "#009E73", "#0072B2")))
-IDLE_GRID = "<div class='train-grid-empty'>The 16 test pictures appear here when a run starts.</div>"
+LANES = [lane_label(name, lr) for name, lr in RACE_OPTIMIZERS]
+LANE_COLORS = dict(zip(LANES, ("#999999", "#E69F00", "#009E73", "#0072B2")))
 
 
-def dataset_choices(ctx: AppContext) -> list[tuple[str, str]]:
+def series_names(lang: str) -> dict[str, str]:
+    """{series identifier: what a reader in ``lang`` sees}, for the curves and the race's lanes."""
+    names = {series: tr(lang, key) for series, key in SERIES_KEYS.items()}
+    names.update({lane_label(name, lr): tr(lang, "train.lane", name=name, lr=f"{lr:g}")
+                  for name, lr in RACE_OPTIMIZERS})
+    return names
+
+
+def _colors(identifiers: dict[str, str]) -> dict[str, str]:
+    return {series_names(lang)[s]: colour for lang in languages() for s, colour in identifiers.items()}
+
+
+CURVE_COLORS = _colors(SERIES_COLORS)
+RACE_COLORS = _colors(LANE_COLORS)
+
+
+def idle_grid(lang: str = DEFAULT) -> str:
+    return f"<div class='train-grid-empty'>{tr(lang, 'train.grid_idle')}</div>"
+
+
+def dataset_choices(ctx: AppContext) -> list[tuple]:
     """Every data set, except Flowers-102 unless its files are there (it is 300+ MB)."""
     present = (Path(ctx.data_root) / DATASETS["flowers102"].folder).is_dir()
-    return [(s.title, s.name) for s in DATASETS.values() if s.name != "flowers102" or present]
+    return [(T(f"datasets.{s.name}"), s.name) for s in DATASETS.values() if s.name != "flowers102" or present]
 
 
-def model_choices(dataset: str) -> list[tuple[str, str]]:
-    own = [] if get_spec(dataset).kind == "photo" else [(builder_ui.TEXT["model_choice"], BUILT)]
-    return [(MODELS[m].title, m) for m in models_for(get_spec(dataset))] + own
+def model_choices(dataset: str, lang: str | None = None) -> list[tuple]:
+    """The models that fit ``dataset``: labels the browser translates (``lang`` None), or rendered
+    in ``lang`` for a handler's update."""
+    def label(key):
+        return T(key) if lang is None else tr(lang, key)
+    own = [] if get_spec(dataset).kind == "photo" else [(label("builder.model_choice"), BUILT)]
+    return [(label(f"models.{m}"), m) for m in models_for(get_spec(dataset))] + own
 
 
 def make_config(dataset, model, optimizer, lr, batch_size, epochs, budget, train_size, augment,
-                layers=None) -> TrainConfig:
+                layers=None, lang: str = DEFAULT) -> TrainConfig:
     """The run's settings from the widgets (or an API caller's raw values); a gr.Error that names the
-    allowed range for the first setting the server refuses (limits: cnnlab.config.LIMITS). ``layers``:
-    the network builder's stack, used when the model is the student's own ("custom")."""
+    allowed range for the first setting the server refuses (limits: cnnlab.config.LIMITS), in
+    ``lang``. ``layers``: the network builder's stack, used when the model is the student's own ("custom")."""
     d = TrainConfig()
     config = TrainConfig(dataset=dataset or d.dataset, model=model or d.model, optimizer=optimizer or d.optimizer,
-                         lr=number("lr", lr, d.lr), batch_size=number("batch_size", batch_size, d.batch_size),
-                         epochs=number("epochs", epochs, d.epochs),
-                         time_budget_s=float(number("time_budget_s", budget, d.time_budget_s)),
-                         train_size=number("train_size", train_size, d.train_size),
-                         augment=flag("Augment", augment, d.augment),
+                         lr=number("lr", lr, d.lr, lang),
+                         batch_size=number("batch_size", batch_size, d.batch_size, lang),
+                         epochs=number("epochs", epochs, d.epochs, lang),
+                         time_budget_s=float(number("time_budget_s", budget, d.time_budget_s, lang)),
+                         train_size=number("train_size", train_size, d.train_size, lang),
+                         augment=flag(Text("limits.augment"), augment, d.augment, lang=lang),
                          layers=list(layers) if model == BUILT and isinstance(layers, list) else None)
     try:
         return check_train(config)
     except LimitError as err:
-        raise gr.Error(str(err), print_exception=False) from None
+        raise fail(err, lang) from None
 
 
 # ---------------------------------------------------------------------- drawing the shared state
@@ -89,10 +120,10 @@ def picture_uri(image: np.ndarray) -> str:
     return data_url(image)
 
 
-def grid_html(grid, uris: list[str]) -> str:
+def grid_html(grid, uris: list[str], lang: str = DEFAULT) -> str:
     """16 pictures with the model's guess under each: blue and ✓ when right, orange and ✗ when wrong."""
     if grid is None:
-        return IDLE_GRID
+        return idle_grid(lang)
     cells = []
     for k, (uri, truth) in enumerate(zip(uris, grid.labels)):
         if grid.predictions is None:
@@ -101,10 +132,11 @@ def grid_html(grid, uris: list[str]) -> str:
             guess = grid.predictions[k]
             ok = guess == truth
             colour = RIGHT if ok else WRONG
-            text = f"{'✓' if ok else '✗'} {html.escape(grid.classes[guess])}"
+            text = f"{'✓' if ok else '✗'} {html.escape(class_name(lang, grid.classes[guess]))}"
+        alt = html.escape(tr(lang, "train.grid_alt", name=class_name(lang, grid.classes[truth])))
         cells.append(
             f"<figure class='train-cell' style='margin:0;text-align:center'>"
-            f"<img src='{uri}' alt='test picture of {html.escape(grid.classes[truth])}' "
+            f"<img src='{uri}' alt='{alt}' "
             f"style='width:100%;max-width:96px;aspect-ratio:1;image-rendering:pixelated;"
             f"border:4px solid {colour};border-radius:6px'>"
             f"<figcaption style='color:{colour};font-weight:700;font-size:1.1em;line-height:1.2;"
@@ -114,22 +146,19 @@ def grid_html(grid, uris: list[str]) -> str:
             f"grid-template-columns:repeat(8,minmax(0,1fr));gap:8px'>{''.join(cells)}</div>")
 
 
-def results_markdown(snap) -> str:
+def results_markdown(snap, lang: str = DEFAULT) -> str:
     r = snap.results
     if not r:
         return ""
     if "race" in r:
         rows = "\n".join(f"| {f['optimizer']} | {f['lr']:g} | {f['loss']:.3f} | {f['val_accuracy']:.1%} |"
                          for f in r["race"])
-        return (f"### Optimizer race {'(stopped)' if r['stopped'] else ''} after {r['steps']} steps\n"
-                "| optimizer | learning rate | final train loss | validation accuracy |\n"
-                f"|---|---|---|---|\n{rows}")
+        return (tr(lang, "train.race_results_stopped" if r["stopped"] else "train.race_results", steps=r["steps"])
+                + "\n" + tr(lang, "train.race_table_head") + f"\n|---|---|---|---|\n{rows}")
     if "test_accuracy" not in r:
-        return "### The run was stopped before it trained: the model is unchanged."
-    how = "stopped early" if r["stopped"] else "finished"
-    return (f"### Test accuracy: {r['test_accuracy']:.1%}\n"
-            f"on {r['test_images']:,} test images the network never trained on; {how} after "
-            f"{r['steps']:,} steps ({r['seconds']:.0f} s).")
+        return tr(lang, "train.unchanged")
+    return tr(lang, "train.test_results_stopped" if r["stopped"] else "train.test_results",
+              accuracy=r["test_accuracy"], images=r["test_images"], steps=r["steps"], seconds=r["seconds"])
 
 
 def frame(rows, columns: tuple[str, str, str]) -> pd.DataFrame:
@@ -168,7 +197,7 @@ class SharedPictures:
         self._lock = threading.Lock()
         self._dir = Path(folder)
         self._uris: dict[int, list[str]] = {}
-        self._results: dict[int, tuple[str | None, str | None]] = {}
+        self._results: dict[tuple, tuple[str | None, str | None]] = {}
         self._download: dict[tuple, str] = {}
         self._count = 0
 
@@ -178,25 +207,26 @@ class SharedPictures:
                 self._uris = {snap.run_id: [picture_uri(im) for im in snap.grid.images]}
             return self._uris[snap.run_id]
 
-    def results(self, snap) -> tuple[str | None, str | None]:
-        """(confusion matrix PNG, mistakes PNG) paths for this run's results, drawn once."""
+    def results(self, snap, lang: str = DEFAULT) -> tuple[str | None, str | None]:
+        """(confusion matrix PNG, mistakes PNG) paths for this run's results, drawn once per language."""
         with self._lock:
-            if snap.run_id not in self._results:
+            key = (snap.run_id, lang)
+            if key not in self._results:
                 r = snap.results
                 cm = mistakes = None
                 if r and "confusion_matrix" in r:
-                    cm = self._save(plots.confusion_matrix_figure(r["confusion_matrix"], r["classes"]),
-                                    f"confusion-{snap.run_id}.png")
+                    cm = self._save(plots.confusion_matrix_figure(r["confusion_matrix"], r["classes"], lang=lang),
+                                    f"confusion-{snap.run_id}-{lang}.png")
                     m = r["mistakes"]
                     mistakes = self._save(plots.mistakes_figure(m["images"], m["labels"], m["predictions"],
-                                                                m["confidences"], r["classes"]),
-                                          f"mistakes-{snap.run_id}.png")
-                for old in self._results.values():
-                    for path in old:
+                                                                m["confidences"], r["classes"], lang=lang),
+                                          f"mistakes-{snap.run_id}-{lang}.png")
+                for old_key in [k for k in self._results if k[0] != snap.run_id]:
+                    for path in self._results.pop(old_key):
                         if path:
                             Path(path).unlink(missing_ok=True)
-                self._results = {snap.run_id: (cm, mistakes)}
-            return self._results[snap.run_id]
+                self._results[key] = (cm, mistakes)
+            return self._results[key]
 
     def download(self, path: str | None) -> str | None:
         """A copy of the latest checkpoint under a telling name, in a folder Gradio may serve."""
@@ -228,60 +258,57 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
 
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            dataset = gr.Dropdown(dataset_choices(ctx), value=d.dataset, label="Data set", elem_id="train-dataset")
-            model = gr.Dropdown(model_choices(d.dataset), value=d.model, label="Model", elem_id="train-model")
-            optimizer = gr.Radio(OPTIMIZER_CHOICES, value=d.optimizer, label="Optimizer", elem_id="train-optimizer")
-            lr = gr.Number(d.lr, label="Learning rate (peak)", minimum=LIMITS["lr"].low, maximum=LIMITS["lr"].high,
-                           step=0.001, elem_id="train-lr",
-                           info="Picking an optimizer fills in a value that works for it")
+            dataset = gr.Dropdown(dataset_choices(ctx), value=d.dataset, label=T("train.dataset"),
+                                  elem_id="train-dataset")
+            model = gr.Dropdown(model_choices(d.dataset), value=d.model, label=T("train.model"), elem_id="train-model")
+            optimizer = gr.Radio(OPTIMIZER_CHOICES, value=d.optimizer, label=T("train.optimizer"),
+                                 elem_id="train-optimizer")
+            lr = gr.Number(d.lr, label=T("train.lr"), minimum=LIMITS["lr"].low, maximum=LIMITS["lr"].high,
+                           step=0.001, elem_id="train-lr", info=T("train.lr_info"))
             with gr.Row():
-                batch = gr.Dropdown(BATCH_SIZES, value=d.batch_size, label="Batch size", elem_id="train-batch",
+                batch = gr.Dropdown(BATCH_SIZES, value=d.batch_size, label=T("train.batch_size"), elem_id="train-batch",
                                     allow_custom_value=True)
                 epochs = gr.Slider(LIMITS["epochs"].low, LIMITS["epochs"].high, value=d.epochs, step=1,
-                                   label="Epochs", elem_id="train-epochs")
+                                   label=T("train.epochs"), elem_id="train-epochs")
             budget = gr.Slider(LIMITS["time_budget_s"].low, LIMITS["time_budget_s"].high, value=d.time_budget_s,
-                               step=10, label="Time budget (s, 0 = no limit)", elem_id="train-budget")
-            train_size = gr.Dropdown(TRAIN_SIZES, value=d.train_size, label="Training images",
-                                     elem_id="train-size", allow_custom_value=True,
-                                     info="fewer images: faster epochs, lower accuracy")
-            augment = gr.Checkbox(d.augment, label="Augment (random small shifts and turns)", elem_id="train-augment")
-            key = gr.Textbox(label="Teacher key", type="password", visible=bool(ctx.config.teacher_key),
-                             elem_id="train-key", placeholder="needed to start or stop a run")
+                               step=10, label=T("train.budget"), elem_id="train-budget")
+            train_size = gr.Dropdown(TRAIN_SIZES, value=d.train_size, label=T("train.train_size"),
+                                     elem_id="train-size", allow_custom_value=True, info=T("train.train_size_info"))
+            augment = gr.Checkbox(d.augment, label=T("train.augment"), elem_id="train-augment")
+            key = gr.Textbox(label=T("train.teacher_key"), type="password", visible=bool(ctx.config.teacher_key),
+                             elem_id="train-key", placeholder=T("train.teacher_key_placeholder"))
             with gr.Row():
-                train_btn = gr.Button("Train", variant="primary", elem_id="train-start")
-                stop_btn = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
-            race_btn = gr.Button("Optimizer race: SGD vs Momentum vs RMSprop vs Adam", elem_id="train-race")
+                train_btn = gr.Button(T("train.train"), variant="primary", elem_id="train-start")
+                stop_btn = gr.Button(T("train.stop"), variant="stop", interactive=False, elem_id="train-stop")
+            race_btn = gr.Button(T("train.race"), elem_id="train-race")
             notice = gr.Markdown("", elem_id="train-notice")
             steering = steer_ui.build(job, key, notice, d.lr)
             editor = builder_ui.build(ctx, dataset, model)
         with gr.Column(scale=2, min_width=400):
-            status = gr.Markdown(job.state().status, elem_id="train-status")
+            status = gr.Markdown("", elem_id="train-status")        # the job's status, in each viewer's language
             with gr.Row():
                 loss_plot = gr.LinePlot(x="epoch", y="value", color="series", color_map=CURVE_COLORS,
                                         y_lim=[0, 2.5], x_lim=[0, d.epochs], x_title="epoch", y_title="loss",
-                                        label="Loss (lower is better)", elem_id="train-loss")
+                                        label=T("train.loss_plot"), elem_id="train-loss")
                 acc_plot = gr.LinePlot(x="epoch", y="value", color="series", color_map=CURVE_COLORS,
                                        y_lim=[0, 1], x_lim=[0, d.epochs], x_title="epoch", y_title="accuracy",
-                                       label="Validation accuracy (higher is better)",
-                                       elem_id="train-acc")
+                                       label=T("train.acc_plot"), elem_id="train-acc")
             race_plot = gr.LinePlot(x="step", y="loss", color="optimizer", color_map=RACE_COLORS,
                                     y_lim=[0, 2.5], x_lim=[0, RACE_STEPS], x_title="step", y_title="train loss",
-                                    label="Optimizer race: train loss on the same batches",
-                                    visible=False, elem_id="train-race-plot")
-            gr.Markdown("**16 test pictures and what the network says they are** "
-                        f"(<span style='color:{RIGHT}'>✓ blue: right</span>, "
-                        f"<span style='color:{WRONG}'>✗ orange: wrong</span>)")
-            grid = gr.HTML(IDLE_GRID, elem_id="train-grid")
+                                    label=T("train.race_plot"), visible=False, elem_id="train-race-plot")
+            gr.HTML(T("train.grid_legend"), elem_id="train-grid-legend", js_on_load=None,
+                    css_template=f".right {{color: {RIGHT}}} .wrong {{color: {WRONG}}}")
+            grid = gr.HTML(idle_grid(), elem_id="train-grid")
             results = gr.Markdown("", elem_id="train-results")
-            cm_image = gr.Image(label="Confusion matrix", show_label=False, visible=False, interactive=False,
+            cm_image = gr.Image(label=T("train.confusion"), show_label=False, visible=False, interactive=False,
                                 height=480, elem_id="train-confusion")
-            mistakes_image = gr.Image(label="Most confident mistakes", show_label=False, visible=False,
+            mistakes_image = gr.Image(label=T("train.mistakes"), show_label=False, visible=False,
                                       interactive=False, elem_id="train-mistakes")
             with gr.Row():
-                download = gr.DownloadButton("Download checkpoint", value=shared.download(job.state().latest),
+                download = gr.DownloadButton(T("train.download"), value=shared.download(job.state().latest),
                                              visible=job.state().latest is not None, elem_id="train-download")
-                upload = gr.File(label="Upload a checkpoint (.pt) to use it as the latest run",
-                                 file_types=[".pt"], type="filepath", elem_id="train-upload")
+                upload = gr.File(label=T("train.upload"), file_types=[".pt"], type="filepath",
+                                 elem_id="train-upload")
             runs_ui.build(ctx, {"dataset": dataset, "epochs": epochs, "train_size": train_size, "augment": augment},
                           key, notice, make_config)
     seen = gr.State({"version": -1})
@@ -293,64 +320,80 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     def train_start(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
                     lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
                     time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
-                    augment: bool = d.augment, teacher_key: str | None = None, layers: list | None = None) -> str:
+                    augment: bool = d.augment, teacher_key: str | None = None, layers: list | None = None,
+                    request: gr.Request = None) -> str:
+        lang = lang_of(request)
         return _launch(job.start, make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s,
-                                              train_size, augment, layers), teacher_key)
+                                              train_size, augment, layers, lang), teacher_key, lang)
 
     def train_race(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
                    lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
                    time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
-                   augment: bool = d.augment, teacher_key: str | None = None, layers: list | None = None) -> str:
+                   augment: bool = d.augment, teacher_key: str | None = None, layers: list | None = None,
+                   request: gr.Request = None) -> str:
+        lang = lang_of(request)
         return _launch(job.start_race, make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s,
-                                                   train_size, augment, layers), teacher_key)
+                                                   train_size, augment, layers, lang), teacher_key, lang)
 
-    def _launch(start, config: TrainConfig, teacher_key: str | None) -> str:
+    def _launch(start, config: TrainConfig, teacher_key: str | None, lang: str = DEFAULT) -> str:
         """Start a run (or the race) with ``config``; a warning when the job refused it."""
         before = job.state().run_id
-        return _started(before, start(config, teacher_key))
+        return _started(before, start(config, teacher_key), lang)
 
-    def start_built(*values):
+    def start_built(dataset_name, _model, optimizer, lr, batch_size, epochs, time_budget_s, train_size, augment,
+                    teacher_key, layers, request: gr.Request = None):
         """The builder's own Train button: the same run with the student's stack as the model."""
-        dataset_name, _, *rest = values
-        return train_start(dataset_name, BUILT, *rest)
+        return train_start(dataset_name, BUILT, optimizer, lr, batch_size, epochs, time_budget_s, train_size,
+                           augment, teacher_key, layers, request)
 
-    def _started(before: int, message: str) -> str:
+    def _started(before: int, message, lang: str = DEFAULT) -> str:
+        shown = say(lang, message)
         if job.state().run_id == before:
-            gr.Warning(message)
-        return message
+            gr.Warning(shown)
+        return shown
 
-    def train_stop(teacher_key: str | None = None) -> str:
-        return job.stop(teacher_key)
+    def train_stop(teacher_key: str | None = None, request: gr.Request = None) -> str:
+        return say(lang_of(request), job.stop(teacher_key))
 
-    def train_upload_checkpoint(checkpoint, teacher_key: str | None = None):
+    def train_upload_checkpoint(checkpoint, teacher_key: str | None = None, request: gr.Request = None):
+        lang = lang_of(request)
         if not checkpoint:
             return gr.skip(), gr.skip()
         try:
             message = job.use_checkpoint(checkpoint, teacher_key)
         except CheckpointError as err:
-            raise gr.Error(str(err)) from None
-        return message, None
+            raise fail(err, lang) from None
+        return say(lang, message), None
 
-    def refresh(state):
+    def refresh(state, request: gr.Request = None):
         snap = job.state()
         if state.get("version") == snap.version:
             return [gr.skip()] * len(outputs)                    # nothing new: send nothing
-        return render(snap, state)
+        return render(snap, state, lang_of(request))
 
-    def render(snap, state) -> dict:
-        out = {status: say(DEFAULT, snap.status)}          # the own run's status is a Text
+    def render(snap, state, lang: str = DEFAULT) -> dict:
+        out = {status: say(lang, snap.status)}
+        names = series_names(lang)
         top = loss_ceiling(snap)
         loss = frame(list(snap.loss) + steer_ui.marker_rows(snap.markers, top), ("epoch", "value", "series"))
         loss = drawable(loss.assign(value=loss["value"].clip(upper=top)), LOSS_SERIES)
+        loss = loss.assign(series=loss["series"].map(lambda s: names.get(s, s)))
         accuracy = drawable(frame(snap.accuracy, ("epoch", "value", "series")), ["validation accuracy"])
+        accuracy = accuracy.assign(series=accuracy["series"].map(lambda s: names.get(s, s)))
         race = frame(snap.race, ("step", "loss", "optimizer"))
-        race = drawable(race.assign(loss=race["loss"].clip(upper=top)), list(RACE_COLORS))
+        race = drawable(race.assign(loss=race["loss"].clip(upper=top)), LANES)
+        race = race.assign(optimizer=race["optimizer"].map(lambda s: names.get(s, s)))
         if state.get("mode") != snap.mode or state.get("run") != snap.run_id:
             racing = snap.mode == "race"
             epochs_lim = [0, snap.epochs or d.epochs]
-            out[loss_plot] = gr.LinePlot(loss, visible=not racing, x_lim=epochs_lim, y_lim=[0, top])
-            out[acc_plot] = gr.LinePlot(accuracy, visible=not racing, x_lim=epochs_lim)
-            out[race_plot] = gr.LinePlot(race, visible=racing, y_lim=[0, top])
+            epoch, curve = tr(lang, "train.axis_epoch"), tr(lang, "train.legend_curve")
+            out[loss_plot] = gr.LinePlot(loss, visible=not racing, x_lim=epochs_lim, y_lim=[0, top], x_title=epoch,
+                                         y_title=tr(lang, "train.axis_loss"), color_title=curve)
+            out[acc_plot] = gr.LinePlot(accuracy, visible=not racing, x_lim=epochs_lim, x_title=epoch,
+                                        y_title=tr(lang, "train.axis_accuracy"), color_title=curve)
+            out[race_plot] = gr.LinePlot(race, visible=racing, y_lim=[0, top], x_title=tr(lang, "train.axis_step"),
+                                         y_title=tr(lang, "train.axis_train_loss"),
+                                         color_title=tr(lang, "train.legend_optimizer"))
         elif snap.mode == "race":
             out[race_plot] = race
         else:
@@ -359,11 +402,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                 out[acc_plot] = accuracy
         grid_state = (snap.run_id, tuple(snap.grid.predictions or ()) if snap.grid else None)
         if state.get("grid") != grid_state:
-            out[grid] = grid_html(snap.grid, shared.uris(snap)) if snap.grid else IDLE_GRID
+            out[grid] = grid_html(snap.grid, shared.uris(snap), lang) if snap.grid else idle_grid(lang)
         done = snap.results is not None
         if state.get("results") != (snap.run_id, done):
-            cm, mistakes = shared.results(snap) if done else (None, None)
-            out[results] = "\n\n".join(filter(None, [results_markdown(snap), steer_ui.changes_text(snap.markers)]))
+            cm, mistakes = shared.results(snap, lang) if done else (None, None)
+            out[results] = "\n\n".join(filter(None, [results_markdown(snap, lang),
+                                                     steer_ui.changes_text(snap.markers, lang)]))
             out[cm_image] = gr.Image(cm, visible=cm is not None)
             out[mistakes_image] = gr.Image(mistakes, visible=mistakes is not None)
         if state.get("running") != snap.running:
@@ -405,15 +449,18 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                concurrency_id="train-refresh", show_progress="hidden")
     demo.load(refresh, seen, outputs, api_name=False, concurrency_limit=None,
               concurrency_id="train-refresh", show_progress="hidden")
-    dataset.change(lambda name: gr.Dropdown(choices=model_choices(name), value=models_for(get_spec(name))[0]
-                                            if TrainConfig().model not in models_for(get_spec(name))
-                                            else TrainConfig().model),
-                   dataset, model, queue=False, api_name=False)
+    def pick_dataset(name, request: gr.Request = None):
+        fits = models_for(get_spec(name))
+        return gr.Dropdown(choices=model_choices(name, lang_of(request)),
+                           value=fits[0] if TrainConfig().model not in fits else TrainConfig().model)
+
+    dataset.change(pick_dataset, dataset, model, queue=False, api_name=False)
     optimizer.input(lambda name: SUGGESTED_LR.get(name, d.lr), optimizer, lr, queue=False, api_name=False)
 
-    def train_snapshot() -> dict:
-        """The shared run as JSON: state, status, progress, curves, the 16 guesses, results."""
-        return job.state().to_dict()
+    def train_snapshot(request: gr.Request = None) -> dict:
+        """The shared run as JSON: state, status (in the caller's language), progress, curves, the 16
+        guesses, results."""
+        return job.state().to_dict(lang_of(request))
 
     gr.api(train_snapshot, api_name="train_snapshot", concurrency_limit=None,
            api_description="The shared run as JSON: state, status, progress, curves, the 16 test pictures' "
