@@ -413,8 +413,8 @@ class TrainJob:
                 self._last_train_epoch = None
                 self._set(run_id=run_id + k, sweep=tuple(table), config=config.to_dict(), epochs=config.epochs,
                           evals=(), results=None, step=0, total_steps=0, epoch=0.0, eta_s=None, val_acc=None,
-                          status=f"Hyperparameter grid: configuration {k + 1} of {n} "
-                                 f"({config.model}, {config.optimizer}, lr {config.lr:g}, batch {config.batch_size})…")
+                          status=Text("runs.grid_status", k=k + 1, n=n, model=config.model,
+                                      optimizer=config.optimizer, lr=config.lr, batch=config.batch_size))
             self._run_training(config, run_id + k, final=k == n - 1)
             r = self._state.results or {}
             with self._lock:
@@ -427,10 +427,9 @@ class TrainJob:
         done = sum(row["state"] not in ("waiting", "skipped") for row in table)
         with self._lock:
             self._set(sweep=tuple(table))
-        text = (f"Hyperparameter grid {'stopped' if self._stop.is_set() else 'finished'}: {done} of {n} "
-                "configurations trained"
-                + (f"; best: configuration {top['config']} ({top['model']}, {top['optimizer']}, lr {top['lr']:g}, "
-                   f"batch {top['batch_size']}) with {top['test_accuracy']:.1%}" if top else "") + ".")
+        best = Text("runs.grid_best", config=top["config"], model=top["model"], optimizer=top["optimizer"],
+                    lr=top["lr"], batch=top["batch_size"], accuracy=top["test_accuracy"]) if top else ""
+        text = Text("runs.grid_stopped" if self._stop.is_set() else "runs.grid_finished", done=done, n=n, best=best)
         with self._lock:
             state = self._state.state
             if state in ("running", "stopping", "paused"):

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from .i18n import DEFAULT, tr
 from .runstate import thin
 
 log = logging.getLogger(__name__)
@@ -46,14 +47,6 @@ CSV_COLUMNS = ("run", "finished", "group", "dataset", "model", "optimizer", "lr"
 
 # Okabe-Ito colours (readable for colour-blind students), one per overlaid run
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#999999")
-TEXT = {
-    "loss_title": "Train loss (lower is better)",
-    "acc_title": "Validation accuracy (higher is better)",
-    "epoch": "epoch",
-    "loss": "loss",
-    "accuracy": "accuracy",
-    "none": "Pick two or more runs above to compare their curves.",
-}
 
 
 @dataclass(frozen=True)
@@ -77,8 +70,12 @@ class RunRecord:
     @property
     def label(self) -> str:
         """A short name for legends and pickers: "#4 cnn · adam 0.003 · batch 128"."""
+        return self.label_in(DEFAULT)
+
+    def label_in(self, lang: str) -> str:
         s = self.settings
-        return f"#{self.id} {s.get('model')} · {s.get('optimizer')} {s.get('lr', 0):g} · batch {s.get('batch_size')}"
+        return tr(lang, "runs.label", id=self.id, model=s.get("model"), optimizer=s.get("optimizer"),
+                  lr=s.get("lr") or 0, batch=s.get("batch_size"))
 
     def row(self) -> dict:
         s = self.settings
@@ -104,27 +101,26 @@ class RunRecord:
         return cls(**d)
 
 
-def overlay_figure(runs) -> Figure:
+def overlay_figure(runs, lang: str = DEFAULT) -> Figure:
     """The runs' train loss and validation accuracy curves laid over each other (one colour per
-    run, the same in both panels; the legend names each run). A pure function: a new Figure."""
+    run, the same in both panels; the legend names each run), in ``lang``. A pure function: a new Figure."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
-    for ax, title, ylabel in ((loss_ax, TEXT["loss_title"], TEXT["loss"]),
-                              (acc_ax, TEXT["acc_title"], TEXT["accuracy"])):
-        ax.set_title(title)
-        ax.set_xlabel(TEXT["epoch"])
-        ax.set_ylabel(ylabel)
+    for ax, title, ylabel in ((loss_ax, "runs.loss_title", "runs.loss"), (acc_ax, "runs.acc_title", "runs.accuracy")):
+        ax.set_title(tr(lang, title))
+        ax.set_xlabel(tr(lang, "runs.epoch"))
+        ax.set_ylabel(tr(lang, ylabel))
         ax.grid(alpha=0.3)
     for k, r in enumerate(runs):
         color = PALETTE[k % len(PALETTE)]
         loss = [(e, v) for e, v, s in r.loss if s == "train loss"]
         acc = [(e, v) for e, v, s in r.accuracy]
         if loss:
-            loss_ax.plot(*zip(*loss), color=color, label=r.label, linewidth=2)
+            loss_ax.plot(*zip(*loss), color=color, label=r.label_in(lang), linewidth=2)
         if acc:
-            acc_ax.plot(*zip(*acc), color=color, label=r.label, linewidth=2, marker="o", markersize=3)
+            acc_ax.plot(*zip(*acc), color=color, label=r.label_in(lang), linewidth=2, marker="o", markersize=3)
     if not runs:
-        loss_ax.text(0.5, 0.5, TEXT["none"], ha="center", va="center", transform=loss_ax.transAxes, wrap=True)
+        loss_ax.text(0.5, 0.5, tr(lang, "runs.none"), ha="center", va="center", transform=loss_ax.transAxes, wrap=True)
     loss_ax.set_ylim(bottom=0)
     acc_ax.set_ylim(0, 1)
     if runs:

@@ -6,7 +6,8 @@ the other as ONE shared run (``TrainJob.start_sweep``), each by the one loop in 
 whole grid's time budget, every value of every list, the data set) and raises ``LimitError`` with
 a sentence; the grid's time budget is shared equally by its configurations, so a grid never runs
 longer than the teacher asked (plus each configuration's test, a second or two). ``rows`` is the
-table the class watches fill in; ``table_csv`` exports it.
+table the class watches fill in; ``table_csv`` exports it. Its sentences are Texts (section
+"runs" of cnnlab/i18n).
 """
 from __future__ import annotations
 
@@ -20,16 +21,6 @@ from .runs import to_csv
 CSV_COLUMNS = ("config", "model", "optimizer", "lr", "batch_size", "epochs", "state", "test_accuracy",
                "test_images", "seconds", "parameters")
 MAX_LIST = 12               # values in one list (the product is bounded by LIMITS["grid_configs"] anyway)
-
-TEXT = {
-    "empty": "The grid needs at least one {what}.",
-    "too_many_values": "Give at most {n} {what}; you gave {got}.",
-    "too_big": "{n} configurations ({sizes}) is more than the {high} a grid may have; shorten a list.",
-    "photo": "The hyperparameter grid runs on MNIST or Fashion-MNIST (photos take minutes per "
-             "configuration); choose one of those.",
-    "number": "{what} must be numbers separated by commas, like {example}; you sent {got!r}.",
-}
-WHAT = {"lr": "learning rate", "batch_size": "batch size", "optimizer": "optimizer", "model": "model"}
 
 
 @dataclass(frozen=True)
@@ -53,17 +44,17 @@ def parse_numbers(text, name: str) -> list:
                 values.append(float(p))
             except ValueError:
                 example = "0.001, 0.003" if name == "lr" else "64, 128"
-                raise LimitError(TEXT["number"].format(what=LIMITS[name].name(), example=example,
-                                                       got=str(text)[:40])) from None
+                raise LimitError(Text("runs.number", what=LIMITS[name].name(), example=example,
+                                      got=repr(str(text)[:40]))) from None
     return [check(name, v) for v in values]
 
 
 def _unique(values: list, what: str) -> list:
     out = list(dict.fromkeys(values))
     if not out:
-        raise LimitError(TEXT["empty"].format(what=WHAT[what]))
+        raise LimitError(Text("runs.empty", what=Text(f"runs.one.{what}")))
     if len(out) > MAX_LIST:
-        raise LimitError(TEXT["too_many_values"].format(n=MAX_LIST, what=WHAT[what] + "s", got=len(out)))
+        raise LimitError(Text("runs.too_many_values", n=MAX_LIST, what=Text(f"runs.many.{what}"), got=len(out)))
     return out
 
 
@@ -78,7 +69,7 @@ def plan(base: TrainConfig, lrs, batch_sizes, optimizers, models, seconds) -> Sw
     if spec is None:
         check_train(replace(base, layers=None))         # raises the sentence naming the data sets
     if spec.kind == "photo":
-        raise LimitError(TEXT["photo"])
+        raise LimitError(Text("runs.photo"))
     lrs = _unique(parse_numbers(lrs, "lr"), "lr")
     batch_sizes = _unique(parse_numbers(batch_sizes, "batch_size"), "batch_size")
     optimizers = _unique([check_choice(Text("limits.optimizer"), o, OPTIMIZERS) for o in (optimizers or [])],
@@ -88,7 +79,7 @@ def plan(base: TrainConfig, lrs, batch_sizes, optimizers, models, seconds) -> Sw
     n = len(lrs) * len(batch_sizes) * len(optimizers) * len(models)
     if n > LIMITS["grid_configs"].high:
         sizes = " x ".join(str(k) for k in (len(lrs), len(batch_sizes), len(optimizers), len(models)))
-        raise LimitError(TEXT["too_big"].format(n=n, sizes=sizes, high=int(LIMITS["grid_configs"].high)))
+        raise LimitError(Text("runs.too_big", n=n, sizes=sizes, high=int(LIMITS["grid_configs"].high)))
     per = round(seconds / n, 1)
     if base.time_budget_s:
         per = min(per, base.time_budget_s)

@@ -160,7 +160,8 @@ def test_grid_runs_each_configuration_fills_its_table_and_keeps_each_run(tmp_pat
     assert [r["state"] for r in seen[0]] == ["training", "waiting"]   # filled live: the 2nd waited
     assert [r["state"] for r in seen[1]] == ["done", "training"]
     assert table[0]["test_accuracy"] > table[1]["test_accuracy"]      # lr 1e-4 learns far less in 8 steps
-    assert "best: configuration 1" in snap.status
+    assert "best: configuration 1" in str(snap.status)
+    assert snap.status.in_("zh").startswith("超参数网格已完成：2 种配置中训练了 2 种；最好的是第 1 种配置")
     runs = index.runs()
     assert [r.group for r in runs] == [f"grid {snap.sweep_id}"] * 2
     assert [r.test_accuracy for r in runs] == [r["test_accuracy"] for r in table]
@@ -178,6 +179,7 @@ def test_stop_ends_the_grid(tmp_path, data_root):
         gate.release()
         assert job.wait(600)
     snap = job.state()
-    assert snap.state == "stopped" and "grid stopped" in snap.status
+    assert snap.state == "stopped" and "grid stopped" in str(snap.status)
+    assert snap.status.in_("zh").startswith("超参数网格已停止：3 种配置中训练了 1 种")
     assert [r["state"] for r in snap.sweep] == ["stopped", "skipped", "skipped"]
     assert len(index.runs()) == 1 and index.runs()[0].steps == 3   # held before batch 3, stopped there
