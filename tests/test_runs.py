@@ -98,7 +98,7 @@ def test_overlay_draws_each_picked_run_in_its_own_colour_in_both_panels():
 def test_every_finished_run_is_kept_with_curves_and_checkpoint(tmp_path, data_root):
     job, index = make_job(tmp_path, data_root)
     for model in ("mlp", "cnn"):
-        assert "started" in job.start(TrainConfig(model=model, **QUICK))
+        assert "started" in str(job.start(TrainConfig(model=model, **QUICK)))
         assert job.wait(600)
     runs = index.runs()
     assert [r.settings["model"] for r in runs] == ["mlp", "cnn"]
@@ -148,10 +148,10 @@ def test_grid_is_the_product_of_the_lists_with_the_time_shared():
 def test_grid_runs_each_configuration_fills_its_table_and_keeps_each_run(tmp_path, data_root):
     job, index = make_job(tmp_path, data_root, teacher_key="k")
     p = sweep.plan(TrainConfig(**QUICK), "0.003, 0.0001", "128", ["adam"], ["mlp"], 60)
-    assert "teacher key" in job.start_sweep(p, "wrong")
+    assert "teacher key" in str(job.start_sweep(p, "wrong"))
     seen = []
     job.subscribe(lambda ev, model, config: ev.kind == "start" and seen.append(job.state().sweep))
-    assert "Hyperparameter grid" in job.start_sweep(p, "k")
+    assert "Hyperparameter grid" in str(job.start_sweep(p, "k"))
     assert job.wait(600)
     snap = job.state()
     assert snap.mode == "sweep" and snap.state == "finished"
@@ -175,7 +175,7 @@ def test_stop_ends_the_grid(tmp_path, data_root):
     with RunGate(job, hold=[3]) as gate:
         job.start_sweep(p)
         gate.wait_held()
-        assert "Stopping" in job.stop()
+        assert "Stopping" in str(job.stop())
         gate.release()
         assert job.wait(600)
     snap = job.state()
