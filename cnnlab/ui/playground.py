@@ -70,6 +70,7 @@ VIEW_CSS = """
 .pg-neurons { display: flex; flex-wrap: wrap; gap: 4px; }
 .pg-neuron { width: 44px; height: 44px; border: 1px solid #bbb; border-radius: 3px; background-repeat: no-repeat; }
 canvas.pg-neuron { background: #fff; }
+.pg-item { white-space: nowrap; }
 .pg-key { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 50%; vertical-align: -0.1em;
   margin: 0 0.2em 0 0.6em; }
 """
@@ -200,8 +201,8 @@ function stats(v) {
     const names = v.names || {};
     el.innerHTML = `${T.step} <b class="pg-step">${v.step}</b> ${T.of} ${v.total} · ` +
       `${T.epoch} <b>${fmt(v.epoch, 1)}</b><br>` +
-      Object.keys(v.last || {}).map((k) => `<span class="pg-key" style="background:${RACE[k]}"></span>${names[k]} ` +
-      `<b data-optimizer="${k}">${fmt(v.last[k], 4)}</b>`).join(' ');
+      Object.keys(v.last || {}).map((k) => `<span class="pg-item"><span class="pg-key" style="background:${RACE[k]}">` +
+      `</span>${names[k]} <b data-optimizer="${k}">${fmt(v.last[k], 4)}</b></span>`).join(' ');
     element.querySelector('.pg-legend').textContent = T.legend_race || '';
     element.querySelector('.pg-curves-title').textContent = T.curves_race || '';
     return;
@@ -216,7 +217,7 @@ function stats(v) {
   const keys = [['train', '#0072B2'], ['test', '#E69F00']].concat(v.kind === 'class' ?
     [['acc', '#009E73'], ['acc_test', '#CC79A7']] : []);
   element.querySelector('.pg-curves-title').innerHTML = (T.curves || '') + keys.map(([k, c]) =>
-    `<span class="pg-key" style="background:${c}"></span>${T['key_' + k] || k}`).join(' ');
+    `<span class="pg-item"><span class="pg-key" style="background:${c}"></span>${T['key_' + k] || k}</span>`).join(' ');
 }
 function render() {
   let v = null;

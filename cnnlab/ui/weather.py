@@ -242,12 +242,14 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
             status = gr.Markdown(T("weather.idle"), elem_id="weather-status")
         with gr.Column(scale=2, min_width=300):
             first = before[DEFAULT]
-            loss_plot = gr.LinePlot(**first["loss"], x="epoch", y="loss", color="series", x_lim=[0, d.epochs],
+            # color_title="": the legend needs no title (it would show the column's name, "series")
+            loss_plot = gr.LinePlot(**first["loss"], x="epoch", y="loss", color="series", color_title="",
+                                    x_lim=[0, d.epochs],
                                     y_lim=[0, loss_ceiling(reference_losses(tb.lesson_table(), d.loss))],
                                     label=T("weather.loss_plot"), elem_id="weather-loss-plot")
-            dates_plot = gr.LinePlot(**first["dates"], x="x", y="value", color="series", label=T("weather.dates_plot"),
-                                     elem_id="weather-dates", tooltip="all")
-            scatter = gr.ScatterPlot(**first["scatter"], x="actual", y="predicted", color="series",
+            dates_plot = gr.LinePlot(**first["dates"], x="x", y="value", color="series", color_title="",
+                                     label=T("weather.dates_plot"), elem_id="weather-dates", tooltip="all")
+            scatter = gr.ScatterPlot(**first["scatter"], x="actual", y="predicted", color="series", color_title="",
                                      label=T("weather.scatter_plot"), elem_id="weather-scatter", height=380)
             scores = gr.Dataframe(first["scores"], label=T("weather.table_label"), interactive=False,
                                   elem_id="weather-table", wrap=True)
