@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
+from .i18n import DEFAULT, Text, tr
+
 # ------------------------------------------------------------------ limits (enforced on the server)
 # cnnlab.config has no table of limits yet (another branch adds one); these are the Playground's.
 MIN_POINTS, MAX_POINTS = 10, 1000        # points in a data set (the race uses the course's 1000)
@@ -261,44 +263,46 @@ PRESET_STEPS = {"regression": 200, "classification": 100}     # how long the cou
 
 
 class SettingsError(ValueError):
-    """A setting out of range; the message says which and what is allowed."""
+    """A setting out of range; its argument is a ``Text`` (cnnlab.i18n) that says which and what is
+    allowed (``str(err)`` is the English sentence)."""
 
 
 def check_settings(s: Settings) -> Settings:
     """``s`` if every setting is within the limits; else ``SettingsError`` with a sentence."""
-    def number(name, value, lo, hi, what):
+    def number(name, value, lo, hi):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
                 or not lo <= value <= hi:
-            raise SettingsError(f"{what} must be between {lo:g} and {hi:g} (got {value!r}).")
+            raise SettingsError(Text("playground.out_of_range", what=Text(f"playground.what.{name}"),
+                                     low=f"{lo:g}", high=f"{hi:g}", got=repr(value)))
 
     if s.dataset not in DATASETS:
-        raise SettingsError(f"There is no data set called {s.dataset!r}; choose one of: {', '.join(DATASETS)}.")
-    number("points", s.points, MIN_POINTS, MAX_POINTS, "The number of points")
-    number("noise", s.noise, *NOISE_RANGE, "Noise")
-    number("train_ratio", s.train_ratio, *TRAIN_RATIO_RANGE, "The share of points used for training")
-    number("classes", s.classes, *CLASSES_RANGE, "The number of classes")
+        raise SettingsError(Text("playground.no_dataset", name=repr(s.dataset), choices=", ".join(DATASETS)))
+    number("points", s.points, MIN_POINTS, MAX_POINTS)
+    number("noise", s.noise, *NOISE_RANGE)
+    number("train_ratio", s.train_ratio, *TRAIN_RATIO_RANGE)
+    number("classes", s.classes, *CLASSES_RANGE)
     if not isinstance(s.hidden, tuple) or len(s.hidden) > MAX_HIDDEN_LAYERS:
-        raise SettingsError(f"A network here has at most {MAX_HIDDEN_LAYERS} hidden layers.")
+        raise SettingsError(Text("playground.max_layers", most=MAX_HIDDEN_LAYERS))
     for width in s.hidden:
-        number("neurons", width, 1, MAX_NEURONS, "Neurons in a hidden layer")
+        number("neurons", width, 1, MAX_NEURONS)
     if s.activation not in ACTIVATIONS:
-        raise SettingsError(f"Choose an activation from: {', '.join(ACTIVATIONS)}.")
+        raise SettingsError(Text("playground.choose_activation", choices=", ".join(ACTIVATIONS)))
     if s.regularization not in REGULARIZATIONS:
-        raise SettingsError(f"Choose a regularization from: {', '.join(REGULARIZATIONS)}.")
-    number("reg_rate", s.reg_rate, *REG_RATE_RANGE, "The regularization rate")
+        raise SettingsError(Text("playground.choose_regularization", choices=", ".join(REGULARIZATIONS)))
+    number("reg_rate", s.reg_rate, *REG_RATE_RANGE)
     if s.optimizer not in OPTIMIZERS:
-        raise SettingsError(f"Choose an optimizer from: {', '.join(OPTIMIZERS)}.")
-    number("lr", s.lr, *LR_RANGE, "The learning rate")
-    number("batch_size", s.batch_size, 1, MAX_POINTS, "The batch size")
-    number("steps_per_frame", s.steps_per_frame, 1, MAX_STEPS_PER_CALL, "Steps per frame")
-    number("data_seed", s.data_seed, 0, MAX_SEED, "The data seed")
-    number("seed", s.seed, 0, MAX_SEED, "The seed")
+        raise SettingsError(Text("playground.choose_optimizer", choices=", ".join(OPTIMIZERS)))
+    number("lr", s.lr, *LR_RANGE)
+    number("batch_size", s.batch_size, 1, MAX_POINTS)
+    number("steps_per_frame", s.steps_per_frame, 1, MAX_STEPS_PER_CALL)
+    number("data_seed", s.data_seed, 0, MAX_SEED)
+    number("seed", s.seed, 0, MAX_SEED)
     spec = DATASETS[s.dataset]
     allowed = FEATURES_1D if spec.dims == 1 else tuple(FEATURES)
     if not s.features or any(f not in allowed for f in s.features):
-        raise SettingsError(f"Pick input features from: {', '.join(allowed)} (at least one).")
+        raise SettingsError(Text("playground.pick_features", choices=", ".join(allowed)))
     if len(set(s.features)) != len(s.features):
-        raise SettingsError("Each input feature can be picked once.")
+        raise SettingsError(Text("playground.feature_once"))
     return s
 
 
@@ -723,13 +727,14 @@ class Playground:
         return {"step": self.step_count, "epoch": self.epoch, "loss": self.last.get("train"),
                 "acc": self.last.get("train_acc"), "data": self.settings, **picture}
 
-    def save_gif(self, path: str | Path, size: int = 320) -> Path:
+    def save_gif(self, path: str | Path, size: int = 320, lang: str = DEFAULT) -> Path:
         """The run so far as an animated GIF (as the course saves ``LR_fitting.gif`` and
-        ``Classification.gif``): the frames kept while it trained, at most MAX_GIF_FRAMES."""
+        ``Classification.gif``): the frames kept while it trained, at most MAX_GIF_FRAMES, with
+        captions in ``lang``."""
         if len(self.gif_frames) < 2:
-            raise SettingsError("Train a few steps first: the GIF needs at least two frames.")
+            raise SettingsError(Text("playground.gif_needs_frames"))
         # An adaptive palette without dithering: smooth backgrounds stay small (about 20-40 kB a frame).
-        images = [render_gif_frame(f, size).convert("P", palette=Image.Palette.ADAPTIVE, colors=64,
+        images = [render_gif_frame(f, size, lang).convert("P", palette=Image.Palette.ADAPTIVE, colors=64,
                                                     dither=Image.Dither.NONE) for f in self.gif_frames]
         path = Path(path)
         images[0].save(path, save_all=True, append_images=images[1:], duration=120, loop=0, optimize=False)
@@ -740,14 +745,35 @@ class Playground:
         return code_for(self.settings, steps if steps is not None else max(self.step_count, 100))
 
 
-def _font(size: int):
+@lru_cache(maxsize=1)
+def _cjk_font_file() -> str | None:
+    """A font file with Chinese characters: the one cnnlab.plots chose for matplotlib, if any."""
+    from matplotlib import font_manager, rcParams
+
+    from .plots import CJK_FONTS
+    for family in rcParams["font.family"]:
+        if family in CJK_FONTS:
+            try:
+                return font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+            except ValueError:
+                continue
+    return None
+
+
+def _font(size: int, text: str = ""):
+    """Pillow's own font; for text beyond ASCII (a Chinese caption) a CJK font when there is one."""
+    if not text.isascii() and _cjk_font_file():
+        try:
+            return ImageFont.truetype(_cjk_font_file(), size)
+        except OSError:
+            pass
     try:
         return ImageFont.load_default(size=size)
     except TypeError:                    # Pillow without FreeType
         return ImageFont.load_default()
 
 
-def render_gif_frame(f: dict, size: int = 320) -> Image.Image:
+def render_gif_frame(f: dict, size: int = 320, lang: str = DEFAULT) -> Image.Image:
     """One GIF frame: the picture (boundary + points, or points + fitted curve) and a caption."""
     s: Settings = f["data"]
     d = make_data(s)
@@ -780,11 +806,14 @@ def render_gif_frame(f: dict, size: int = 320) -> Image.Image:
         q = np.frombuffer(base64.b64decode(f["curve"]), np.uint8).astype(np.float64) / 255
         pts = [(i / (len(q) - 1) * (size - 1), (1 - v) * (size - 1)) for i, v in enumerate(q)]
         draw.line(pts, fill=(213, 94, 0), width=5)
-    loss = f["loss"]
-    text = f"step {f['step']}   loss {loss:.4f}" if loss is not None else f"step {f['step']}"
-    if f.get("acc") is not None:
-        text += f"   accuracy {f['acc']:.0%}"
-    draw.text((8, size + 5), text, fill="black", font=_font(16))
+    loss, acc = f["loss"], f.get("acc")
+    if loss is None:
+        text = tr(lang, "playground.gif_step", step=f["step"])
+    elif acc is None:
+        text = tr(lang, "playground.gif_loss", step=f["step"], loss=loss)
+    else:
+        text = tr(lang, "playground.gif_accuracy", step=f["step"], loss=loss, accuracy=acc)
+    draw.text((8, size + 5), text, fill="black", font=_font(16, text))
     return im
 
 

@@ -42,6 +42,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .i18n import Text
+
 # ----------------------------------------------------------------------------- the weather table
 TRAIN_YEARS = (2012, 2013, 2014)   # the years the network learns from
 TEST_YEARS = (2015,)               # the year it is scored on: days it never saw, after all of them
@@ -52,7 +54,8 @@ WEATHER_TARGET = "actual"
 
 
 class TableError(ValueError):
-    """A table we cannot learn from; the message says what is wrong and what to do."""
+    """A table we cannot learn from; its argument is a ``Text`` (cnnlab.i18n) that says what is
+    wrong and what to do (``str(err)`` is the English sentence)."""
 
 
 def seattle_weather() -> pd.DataFrame:
@@ -63,9 +66,7 @@ def seattle_weather() -> pd.DataFrame:
         with importlib.resources.as_file(source) as path:
             raw = pd.read_csv(path)
     except (ModuleNotFoundError, FileNotFoundError):
-        raise TableError("The weather data comes with the Python package vega_datasets, which is not "
-                         "installed: run  pip install vega_datasets==0.9.0  (it works offline from a "
-                         "local package mirror).") from None
+        raise TableError(Text("weather.no_vega")) from None
     raw["date"] = pd.to_datetime(raw["date"], format="%Y/%m/%d")
     return raw.sort_values("date", ignore_index=True)
 
@@ -137,7 +138,7 @@ class Table:
     index_test: pd.Series                  # the test rows' dates (or row numbers), for plots
     index_train: pd.Series
     simple: dict[str, np.ndarray] = field(default_factory=dict)   # baseline name -> test predictions
-    notes: list[str] = field(default_factory=list)                # what was done to the data
+    notes: list = field(default_factory=list)                     # what was done to the data (Texts)
 
     @property
     def n_features(self) -> int:
@@ -323,24 +324,24 @@ MAX_STEPS = 60_000                 # the most optimizer steps one run may take (
 MANUAL_SETTINGS = {"activation": "relu", "lr": 0.001}      # the course's hand-written version
 
 
-def check_settings(s: RegressionSettings) -> str | None:
-    """A sentence saying what is wrong with ``s``, or None when it can run."""
+def check_settings(s: RegressionSettings) -> Text | None:
+    """A sentence (a ``Text``) saying what is wrong with ``s``, or None when it can run."""
     if s.version not in VERSIONS:
-        return f"Choose a version from: {', '.join(VERSIONS)}."
+        return Text("weather.choose_version", choices=", ".join(VERSIONS))
     if s.activation not in ACTIVATIONS:
-        return f"Choose an activation from: {', '.join(ACTIVATIONS)}."
+        return Text("weather.choose_activation", choices=", ".join(ACTIVATIONS))
     if s.optimizer not in OPTIMIZERS:
-        return f"Choose an optimizer from: {', '.join(OPTIMIZERS)}."
+        return Text("weather.choose_optimizer", choices=", ".join(OPTIMIZERS))
     if s.loss not in LOSSES:
-        return f"Choose a loss from: {', '.join(LOSSES)}."
+        return Text("weather.choose_loss", choices=", ".join(LOSSES))
     if not 1 <= s.hidden <= MAX_HIDDEN:
-        return f"The hidden layer needs between 1 and {MAX_HIDDEN} neurons."
+        return Text("weather.hidden_range", most=MAX_HIDDEN)
     if not 1 <= s.batch_size <= MAX_BATCH:
-        return f"The batch size must be between 1 and {MAX_BATCH}."
+        return Text("weather.batch_range", most=MAX_BATCH)
     if not 1 <= s.epochs <= MAX_EPOCHS:
-        return f"Epochs must be between 1 and {MAX_EPOCHS}."
+        return Text("weather.epochs_range", most=MAX_EPOCHS)
     if not (math.isfinite(s.lr) and 0 < s.lr <= 1):
-        return "The learning rate must be a number above 0 and at most 1, e.g. 0.001."
+        return Text("weather.lr_range")
     return None
 
 
@@ -505,8 +506,9 @@ MAX_CATEGORIES = 30                # different values a text column may have to 
 MAX_ENCODED = 200                  # feature columns after one-hot encoding
 MIN_ROWS = 20                      # fewer cannot be split into training and test rows
 TEST_SHARE = 0.2                   # a fifth of the rows are kept for the test
-LIMITS_TEXT = (f"CSV files up to {MAX_CSV_BYTES // (1024 * 1024)} MB, {MIN_ROWS}-{MAX_ROWS:,} rows and up to "
-               f"{MAX_COLUMNS} columns; a text column may have up to {MAX_CATEGORIES} different values.")
+MAX_CSV_MB = MAX_CSV_BYTES // (1024 * 1024)
+LIMITS_TEXT = Text("weather.csv_limits", mb=MAX_CSV_MB, min_rows=MIN_ROWS, max_rows=MAX_ROWS, columns=MAX_COLUMNS,
+                   categories=MAX_CATEGORIES)
 
 
 @dataclass
@@ -515,7 +517,7 @@ class Column:
     kind: str                      # "number" | "category" | "unusable"
     missing: int                   # empty cells
     values: int                    # different values
-    why: str = ""                  # for "unusable": why it cannot be a feature
+    why: Text | str = ""           # for "unusable": why it cannot be a feature (a Text)
 
 
 @dataclass
@@ -528,7 +530,7 @@ class CsvTable:
         for c in self.columns:
             if c.name == name:
                 return c
-        raise TableError(f"There is no column called '{name}' in this file: pick one from the list.")
+        raise TableError(Text("weather.no_column", name=name))
 
     @property
     def numeric(self) -> list[str]:
@@ -537,17 +539,15 @@ class CsvTable:
 
 def _decode(data: bytes) -> str:
     if data.startswith(b"PK\x03\x04"):
-        raise TableError("This is an Excel or other zipped file, not a CSV. In your spreadsheet program "
-                         "choose File > Save as > CSV, then upload that file.")
+        raise TableError(Text("weather.zipped"))
     if b"\x00" in data[:8192]:
-        raise TableError("This is not a CSV: it holds binary data. Upload a plain-text .csv file "
-                         "(in a spreadsheet program: File > Save as > CSV).")
+        raise TableError(Text("weather.binary"))
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise TableError("This file's text could not be read. Save it as CSV with UTF-8 encoding.")
+    raise TableError(Text("weather.undecodable"))
 
 
 def _separator(text: str) -> str:
@@ -567,56 +567,42 @@ def read_csv_table(source: str | Path | bytes) -> CsvTable:
         try:
             size = path.stat().st_size
         except OSError:
-            raise TableError("The file could not be read: upload it again.") from None
+            raise TableError(Text("weather.unreadable")) from None
         if size > MAX_CSV_BYTES:
-            raise TableError(f"The file is {size / 1024 / 1024:.0f} MB; the limit is "
-                             f"{MAX_CSV_BYTES // (1024 * 1024)} MB. Keep at most {MAX_ROWS:,} rows "
-                             "(a sample) and only the columns you need.")
+            raise TableError(Text("weather.too_big", size=size / 1024 / 1024, mb=MAX_CSV_MB, max_rows=MAX_ROWS))
         data = path.read_bytes()
     if len(data) > MAX_CSV_BYTES:
-        raise TableError(f"The file is over {MAX_CSV_BYTES // (1024 * 1024)} MB. Keep at most "
-                         f"{MAX_ROWS:,} rows (a sample) and only the columns you need.")
+        raise TableError(Text("weather.over_limit", mb=MAX_CSV_MB, max_rows=MAX_ROWS))
     text = _decode(data)
     if not text.strip():
-        raise TableError("The file is empty. Upload a CSV with a header row and rows of data.")
+        raise TableError(Text("weather.empty"))
     sep = _separator(text)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, nrows=MAX_ROWS + 1, skipinitialspace=True,
                             decimal="," if sep == ";" else ".",      # European spreadsheets: 12,5;3,1
                             on_bad_lines="error", engine="c", low_memory=False)
     except pd.errors.EmptyDataError:
-        raise TableError("The file is empty. Upload a CSV with a header row and rows of data.") from None
+        raise TableError(Text("weather.empty")) from None
     except (pd.errors.ParserError, ValueError) as err:
         line = _line_of(str(err))
-        where = f" on line {line}" if line else ""
-        raise TableError(f"This does not read as a CSV table{where}: the rows do not all have the same "
-                         "number of columns. Check for stray separators or quotes, or save the sheet "
-                         "again as CSV.") from None
+        raise TableError(Text("weather.ragged_at", line=line) if line else Text("weather.ragged")) from None
     if len(frame) > MAX_ROWS:
-        raise TableError(f"The file has more than {MAX_ROWS:,} rows of data; the limit is {MAX_ROWS:,}. "
-                         "Upload a sample of the rows (for example every 10th).")
+        raise TableError(Text("weather.too_many_rows", max_rows=MAX_ROWS))
     if frame.shape[1] > MAX_COLUMNS:
-        raise TableError(f"The file has {frame.shape[1]} columns; the limit is {MAX_COLUMNS}. "
-                         "Keep only the columns you want to use.")
+        raise TableError(Text("weather.too_many_columns", columns=frame.shape[1], most=MAX_COLUMNS))
     if frame.shape[1] < 2:
-        raise TableError("The file has only one column, so there is nothing to predict it from. A CSV "
-                         "needs a column to predict and at least one other column, separated by commas "
-                         "(or semicolons).")
+        raise TableError(Text("weather.one_column"))
     if len(frame) < MIN_ROWS:
-        raise TableError(f"The file has {len(frame)} rows of data; at least {MIN_ROWS} are needed to keep "
-                         "some for the test.")
+        raise TableError(Text("weather.too_few_rows", rows=len(frame), least=MIN_ROWS))
     frame.columns = [str(c).strip() for c in frame.columns]
     if any(c.startswith("Unnamed: ") for c in frame.columns) or frame.columns.duplicated().any():
-        raise TableError("Some columns have no name, or the same name twice. The first row must name "
-                         "every column once.")
+        raise TableError(Text("weather.unnamed"))
     columns = [_column(frame, name) for name in frame.columns]
     for c in columns:
         if c.kind == "number":
             frame[c.name] = pd.to_numeric(frame[c.name], errors="coerce")
     if not any(c.kind == "number" for c in columns):
-        raise TableError("No column holds only numbers, so there is nothing to predict: this lesson "
-                         "predicts a number (a price, a temperature, a mark). Check that numbers use a "
-                         "dot for decimals, with no units in the cells.")
+        raise TableError(Text("weather.no_numbers"))
     return CsvTable(frame, columns, sep)
 
 
@@ -635,15 +621,12 @@ def _column(frame: pd.DataFrame, name: str) -> Column:
     if len(present) and numbers.notna().all():
         return Column(name, "number", missing, values)
     if len(present) == 0:
-        return Column(name, "unusable", missing, 0, "it is empty")
+        return Column(name, "unusable", missing, 0, Text("weather.why_empty"))
     if numbers.notna().mean() >= 0.8:
         bad = present[numbers.isna()].iloc[0]
-        return Column(name, "unusable", missing, values,
-                      f"it holds numbers but also text such as '{str(bad)[:20]}'; fix or empty those cells")
+        return Column(name, "unusable", missing, values, Text("weather.why_mixed", sample=str(bad)[:20]))
     if values > MAX_CATEGORIES:
-        return Column(name, "unusable", missing, values,
-                      f"it has {values:,} different texts (more than {MAX_CATEGORIES}): an ID, a name or "
-                      "free text cannot be one-hot encoded")
+        return Column(name, "unusable", missing, values, Text("weather.why_ids", values=values, most=MAX_CATEGORIES))
     return Column(name, "category", missing, values)
 
 
@@ -654,17 +637,16 @@ def csv_table(table: CsvTable, target: str, features: list[str], drop_missing: b
     "last" (the last fifth: for rows in time order)."""
     col = table.column(target)
     if col.kind != "number":
-        kind = "text" if col.kind == "category" else "not usable as a number"
-        raise TableError(f"'{target}' is {kind}, so it cannot be predicted here: pick a column of numbers "
-                         "to predict (this lesson predicts a number, not a class).")
+        raise TableError(Text("weather.target_text" if col.kind == "category" else "weather.target_unusable",
+                              target=target))
     features = [f for f in features if f != target]
     if not features:
-        raise TableError("Tick at least one feature column to predict from.")
+        raise TableError(Text("weather.no_features"))
     chosen = [table.column(f) for f in features]
     unusable = [c for c in chosen if c.kind == "unusable"]
     if unusable:
         c = unusable[0]
-        raise TableError(f"The column '{c.name}' cannot be a feature: {c.why}. Untick it.")
+        raise TableError(Text("weather.feature_unusable", name=c.name, why=c.why))
     frame = table.frame[[target] + features]
     notes = []
     gaps = {c: int(n) for c, n in frame.isna().sum().items() if n}
@@ -673,17 +655,15 @@ def csv_table(table: CsvTable, target: str, features: list[str], drop_missing: b
             first = next(iter(gaps))
             rows = (frame.index[frame[first].isna()][:3] + 2).tolist()       # file lines (header is line 1)
             listed = ", ".join(f"'{c}' ({n})" for c, n in list(gaps.items())[:4])
-            raise TableError(f"Some cells are empty: {listed}; the first in '{first}' on line(s) "
-                             f"{', '.join(map(str, rows))}. Fill them in, untick those columns, or tick "
-                             "'Drop rows with empty cells'.")
+            raise TableError(Text("weather.empty_cells", listed=listed, first=first, lines=", ".join(map(str, rows))))
         before = len(frame)
         frame = frame.dropna()
-        notes.append(f"{before - len(frame):,} rows with empty cells were dropped.")
+        notes.append(Text("weather.dropped", rows=before - len(frame)))
         if len(frame) < MIN_ROWS:
-            raise TableError(f"Only {len(frame)} rows have no empty cells; at least {MIN_ROWS} are needed.")
+            raise TableError(Text("weather.too_few_full_rows", rows=len(frame), least=MIN_ROWS))
     y = frame[target].to_numpy(float)
     if np.nanstd(y) == 0:
-        raise TableError(f"Every row has the same '{target}', so there is nothing to learn: pick another column.")
+        raise TableError(Text("weather.constant_target", target=target))
     n = len(frame)
     n_test = max(1, round(n * TEST_SHARE))
     if split == "last":
@@ -705,8 +685,7 @@ def csv_table(table: CsvTable, target: str, features: list[str], drop_missing: b
             train_cols.append((train_f[c.name].astype(str).to_numpy()[:, None] == np.array(cats)).astype(float))
             test_cols.append((test_f[c.name].astype(str).to_numpy()[:, None] == np.array(cats)).astype(float))
     if len(names) > MAX_ENCODED:
-        raise TableError(f"These columns make {len(names)} features after one-hot encoding; the limit is "
-                         f"{MAX_ENCODED}. Untick a text column with many different values.")
+        raise TableError(Text("weather.too_many_features", features=len(names), most=MAX_ENCODED))
     line = pd.Series(frame.index.to_numpy() + 2)               # the file's line numbers, for plots
     return make_table("your table", target, "", names, np.hstack(train_cols), train_f[target],
                       np.hstack(test_cols), test_f[target], line[~is_test], line[is_test], notes=notes)

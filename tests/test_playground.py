@@ -273,3 +273,28 @@ def test_the_gate_keeps_all_playground_work_to_its_share_of_a_core():
     with alone():
         pass
     assert alone.waited_s == 0
+
+
+# ------------------------------------------------------------------ in the reader's language
+def test_a_setting_out_of_range_is_refused_in_chinese_too():
+    with pytest.raises(pg.SettingsError) as err:
+        pg.check_settings(replace(pg.PRESETS["classification"], lr=100.0))
+    assert str(err.value) == "The learning rate must be between 1e-05 and 10 (got 100.0)."
+    assert err.value.args[0].in_("zh") == "学习率必须在 1e-05 到 10 之间（收到的是 100.0）。"
+    with pytest.raises(pg.SettingsError) as err:
+        pg.check_settings(replace(pg.PRESETS["classification"], features=("x3",)))
+    assert err.value.args[0].in_("zh").startswith("请从这些输入特征中选择")
+
+
+def test_a_chinese_gif_caption_has_its_characters(tmp_path, one_thread):
+    """The GIF's caption in Chinese is drawn with a font that has the characters (two different
+    characters drawn alike would be the 'missing glyph' box)."""
+    p = run(pg.Playground(pg.PRESETS["classification"]), 10)
+    frame = pg.render_gif_frame(p.gif_frames[-1], lang="zh")
+    english = pg.render_gif_frame(p.gif_frames[-1], lang="en")
+    assert np.asarray(frame).shape == np.asarray(english).shape
+    assert not np.array_equal(np.asarray(frame)[-28:], np.asarray(english)[-28:])
+    font = pg._font(16, "第步")
+    glyphs = [np.asarray(font.getmask("第")), np.asarray(font.getmask("步"))]
+    assert glyphs[0].size and glyphs[0].max() > 0 and not np.array_equal(glyphs[0], glyphs[1])
+    assert p.save_gif(tmp_path / "zh.gif", lang="zh").stat().st_size > 0

@@ -117,3 +117,22 @@ def test_the_race_runs_four_optimizers_in_lockstep(client):
     assert 5 <= frame["step"] <= 8 * 5              # 8 steps a call, fewer when a call passes MAX_CALL_S
     assert set(frame["losses"]) == {"sgd", "momentum", "rmsprop", "adam"}
     assert all(len(v) == frame["step"] and all(math.isfinite(x) for x in v) for v in frame["losses"].values())
+
+
+def test_a_chinese_reader_gets_chinese_answers_and_errors(app_server):
+    from gradio_client import Client
+    zh = Client(app_server[1], verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    try:
+        values = preset(zh, "classification")
+        with pytest.raises(AppError, match="先点几次“开始”或“单步”"):     # step 0: no GIF yet
+            zh.predict(api_name="/playground_gif")
+        step(zh, values)
+        bad = list(values)
+        bad[12] = "fast"
+        with pytest.raises(AppError, match="有一项设置不是数字"):
+            zh.predict(1, *bad, api_name="/playground_step")
+        bad[12] = 1e6
+        with pytest.raises(AppError, match="学习率必须在 1e-05 到 10 之间"):
+            zh.predict(1, *bad, api_name="/playground_step")
+    finally:
+        zh.close()

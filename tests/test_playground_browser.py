@@ -46,3 +46,22 @@ def test_the_clouds_preset_plays_and_its_accuracy_rises(browser, app_server, vie
         assert box["width"] > 0.6 * min(viewport[0], 460)          # the picture uses the screen
     finally:
         context.close()
+
+
+def test_a_chinese_phone_sees_the_playground_in_chinese(browser, app_server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(app_server[1])
+        expect(page.locator("#pg-view .pg-step")).to_have_text("0", timeout=30_000)
+        expect(page.locator("#pg-view .pg-stats")).to_contain_text("训练损失")
+        expect(page.locator("#pg-view .pg-legend")).to_contain_text("红线：网络的预测")
+        expect(page.locator("#pg-play")).to_have_text("开始")
+        page.locator("#pg-play").click()
+        expect(page.locator("#pg-play")).to_have_text("暂停", timeout=10_000)    # made by the handler
+        page.locator("#pg-play").click()
+        expect(page.locator("#pg-play")).to_have_text("开始", timeout=10_000)
+        assert "Play" not in page.inner_text("#pg-preset-race") + page.inner_text("#pg-play")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()

@@ -181,7 +181,7 @@ def test_a_huge_learning_rate_is_reported_as_diverged(table):
     (dict(activation="softmax"), "activation"), (dict(optimizer="lbfgs"), "optimizer"), (dict(loss="hinge"), "loss"),
 ])
 def test_bad_settings_get_a_sentence(change, words):
-    assert words in T.check_settings(T.RegressionSettings(**change))
+    assert words in str(T.check_settings(T.RegressionSettings(**change)))
 
 
 def test_the_code_shown_is_the_code_that_runs():
@@ -246,7 +246,7 @@ def test_empty_cells_get_a_sentence_or_are_dropped_when_asked(tmp_path):
     with pytest.raises(T.TableError, match=r"empty: 'b' \(3\).*line\(s\) 2, 3, 4.*Drop rows with empty cells"):
         T.csv_table(t, "y", ["a", "b"])
     table = T.csv_table(t, "y", ["a", "b"], drop_missing=True)
-    assert len(table.y_train) + len(table.y_test) == 97 and "3 rows" in table.notes[0]
+    assert len(table.y_train) + len(table.y_test) == 97 and "3 rows" in str(table.notes[0])
     assert len(T.csv_table(t, "y", ["a"]).y_train) == 80               # not a feature: no problem
 
 
@@ -272,7 +272,7 @@ def test_a_bad_csv_gets_a_sentence(tmp_path, kind):
     content, words = BAD_FILES[kind]
     with pytest.raises(T.TableError, match=words) as err:
         T.read_csv_table(write(tmp_path, content))
-    assert err.value.args[0].endswith(".") and len(err.value.args[0]) > 30     # a sentence, not a code
+    assert str(err.value).endswith(".") and len(str(err.value)) > 30     # a sentence, not a code
 
 
 def test_a_50_mb_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
@@ -300,8 +300,20 @@ def test_a_bad_choice_of_columns_gets_a_sentence(tmp_path, target, features, wor
 def test_a_number_column_with_stray_text_and_a_constant_target(tmp_path):
     rows = "".join(f"{i},{'12 kg' if i == 7 else i},5\n" for i in range(40))
     t = T.read_csv_table(write(tmp_path, "a,b,same\n" + rows))
-    assert t.column("b").kind == "unusable" and "'12 kg'" in t.column("b").why
+    assert t.column("b").kind == "unusable" and "'12 kg'" in str(t.column("b").why)
     with pytest.raises(T.TableError, match="holds numbers but also text such as '12 kg'"):
         T.csv_table(t, "a", ["b"])
     with pytest.raises(T.TableError, match="same 'same'"):
         T.csv_table(t, "same", ["a"])
+
+
+def test_a_bad_file_and_a_bad_setting_are_explained_in_chinese_too(tmp_path):
+    with pytest.raises(T.TableError) as err:
+        T.read_csv_table(write(tmp_path, "a\n" + "1\n" * 50))
+    assert "only one column" in str(err.value)
+    assert err.value.args[0].in_("zh").startswith("文件只有一列")
+    t = T.read_csv_table(write(tmp_path, good_csv()))
+    with pytest.raises(T.TableError) as err:
+        T.csv_table(t, "y", ["id"])
+    assert "“id”列不能用作特征：它有 200 种不同的文本" in err.value.args[0].in_("zh")
+    assert T.check_settings(T.RegressionSettings(batch_size=0)).in_("zh") == "批大小必须在 1 到 4096 之间。"

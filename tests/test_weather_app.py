@@ -176,3 +176,32 @@ def test_training_waits_in_its_own_queue_on_a_low_priority_worker(app_server):
         assert threads == 1 and nice == min(19, me + 10)
     finally:
         worker.shutdown()
+
+
+def test_a_chinese_reader_gets_chinese_status_tables_and_errors(app_server, tmp_path):
+    from gradio_client import Client
+    zh = Client(app_server[1], verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    try:
+        job = zh.submit(*LESSON, "nn", 32, "sigmoid", "adam", 0.001, 64, 2, "mse", api_name="/weather_train")
+        job.result(timeout=300)
+        outputs = job.outputs()
+        status = final_status(outputs)
+        assert re.search(r"^\*\*训练完成\*\*：共 2 轮.*（2015 年的日子）：\*\*MAE \d+\.\d+ °C\*\*", status), status
+        assert "和昨天一样" in status and "after" not in status
+        table = frames(outputs, 4)[-1]
+        assert table["headers"] == ["方法", "MAE", "RMSE"]
+        assert {r[0] for r in table["data"]} >= {"神经网络", "和昨天一样", "历史平均"}
+        assert {r[2] for r in frames(outputs, 2)[-1]["data"]} == {"实际值", "预测值（网络）"}
+        with pytest.raises(AppError, match="有一项设置不是数字"):
+            zh.predict(*LESSON, "nn", 128, "sigmoid", "adam", 0.001, "lots", 5, "mse", api_name="/weather_train")
+        with pytest.raises(AppError, match="请先上传一个 CSV 文件"):
+            zh.predict("csv", None, [], False, "random", *SHORT, api_name="/weather_train")
+        path = tmp_path / "one.csv"
+        path.write_text("a\n" + "1\n" * 50)
+        with pytest.raises(AppError, match="文件只有一列"):
+            zh.predict(handle_file(str(path)), api_name="/weather_csv")
+        info, _, features = zh.predict(handle_file(student_csv(tmp_path / "houses.csv")), api_name="/weather_csv")
+        assert "120 行，4 列" in info and "不能用作特征：owner（它有 120 种不同的文本" in info
+        assert ["town（文本，2 种值：独热编码）", "town"] in features["choices"]
+    finally:
+        zh.close()

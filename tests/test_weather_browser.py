@@ -82,3 +82,20 @@ def test_stop_ends_a_long_run_and_train_comes_back(page):
     expect(page.locator("#weather-stop")).to_be_disabled()
     page.wait_for_timeout(2000)
     expect(status).to_contain_text("Stopped after")           # no late update from the stopped run
+
+
+def test_a_chinese_reader_sees_the_plots_table_and_limits_in_chinese(browser, app_server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(app_server[1])
+        open_tab(page, "天气")
+        expect(page.locator("#weather-table")).to_contain_text("和昨天一样", timeout=30_000)   # the page's load
+        expect(page.locator("#weather-table")).to_contain_text("神经网络（请按“训练”）")
+        expect(page.locator("#weather-status")).to_contain_text("按下训练按钮")
+        page.locator("#weather-source").get_by_text("你自己的 CSV").click()
+        expect(page.locator("#weather-csv-limits")).to_contain_text("限制：CSV 文件不超过 5 MB")
+        assert "same as yesterday" not in page.inner_text("#weather-table")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()

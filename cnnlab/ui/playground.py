@@ -11,10 +11,12 @@ state: each control's own event applies a change between steps. All students' pl
 passes one gate (cnnlab.playground.GATE: one at a time, at most 35% of one core) in its own queue
 (``concurrency_id="playground"``), so thirty students playing cannot starve the Draw tab.
 
-Every user-visible string is in ``TEXT`` (issue 18 moves them into per-language files).
+Every word of the tab is in cnnlab/i18n (section "playground"; the picture's own words in
+"playground.view", all languages in ``PlayView``'s ``texts`` prop, the script picks the reader's).
 """
 from __future__ import annotations
 
+import inspect
 import json
 import random
 import time
@@ -23,71 +25,26 @@ from dataclasses import replace
 import gradio as gr
 
 from .. import playground as pg
+from ..i18n import DEFAULT, Text, tr
 from .context import AppContext
+from .inputs import fail
+from .lang import PICK_TEXTS, T, lang_of, texts
 
 TICK_S = 0.25                # a playing student gets a frame 4 times a second (fewer when busy)
 CONCURRENCY = 2              # playground calls running at once (2 cores; the Draw tab has its own 8)
 LR_CHOICES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.02, 0.03, 0.1, 0.2, 0.3, 1.0, 3.0, 10.0]
 REG_RATE_CHOICES = [0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+# cnnlab.playground's input features -> their keys in the "playground.feature" section
+FEATURE_KEYS = {"x1": "x1", "x2": "x2", "x1^2": "x1_sq", "x2^2": "x2_sq", "x1*x2": "x1x2",
+                "sin(x1)": "sin_x1", "sin(x2)": "sin_x2"}
+# The controls, in the order every handler below receives them (after the state and the layer shown).
+CONTROL_NAMES = ("dataset", "classes", "noise", "points", "ratio", "features", "layers", "neurons", "activation",
+                 "regularization", "reg_rate", "optimizer", "lr", "batch", "speed")
 
-TEXT = {
-    "intro": ("**Playground.** Train a small neural network yourself and watch it learn. Start with one of "
-              "the course's three programs, then change anything (between steps, too)."),
-    "preset_regression": "1 · Fit a curve",
-    "preset_classification": "2 · Two clouds",
-    "preset_race": "3 · Optimizer race",
-    "play": "Play", "pause": "Pause", "step": "Step", "reset": "Reset",
-    "data": "Data", "network": "Network", "training": "Training",
-    "dataset": "Data set",
-    "datasets": {"curve": "Curve: y = x² + noise (lesson 1)", "two-clouds": "Two clouds (lesson 2)",
-                 "circle": "Circle", "xor": "XOR", "spiral": "Spiral", "gaussian": "Gaussian clouds",
-                 "plane": "Regression: tilted plane", "bumps": "Regression: hills and valleys"},
-    "classes": "Classes", "noise": "Noise", "points": "Points",
-    "ratio": "Training points (%)", "ratio_info": "the rest are test points the network never trains on",
-    "features": "Input features",
-    "feature_names": {"x1": "x₁", "x2": "x₂", "x1^2": "x₁²", "x2^2": "x₂²", "x1*x2": "x₁·x₂",
-                      "sin(x1)": "sin(x₁)", "sin(x2)": "sin(x₂)"},
-    "regenerate": "New points",
-    "layers": "Hidden layers", "neurons": "Neurons per hidden layer",
-    "activation": "Activation",
-    "activations": {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "linear": "linear"},
-    "regularization": "Regularization", "reg_rate": "Regularization rate",
-    "regularizations": {"none": "none", "L1": "L1", "L2": "L2"},
-    "optimizer": "Optimizer", "lr": "Learning rate",
-    "batch": "Batch size", "batch_info": "as many as the training points: every step sees them all",
-    "speed": "Steps per frame", "speed_info": "the course redraws every 5 (curve) or 2 (clouds) steps",
-    "neuron_layer": "Show the neurons of hidden layer",
-    "code": "PyTorch code of this setting", "code_note": "Save it as playground.py and run it: it trains "
-            "the same network on the same points and reaches the same result.",
-    "gif": "Save the run as a GIF", "gif_label": "The run as an animation",
-    "race_title": "Lesson 3: the optimizer race",
-    "race_intro": ("Four copies of one network (the course's `Linear(1,20)-ReLU-Linear(20,1)`) learn "
-                   "y = x² + noise (1000 points, batch 32, learning rate 0.01, 12 epochs) on exactly the "
-                   "same batches. Only the optimizer differs: SGD, Momentum (0.8), RMSprop (alpha 0.9), "
-                   "Adam (betas 0.9, 0.99). Is the newest one always the best?"),
-    "race_code": "PyTorch code of the race",
-    "view_label": "frame", "race_view_label": "race frame",
-    "not_a_number": "A setting is not a number: check the points, noise, learning rate and batch size.",
-    "no_gif": "Play or Step a few times first: the GIF is made of the frames you watched.",
-    "finished": "This run has reached {n:,} steps, the most one run may have. Press Reset to start again.",
-    # shown on the page by PlayView's script
-    "view": {"step": "step", "epoch": "epoch", "train_loss": "train loss", "test_loss": "test loss",
-             "accuracy": "accuracy", "test_accuracy": "test accuracy", "of": "of",
-             "neurons": "Each neuron of hidden layer {layer} (of {layers}) over the input plane: "
-                        "orange where it outputs a negative value, blue positive, white about 0.",
-             "neurons_1d": "Each neuron of hidden layer {layer} (of {layers}): its output along x.",
-             "no_neurons": "No hidden layer: the network is a single linear layer.",
-             "legend_class": "Background: the class the network predicts. Dots: training points; "
-                             "dots with a black ring: test points; a thick dark ring: wrongly classified.",
-             "legend_reg2": "Background: the value the network predicts (orange low, blue high). "
-                            "Dots: the true values.",
-             "legend_reg1": "Grey dots: the points (hollow: test points). Red line: what the network predicts.",
-             "legend_race": "The same network trained by four optimizers on the same batches.",
-             "curves": "Per epoch:", "curves_race": "Loss of each batch, per step (as the course plots it)",
-             "key_train": "train loss", "key_test": "test loss (dashed)", "key_acc": "accuracy (right axis)",
-             "key_acc_test": "test accuracy (dashed)",
-             "aria_main": "The data and what the network predicts", "aria_curves": "Loss curves"},
-}
+
+def feature_choices(features, lang: str = DEFAULT) -> list[tuple[str, str]]:
+    return [(tr(lang, f"playground.feature.{FEATURE_KEYS[f]}"), f) for f in features]
+
 
 VIEW_HTML = """
 <div class="pg" data-kind="">
@@ -113,12 +70,14 @@ VIEW_CSS = """
 .pg-neurons { display: flex; flex-wrap: wrap; gap: 4px; }
 .pg-neuron { width: 44px; height: 44px; border: 1px solid #bbb; border-radius: 3px; background-repeat: no-repeat; }
 canvas.pg-neuron { background: #fff; }
+.pg-item { white-space: nowrap; }
 .pg-key { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 50%; vertical-align: -0.1em;
   margin: 0 0.2em 0 0.6em; }
 """
 
 VIEW_JS = """
-const T = props.labels || {};
+const texts = props.texts || {};
+const T = PICK;
 const CLASS = ['#E69F00', '#0072B2', '#009E73', '#CC79A7'];
 const RACE = {sgd: '#999999', momentum: '#E69F00', rmsprop: '#009E73', adam: '#0072B2'};
 const main = element.querySelector('.pg-main');
@@ -242,8 +201,8 @@ function stats(v) {
     const names = v.names || {};
     el.innerHTML = `${T.step} <b class="pg-step">${v.step}</b> ${T.of} ${v.total} · ` +
       `${T.epoch} <b>${fmt(v.epoch, 1)}</b><br>` +
-      Object.keys(v.last || {}).map((k) => `<span class="pg-key" style="background:${RACE[k]}"></span>${names[k]} ` +
-      `<b data-optimizer="${k}">${fmt(v.last[k], 4)}</b>`).join(' ');
+      Object.keys(v.last || {}).map((k) => `<span class="pg-item"><span class="pg-key" style="background:${RACE[k]}">` +
+      `</span>${names[k]} <b data-optimizer="${k}">${fmt(v.last[k], 4)}</b></span>`).join(' ');
     element.querySelector('.pg-legend').textContent = T.legend_race || '';
     element.querySelector('.pg-curves-title').textContent = T.curves_race || '';
     return;
@@ -258,7 +217,7 @@ function stats(v) {
   const keys = [['train', '#0072B2'], ['test', '#E69F00']].concat(v.kind === 'class' ?
     [['acc', '#009E73'], ['acc_test', '#CC79A7']] : []);
   element.querySelector('.pg-curves-title').innerHTML = (T.curves || '') + keys.map(([k, c]) =>
-    `<span class="pg-key" style="background:${c}"></span>${T['key_' + k] || k}`).join(' ');
+    `<span class="pg-item"><span class="pg-key" style="background:${c}"></span>${T['key_' + k] || k}</span>`).join(' ');
 }
 function render() {
   let v = null;
@@ -271,7 +230,7 @@ function render() {
 }
 watch('value', render);
 render();
-"""
+""".replace("PICK", PICK_TEXTS)
 
 
 class PlayView(gr.HTML):
@@ -280,7 +239,7 @@ class PlayView(gr.HTML):
 
     def __init__(self, value=None, *, label: str | None = None, elem_id: str | None = None, visible: bool = True,
                  **kwargs):
-        kwargs.setdefault("labels", TEXT["view"])
+        kwargs.setdefault("texts", texts("playground.view"))
         for fixed in ("html_template", "css_template", "js_on_load", "apply_default_css"):
             kwargs.pop(fixed, None)              # gr.skip() / updates rebuild the component with these
         super().__init__(self.postprocess(value), label=label, html_template=VIEW_HTML, css_template=VIEW_CSS,
@@ -305,7 +264,7 @@ class PlayView(gr.HTML):
 
 
 # ---------------------------------------------------------------------- settings <-> controls
-def settings_from(values, current: pg.Settings | None = None) -> pg.Settings:
+def settings_from(values, current: pg.Settings | None = None, lang: str = DEFAULT) -> pg.Settings:
     """The controls' values -> checked Settings (the data seed and weight seed carry over), or a
     gr.Error with a sentence."""
     (dataset, classes, noise, points, ratio, features, layers, neurons, activation, regularization,
@@ -314,7 +273,7 @@ def settings_from(values, current: pg.Settings | None = None) -> pg.Settings:
     try:
         layers, neurons = int(layers), int(neurons)
         if not 0 <= layers <= pg.MAX_HIDDEN_LAYERS:           # before making a tuple of that length
-            raise gr.Error(f"A network here has 0 to {pg.MAX_HIDDEN_LAYERS} hidden layers.")
+            raise fail(Text("playground.layers_range", most=pg.MAX_HIDDEN_LAYERS), lang)
         s = pg.Settings(dataset=str(dataset), classes=int(classes), noise=float(noise), points=int(points),
                         train_ratio=float(ratio) / 100, features=tuple(str(f) for f in (features or ())[:20]),
                         hidden=(neurons,) * layers, activation=str(activation),
@@ -322,20 +281,19 @@ def settings_from(values, current: pg.Settings | None = None) -> pg.Settings:
                         lr=float(lr), batch_size=int(batch), steps_per_frame=int(speed),
                         data_seed=current.data_seed, seed=current.seed)
     except (TypeError, ValueError, OverflowError):
-        raise gr.Error(TEXT["not_a_number"]) from None
+        raise fail(Text("playground.not_a_number"), lang) from None
     try:
         return pg.check_settings(pg.usable(s))
     except pg.SettingsError as err:
-        raise gr.Error(str(err)) from None
+        raise fail(err, lang) from None
 
 
-def control_values(s: pg.Settings) -> list:
+def control_values(s: pg.Settings, lang: str = DEFAULT) -> list:
     """What each control shows for ``s`` (the features' choices follow the data set)."""
     spec = pg.DATASETS[s.dataset]
-    names = TEXT["feature_names"]
     allowed = pg.FEATURES_1D if spec.dims == 1 else tuple(pg.FEATURES)
     return [s.dataset, gr.Slider(value=s.classes, visible=spec.many_classes), s.noise, s.points,
-            round(100 * s.train_ratio), gr.CheckboxGroup(choices=[(names[f], f) for f in allowed],
+            round(100 * s.train_ratio), gr.CheckboxGroup(choices=feature_choices(allowed, lang),
                                                          value=list(s.features)),
             len(s.hidden), s.hidden[0] if s.hidden else 4, s.activation, s.regularization, s.reg_rate,
             s.optimizer, s.lr, s.batch_size, s.steps_per_frame]
@@ -355,75 +313,95 @@ def suggested(dataset: str, current: pg.Settings) -> pg.Settings:
 
 
 # ---------------------------------------------------------------------- the tab
+def with_controls(fn):
+    """``fn(p, layer_value, values, lang)`` as a Gradio handler of (state, layer, *controls): Gradio
+    fills a ``gr.Request`` parameter only when it is named in the signature after the inputs, so the
+    handler gets one, and ``fn`` the reader's language from it."""
+    def handler(*args):
+        p, layer_value, *values, request = args
+        return fn(p, layer_value, tuple(values), lang_of(request))
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter(name, kind) for name in ("state", "layer", *CONTROL_NAMES)]
+    params.append(inspect.Parameter("request", kind, default=None, annotation=gr.Request))
+    handler.__signature__ = inspect.Signature(params)
+    handler.__annotations__ = {"request": gr.Request}
+    handler.__name__ = handler.__qualname__ = fn.__name__
+    return handler
+
+
 def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
     start = pg.PRESETS["regression"]
     gif_folder = ctx.scratch.shared_folder("playground")
-    names = TEXT["feature_names"]
 
-    gr.Markdown(TEXT["intro"])
+    gr.Markdown(T("playground.intro"))
     with gr.Row():
-        preset_reg = gr.Button(TEXT["preset_regression"], elem_id="pg-preset-regression", min_width=100)
-        preset_cls = gr.Button(TEXT["preset_classification"], elem_id="pg-preset-classification", min_width=100)
-        preset_race = gr.Button(TEXT["preset_race"], elem_id="pg-preset-race", min_width=100)
+        preset_reg = gr.Button(T("playground.preset_regression"), elem_id="pg-preset-regression", min_width=100)
+        preset_cls = gr.Button(T("playground.preset_classification"), elem_id="pg-preset-classification",
+                               min_width=100)
+        preset_race = gr.Button(T("playground.preset_race"), elem_id="pg-preset-race", min_width=100)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             with gr.Row():
-                play = gr.Button(TEXT["play"], variant="primary", elem_id="pg-play", min_width=90)
-                step = gr.Button(TEXT["step"], elem_id="pg-step", min_width=90)
-                reset = gr.Button(TEXT["reset"], elem_id="pg-reset", min_width=90)
-            view = PlayView(label=TEXT["view_label"], elem_id="pg-view")
-            layer = gr.Slider(1, pg.MAX_HIDDEN_LAYERS, value=1, step=1, label=TEXT["neuron_layer"],
+                play = gr.Button(T("playground.play"), variant="primary", elem_id="pg-play", min_width=90)
+                step = gr.Button(T("playground.step"), elem_id="pg-step", min_width=90)
+                reset = gr.Button(T("playground.reset"), elem_id="pg-reset", min_width=90)
+            view = PlayView(label=T("playground.view_label"), elem_id="pg-view")
+            layer = gr.Slider(1, pg.MAX_HIDDEN_LAYERS, value=1, step=1, label=T("playground.neuron_layer"),
                               elem_id="pg-layer")
-            with gr.Accordion(TEXT["code"], open=False, elem_id="pg-code-box"):
-                gr.Markdown(TEXT["code_note"])
+            with gr.Accordion(T("playground.code"), open=False, elem_id="pg-code-box"):
+                gr.Markdown(T("playground.code_note"))
                 code = gr.Code(pg.code_for(start, pg.PRESET_STEPS["regression"]), language="python",
-                               interactive=False, elem_id="pg-code", label=TEXT["code"])
-            gif_btn = gr.Button(TEXT["gif"], elem_id="pg-gif-button")
-            gif = gr.Image(label=TEXT["gif_label"], type="filepath", interactive=False, visible=False,
+                               interactive=False, elem_id="pg-code", label=T("playground.code"))
+            gif_btn = gr.Button(T("playground.gif"), elem_id="pg-gif-button")
+            gif = gr.Image(label=T("playground.gif_label"), type="filepath", interactive=False, visible=False,
                            elem_id="pg-gif")
         with gr.Column(scale=2, min_width=280):
-            gr.Markdown(f"**{TEXT['data']}**")
-            dataset = gr.Dropdown([(TEXT["datasets"][k], k) for k in pg.DATASETS], value=start.dataset,
-                                  label=TEXT["dataset"], elem_id="pg-dataset")
-            classes = gr.Slider(*pg.CLASSES_RANGE, value=start.classes, step=1, label=TEXT["classes"],
+            gr.Markdown(T("playground.data"))
+            dataset = gr.Dropdown([(T(f"playground.datasets.{k}"), k) for k in pg.DATASETS], value=start.dataset,
+                                  label=T("playground.dataset"), elem_id="pg-dataset")
+            classes = gr.Slider(*pg.CLASSES_RANGE, value=start.classes, step=1, label=T("playground.classes"),
                                 visible=False, elem_id="pg-classes")
-            noise = gr.Slider(*pg.NOISE_RANGE, value=start.noise, step=0.05, label=TEXT["noise"], elem_id="pg-noise")
-            points = gr.Slider(pg.MIN_POINTS, pg.MAX_POINTS, value=start.points, step=10, label=TEXT["points"],
-                               elem_id="pg-points")
-            ratio = gr.Slider(10, 100, value=100, step=5, label=TEXT["ratio"], info=TEXT["ratio_info"],
-                              elem_id="pg-ratio")
-            features = gr.CheckboxGroup([(names[f], f) for f in pg.FEATURES_1D], value=list(start.features),
-                                        label=TEXT["features"], elem_id="pg-features")
-            regenerate = gr.Button(TEXT["regenerate"], size="sm", elem_id="pg-regenerate")
-            gr.Markdown(f"**{TEXT['network']}**")
-            layers = gr.Slider(0, pg.MAX_HIDDEN_LAYERS, value=len(start.hidden), step=1, label=TEXT["layers"],
+            noise = gr.Slider(*pg.NOISE_RANGE, value=start.noise, step=0.05, label=T("playground.noise"),
+                              elem_id="pg-noise")
+            points = gr.Slider(pg.MIN_POINTS, pg.MAX_POINTS, value=start.points, step=10,
+                               label=T("playground.points"), elem_id="pg-points")
+            ratio = gr.Slider(10, 100, value=100, step=5, label=T("playground.ratio"),
+                              info=T("playground.ratio_info"), elem_id="pg-ratio")
+            features = gr.CheckboxGroup([(T(f"playground.feature.{FEATURE_KEYS[f]}"), f) for f in pg.FEATURES_1D],
+                                        value=list(start.features), label=T("playground.features"),
+                                        elem_id="pg-features")
+            regenerate = gr.Button(T("playground.regenerate"), size="sm", elem_id="pg-regenerate")
+            gr.Markdown(T("playground.network"))
+            layers = gr.Slider(0, pg.MAX_HIDDEN_LAYERS, value=len(start.hidden), step=1, label=T("playground.layers"),
                                elem_id="pg-layers")
-            neurons = gr.Slider(1, pg.MAX_NEURONS, value=start.hidden[0], step=1, label=TEXT["neurons"],
+            neurons = gr.Slider(1, pg.MAX_NEURONS, value=start.hidden[0], step=1, label=T("playground.neurons"),
                                 elem_id="pg-neurons")
-            activation = gr.Radio([(v, k) for k, v in TEXT["activations"].items()], value=start.activation,
-                                  label=TEXT["activation"], elem_id="pg-activation")
-            gr.Markdown(f"**{TEXT['training']}**")
-            optimizer = gr.Radio([(pg.OPTIMIZERS[k][0], k) for k in pg.OPTIMIZERS], value=start.optimizer,
-                                 label=TEXT["optimizer"], elem_id="pg-optimizer")
-            lr = gr.Dropdown(LR_CHOICES, value=start.lr, label=TEXT["lr"], allow_custom_value=True,
+            activation = gr.Radio([(T(f"playground.activations.{k}"), k) for k in pg.ACTIVATIONS],
+                                  value=start.activation, label=T("playground.activation"), elem_id="pg-activation")
+            gr.Markdown(T("playground.training"))
+            optimizer = gr.Radio([(T(f"playground.optimizers.{k}"), k) for k in pg.OPTIMIZERS], value=start.optimizer,
+                                 label=T("playground.optimizer"), elem_id="pg-optimizer")
+            lr = gr.Dropdown([(f"{v:f}".rstrip("0").rstrip("."), v) for v in LR_CHOICES], value=start.lr,
+                             label=T("playground.lr"), allow_custom_value=True,
                              elem_id="pg-lr")
-            batch = gr.Slider(1, pg.MAX_POINTS, value=start.batch_size, step=1, label=TEXT["batch"],
-                              info=TEXT["batch_info"], elem_id="pg-batch")
+            batch = gr.Slider(1, pg.MAX_POINTS, value=start.batch_size, step=1, label=T("playground.batch"),
+                              info=T("playground.batch_info"), elem_id="pg-batch")
             with gr.Row():
-                regularization = gr.Radio([(v, k) for k, v in TEXT["regularizations"].items()],
-                                          value=start.regularization, label=TEXT["regularization"],
+                regularization = gr.Radio([(T(f"playground.regularizations.{k}"), k) for k in pg.REGULARIZATIONS],
+                                          value=start.regularization, label=T("playground.regularization"),
                                           elem_id="pg-regularization", min_width=140)
-                reg_rate = gr.Dropdown(REG_RATE_CHOICES, value=start.reg_rate, label=TEXT["reg_rate"],
+                reg_rate = gr.Dropdown(REG_RATE_CHOICES, value=start.reg_rate, label=T("playground.reg_rate"),
                                        allow_custom_value=True, elem_id="pg-reg-rate", min_width=120)
-            speed = gr.Slider(1, pg.MAX_STEPS_PER_CALL, value=start.steps_per_frame, step=1, label=TEXT["speed"],
-                              info=TEXT["speed_info"], elem_id="pg-speed")
-    with gr.Accordion(TEXT["race_title"], open=False, elem_id="pg-race-box") as race_box:
-        gr.Markdown(TEXT["race_intro"])
+            speed = gr.Slider(1, pg.MAX_STEPS_PER_CALL, value=start.steps_per_frame, step=1,
+                              label=T("playground.speed"), info=T("playground.speed_info"), elem_id="pg-speed")
+    with gr.Accordion(T("playground.race_title"), open=False, elem_id="pg-race-box") as race_box:
+        gr.Markdown(T("playground.race_intro"))
         with gr.Row():
-            race_play = gr.Button(TEXT["play"], variant="primary", elem_id="pg-race-play", min_width=90)
-            race_reset = gr.Button(TEXT["reset"], elem_id="pg-race-reset", min_width=90)
-        race_view = PlayView(label=TEXT["race_view_label"], elem_id="pg-race")
-        with gr.Accordion(TEXT["race_code"], open=False):
+            race_play = gr.Button(T("playground.play"), variant="primary", elem_id="pg-race-play", min_width=90)
+            race_reset = gr.Button(T("playground.reset"), elem_id="pg-race-reset", min_width=90)
+        race_view = PlayView(label=T("playground.race_view_label"), elem_id="pg-race")
+        with gr.Accordion(T("playground.race_code"), open=False):
             gr.Code(pg.race_code(), language="python", interactive=False, elem_id="pg-race-code")
 
     state = gr.State(None)            # this student's cnnlab.playground.Playground
@@ -432,12 +410,13 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
     race_timer = gr.Timer(TICK_S, active=False)
     controls = [dataset, classes, noise, points, ratio, features, layers, neurons, activation,
                 regularization, reg_rate, optimizer, lr, batch, speed]
+    assert [c.elem_id for c in controls] == [f"pg-{n.replace('_', '-')}" for n in CONTROL_NAMES]
 
-    def current(p: pg.Playground | None, values) -> pg.Playground:
+    def current(p: pg.Playground | None, values, lang: str) -> pg.Playground:
         """This student's playground with the controls' settings applied (made on first use)."""
         if p is None:
-            return pg.Playground(settings_from(values))
-        p.update(settings_from(values, p.settings))
+            return pg.Playground(settings_from(values, lang=lang))
+        p.update(settings_from(values, p.settings, lang))
         return p
 
     def shown_code(p: pg.Playground):
@@ -455,19 +434,20 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
         except (TypeError, ValueError):
             return p.frame(1)
 
-    def playing(on: bool):
-        return gr.Timer(active=on), gr.Button(value=TEXT["pause"] if on else TEXT["play"])
+    def playing(on: bool, lang: str):
+        return gr.Timer(active=on), gr.Button(value=tr(lang, "playground.pause" if on else "playground.play"))
 
     # One output list for every handler below: the view, the state, the timer, Play, the code.
     outputs = [view, state, timer, play, code]
 
-    def tick(p, layer_value):
+    def tick(p, layer_value, request: gr.Request = None):
         """One frame while playing. The settings are not sent with every tick: each control's own
         event applies a change (``apply``), so a tick carries only the state and the layer shown.
         A tick that comes late (a busy server) runs up to MAX_CATCH_UP times the steps per frame,
         so the network learns at the same pace with fewer frames."""
+        lang = lang_of(request)
         if p is None:                               # a tick from a page that was reloaded
-            return None, p, *playing(False), gr.skip()
+            return None, p, *playing(False, lang), gr.skip()
         with p.lock, pg.GATE():
             now = time.perf_counter()
             late = (now - getattr(p, "last_tick", now)) / TICK_S
@@ -475,64 +455,70 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
             p.step(p.settings.steps_per_frame * min(pg.MAX_CATCH_UP, max(1, round(late))))
             on = not p.finished
             if p.finished:
-                gr.Warning(TEXT["finished"].format(n=pg.MAX_RUN_STEPS))
-            return frame(p, layer_value), p, *(playing(on) if not on else (gr.skip(), gr.skip())), shown_code(p)
+                gr.Warning(tr(lang, "playground.finished", n=pg.MAX_RUN_STEPS))
+            return frame(p, layer_value), p, *(playing(on, lang) if not on else (gr.skip(), gr.skip())), shown_code(p)
 
-    def toggle(p, layer_value, *values):
-        p = p or current(None, values)
+    @with_controls
+    def toggle(p, layer_value, values, lang):
+        p = p or current(None, values, lang)
         with p.lock, pg.GATE():
-            p = current(p, values)
+            p = current(p, values, lang)
             p.playing = not getattr(p, "playing", False) and not p.finished
             p.last_tick = time.perf_counter()
             if p.playing:
                 p.step()
-            return frame(p, layer_value), p, *playing(p.playing), shown_code(p)
+            return frame(p, layer_value), p, *playing(p.playing, lang), shown_code(p)
 
-    def step_once(p, layer_value, *values):
-        p = p or current(None, values)
+    @with_controls
+    def step_once(p, layer_value, values, lang):
+        p = p or current(None, values, lang)
         with p.lock, pg.GATE():
-            p = current(p, values)
+            p = current(p, values, lang)
             p.playing = False
             p.step()
-            return frame(p, layer_value), p, *playing(False), shown_code(p)
+            return frame(p, layer_value), p, *playing(False, lang), shown_code(p)
 
-    def do_reset(p, layer_value, *values):
-        p = p or current(None, values)
+    @with_controls
+    def do_reset(p, layer_value, values, lang):
+        p = p or current(None, values, lang)
         with p.lock, pg.GATE():
-            p.reset(settings_from(values, p.settings))
+            p.reset(settings_from(values, p.settings, lang))
             p.playing = False
-            return frame(p, layer_value), p, *playing(False), shown_code(p)
+            return frame(p, layer_value), p, *playing(False, lang), shown_code(p)
 
-    def apply(p, layer_value, *values):
+    @with_controls
+    def apply(p, layer_value, values, lang):
         """A control changed: show its effect now (a new network if the shape changed)."""
-        p = p or current(None, values)
+        p = p or current(None, values, lang)
         with p.lock, pg.GATE():
-            p = current(p, values)
+            p = current(p, values, lang)
             return frame(p, layer_value), p, gr.skip(), gr.skip(), shown_code(p)
 
-    def new_points(p, layer_value, *values):
-        p = p or current(None, values)
+    @with_controls
+    def new_points(p, layer_value, values, lang):
+        p = p or current(None, values, lang)
         with p.lock, pg.GATE():
-            s = settings_from(values, p.settings)
+            s = settings_from(values, p.settings, lang)
             p.update(replace(s, data_seed=random.randint(0, pg.MAX_SEED)))
             return frame(p, layer_value), p, gr.skip(), gr.skip(), shown_code(p)
 
-    def load_settings(p, s: pg.Settings, layer_value):
+    def load_settings(p, s: pg.Settings, layer_value, lang: str):
         p = p or pg.Playground(s)
         with p.lock, pg.GATE():
             p.reset(s)
             p.playing = False
-            return [*control_values(s), frame(p, layer_value), p, *playing(False), shown_code(p)]
+            return [*control_values(s, lang), frame(p, layer_value), p, *playing(False, lang), shown_code(p)]
 
     def preset(name):
-        def load(p, layer_value):
-            return load_settings(p, pg.PRESETS[name], layer_value)
+        def load(p, layer_value, request: gr.Request = None):
+            return load_settings(p, pg.PRESETS[name], layer_value, lang_of(request))
         return load
 
-    def pick_dataset(p, layer_value, *values):
+    @with_controls
+    def pick_dataset(p, layer_value, values, lang):
         """A new data set: its usual settings (see ``suggested``), a new network."""
-        base = settings_from(values, p.settings if p is not None else None)
-        return load_settings(p, pg.check_settings(pg.usable(suggested(base.dataset, base))), layer_value)
+        base = settings_from(values, p.settings if p is not None else None, lang)
+        return load_settings(p, pg.check_settings(pg.usable(suggested(base.dataset, base))), layer_value, lang)
 
     play_args = dict(concurrency_limit=CONCURRENCY, concurrency_id="playground")
     # The Playground lives in the page: every call needs this page's session state (the student's
@@ -557,15 +543,16 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
     layer.release(apply, inputs, outputs, api_name=False, trigger_mode="always_last", **quiet)
     demo.load(apply, inputs, outputs, api_name=False, **quiet)
 
-    def make_gif(p):
+    def make_gif(p, request: gr.Request = None):
+        lang = lang_of(request)
         if p is None:
-            raise gr.Error(TEXT["no_gif"])
+            raise fail(Text("playground.no_gif"), lang)
         with p.lock:
             try:
                 ctx.scratch.prune()
-                path = p.save_gif(gif_folder / f"playground-{random.getrandbits(48):012x}.gif")
+                path = p.save_gif(gif_folder / f"playground-{random.getrandbits(48):012x}.gif", lang=lang)
             except pg.SettingsError:
-                raise gr.Error(TEXT["no_gif"]) from None
+                raise fail(Text("playground.no_gif"), lang) from None
         return gr.Image(value=str(path), visible=True)
 
     gif_btn.click(make_gif, state, gif, api_name="playground_gif", concurrency_limit=1,
@@ -574,33 +561,42 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
     # -- the race
     race_outputs = [race_view, race_state, race_timer, race_play]
 
-    def race_tick(r):
+    def play_label(on: bool, lang: str) -> gr.Button:
+        return gr.Button(value=tr(lang, "playground.pause" if on else "playground.play"))
+
+    def race_tick(r, request: gr.Request = None):
+        lang = lang_of(request)
         if r is None:
-            return None, r, gr.Timer(active=False), gr.Button(value=TEXT["play"])
+            return None, r, gr.Timer(active=False), play_label(False, lang)
         with r.lock, pg.GATE():
             r.step(8)
             if r.finished:
                 r.playing = False
-                return r.frame(), r, gr.Timer(active=False), gr.Button(value=TEXT["play"])
+                return r.frame(), r, gr.Timer(active=False), play_label(False, lang)
             return r.frame(), r, gr.skip(), gr.skip()
 
-    def race_toggle(r):
+    def race_toggle(r, request: gr.Request = None):
         r = r if r is not None and not r.finished else pg.Race()
         with r.lock, pg.GATE():
             r.playing = not getattr(r, "playing", False)
             if r.playing:
                 r.step(8)
-            return (r.frame(), r, gr.Timer(active=r.playing),
-                    gr.Button(value=TEXT["pause"] if r.playing else TEXT["play"]))
+            return r.frame(), r, gr.Timer(active=r.playing), play_label(r.playing, lang_of(request))
 
-    def race_restart(r, play_now: bool = False):
+    def new_race(play_now: bool, lang: str):
         r = pg.Race()
         r.playing = play_now
-        return r.frame(), r, gr.Timer(active=play_now), gr.Button(value=TEXT["pause"] if play_now else TEXT["play"])
+        return r.frame(), r, gr.Timer(active=play_now), play_label(play_now, lang)
+
+    def race_restart(r, request: gr.Request = None):
+        return new_race(False, lang_of(request))
+
+    def race_start(r, request: gr.Request = None):
+        return new_race(True, lang_of(request))
 
     race_timer.tick(race_tick, race_state, race_outputs, api_name="playground_race_tick", **quiet)
     race_play.click(race_toggle, race_state, race_outputs, api_name="playground_race_play", **quiet)
     race_reset.click(race_restart, race_state, race_outputs, api_name="playground_race_reset", **quiet)
     preset_race.click(lambda: gr.Accordion(open=True), None, race_box, queue=False, api_name=False).then(
-        lambda r: race_restart(r, True), race_state, race_outputs, api_name=False, **quiet)
+        race_start, race_state, race_outputs, api_name=False, **quiet)
     return {}
