@@ -50,6 +50,7 @@ class Loaded:
     config: dict
     metrics: dict
     path: str = ""
+    temperature: float = 1.0      # divide the logits by this before the softmax (cnnlab.calibration)
 
     @property
     def spec(self) -> datasets.DatasetSpec:
@@ -57,7 +58,7 @@ class Loaded:
 
 
 def make_payload(model: nn.Module, model_name: str, dataset: str, config: dict | None = None,
-                 metrics: dict | None = None) -> dict:
+                 metrics: dict | None = None, temperature: float = 1.0) -> dict:
     spec = datasets.get_spec(dataset)
     finetune = getattr(model, "finetune", "head")
     return {
@@ -67,14 +68,15 @@ def make_payload(model: nn.Module, model_name: str, dataset: str, config: dict |
         "channels": spec.channels, "finetune": finetune,
         "state_dict": {k: v.detach().cpu().clone() for k, v in trainable_state_dict(model).items()},
         "config": dict(config or {}), "metrics": dict(metrics or {}),
+        "temperature": float(temperature),        # logits / T: confidence that means what it says
         **({"layers": [dict(layer) for layer in model.layers]} if model_name == BUILT else {}),
     }
 
 
 def save(path: str | Path, model: nn.Module, model_name: str, dataset: str,
-         config: dict | None = None, metrics: dict | None = None) -> Path:
+         config: dict | None = None, metrics: dict | None = None, temperature: float = 1.0) -> Path:
     """Write atomically (a temporary file, then a rename): a crash never leaves half a file."""
-    return save_payload(path, make_payload(model, model_name, dataset, config, metrics))
+    return save_payload(path, make_payload(model, model_name, dataset, config, metrics, temperature))
 
 
 def save_payload(path: str | Path, payload: dict) -> Path:
@@ -127,6 +129,9 @@ def read_payload(source: str | Path | bytes) -> dict:
     wrong = [k for k, kind in TYPES.items() if not isinstance(payload[k], kind)]
     if wrong:
         raise CheckpointError(f"{name} is damaged: {', '.join(wrong)} has the wrong type.")
+    t = payload.get("temperature", 1.0)
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.01 <= t <= 100:
+        raise CheckpointError(f"{name} is damaged: its temperature must be a number between 0.01 and 100.")
     if payload["format_version"] > FORMAT_VERSION:
         raise CheckpointError(f"{name} was written by a newer cnnlab (format "
                               f"{payload['format_version']}); please update cnnlab.")
@@ -165,7 +170,8 @@ def from_payload(payload: dict, path: str = "") -> Loaded:
     model.eval()
     return Loaded(model, payload["model"], payload["dataset"], tuple(payload["classes"]),
                   tuple(payload["mean"]), tuple(payload["std"]), int(payload["input_size"]),
-                  int(payload["channels"]), dict(payload["config"]), dict(payload["metrics"]), str(path))
+                  int(payload["channels"]), dict(payload["config"]), dict(payload["metrics"]), str(path),
+                  float(payload.get("temperature", 1.0)))
 
 
 def load(path: str | Path) -> Loaded:

@@ -18,6 +18,45 @@ CLASS_COLORS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2",
                 "#D55E00", "#CC79A7", "#000000", "#999999", "#882255")
 
 
+TEXT = {
+    "rel_title": "Can you trust its confidence? (test images, {n:,})",
+    "rel_x": "how sure the model said it was",
+    "rel_y": "how often it was right",
+    "rel_honest": "honest: right as often as it says",
+    "rel_raw": "raw softmax (error {ece:.1%})",
+    "rel_calibrated": "calibrated, T = {t:.2f} (error {ece:.1%})",
+    "rel_count": "answers",
+}
+
+
+def reliability_figure(after: dict, before: dict | None = None, temperature: float = 1.0) -> Figure:
+    """The reliability diagram: per confidence bin (cnnlab.calibration.reliability), how often
+    the model was right against how sure it said it was; on the diagonal, confidence means what
+    it says. The legend gives each curve's expected calibration error."""
+    fig = Figure(figsize=(6.0, 5.2), layout="constrained")
+    ax, hist = fig.subplots(2, 1, height_ratios=(3, 1), sharex=True)
+    ax.plot([0, 1], [0, 1], ls="--", color="#999999", label=TEXT["rel_honest"])
+    bins = len(after["counts"])
+    for r, colour, label in ((before, WRONG, TEXT["rel_raw"]), (after, RIGHT, TEXT["rel_calibrated"])):
+        if not r:
+            continue
+        pts = [(c, a) for c, a in zip(r["confidence"], r["accuracy"]) if c is not None]
+        if pts:
+            xs, ys = zip(*pts)
+            ax.plot(xs, ys, "o-", color=colour, label=label.format(t=temperature, ece=r["ece"]))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel(TEXT["rel_y"])
+    ax.set_title(TEXT["rel_title"].format(n=sum(after["counts"])))
+    ax.legend(loc="upper left", fontsize=9)
+    edges = np.linspace(0, 1, bins + 1)
+    hist.bar(edges[:-1], after["counts"], width=1 / bins, align="edge", color=RIGHT, alpha=0.6)
+    hist.set_yscale("symlog")
+    hist.set_ylabel(TEXT["rel_count"])
+    hist.set_xlabel(TEXT["rel_x"])
+    return fig
+
+
 def confusion_matrix_figure(matrix, classes: Sequence[str], title: str = "Confusion matrix") -> Figure:
     """Rows: the true class; columns: what the model said. The diagonal is what it got right.
 

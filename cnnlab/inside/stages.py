@@ -22,6 +22,11 @@ from torch import nn
 
 from ..training import eval_mode
 
+TEXT = {
+    "softmax": "turns the scores into probabilities that add up to 1",
+    "softmax_t": "divides the scores by {t:.2f} (so that 80% sure means right about 8 times in 10), "
+                 "then turns them into probabilities that add up to 1",
+}
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish)
 POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -178,8 +183,9 @@ def _act_title(m: nn.Module) -> str:
     return {"ReLU6": "ReLU6", "SiLU": "Swish (SiLU)", "GELU": "GELU"}.get(type(m).__name__, type(m).__name__)
 
 
-def walk(model: nn.Module, x: torch.Tensor) -> Walk:
-    """The stages of ``model`` for one input ``x`` (1, C, H, W); see the module docstring."""
+def walk(model: nn.Module, x: torch.Tensor, temperature: float = 1.0) -> Walk:
+    """The stages of ``model`` for one input ``x`` (1, C, H, W); see the module docstring.
+    ``temperature``: the checkpoint's calibration (cnnlab.calibration), applied before the softmax."""
     if x.dim() != 4 or x.shape[0] != 1:
         raise ValueError(f"walk takes one picture (1, C, H, W), not {tuple(x.shape)}")
     calls, logits = run_hooked(model, x)
@@ -257,9 +263,9 @@ def walk(model: nn.Module, x: torch.Tensor) -> Walk:
         else:
             stages.append(Stage(len(stages), "other", type(module).__name__, "", value, _count(module), module))
     logits = logits.detach().float().cpu()[0]
-    probs = torch.softmax(logits, 0)
-    stages.append(Stage(len(stages), "softmax", "Softmax",
-                        "turns the scores into probabilities that add up to 1", probs))
+    probs = torch.softmax(logits / temperature, 0)
+    how = TEXT["softmax"] if temperature == 1.0 else TEXT["softmax_t"].format(t=temperature)
+    stages.append(Stage(len(stages), "softmax", "Softmax", how, probs))
     return Walk(stages, probs)
 
 

@@ -13,6 +13,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from .. import calibration
 from ..checkpoints import CheckpointError
 from ..imageio import data_url
 from ..inference import answer
@@ -51,8 +52,9 @@ FIGURE_CSS = """
 ANSWER_CSS = ".big-answer {min-height: 6.5rem; margin: 0.25rem 0}"
 
 
-def answer_html(top: str, confidence: float) -> str:
-    unsure = "" if confidence >= 0.6 else "<div class='hint'>not sure - try drawing it bigger or clearer</div>"
+def answer_html(top: str, confidence: float, sure: bool) -> str:
+    """``sure``: cnnlab.calibration.is_sure on the (calibrated) probabilities."""
+    unsure = "" if sure else "<div class='hint'>not sure - try drawing it bigger or clearer</div>"
     return (f"<div class='big-answer' aria-live='polite'>{html.escape(top)}"
             f"<div class='hint'>{confidence:.0%} sure</div>{unsure}</div>")
 
@@ -87,7 +89,8 @@ def predict_digit(zoo: ModelZoo, sketch, model_key: str | None, show_saliency: b
     heat = heat_html(sketch, result) if show_saliency else HEAT_OFF
     record = {"seen": result.prepared.seen, "pred": result.top_index,
               "probs": list(result.probs.values()), "model": key}
-    return (answer_html(result.top, result.confidence), result.probs, seen_html(result.prepared.seen),
+    sure = calibration.is_sure(result.probs.values(), "digits")
+    return (answer_html(result.top, result.confidence, sure), result.probs, seen_html(result.prepared.seen),
             heat, record)
 
 

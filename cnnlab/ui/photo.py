@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from .. import imageio
+from .. import calibration, imageio
 from ..inference import Answer, answer
 from ..preprocess import _background as background_surface
 from ..saliency import enlarge, overlay
@@ -29,9 +29,6 @@ TASKS = {
     "Clothing": ("fashion",),
     "Flower": ("flowers5", "flowers102"),
 }
-SURE_PROB = 0.6          # below this top probability the model is "not sure"
-SURE_MARGIN = 0.2        # ... or when the runner-up is this close
-SURE_ENTROPY = 0.6       # ... or when the spread over classes (entropy / log K) is above this
 PLAIN_BORDER = 60        # grey levels: the photo's edge is "plain" if 80% of it lies within this band
 MAX_LIGHT_CHANGE = 130   # grey levels: a lamp brightens one side of a sheet; sky-to-trees is more
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -85,10 +82,9 @@ def scene_problem(image: Image.Image) -> str | None:
     return None
 
 
-def is_sure(probs: dict[str, float]) -> bool:
-    p = np.sort(np.array(list(probs.values())))[::-1]
-    spread = float(-(p * np.log(np.clip(p, 1e-12, 1))).sum() / np.log(len(p)))
-    return p[0] >= SURE_PROB and p[0] - p[1] >= SURE_MARGIN and spread <= SURE_ENTROPY
+def is_sure(probs: dict[str, float], task: str = "Flower") -> bool:
+    """The app's one "not sure" rule (cnnlab.calibration.SURE) on calibrated probabilities."""
+    return calibration.is_sure(probs.values(), "clothing" if task == "Clothing" else "photo")
 
 
 def verdict(result: Answer, task: str, problem: str | None = None) -> tuple[bool, str]:
@@ -96,7 +92,7 @@ def verdict(result: Answer, task: str, problem: str | None = None) -> tuple[bool
     ranked = sorted(result.probs.items(), key=lambda kv: -kv[1])
     (top, p1), (second, p2) = ranked[0], ranked[1]
     known = ", ".join(result.probs) if len(result.probs) <= 10 else f"{len(result.probs)} kinds of flower"
-    if problem is None and is_sure(result.probs):
+    if problem is None and is_sure(result.probs, task):
         scope = "" if task == "Clothing" else (
             f"\n\n*I only know {known}: any other flower (or anything else) still gets one of these names.*")
         return True, f"## {top}\nI'm fairly sure: **{p1:.0%}** (next: {second}, {p2:.0%}).{scope}"

@@ -32,6 +32,7 @@ from . import steer as steer_ui
 from .context import AppContext
 from .inputs import flag, number
 
+TEXT = {"reliability": "Can you trust its confidence? (reliability diagram)"}
 TICK_S = 0.5                 # how often viewers poll the shared run (2 updates a second)
 OPTIMIZER_CHOICES = [("SGD", "sgd"), ("Momentum", "momentum"), ("RMSprop", "rmsprop"), ("Adam", "adam")]
 # A sensible peak learning rate per optimizer (one-cycle schedule), filled in when one is picked.
@@ -176,12 +177,18 @@ class SharedPictures:
                 self._uris = {snap.run_id: [picture_uri(im) for im in snap.grid.images]}
             return self._uris[snap.run_id]
 
-    def results(self, snap) -> tuple[str | None, str | None]:
-        """(confusion matrix PNG, mistakes PNG) paths for this run's results, drawn once."""
+    def results(self, snap) -> tuple[str | None, str | None, str | None]:
+        """(confusion matrix PNG, mistakes PNG, reliability diagram PNG) paths for this run's
+        results, drawn once."""
         with self._lock:
             if snap.run_id not in self._results:
                 r = snap.results
-                cm = mistakes = None
+                cm = mistakes = reliability = None
+                if r and r.get("calibration", {}).get("reliability"):
+                    c = r["calibration"]
+                    reliability = self._save(plots.reliability_figure(c["reliability"], c.get("reliability_before"),
+                                                                      c["temperature"]),
+                                             f"reliability-{snap.run_id}.png")
                 if r and "confusion_matrix" in r:
                     cm = self._save(plots.confusion_matrix_figure(r["confusion_matrix"], r["classes"]),
                                     f"confusion-{snap.run_id}.png")
@@ -193,7 +200,7 @@ class SharedPictures:
                     for path in old:
                         if path:
                             Path(path).unlink(missing_ok=True)
-                self._results = {snap.run_id: (cm, mistakes)}
+                self._results = {snap.run_id: (cm, mistakes, reliability)}
             return self._results[snap.run_id]
 
     def download(self, path: str | None) -> str | None:
@@ -275,6 +282,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                                 height=480, elem_id="train-confusion")
             mistakes_image = gr.Image(label="Most confident mistakes", show_label=False, visible=False,
                                       interactive=False, elem_id="train-mistakes")
+            reliability_image = gr.Image(label=TEXT["reliability"], show_label=False, visible=False,
+                                         interactive=False, elem_id="train-reliability")
             with gr.Row():
                 download = gr.DownloadButton("Download checkpoint", value=shared.download(job.state().latest),
                                              visible=job.state().latest is not None, elem_id="train-download")
@@ -358,10 +367,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             out[grid] = grid_html(snap.grid, shared.uris(snap)) if snap.grid else IDLE_GRID
         done = snap.results is not None
         if state.get("results") != (snap.run_id, done):
-            cm, mistakes = shared.results(snap) if done else (None, None)
+            cm, mistakes, reliability = shared.results(snap) if done else (None, None, None)
             out[results] = "\n\n".join(filter(None, [results_markdown(snap), steer_ui.changes_text(snap.markers)]))
             out[cm_image] = gr.Image(cm, visible=cm is not None)
             out[mistakes_image] = gr.Image(mistakes, visible=mistakes is not None)
+            out[reliability_image] = gr.Image(reliability, visible=reliability is not None)
         if state.get("running") != snap.running:
             out[train_btn] = gr.Button(interactive=not snap.running)
             out[race_btn] = gr.Button(interactive=not snap.running)
@@ -376,7 +386,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                      "latest": (snap.latest, done)}
         return out
 
-    outputs = [status, loss_plot, acc_plot, race_plot, grid, results, cm_image, mistakes_image,
+    outputs = [status, loss_plot, acc_plot, race_plot, grid, results, cm_image, mistakes_image, reliability_image,
                train_btn, race_btn, stop_btn, download, seen] + steering["components"]
     # preprocess=False: the settings reach make_config as sent, so a value out of range (or a word
     # where a number belongs) gets the sentence naming the allowed range, not Gradio's own message.

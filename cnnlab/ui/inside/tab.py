@@ -28,7 +28,7 @@ def show(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick:
     prepared = prepare_drawing(loaded, drawing)
     if prepared is None:
         return note("empty"), note("empty_detail")
-    walk = core.walk(loaded.model, prepared.tensor)
+    walk = core.walk(loaded.model, prepared.tensor, loaded.temperature)
     detail = detail_html(loaded, walk, chosen, bool(one_scale)) if chosen else note("empty_detail")
     return walk_html(loaded, prepared, walk, bool(one_scale), chosen), detail
 
@@ -40,7 +40,7 @@ def open_map(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, p
     prepared = prepare_drawing(loaded, drawing)
     if prepared is None or chosen is None:
         return note("empty_detail")
-    return detail_html(loaded, core.walk(loaded.model, prepared.tensor), chosen, bool(one_scale))
+    return detail_html(loaded, core.walk(loaded.model, prepared.tensor, loaded.temperature), chosen, bool(one_scale))
 
 
 def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
