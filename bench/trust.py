@@ -48,7 +48,7 @@ def share_unsure(logits: torch.Tensor, t: float, kind: str, **rule) -> float:
     return sum(not calibration.is_sure(p.tolist(), kind, **rule) for p in probs) / max(len(probs), 1)
 
 
-def report(path: Path, sweep: bool) -> None:
+def report(path: Path, sweep: bool, flip: bool = False) -> None:
     loaded = checkpoints.load(path)
     t = loaded.temperature
     kind = loaded.spec.kind
@@ -64,6 +64,12 @@ def report(path: Path, sweep: bool) -> None:
               f"{'the whole test split' if len(labels) == len(datasets.load(loaded.dataset, 'test')) else how})")
     if kind == "clothing":
         return
+    if flip and kind == "photo":
+        test = datasets.load(loaded.dataset, "test")
+        for mirrored in (False, True):
+            lg = calibration.collect_logits(loaded.model, test, batch_size=32, flip=mirrored)
+            acc = (lg.argmax(1) == test.labels).float().mean().item()
+            print(f"  test accuracy {'with flip TTA' if mirrored else 'one view':>14s}: {acc:.2%}")
     test_logits = logits if len(labels) == len(datasets.load(loaded.dataset, "test")) else \
         calibration.collect_logits(loaded.model, datasets.load(loaded.dataset, "test"), batch_size=64)
     rows = {"test split": (test_logits, None)}
@@ -95,12 +101,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="*", help="default: every checkpoint in checkpoints/")
     parser.add_argument("--sweep", action="store_true", help="also print other thresholds")
+    parser.add_argument("--flip", action="store_true",
+                        help="photo models: also the test accuracy with the mirror image averaged in (TTA)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     paths = [Path(p) for p in args.checkpoints] or sorted((ROOT / "checkpoints").glob("*.pt"))
     start = time.perf_counter()
     for path in paths:
-        report(path, args.sweep)
+        report(path, args.sweep, args.flip)
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
 

@@ -151,7 +151,7 @@ def place(ctx: AppContext, key, n, perplexity, colour_by, pictures, source, labe
     prepared = prepare_for(loaded, source)
     if prepared is None:
         raise gr.Error("Nothing to see in that picture; draw or photograph something bigger.")
-    features, probs = tsne.embed_one(loaded.model, prepared.tensor)
+    features, probs = tsne.embed_one(loaded.model, prepared.tensor, loaded.temperature)
     xy = m.place(features)[0]
     k = int(probs.argmax())
     counts = np.bincount(m.labels[m.nearest(xy, 10)], minlength=len(m.classes))
