@@ -103,8 +103,9 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also print other thresholds")
     parser.add_argument("--flip", action="store_true",
                         help="photo models: also the test accuracy with the mirror image averaged in (TTA)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 on a busy machine)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     paths = [Path(p) for p in args.checkpoints] or sorted((ROOT / "checkpoints").glob("*.pt"))
     start = time.perf_counter()
     for path in paths:

@@ -144,6 +144,7 @@ class DigitsRecipe:
     lr: float = 3e-3              # Adam(W), one-cycle, as the Train tab's default run
     weight_decay: float = 1e-4
     strength: float = 1.0         # how hard handaug.augment redraws the digits (0 = MNIST as it is)
+    augment_share: float = 0.5    # this share of each batch is redrawn; the rest stays as MNIST drew it
     outliers: int = 8000          # non-digit drawings (handaug.outlier_pool); 0 = no outlier exposure
     outlier_batch: int = 32       # of them in every batch ...
     outlier_weight: float = 0.5   # ... pulled toward "every digit equally likely" with this weight
@@ -167,7 +168,8 @@ class DigitLearner(training.Learner):
     def step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         r, g = self.recipe, self.generator
         ink = (x * self.std + self.mean).clamp(0, 1)
-        parts = [handaug.augment(ink, g, r.strength) if r.strength > 0 else ink]
+        k = int(round(len(ink) * r.augment_share)) if r.strength > 0 else 0
+        parts = [torch.cat([handaug.augment(ink[:k], g, r.strength), ink[k:]]) if k else ink]
         if self.outliers is not None and r.outlier_batch:
             pick = torch.randint(len(self.outliers), (r.outlier_batch,), generator=g)
             odd = self.outliers[pick].float() / 255
