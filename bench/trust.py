@@ -72,7 +72,7 @@ def report(path: Path, sweep: bool, flip: bool = False) -> None:
             print(f"  test accuracy {'with flip TTA' if mirrored else 'one view':>14s}: {acc:.2%}")
     test_logits = logits if len(labels) == len(datasets.load(loaded.dataset, "test")) else \
         calibration.collect_logits(loaded.model, datasets.load(loaded.dataset, "test"), batch_size=64)
-    rows = {"test split": (test_logits, None)}
+    rows = {"test split": (test_logits, datasets.load(loaded.dataset, "test").labels)}
     if kind == "digits":
         fonts, strokes = trustdata.font_digits(), trustdata.stroke_digits()
         for name, items in (("font digits", fonts), ("pen-stroke digits", strokes)):
@@ -87,8 +87,21 @@ def report(path: Path, sweep: bool, flip: bool = False) -> None:
         others = trustdata.non_flowers()
     rows["not a " + ("digit" if kind == "digits" else "flower")] = (logits_of(loaded, [im for im, _ in others]), None)
     print(f"  answered 'not sure' (rule: {calibration.rule_text(kind)}):")
-    for name, (lg, _) in rows.items():
-        print(f"  {name:>18s}: {share_unsure(lg, t, kind):6.1%} of {len(lg)}")
+    for name, (lg, y) in rows.items():
+        right = ""
+        if y is not None:
+            probs = calibration.probabilities(lg, t)
+            sure = torch.tensor([calibration.is_sure(p.tolist(), kind) for p in probs])
+            ok = probs.argmax(1) == y
+            right = (f"; right: {ok[sure].float().mean().item():.1%} of the sure answers, "
+                     f"{ok[~sure].float().mean().item() if (~sure).any() else float('nan'):.1%} of the unsure")
+        print(f"  {name:>18s}: {share_unsure(lg, t, kind):6.1%} of {len(lg)}{right}")
+    odd = rows["not a " + ("digit" if kind == "digits" else "flower")][0]
+    groups: dict[str, list[int]] = {}
+    for i, (_, what) in enumerate(others):
+        groups.setdefault(what.split(" ")[0] if what.startswith("letter") else what, []).append(i)
+    print("  " + ", ".join(f"{what} {share_unsure(odd[idx], t, kind):.0%} of {len(idx)}"
+                           for what, idx in groups.items()))
     if sweep:
         print("  sweep of the top-probability threshold (calibrated): share 'not sure'")
         print("  " + " ".join(f"{name:>18s}" for name in ["threshold", *rows]))
