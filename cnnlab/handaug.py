@@ -126,11 +126,13 @@ def _pair(mnist: torch.Tensor | None, rng: random.Random) -> Image.Image | None:
     return canvas
 
 
-def outlier_pool(n: int, seed: int = 7, mnist: torch.Tensor | None = None) -> torch.Tensor:
+KINDS = ("walk", "clutter", "tangle", "pair")
+
+
+def outlier_pool(n: int, seed: int = 7, mnist: torch.Tensor | None = None, kinds=KINDS) -> torch.Tensor:
     """(n, 1, 28, 28) uint8: canvases that are no digit, through the page's preprocessing."""
     rng = random.Random(seed)
     out = []
-    kinds = ("walk", "clutter", "tangle", "pair")
     while len(out) < n:
         kind = kinds[len(out) % len(kinds)]
         if kind == "pair":

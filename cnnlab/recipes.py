@@ -146,6 +146,7 @@ class DigitsRecipe:
     strength: float = 1.0         # how hard handaug.augment redraws the digits (0 = MNIST as it is)
     augment_share: float = 0.5    # this share of each batch is redrawn; the rest stays as MNIST drew it
     outliers: int = 8000          # non-digit drawings (handaug.outlier_pool); 0 = no outlier exposure
+    outlier_kinds: str = "walk,clutter,tangle,pair"   # which (handaug.KINDS)
     outlier_batch: int = 32       # of them in every batch ...
     outlier_weight: float = 0.5   # ... pulled toward "every digit equally likely" with this weight
     calib_size: int = 1000        # training digits kept out: the temperature is fitted on them
@@ -203,7 +204,8 @@ def train_digits(recipe: DigitsRecipe, out: str, root=None, log=print) -> dict:
     outliers = None
     if recipe.outliers:
         t0 = time.perf_counter()
-        outliers = handaug.outlier_pool(recipe.outliers, seed=7 + recipe.seed, mnist=train.images)
+        outliers = handaug.outlier_pool(recipe.outliers, seed=7 + recipe.seed, mnist=train.images,
+                                        kinds=tuple(recipe.outlier_kinds.split(",")))
         log(f"{len(outliers)} non-digit drawings made in {time.perf_counter() - t0:.0f} s")
     model = build_model(recipe.model, spec)
     if recipe.init:
