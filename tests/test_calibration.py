@@ -107,4 +107,23 @@ def test_end_of_run_fits_the_temperature_on_held_out_images(tmp_path):
 def test_not_sure_rule():
     assert calibration.is_sure([0.9, 0.05, 0.05], "digits")
     assert not calibration.is_sure([0.5, 0.3, 0.2], "digits")
+    assert not calibration.is_sure([0.75, 0.2, 0.05], "digits")              # right < 4 times in 5
     assert not calibration.is_sure([0.62, 0.38, 0.0], "photo")          # runner-up too close
+
+
+def test_calibrate_command_stores_the_temperature_and_keeps_the_shipped_map(tmp_path, data_root):
+    import shutil
+    from pathlib import Path
+
+    from cnnlab import maps
+    from cnnlab.__main__ import main
+    from cnnlab.cache import file_digest
+    shipped = Path(__file__).resolve().parents[1] / "checkpoints"
+    for suffix in (".pt", ".tsne.npz", ".metrics.json"):
+        shutil.copy(shipped / f"mnist-mlp{suffix}", tmp_path / f"mnist-mlp{suffix}")
+    path = tmp_path / "mnist-mlp.pt"
+    assert main(["calibrate", str(path), "--data-dir", str(data_root)]) == 0
+    loaded = checkpoints.load(path)
+    c = loaded.metrics["calibration"]
+    assert loaded.temperature == c["temperature"] and c["fitted_on"] == c["reported_on"] == 5000
+    assert maps.TsneMap.load(maps.map_path(path)).checkpoint_digest == file_digest(path)
