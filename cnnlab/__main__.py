@@ -2,6 +2,7 @@
 
     python -m cnnlab train --dataset mnist --model cnn --epochs 3
     python -m cnnlab evaluate checkpoints/mnist-cnn.pt
+    python -m cnnlab calibrate checkpoints/*.pt   # the temperature each checkpoint's confidence needs
     python -m cnnlab train --dry-run            # one or two batches, for CI
     python -m cnnlab train --tensorboard runs/tb   # then: tensorboard --logdir runs/tb
 """
@@ -130,6 +131,16 @@ def cmd_evaluate(args) -> int:
     return _evaluate(Path(args.checkpoint), args.data_dir, args.download)
 
 
+def cmd_calibrate(args) -> int:
+    from .calibration import calibrate_checkpoint
+    for path in args.checkpoints:
+        out = calibrate_checkpoint(Path(path), args.data_dir)
+        print(f"{path}: temperature {out['temperature']:.3f} fitted on {out['fitted_on']} images "
+              f"({out['fitted_on_split']}); expected calibration error (15 bins) on {out['reported_on']} "
+              f"other images: {out['ece_before']:.2%} before, {out['ece_after']:.2%} after")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -152,6 +163,11 @@ def main(argv=None) -> int:
     ev = sub.add_parser("evaluate", parents=[common], help="test accuracy, per class, confusion matrix")
     ev.add_argument("checkpoint")
     ev.set_defaults(func=cmd_evaluate)
+
+    cal = sub.add_parser("calibrate", parents=[common],
+                         help="fit and store the temperature that makes a checkpoint's confidence honest")
+    cal.add_argument("checkpoints", nargs="+")
+    cal.set_defaults(func=cmd_calibrate)
 
     args = parser.parse_args(argv)
     from .checkpoints import CheckpointError

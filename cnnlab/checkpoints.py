@@ -51,6 +51,7 @@ class Loaded:
     config: dict
     metrics: dict
     path: str = ""
+    temperature: float = 1.0      # divide the logits by this before the softmax (cnnlab.calibration)
 
     @property
     def spec(self) -> datasets.DatasetSpec:
@@ -58,7 +59,7 @@ class Loaded:
 
 
 def make_payload(model: nn.Module, model_name: str, dataset: str, config: dict | None = None,
-                 metrics: dict | None = None, classes=None) -> dict:
+                 metrics: dict | None = None, classes=None, temperature: float = 1.0) -> dict:
     spec = datasets.get_spec(dataset, classes)          # classes: the own classes' names (datasets.OWN)
     finetune = getattr(model, "finetune", "head")
     return {
@@ -68,14 +69,16 @@ def make_payload(model: nn.Module, model_name: str, dataset: str, config: dict |
         "channels": spec.channels, "finetune": finetune,
         "state_dict": {k: v.detach().cpu().clone() for k, v in trainable_state_dict(model).items()},
         "config": dict(config or {}), "metrics": dict(metrics or {}),
+        "temperature": float(temperature),        # logits / T: confidence that means what it says
         **({"layers": [dict(layer) for layer in model.layers]} if model_name == BUILT else {}),
     }
 
 
 def save(path: str | Path, model: nn.Module, model_name: str, dataset: str,
-         config: dict | None = None, metrics: dict | None = None, classes=None) -> Path:
+         config: dict | None = None, metrics: dict | None = None, classes=None,
+         temperature: float = 1.0) -> Path:
     """Write atomically (a temporary file, then a rename): a crash never leaves half a file."""
-    return save_payload(path, make_payload(model, model_name, dataset, config, metrics, classes))
+    return save_payload(path, make_payload(model, model_name, dataset, config, metrics, classes, temperature))
 
 
 def save_payload(path: str | Path, payload: dict) -> Path:
@@ -125,6 +128,9 @@ def read_payload(source: str | Path | bytes) -> dict:
     wrong = [k for k, kind in TYPES.items() if not isinstance(payload[k], kind)]
     if wrong:
         raise CheckpointError(Text("checkpoints.damaged", name=name, what=", ".join(wrong)))
+    t = payload.get("temperature", 1.0)
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.01 <= t <= 100:
+        raise CheckpointError(Text("checkpoints.bad_temperature", name=name))
     if payload["format_version"] > FORMAT_VERSION:
         raise CheckpointError(Text("checkpoints.newer", name=name, version=payload["format_version"]))
     return payload
@@ -163,7 +169,8 @@ def from_payload(payload: dict, path: str = "") -> Loaded:
     model.eval()
     return Loaded(model, payload["model"], payload["dataset"], tuple(payload["classes"]),
                   tuple(payload["mean"]), tuple(payload["std"]), int(payload["input_size"]),
-                  int(payload["channels"]), dict(payload["config"]), dict(payload["metrics"]), str(path))
+                  int(payload["channels"]), dict(payload["config"]), dict(payload["metrics"]), str(path),
+                  float(payload.get("temperature", 1.0)))
 
 
 def load(path: str | Path) -> Loaded:

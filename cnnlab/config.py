@@ -36,6 +36,8 @@ class TrainConfig:
     eval_every_s: float = 3.0     # seconds between live validation points
     event_every_s: float = 0.25   # at most this long between events (a UI refreshes from these)
     seed: int = 0                 # same seed, same data order, same weights
+    calib_size: int = 1000        # training images kept out of training (at most a tenth): the
+                                  # temperature that makes the confidence honest is fitted on them
     layers: list | None = None    # model "custom" only: the student's own stack (cnnlab.builder)
 
     def to_dict(self) -> dict:

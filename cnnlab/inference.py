@@ -29,8 +29,8 @@ def answer(loaded, source, with_saliency: bool = False) -> Answer | None:
     prepared = prepare_for(loaded, source)
     if prepared is None:
         return None
-    with torch.inference_mode():
-        probs = torch.softmax(loaded.model(prepared.tensor), dim=1)[0]
+    with torch.inference_mode():      # the checkpoint's temperature: confidence that means what it says
+        probs = torch.softmax(loaded.model(prepared.tensor) / getattr(loaded, "temperature", 1.0), dim=1)[0]
     k = int(probs.argmax())
     sal = saliency.saliency_map(loaded.model, prepared.tensor, k) if with_saliency else None
     return Answer({c: float(p) for c, p in zip(loaded.classes, probs)}, loaded.classes[k], k,

@@ -382,6 +382,8 @@ class TrainJob:
             results.update(test_accuracy=metrics["test_accuracy"], test_images=metrics["test_images"],
                            confusion_matrix=metrics["confusion_matrix"],
                            mistakes=most_confident_mistakes(data, r["predictions"], r["confidences"]))
+            if "calibration" in metrics:        # the reliability diagram (cnnlab.plots.reliability_figure)
+                results["calibration"] = metrics["calibration"]
         self.zoo.set_latest(checkpoints.load(path))
         self._notify(replace(ev, model=model, metrics=metrics), model, config)
         acc = ""

@@ -48,6 +48,35 @@ CLASS_COLORS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2",
                 "#D55E00", "#CC79A7", "#000000", "#999999", "#882255")
 
 
+def reliability_figure(after: dict, before: dict | None = None, temperature: float = 1.0,
+                       lang: str = DEFAULT) -> Figure:
+    """The reliability diagram: per confidence bin (cnnlab.calibration.reliability), how often
+    the model was right against how sure it said it was; on the diagonal, confidence means what
+    it says. The legend gives each curve's expected calibration error."""
+    fig = Figure(figsize=(6.0, 5.2), layout="constrained")
+    ax, hist = fig.subplots(2, 1, height_ratios=(3, 1), sharex=True)
+    ax.plot([0, 1], [0, 1], ls="--", color="#999999", label=tr(lang, "plots.rel_honest"))
+    bins = len(after["counts"])
+    for r, colour, key in ((before, WRONG, "plots.rel_raw"), (after, RIGHT, "plots.rel_calibrated")):
+        if not r:
+            continue
+        pts = [(c, a) for c, a in zip(r["confidence"], r["accuracy"]) if c is not None]
+        if pts:
+            xs, ys = zip(*pts)
+            ax.plot(xs, ys, "o-", color=colour, label=tr(lang, key, t=temperature, ece=r["ece"]))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel(tr(lang, "plots.rel_y"))
+    ax.set_title(tr(lang, "plots.rel_title", n=f"{sum(after['counts']):,}"))
+    ax.legend(loc="upper left", fontsize=9)
+    edges = np.linspace(0, 1, bins + 1)
+    hist.bar(edges[:-1], after["counts"], width=1 / bins, align="edge", color=RIGHT, alpha=0.6)
+    hist.set_yscale("symlog")
+    hist.set_ylabel(tr(lang, "plots.rel_count"))
+    hist.set_xlabel(tr(lang, "plots.rel_x"))
+    return fig
+
+
 def confusion_matrix_figure(matrix, classes: Sequence[str], title: str | None = None, lang: str = DEFAULT,
                             translate_classes: bool = True) -> Figure:
     """Rows: the true class; columns: what the model said. The diagonal is what it got right.

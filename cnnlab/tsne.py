@@ -111,12 +111,13 @@ def embed(model: nn.Module, images: torch.Tensor, stats, batch_size: int | None 
     return torch.cat(feats).numpy(), torch.cat(preds).numpy().astype(np.int64)
 
 
-def embed_one(model: nn.Module, tensor: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Features (1, D) and class probabilities (K,) of one prepared (normalised) input."""
+def embed_one(model: nn.Module, tensor: torch.Tensor, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Features (1, D) and class probabilities (K,) of one prepared (normalised) input, with the
+    checkpoint's ``temperature`` (cnnlab.calibration)."""
     device = next(model.parameters()).device
     with eval_mode(model), torch.inference_mode():
         f = model.embed(tensor.to(device))
-        probs = torch.softmax(model.head(f), dim=1)[0]
+        probs = torch.softmax(model.head(f) / temperature, dim=1)[0]
     return f.float().cpu().numpy(), probs.float().cpu().numpy()
 
 

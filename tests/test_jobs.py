@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -258,3 +259,16 @@ def test_thin_keeps_every_series_short_and_its_last_point():
     a = [r for r in out if r[2] == "a"]
     assert len(a) == 100 and a[0][0] == 0 and a[-1][0] == 999
     assert len([r for r in out if r[2] == "b"]) == 10
+
+
+def test_a_finished_run_is_calibrated_and_the_train_tab_draws_its_reliability_diagram(finished, tmp_path):
+    from cnnlab.ui.train import SharedPictures
+    job, _, _ = finished
+    snap = job.state()
+    c = snap.results["calibration"]
+    assert c["fitted_on"] == 1000 and c["reported_on"] == 10_000       # held-out training digits, then the test split
+    assert sum(c["reliability"]["counts"]) == 10_000
+    assert c["ece_after"] <= c["ece_before"] + 0.005
+    assert checkpoints.load(snap.latest).temperature == c["temperature"]
+    cm, mistakes, reliability = SharedPictures(tmp_path).results(snap)
+    assert cm and mistakes and reliability and Path(reliability).stat().st_size > 10_000

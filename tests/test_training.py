@@ -2,6 +2,7 @@
 a watching UI informed. Small subsets of the real data, so each test takes a few seconds."""
 from __future__ import annotations
 
+import math
 import threading
 
 import pytest
@@ -112,7 +113,8 @@ def test_time_budget_ends_the_run_at_the_first_batch_past_it(data_root, monkeypa
     clock, model = clocked(monkeypatch, config, data_root, per_forward=0.125)
     events = run(config, data_root, model=model)
     done, steps = events[-1], [e for e in events if e.kind == "step"]
-    assert done.kind == "done" and done.stopped and done.total_steps == 20 * 469
+    steps_per_epoch = math.ceil((60_000 - config.calib_size) / 128)   # calib_size kept out for the temperature
+    assert done.kind == "done" and done.stopped and done.total_steps == 20 * steps_per_epoch
     assert done.step == 12                               # 12 x 0.125 s = 1.5 s: not one batch more
     assert all(e.elapsed_s < 1.5 for e in steps) and len(steps) == 11
     assert done.elapsed_s >= 1.5

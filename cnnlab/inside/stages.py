@@ -179,8 +179,9 @@ def _act_title(m: nn.Module) -> str:
     return {"ReLU6": "ReLU6", "SiLU": "Swish (SiLU)", "GELU": "GELU"}.get(type(m).__name__, type(m).__name__)
 
 
-def walk(model: nn.Module, x: torch.Tensor) -> Walk:
-    """The stages of ``model`` for one input ``x`` (1, C, H, W); see the module docstring."""
+def walk(model: nn.Module, x: torch.Tensor, temperature: float = 1.0) -> Walk:
+    """The stages of ``model`` for one input ``x`` (1, C, H, W); see the module docstring.
+    ``temperature``: the checkpoint's calibration (cnnlab.calibration), applied before the softmax."""
     if x.dim() != 4 or x.shape[0] != 1:
         raise ValueError(f"walk takes one picture (1, C, H, W), not {tuple(x.shape)}")
     calls, logits = run_hooked(model, x)
@@ -261,8 +262,9 @@ def walk(model: nn.Module, x: torch.Tensor) -> Walk:
         else:
             stages.append(Stage(len(stages), "other", type(module).__name__, "", value, _count(module), module))
     logits = logits.detach().float().cpu()[0]
-    probs = torch.softmax(logits, 0)
-    stages.append(Stage(len(stages), "softmax", "Softmax", Text("inside.how_softmax"), probs))
+    probs = torch.softmax(logits / temperature, 0)
+    how = Text("inside.how_softmax") if temperature == 1.0 else Text("inside.how_softmax_t", t=temperature)
+    stages.append(Stage(len(stages), "softmax", "Softmax", how, probs))
     return Walk(stages, probs)
 
 

@@ -13,6 +13,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from .. import calibration
 from ..checkpoints import CheckpointError
 from ..i18n import DEFAULT, Text, say, tr
 from ..imageio import data_url
@@ -59,8 +60,9 @@ def heat_off_html(lang: str) -> str:
     return f"<div class='draw-figure'><div class='draw-note'>{tr(lang, 'draw.heat_off')}</div></div>"
 
 
-def answer_html(top: str, confidence: float, lang: str = DEFAULT) -> str:
-    unsure = "" if confidence >= 0.6 else f"<div class='hint'>{tr(lang, 'draw.not_sure')}</div>"
+def answer_html(top: str, confidence: float, sure: bool, lang: str = DEFAULT) -> str:
+    """``sure``: cnnlab.calibration.is_sure on the (calibrated) probabilities."""
+    unsure = "" if sure else f"<div class='hint'>{tr(lang, 'draw.not_sure')}</div>"
     return (f"<div class='big-answer' aria-live='polite'>{html.escape(top)}"
             f"<div class='hint'>{tr(lang, 'draw.sure', share=confidence)}</div>{unsure}</div>")
 
@@ -94,8 +96,9 @@ def predict_digit(zoo: ModelZoo, sketch, model_key: str | None, show_saliency: b
     heat = heat_html(sketch, result, lang) if show_saliency else heat_off_html(lang)
     record = {"seen": result.prepared.seen, "pred": result.top_index,
               "probs": list(result.probs.values()), "model": key}
-    return (answer_html(result.top, result.confidence, lang), result.probs, seen_html(result.prepared.seen, lang),
-            heat, record)
+    sure = calibration.is_sure(result.probs.values(), "digits")
+    return (answer_html(result.top, result.confidence, sure, lang), result.probs,
+            seen_html(result.prepared.seen, lang), heat, record)
 
 
 def digit_model(zoo: ModelZoo, key: str | None, lang: str = DEFAULT):

@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from .. import imageio
+from .. import calibration, imageio
 from ..datasets import FASHION_CLASSES
 from ..i18n import DEFAULT, Text, class_name, say, tr
 from ..inference import Answer, answer
@@ -35,9 +35,6 @@ TASKS = {
     "Own classes": ("own",),         # the class's own classes (Own classes tab), once trained
 }
 OWN_TASK = "Own classes"
-SURE_PROB = 0.6          # below this top probability the model is "not sure"
-SURE_MARGIN = 0.2        # ... or when the runner-up is this close
-SURE_ENTROPY = 0.6       # ... or when the spread over classes (entropy / log K) is above this
 PLAIN_BORDER = 60        # grey levels: the photo's edge is "plain" if 80% of it lies within this band
 MAX_LIGHT_CHANGE = 130   # grey levels: a lamp brightens one side of a sheet; sky-to-trees is more
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -92,10 +89,9 @@ def scene_problem(image: Image.Image, lang: str = DEFAULT) -> str | None:
     return None
 
 
-def is_sure(probs: dict[str, float]) -> bool:
-    p = np.sort(np.array(list(probs.values())))[::-1]
-    spread = float(-(p * np.log(np.clip(p, 1e-12, 1))).sum() / np.log(len(p)))
-    return p[0] >= SURE_PROB and p[0] - p[1] >= SURE_MARGIN and spread <= SURE_ENTROPY
+def is_sure(probs: dict[str, float], task: str = "Flower") -> bool:
+    """The app's one "not sure" rule (cnnlab.calibration.SURE) on calibrated probabilities."""
+    return calibration.is_sure(probs.values(), "clothing" if task == "Clothing" else "photo")
 
 
 def verdict(result: Answer, task: str, problem: str | None = None, lang: str = DEFAULT) -> tuple[bool, str]:
@@ -106,7 +102,7 @@ def verdict(result: Answer, task: str, problem: str | None = None, lang: str = D
     top, second = named(top), named(second)
     known = (tr(lang, "photo.list_separator").join(named(c) for c in result.probs)
              if len(result.probs) <= 10 else tr(lang, "photo.kinds_of_flower", n=len(result.probs)))
-    if problem is None and is_sure(result.probs):
+    if problem is None and is_sure(result.probs, task):
         scope = "" if task in ("Clothing", OWN_TASK) else tr(lang, "photo.scope", known=known)
         return True, tr(lang, "photo.sure", top=top, p1=p1, second=second, p2=p2) + scope
     thing = Text({"Clothing": "photo.clothes", OWN_TASK: "photo.pictures"}.get(task, "photo.flowers"))

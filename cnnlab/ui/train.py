@@ -207,13 +207,19 @@ class SharedPictures:
                 self._uris = {snap.run_id: [picture_uri(im) for im in snap.grid.images]}
             return self._uris[snap.run_id]
 
-    def results(self, snap, lang: str = DEFAULT) -> tuple[str | None, str | None]:
-        """(confusion matrix PNG, mistakes PNG) paths for this run's results, drawn once per language."""
+    def results(self, snap, lang: str = DEFAULT) -> tuple[str | None, str | None, str | None]:
+        """(confusion matrix PNG, mistakes PNG, reliability diagram PNG) paths for this run's
+        results, drawn once per language."""
         with self._lock:
             key = (snap.run_id, lang)
             if key not in self._results:
                 r = snap.results
-                cm = mistakes = None
+                cm = mistakes = reliability = None
+                if r and r.get("calibration", {}).get("reliability"):
+                    c = r["calibration"]
+                    reliability = self._save(plots.reliability_figure(c["reliability"], c.get("reliability_before"),
+                                                                      c["temperature"], lang),
+                                             f"reliability-{snap.run_id}-{lang}.png")
                 if r and "confusion_matrix" in r:
                     cm = self._save(plots.confusion_matrix_figure(r["confusion_matrix"], r["classes"], lang=lang),
                                     f"confusion-{snap.run_id}-{lang}.png")
@@ -225,7 +231,7 @@ class SharedPictures:
                     for path in self._results.pop(old_key):
                         if path:
                             Path(path).unlink(missing_ok=True)
-                self._results[key] = (cm, mistakes)
+                self._results[key] = (cm, mistakes, reliability)
             return self._results[key]
 
     def download(self, path: str | None) -> str | None:
@@ -304,6 +310,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                                 height=480, elem_id="train-confusion")
             mistakes_image = gr.Image(label=T("train.mistakes"), show_label=False, visible=False,
                                       interactive=False, elem_id="train-mistakes")
+            reliability_image = gr.Image(label=T("train.reliability"), show_label=False, visible=False,
+                                         interactive=False, elem_id="train-reliability")
             with gr.Row():
                 download = gr.DownloadButton(T("train.download"), value=shared.download(job.state().latest),
                                              visible=job.state().latest is not None, elem_id="train-download")
@@ -405,11 +413,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             out[grid] = grid_html(snap.grid, shared.uris(snap), lang) if snap.grid else idle_grid(lang)
         done = snap.results is not None
         if state.get("results") != (snap.run_id, done):
-            cm, mistakes = shared.results(snap, lang) if done else (None, None)
+            cm, mistakes, reliability = shared.results(snap, lang) if done else (None, None, None)
             out[results] = "\n\n".join(filter(None, [results_markdown(snap, lang),
                                                      steer_ui.changes_text(snap.markers, lang)]))
             out[cm_image] = gr.Image(cm, visible=cm is not None)
             out[mistakes_image] = gr.Image(mistakes, visible=mistakes is not None)
+            out[reliability_image] = gr.Image(reliability, visible=reliability is not None)
         if state.get("running") != snap.running:
             out[train_btn] = gr.Button(interactive=not snap.running)
             out[race_btn] = gr.Button(interactive=not snap.running)
@@ -424,7 +433,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                      "latest": (snap.latest, done)}
         return out
 
-    outputs = [status, loss_plot, acc_plot, race_plot, grid, results, cm_image, mistakes_image,
+    outputs = [status, loss_plot, acc_plot, race_plot, grid, results, cm_image, mistakes_image, reliability_image,
                train_btn, race_btn, stop_btn, download, seen] + steering["components"]
     # preprocess=False: the settings reach make_config as sent, so a value out of range (or a word
     # where a number belongs) gets the sentence naming the allowed range, not Gradio's own message.

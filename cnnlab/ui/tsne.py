@@ -169,7 +169,7 @@ def place(ctx: AppContext, key, n, perplexity, colour_by, pictures, source, kind
     prepared = prepare_for(loaded, source)
     if prepared is None:
         raise fail(Text("tsne.nothing_seen"), lang)
-    features, probs = tsne.embed_one(loaded.model, prepared.tensor)
+    features, probs = tsne.embed_one(loaded.model, prepared.tensor, loaded.temperature)
     xy = m.place(features)[0]
     k = int(probs.argmax())
     counts = np.bincount(m.labels[m.nearest(xy, 10)], minlength=len(m.classes))

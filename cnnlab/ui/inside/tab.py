@@ -35,7 +35,7 @@ def show(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick:
     prepared = prepare_drawing(loaded, drawing)
     if prepared is None:
         return note(EMPTY, lang), note(EMPTY_DETAIL, lang)
-    walk = core.walk(loaded.model, prepared.tensor)
+    walk = core.walk(loaded.model, prepared.tensor, loaded.temperature)
     detail = detail_html(loaded, walk, chosen, bool(one_scale), lang) if chosen else note(EMPTY_DETAIL, lang)
     return walk_html(loaded, prepared, walk, bool(one_scale), chosen, lang), detail
 
@@ -48,7 +48,8 @@ def open_map(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, p
     prepared = prepare_drawing(loaded, drawing)
     if prepared is None or chosen is None:
         return note(EMPTY_DETAIL, lang)
-    return detail_html(loaded, core.walk(loaded.model, prepared.tensor), chosen, bool(one_scale), lang)
+    return detail_html(loaded, core.walk(loaded.model, prepared.tensor, loaded.temperature), chosen,
+                       bool(one_scale), lang)
 
 
 def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
