@@ -133,7 +133,7 @@ def test_filters_come_with_the_test_patches_that_excite_them(client):
 def test_the_live_view_follows_the_class_run(client, app_server, idle_job):
     ctx = app_server[0].ctx
     live = ctx.live
-    message = idle_job.start(TrainConfig(train_size=3000, epochs=1, val_size=500, eval_every_s=1.0))
+    message = str(idle_job.start(TrainConfig(train_size=3000, epochs=1, val_size=500, eval_every_s=1.0)))
     assert "started" in message
     assert idle_job.wait(120)
     version, view, _ = live.snapshot()

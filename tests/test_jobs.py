@@ -212,7 +212,7 @@ def test_an_uploaded_checkpoint_becomes_latest_and_a_bad_one_is_refused(finished
     assert "Loaded" in message and "latest run" in message
     assert job.latest_path.is_file() and job.zoo.get(LATEST).model_name == "cnn"
     locked = make_job(tmp_path / "locked", data_root, teacher_key="owl")
-    assert "teacher key" in locked.use_checkpoint(trained.latest_path)
+    assert "teacher key" in str(locked.use_checkpoint(trained.latest_path))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux-only")

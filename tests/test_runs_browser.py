@@ -22,8 +22,8 @@ def two_runs(app_server, idle_job):
     """Two short runs that differ only in the learning rate, kept in the lesson's runs."""
     index = app_server[0].ctx.runs
     for lr in (0.003, 0.0003):
-        assert "started" in idle_job.start(TrainConfig(model="mlp", lr=lr, train_size=2000, epochs=2,
-                                                       val_size=500, eval_every_s=0.2))
+        assert "started" in str(idle_job.start(TrainConfig(model="mlp", lr=lr, train_size=2000, epochs=2,
+                                                           val_size=500, eval_every_s=0.2)))
         assert idle_job.wait(600)
     return index.runs()[-2:]
 
