@@ -82,12 +82,7 @@ class FlowerLearner(training.Learner):
     def step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         x = self.augment(x).contiguous(memory_format=torch.channels_last)
         loss = F.cross_entropy(self.model(x), y, label_smoothing=self.recipe.label_smoothing)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        if self.scheduler is not None:
-            self.scheduler.step()
-        return loss.item()
+        return self.update(loss)
 
 
 @torch.no_grad()
@@ -180,12 +175,7 @@ class DigitLearner(training.Learner):
         loss = F.cross_entropy(logits[:len(y)], y)
         if len(parts) > 1:
             loss = loss - r.outlier_weight * F.log_softmax(logits[len(y):], 1).mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        if self.scheduler is not None:
-            self.scheduler.step()
-        return loss.item()
+        return self.update(loss)
 
 
 def train_digits(recipe: DigitsRecipe, out: str, root=None, log=print) -> dict:

@@ -186,7 +186,11 @@ class Learner:
     name: str = "model"
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        loss = F.cross_entropy(self.model(x), y)
+        return self.update(F.cross_entropy(self.model(x), y))
+
+    def update(self, loss: torch.Tensor) -> float:
+        """One optimizer step on ``loss`` (and the schedule's); subclasses that compute their own
+        loss end their ``step`` here."""
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
