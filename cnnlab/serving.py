@@ -24,6 +24,13 @@ What this module does about it (``launch_kwargs()``, for ``demo.launch``):
   a last resort.
 * When the server starts, ``tune_gc()`` collects and freezes the start-up heap
   (``gc.freeze()``), so later collections no longer walk it.
+* A new session is cheap (``light_sessions()``): Gradio's ``SessionState`` used to build the
+  config of every block when a session began (~130 ms of the server's one busy core for this
+  app's ~600 blocks, on every REST call), although only the "deep link" route ever reads all
+  of them. Now each is built when first needed.
+* Gradio's queue recomputed its monitoring summary (a pandas table of the last 10,000 events,
+  grouped, with percentiles) after every single event, so each stroke cost more the longer the
+  lesson ran. ``tame_queue_analytics()`` keeps 1,000 events and summarises every 500.
 
 Only the app process needs this; handlers and tabs are unaware of it.
 """
@@ -33,6 +40,7 @@ import asyncio
 import contextlib
 import datetime
 import gc
+import os
 import re
 from dataclasses import dataclass
 
@@ -153,6 +161,7 @@ def lifespan(known: Sessions):
     async def run(server):
         known.server = server
         server.cnnlab_sessions = known                  # for tests and benchmarks to look at
+        tame_queue_analytics(server.get_blocks()._queue)
         tune_gc()                                       # the server is built: freeze what start-up made
 
         async def loop():
@@ -175,13 +184,72 @@ def lifespan(known: Sessions):
     return run
 
 
+class _NoBlocks:
+    """What ``SessionState.__init__`` reads of a Blocks, with no blocks to copy configs of."""
+
+    def __init__(self, blocks):
+        self.default_config, self.blocks = blocks.default_config, {}
+
+
+def light_sessions() -> None:
+    """Make Gradio's new sessions cheap: ``SessionState`` copies no block configs when it starts;
+    its ``components`` (read by the deep-link route only) fills in the missing ones when asked.
+    Everything else ``SessionState`` does is Gradio's own code, unchanged."""
+    from gradio import state_holder
+
+    base = state_holder.SessionState
+    if getattr(base, "cnnlab_light", False):
+        return
+
+    class LightSessionState(base):
+        cnnlab_light = True
+
+        def __init__(self, blocks):
+            super().__init__(_NoBlocks(blocks))
+            self._block_ids = blocks.blocks
+            self._values_later: dict = {}
+
+        def _update_value_in_config(self, key, value):
+            if key in self.config_values:
+                super()._update_value_in_config(key, value)
+            else:                                       # built with this value if ever asked for
+                self._values_later[key] = value
+
+        @property
+        def components(self):
+            for key, block in self.blocks_config.blocks.items():
+                if key in self._block_ids and key not in self.config_values:
+                    self.config_values[key] = self.blocks_config.config_for_block(key, [], block)
+                    if key in self._values_later and "props" in self.config_values[key]:
+                        self.config_values[key]["props"]["value"] = self._values_later[key]
+            self._values_later.clear()
+            yield from base.components.fget(self)
+
+    state_holder.SessionState = LightSessionState
+
+
 def launch_kwargs(policy: SessionPolicy | None = None) -> dict:
     """What ``demo.launch(...)`` needs for bounded sessions: ``demo.launch(..., **launch_kwargs())``."""
     from starlette.middleware import Middleware
 
+    light_sessions()
     known = Sessions(policy or SessionPolicy())
     return dict(state_session_capacity=known.policy.capacity,
                 app_kwargs={"lifespan": lifespan(known), "middleware": [Middleware(known.middleware)]})
+
+
+ANALYTICS_EVENTS = 1000      # events Gradio's queue keeps for its monitoring summary (it kept 10,000)
+ANALYTICS_EVERY = 500        # ... summarised every this many events (it was after every one)
+
+
+def tame_queue_analytics(queue) -> None:
+    """Bound the work Gradio's queue does for its monitoring page (``/monitoring``) after each
+    event. Its own environment variables (GRADIO_ANALYTICS_MAX_EVENTS,
+    GRADIO_ANALYTICS_CACHE_FREQUENCY) win when the teacher sets them."""
+    if "GRADIO_ANALYTICS_MAX_EVENTS" not in os.environ and hasattr(queue, "ANALYTICS_MAX_EVENTS"):
+        queue.ANALYTICS_MAX_EVENTS = ANALYTICS_EVENTS
+    if "GRADIO_ANALYTICS_CACHE_FREQUENCY" not in os.environ and hasattr(queue, "ANAYLTICS_CACHE_FREQUENCY"):
+        queue.ANAYLTICS_CACHE_FREQUENCY = ANALYTICS_EVERY      # (sic: Gradio's spelling)
 
 
 def tune_gc() -> None:

@@ -130,3 +130,28 @@ def test_api_sessions_are_capped(counter_app):
             call(http, url, "add", [])                         # no session at all: none kept
     assert wait_until(lambda: len(demo.state_holder.session_data) <= 3, timeout=10)
     assert len(demo._queue.pending_messages_per_session) <= 3
+
+
+def test_a_new_session_builds_no_block_configs_yet_a_deep_link_sees_the_values(counter_app):
+    """A session starts without copying every block's config (issue 11.3: that was most of a REST
+    call's cost), and Gradio's deep-link route still sees the whole page with this session's values."""
+    demo, url = counter_app
+    with httpx.Client(timeout=60) as http:
+        assert added(http, url, "page-2") == 1
+        state = demo.state_holder.session_data["page-2"]
+        assert len(state.config_values) < len(demo.blocks)               # only what the event touched
+        r = http.get(f"{url}/gradio_api/deep_link", params={"session_hash": "page-2"})
+        r.raise_for_status()
+        assert len(state.config_values) >= len(demo.blocks) - 1          # the whole page, when asked
+        numbers = [c for c in state.components if c.get("type") == "number"]
+        assert numbers and numbers[0]["props"]["value"] == 1
+
+
+def test_the_queue_summarises_its_monitoring_figures_now_and_then(counter_app):
+    """Gradio's queue summarised its last 10,000 events with pandas after every event; the lesson
+    got slower as they piled up. Now it keeps fewer and summarises every few hundred."""
+    from cnnlab import serving
+    demo, _ = counter_app
+    queue = demo._queue
+    assert queue.ANALYTICS_MAX_EVENTS == serving.ANALYTICS_EVENTS
+    assert queue.ANAYLTICS_CACHE_FREQUENCY == serving.ANALYTICS_EVERY
