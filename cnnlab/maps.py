@@ -17,6 +17,7 @@ import torch
 from . import checkpoints, datasets
 from .cache import LRU, file_digest, tensor_fingerprint
 from .config import check_tsne
+from .i18n import Text
 from .imageio import data_url
 from .models import embedding_fixed
 from .training import eval_mode
@@ -42,6 +43,10 @@ PLACE_ITER = 250             # iterations that settle one new point into a finis
 THUMB_SIDE = 56              # pixels of the picture shown when hovering a point
 MAP_FORMAT = 1               # version of the .tsne.npz layout
 MAX_FROZEN_FEATURES = 4      # samples of frozen-backbone features kept (photos cost ~30 ms each)
+OWN_SETS = 2                 # own-class picture sets kept (small pictures: ~18 MB for 1,500)
+
+# classes -> (the own pictures of those classes, their last-layer features): see MapCache.source
+OwnPictures = Callable[[tuple[str, ...]], tuple[datasets.TensorData, np.ndarray]]
 
 
 # --------------------------------------------------------------------------- a map
@@ -167,15 +172,19 @@ _frozen_features: LRU[np.ndarray] = LRU(MAX_FROZEN_FEATURES)
 
 
 def sample_features(loaded: checkpoints.Loaded, test: datasets.TensorData, indices: np.ndarray,
-                    progress: Progress = quiet) -> tuple[np.ndarray, np.ndarray]:
+                    progress: Progress = quiet, known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Features and predictions of the sample. A frozen pretrained backbone gives the same features
-    whatever its head learned, so those are computed once per process (photos cost ~30 ms each)."""
+    whatever its head learned, so those are computed once per process (photos cost ~30 ms each),
+    or come ready (``known``: one row per picture of ``test``, the own classes' feature cache)."""
     model = loaded.model
     if not embedding_fixed(model):
         return embed(model, test.images[indices], (loaded.mean, loaded.std), progress=progress)
-    key = (loaded.dataset, tensor_fingerprint(test.images), hashlib.sha1(indices.tobytes()).hexdigest())
-    feats = _frozen_features.get_or_make(
-        key, lambda: embed(model, test.images[indices], (loaded.mean, loaded.std), progress=progress)[0])
+    if known is not None:
+        feats = known[indices]
+    else:
+        key = (loaded.dataset, tensor_fingerprint(test.images), hashlib.sha1(indices.tobytes()).hexdigest())
+        feats = _frozen_features.get_or_make(
+            key, lambda: embed(model, test.images[indices], (loaded.mean, loaded.std), progress=progress)[0])
     with eval_mode(model), torch.inference_mode():
         device = next(model.parameters()).device
         preds = model.head(torch.from_numpy(feats).to(device)).argmax(1).cpu().numpy()
@@ -184,11 +193,12 @@ def sample_features(loaded: checkpoints.Loaded, test: datasets.TensorData, indic
 
 def compute_map(loaded: checkpoints.Loaded, test: datasets.TensorData, n: int = DEFAULT_N,
                 perplexity: float = DEFAULT_PERPLEXITY, seed: int = SEED, with_raw: bool = False,
-                progress: Progress = quiet) -> TsneMap:
-    """Embed a class-balanced sample of ``test`` with ``loaded``'s model and map it."""
+                progress: Progress = quiet, known: np.ndarray | None = None) -> TsneMap:
+    """Embed a class-balanced sample of ``test`` with ``loaded``'s model (or take its ``known``
+    features) and map it."""
     start = time.perf_counter()
     indices = balanced_sample(test.labels.numpy(), n, seed)
-    feats, preds = sample_features(loaded, test, indices, lambda f, t: progress(0.3 * f, t))
+    feats, preds = sample_features(loaded, test, indices, lambda f, t: progress(0.3 * f, t), known)
     projection = fit_projection(feats, seed=seed)
     reduced = projection(feats)
     emb = run_tsne(reduced, perplexity, seed, progress=lambda f, t: progress(0.3 + 0.7 * f, t))
@@ -236,20 +246,39 @@ def thumbnails(test: datasets.TensorData, indices: np.ndarray, side: int = THUMB
     return out
 
 
+def _sample_key(m: TsneMap) -> tuple:
+    """Names the pictures of a map's sample: rows of a fixed test split, or of the own pictures
+    as they were when that checkpoint's map was made."""
+    own = m.checkpoint_digest if m.dataset == datasets.OWN else ""
+    return m.dataset, own, hashlib.sha1(m.indices.tobytes()).hexdigest()
+
+
 class MapCache:
     """Maps shared by everyone: a shipped map is read from disk, any other is computed once and
     kept (least recently used first out). One t-SNE runs at a time (the laptop has 2 cores)."""
 
-    def __init__(self, data_root=None, max_maps: int = 8):
+    def __init__(self, data_root=None, max_maps: int = 8, own_pictures: OwnPictures | None = None):
         self.data_root = data_root
         self.max_maps = max_maps
+        self.own_pictures = own_pictures
         self._maps: LRU[TsneMap] = LRU(max_maps)
         self._raw: LRU[np.ndarray] = LRU(max_maps)
         self._thumbs: LRU[list[str]] = LRU(max_maps)
+        self._own: LRU[tuple[datasets.TensorData, np.ndarray]] = LRU(OWN_SETS)
         self._compute = threading.Lock()
 
-    def test_set(self, dataset: str) -> datasets.TensorData:
-        return datasets.load(dataset, "test", self.data_root)
+    def source(self, dataset: str, digest: str, classes: Callable[[], tuple[str, ...]]):
+        """The pictures a map samples, and their features when they are known already: a data
+        set's test split, or the class's own pictures (``own_pictures``) for a model trained on
+        them, kept per checkpoint so a map's points stay put while students add pictures."""
+        if dataset != datasets.OWN:
+            return datasets.load(dataset, "test", self.data_root), None
+        if self.own_pictures is None:
+            raise datasets.DataMissingError(Text("tsne.own_unavailable"))
+        return self._own.get_or_make(digest, lambda: self.own_pictures(classes()))
+
+    def pictures_of(self, m: TsneMap) -> datasets.TensorData:
+        return self.source(m.dataset, m.checkpoint_digest, lambda: m.classes)[0]
 
     def cached(self, key: tuple) -> TsneMap | None:
         return self._maps.get(key)
@@ -266,11 +295,11 @@ class MapCache:
         m = self.cached(want) or self._shipped(checkpoint_path, want)
         if m is None:
             with self._compute:                          # one t-SNE at a time
-                test = self.test_set(dataset)
+                test, known = self.source(dataset, digest, lambda: tuple(load_model().classes))
                 exact = (digest, min(int(n), len(test)), want[2], want[3])
                 m = self.cached(exact) or self.cached(want)
                 if m is None:
-                    m = compute_map(load_model(), test, exact[1], perplexity, seed, progress=progress)
+                    m = compute_map(load_model(), test, exact[1], perplexity, seed, progress=progress, known=known)
                 self._maps.put(exact, m)
         self._maps.put(want, m)
         return m
@@ -297,20 +326,20 @@ class MapCache:
         """The raw-pixel map of ``m``'s sample (shipped with the map, or computed once)."""
         if m.raw_coords is not None:
             return m.raw_coords
-        key = (m.dataset, hashlib.sha1(m.indices.tobytes()).hexdigest(), round(m.perplexity, 2), m.seed)
+        key = (*_sample_key(m), round(m.perplexity, 2), m.seed)
         coords = self._raw.get(key)
         if coords is None:
             with self._compute:
                 coords = self._raw.get(key)
                 if coords is None:
-                    coords = raw_map(self.test_set(m.dataset), m.indices, m.perplexity, m.seed, progress)
+                    coords = raw_map(self.pictures_of(m), m.indices, m.perplexity, m.seed, progress)
         self._raw.put(key, coords)
         return coords
 
     def thumbnails(self, m: TsneMap) -> list[str]:
-        key = (m.dataset, hashlib.sha1(m.indices.tobytes()).hexdigest())
+        key = _sample_key(m)
         urls = self._thumbs.get(key)
         if urls is None:
-            urls = thumbnails(self.test_set(m.dataset), m.indices)
+            urls = thumbnails(self.pictures_of(m), m.indices)
         self._thumbs.put(key, urls)
         return urls

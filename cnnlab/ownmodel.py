@@ -48,6 +48,8 @@ EPOCHS = 40                    # passes over the cached features: under a second
 LR = 3e-3                      # AdamW on a linear head over normalised-ish features
 WEIGHT_DECAY = 1e-3            # a little shrinkage: few pictures per class
 FEATURE_BATCH = 16             # pictures read through the backbone at a time
+MAP_SIDE = 64                  # the own pictures a t-SNE map keeps: hover pictures and the raw map need no more
+MAP_MIN = 10                   # pictures a t-SNE map of the own classes needs
 SEED = 0
 MODEL_FILE = "model.pt"       # the own classes' latest model, in the store's folder
 
@@ -386,6 +388,33 @@ class OwnSpace:
 
     def pictures_added(self) -> None:
         self.worker.wake()
+
+    def map_pictures(self, classes) -> tuple[datasets.TensorData, np.ndarray]:
+        """What the t-SNE tab maps for a model trained on the own classes: the stored pictures of
+        ``classes`` (the names the model knows, in its order), small, labelled by the model's class
+        numbers, with the features the cache already holds for them (the same numbers the model's
+        last layer gives: its backbone is the shared, frozen one). Pictures still waiting for the
+        feature worker are read now."""
+        classes = tuple(classes)
+        picked = [(p, classes.index(c.name)) for c, files in self.store.snapshot() if c.name in classes
+                  for p in files]
+        list(self.cache.compute([p for p, _ in picked]))
+        images, labels, features = [], [], []
+        for p, label in picked:
+            f = self.cache.get(p.stem)
+            if f is None:
+                continue
+            try:
+                images.append(np.asarray(datasets.fit_square(open_picture(p), MAP_SIDE)).transpose(2, 0, 1))
+            except (OSError, ValueError):             # deleted meanwhile
+                continue
+            labels.append(label)
+            features.append(f)
+        if len(labels) < MAP_MIN:
+            raise ValueError(Text("own.map_too_few", n=len(labels), need=MAP_MIN))
+        data = datasets.TensorData(torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.long),
+                                   datasets.own_spec(classes))
+        return data, np.stack(features).astype(np.float32)
 
 
 _spaces: dict[str, OwnSpace] = {}

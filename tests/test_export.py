@@ -41,7 +41,18 @@ def test_onnx_runtime_gives_the_same_probabilities(source, tmp_path, data_root):
     assert json.loads(meta["classes"]) == list(loaded.classes) and meta["model"] == loaded.model_name
 
 
-def test_the_transfer_model_is_refused_with_a_reason(tmp_path):
+def test_the_flower_model_exports_whole_and_onnx_runtime_agrees(tmp_path, flowers_root):
+    """The transfer model (pretrained EfficientNet + its new layer) goes out as one file."""
     loaded = checkpoints.load(ROOT / "checkpoints" / "flowers5-transfer.pt")
-    with pytest.raises(export.ExportError, match="transfer model"):
-        export.to_onnx(loaded, tmp_path / "x.onnx")
+    out = export.to_onnx(loaded, tmp_path / "flowers.onnx")
+    assert 5e6 < out.stat().st_size < 30e6
+    test = datasets.load("flowers5", "test", flowers_root).subset(24)
+    x, labels = next(training.batches(test, 24, torch.device("cpu")))
+    with torch.no_grad():
+        ours = torch.softmax(loaded.model(x), 1).numpy()
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    theirs = session.run(["probabilities"], {"image": x.numpy()})[0]
+    assert theirs.shape == (24, 5)
+    np.testing.assert_allclose(theirs, ours, atol=1e-4, rtol=0)
+    assert (theirs.argmax(1) == labels.numpy()).mean() > 0.6          # it still knows its flowers
+    assert json.loads(session.get_modelmeta().custom_metadata_map["classes"]) == list(loaded.classes)

@@ -1,18 +1,24 @@
 """The Own classes tab through its API (issue 16), on an app with a teacher key: the teacher makes
 classes, four students add pictures at once and nothing is lost, a closed class refuses students,
 one student flooding is slowed down, training runs as the shared run, the answer comes back,
-the Photo tab serves the model, and the exports load back."""
+the Photo, Inside and t-SNE tabs serve the model (the map shows the class's own pictures), and the
+exports (checkpoint, ONNX, the pictures as a zip) load back."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import zipfile
 
+import onnxruntime as ort
+import pandas as pd
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from PIL import Image
 
 from cnnlab import checkpoints, datasets
 from cnnlab.owndata import RATE_BURST
+from cnnlab.preprocess import prepare_for
 
 KEY = "sesame"
 
@@ -22,7 +28,7 @@ def own_app(tmp_path_factory, flowers_root):
     import app
     from cnnlab.config import AppConfig
     runs = tmp_path_factory.mktemp("own-runs")
-    config = AppConfig(data_dir=str(flowers_root), runs_dir=str(runs), tabs="own,photo,inside", teacher_key=KEY)
+    config = AppConfig(data_dir=str(flowers_root), runs_dir=str(runs), tabs="own,photo,inside,tsne", teacher_key=KEY)
     demo = app.build_demo(config)
     demo.queue(default_concurrency_limit=4, max_size=256)
     kwargs = app.launch_kwargs(config)
@@ -86,6 +92,20 @@ def test_a_lesson_with_own_classes(own_app, flowers_root):
     inside = late.predict(photo=handle_file(str(test_photo)), model="latest", api_name="/inside_photo")
     assert "Late: the last layer" in inside and "1280 x 7 x 7" in inside     # the own model, seen inside
 
+    # the class's own pictures on the t-SNE map: every one of the 24, two groups, hover pictures
+    plot, legend, info, *_ = late.predict("latest", 500, 30, "true class", True, api_name="/tsne_map")
+    data = plot.get("value", plot)
+    points = pd.DataFrame(data["data"], columns=data["columns"])
+    assert len(points) == 24 and set(points["group"]) == {"daisy", "sunflower"}, info
+    assert points["image"].str.startswith("data:image/jpeg").all()
+    assert "daisy" in legend and "sunflower" in legend
+    daisy, sunflower = (points.loc[points["group"] == g, ["x", "y"]].mean() for g in ("daisy", "sunflower"))
+    spread = points[["x", "y"]].std().mean()
+    assert ((daisy - sunflower) ** 2).sum() ** 0.5 > spread, "the two classes should lie apart"
+    placed = late.predict("latest", 500, 30, "true class", True, handle_file(str(test_photo)),
+                          api_name="/tsne_place_photo")[2]
+    assert "sunflower" in placed
+
     with pytest.raises(AppError, match="teacher key"):
         late.predict(api_name="/own_export_data")
     data_zip = teacher.predict(teacher_key=KEY, api_name="/own_export_data")
@@ -94,6 +114,13 @@ def test_a_lesson_with_own_classes(own_app, flowers_root):
     assert sum(n.endswith(".jpg") for n in names) == 24 and "own-classes/annotations.txt" in names
     model = checkpoints.load(teacher.predict(teacher_key=KEY, api_name="/own_export_model"))
     assert model.dataset == datasets.OWN and model.classes == ("daisy", "sunflower")
+    with pytest.raises(AppError, match="teacher key"):
+        late.predict(api_name="/own_export_onnx")
+    session = ort.InferenceSession(teacher.predict(teacher_key=KEY, api_name="/own_export_onnx"),
+                                   providers=["CPUExecutionProvider"])
+    assert json.loads(session.get_modelmeta().custom_metadata_map["classes"]) == ["daisy", "sunflower"]
+    x = prepare_for(model, Image.open(test_photo).convert("RGB")).tensor.numpy()
+    assert session.run(["probabilities"], {"image": x})[0].argmax() == 1          # sunflower, outside PyTorch
 
     # a prepared data set joins the classes by name
     message = teacher.predict(files=[handle_file(str(data_zip))], teacher_key=KEY, api_name="/own_load_dataset")[0]

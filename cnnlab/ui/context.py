@@ -11,6 +11,7 @@ from ..config import AppConfig, data_root
 from ..inside import LiveInside, PatchCache
 from ..jobs import TrainJob
 from ..maps import MapCache
+from ..ownmodel import space_for
 from ..runs import FOLDER, RunIndex, RunRecorder
 from ..scratch import Scratch
 from ..snapshots import SnapshotRecorder
@@ -50,5 +51,6 @@ def build_context(config: AppConfig) -> AppContext:
     job.subscribe(live)
     runs = RunIndex(Path(config.runs_dir) / FOLDER)
     job.subscribe(RunRecorder(runs, job))
+    maps = MapCache(root, own_pictures=lambda classes: space_for(config.runs_dir).map_pictures(classes))
     return AppContext(config, zoo, teacher, job, BoardStore(Path(config.runs_dir) / "board.sqlite"),
-                      MapCache(root), recorder, Scratch(), PatchCache(), live, runs)
+                      maps, recorder, Scratch(), PatchCache(), live, runs)

@@ -26,7 +26,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from .. import imageio, owndata, plots
+from .. import export, imageio, owndata, plots
 from ..cache import LRU
 from ..config import LIMITS
 from ..i18n import DEFAULT, Text, say, tr
@@ -244,6 +244,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     gr.Markdown(T("own.export_heading"))
     with gr.Row():
         export_model_btn = gr.Button(T("own.export_model"), elem_id="own-export-model", size="sm")
+        export_onnx_btn = gr.Button(T("own.export_onnx"), elem_id="own-export-onnx", size="sm")
         export_data_btn = gr.Button(T("own.export_data"), elem_id="own-export-data", size="sm")
         sure = gr.Checkbox(False, label=T("own.clear_sure"), elem_id="own-clear-sure")
         clear_btn = gr.Button(T("own.clear"), variant="stop", elem_id="own-clear", size="sm")
@@ -525,6 +526,19 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         out.write_bytes(space.model_path.read_bytes())
         return str(out)
 
+    def own_export_onnx(teacher_key: str | None = None, request: gr.Request = None):
+        """The model trained on the own classes as ONNX: the pretrained network and the new layer in
+        one file, normalised pictures in, probabilities out; class names in its metadata."""
+        lang = lang_of(request)
+        require_teacher(teacher_key, lang)
+        loaded = space.model()
+        if loaded is None:
+            raise gr.Error(tr(lang, "own.no_download_model"), print_exception=False)
+        try:
+            return str(export.to_onnx(loaded, scratch.folder("own-onnx-") / "own-classes.onnx"))
+        except export.ExportError as err:
+            fail(err, lang)
+
     def own_export_data(teacher_key: str | None = None, request: gr.Request = None):
         """The pictures as a zip: ImageFolder layout + annotations.txt + cat_to_name.json."""
         lang = lang_of(request)
@@ -574,6 +588,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     export_model_btn.click(own_export_model, key, downloads, api_name="own_export_model",
                            api_description="Download the model trained on the own classes (.pt).", **teacher_ev
                            ).success(lambda: gr.Column(visible=True), None, download_box, api_name=False, queue=False)
+    export_onnx_btn.click(own_export_onnx, key, downloads, api_name="own_export_onnx",
+                          api_description="Download the model trained on the own classes as ONNX (ONNX Runtime, "
+                          "phones, browsers).", concurrency_limit=1, concurrency_id="own-onnx",
+                          show_progress="minimal").success(lambda: gr.Column(visible=True), None, download_box,
+                                                           api_name=False, queue=False)
     export_data_btn.click(own_export_data, key, downloads, api_name="own_export_data",
                           api_description="Download the pictures: ImageFolder zip + annotation file + names JSON.",
                           **teacher_ev).success(lambda: gr.Column(visible=True), None, download_box, api_name=False,
