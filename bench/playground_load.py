@@ -8,10 +8,10 @@ frame costs.
     .venv/bin/python bench/playground_load.py --nice -5                # on a machine busy with other work
 
 The real app runs in a subprocess (``python app.py``) on loopback, as in bench/draw_latency.py.
-Drawers send a stroke a second (``/call/predict_drawing``, as the page does). Each player loads a
-preset (``/call/playground_preset_classification``) and then behaves as the page's gr.Timer does:
-a tick (``/call/playground_tick``: the state and the layer shown) every TICK_S seconds, never two
-at once (a Timer's tick waits while the last one is pending). With ``--setting max`` each player
+Drawers send a stroke a second (as the page does). Each player loads a preset
+(``/call/playground_preset_classification``), presses Play (``/call/playground_play``) and reads
+the stream of frames the page reads while it plays (``/call/playground_stream``: a frame every
+TICK_S seconds, fewer when the server is busy), then presses Pause. With ``--setting max`` each player
 first sends the largest network the limits allow (one Step with those settings). The phases run back to back in one
 process: idle, playing, idle again, so the ratio compares like with like on a machine shared with
 other work; the load averages at the start and end are printed with the figures.
@@ -107,21 +107,34 @@ async def lesson(base: str, drawers: int, players: int, seconds: float, tick_s: 
             values[5] = ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]
             values[3], values[6], values[7], values[13], values[14] = 1000, 6, 16, 1000, 25
             await call(client, base, "playground_step", [1, *values], session)
-        start = time.perf_counter()
-        last = start
-        while time.perf_counter() - start < seconds:
-            t = time.perf_counter()
-            try:
-                line = await call(client, base, "playground_tick", [1], session)
-                tick_lat.append(time.perf_counter() - t)
-                frame = json.loads(line[5:])[0]
-                if isinstance(frame, str):                           # a skipped tick sends no frame
-                    steps[i] = json.loads(frame)["step"]
-                    shown.append(1)
-            except Exception as err:
-                errors.append(f"tick {type(err).__name__}: {err}")
-            last = max(last + tick_s, time.perf_counter())          # the Timer's next tick
-            await asyncio.sleep(max(0.0, last - time.perf_counter()))
+        # Play, as the page does: the toggle, then the stream its success starts, read for `seconds`
+        # (each frame's gap from the one before is its "tick" latency), then Pause ends the stream.
+        try:
+            await call(client, base, "playground_play", [1, *values], session)
+            r = await client.post(f"{base}/gradio_api/call/playground_stream",
+                                  json={"data": [1], "session_hash": session})
+            r.raise_for_status()
+            start = last = time.perf_counter()
+            event = None
+            async with client.stream("GET", f"{base}/gradio_api/call/playground_stream/{r.json()['event_id']}") as resp:
+                async for line in resp.aiter_lines():
+                    if line.startswith("event:"):
+                        event = line.split(":", 1)[1].strip()
+                    elif line.startswith("data:") and event == "generating":
+                        frame = json.loads(line[5:])[0]
+                        if isinstance(frame, str):                       # a frame (not a skipped output)
+                            now = time.perf_counter()
+                            tick_lat.append(now - last)
+                            last = now
+                            steps[i] = json.loads(frame)["step"]
+                            shown.append(1)
+                        if time.perf_counter() - start >= seconds:
+                            break
+                    elif line.startswith("data:") and event == "error":
+                        raise RuntimeError(line[5:].strip()[:200])
+            await call(client, base, "playground_play", [1, *values], session)      # Pause
+        except Exception as err:
+            errors.append(f"play {type(err).__name__}: {err}")
 
     limits = httpx.Limits(max_connections=4 * (drawers + players), max_keepalive_connections=2 * (drawers + players))
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
@@ -157,7 +170,7 @@ def main() -> None:
         return
     pool = [data_url(d) for d in drawings(120, seed=3)]
     print(f"\n{args.drawers} drawers (1 stroke/s) with 0, then {args.players}, then 0 players "
-          f"({args.setting} setting, a tick every {TICK_S} s), {args.seconds:.0f} s each; {uptime()} at start"
+          f"({args.setting} setting, a frame every {TICK_S} s), {args.seconds:.0f} s each; {uptime()} at start"
           + (f"; app and class at nice {args.nice}" if args.nice else ""))
     with tempfile.TemporaryDirectory() as runs:
         proc, base = launch_app(args.checkpoints, runs)
@@ -175,11 +188,10 @@ def main() -> None:
                 if players:
                     ticks = len(r["tick"])
                     mean_steps = sum(r["steps"].values()) / max(1, len(r["steps"]))
-                    print(f"   {'':11s}ticks   {percentiles(r['tick'])}")
-                    print(f"   {'':11s}{ticks / wall / players:.2f} ticks/s per player ({ticks / wall:.0f}/s in all), "
-                          f"{r['frames'] / wall / players:.2f} frames/s per player , "
+                    print(f"   {'':11s}frame gaps {percentiles(r['tick'])}")
+                    print(f"   {'':11s}{ticks / wall / players:.2f} frames/s per player ({ticks / wall:.0f}/s in all), "
                           f"{mean_steps / wall:.1f} steps/s per player; "
-                          f"app CPU per tick {1000 * (cpu / wall - cpu_rates[0]) / max(ticks / wall, 1e-9):.1f} ms "
+                          f"app CPU per frame {1000 * (cpu / wall - cpu_rates[0]) / max(ticks / wall, 1e-9):.1f} ms "
                           "(above the drawers' own)")
                 print(f"   {'':11s}errors {len(r['errors'])}; app CPU {cpu / wall:.0%} of one core; {uptime()}")
                 for message in sorted(set(r["errors"]))[:5]:

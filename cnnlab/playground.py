@@ -47,7 +47,7 @@ REG_RATE_RANGE = (0.0, 10.0)
 MAX_SEED = 2**31 - 1
 CPU_SHARE = 0.35                         # all students' playground work together: at most this
                                          # share of one core (``GATE``); the Draw tab keeps the rest
-EVENT_CPU_S = 0.012                      # Gradio's own CPU per request (queue, JSON, stream), counted
+EVENT_CPU_S = 0.004                      # Gradio's own CPU per frame sent on a stream (JSON, SSE), counted
                                          # against CPU_SHARE too (bench/playground_load.py measures it)
 MAX_CATCH_UP = 4                         # a late frame runs up to 4x its steps (same learning speed)
 
@@ -521,10 +521,12 @@ class Playground:
     """One student's toy network: settings, data, net, optimizer, curves, GIF frames.
 
     Kept in ``gr.State`` (a few kB: the net has at most ~1,700 weights). ``lock`` makes a Step
-    click and a timer tick of the same student take turns."""
+    click and a frame of the playing stream take turns."""
 
     def __init__(self, settings: Settings | None = None):
         self.lock = threading.Lock()
+        self.playing, self.play_id, self.last_tick = False, 0, 0.0   # the page's Play (cnnlab.ui.playground)
+        self.layer_shown: int | None = None                         # the hidden layer the page shows
         self.reset(settings or Settings())
 
     # -- settings
@@ -964,6 +966,7 @@ class Race:
         self.step_count = 0
         self.losses = {name: [] for name in RACE_NAMES}        # the batch loss at every step (as the course plots)
         self.lock = threading.Lock()
+        self.playing, self.play_id = False, 0                   # the page's Play (cnnlab.ui.playground)
 
     @property
     def finished(self) -> bool:

@@ -109,12 +109,21 @@ def test_the_run_is_saved_as_a_gif(client):
 
 
 def test_the_race_runs_four_optimizers_in_lockstep(client):
-    frame = json.loads(client.predict(api_name="/playground_race_reset")[0])
+    frame = json.loads(client.predict(api_name="/playground_race_reset"))
     assert frame["step"] == 0 and frame["total"] == pg.RACE_STEPS
-    json.loads(client.predict(api_name="/playground_race_play")[0])
-    for _ in range(4):
-        frame = json.loads(client.predict(api_name="/playground_race_tick")[0])
-    assert 5 <= frame["step"] <= 8 * 5              # 8 steps a call, fewer when a call passes MAX_CALL_S
+    json.loads(client.predict(api_name="/playground_race_play"))
+    job = client.submit(api_name="/playground_race_stream")        # what the page reads while it plays
+    frames = []
+    for out in job:
+        if isinstance(out, str):                                    # the stream's first message is empty
+            frames.append(json.loads(out))
+        if len(frames) == 4:
+            break
+    client.predict(api_name="/playground_race_play")                # Pause: the stream ends
+    job.result(timeout=30)
+    frame = frames[-1]
+    assert [f["step"] for f in frames] == sorted(f["step"] for f in frames)
+    assert 5 <= frame["step"] <= 8 * 5              # 8 steps a frame, fewer when a frame passes MAX_CALL_S
     assert set(frame["losses"]) == {"sgd", "momentum", "rmsprop", "adam"}
     assert all(len(v) == frame["step"] and all(math.isfinite(x) for x in v) for v in frame["losses"].values())
 

@@ -2,24 +2,29 @@
 
 The course's first lessons as one-click presets (fit a curve, separate two clouds, race four
 optimizers) beside TensorFlow Playground's data sets and settings. Each student's network lives in
-their own ``gr.State`` (cnnlab.playground.Playground: a few kB); Play starts a per-user
-``gr.Timer`` whose tick runs ``steps per frame`` steps (<= 25 and <= 50 ms; up to 4x that when a
-tick comes late, so a busy server shows fewer frames, not slower learning) and sends one frame: a
-40x40 PNG of the decision boundary, the points as 4 bytes each and the curves, 3-8 kB of JSON that
-``PlayView``'s script draws on a <canvas> (no matplotlib, no image files). A tick carries only the
-state: each control's own event applies a change between steps. All students' playground work
-passes one gate (cnnlab.playground.GATE: one at a time, at most 35% of one core) in its own queue
-(``concurrency_id="playground"``), so thirty students playing cannot starve the Draw tab.
+their own ``gr.State`` (cnnlab.playground.Playground: a few kB). Play starts one streaming event
+per student (an async generator, ``play_loop``): every ``TICK_S`` it runs ``steps per frame`` steps
+(<= 25 and <= 50 ms; up to 4x that when a frame comes late, so a busy server shows fewer frames,
+not slower learning) and yields one frame: a 40x40 PNG of the decision boundary, the points as 4
+bytes each and the curves, 3-8 kB of JSON that ``PlayView``'s script draws on a <canvas> (no
+matplotlib, no image files). A frame sent on a running stream costs the server about 3 ms, a
+separate request per frame (a ``gr.Timer`` tick, as this tab first did) about 20 ms: with thirty
+students playing, that difference is the Draw tab's speed. Each control's own event applies a
+change between steps. All students' playground work passes one gate (cnnlab.playground.GATE: one
+at a time, at most 35% of one core) on two threads of its own (``PLAY_THREADS``), so thirty
+students playing cannot starve the Draw tab.
 
 Every word of the tab is in cnnlab/i18n (section "playground"; the picture's own words in
 "playground.view", all languages in ``PlayView``'s ``texts`` prop, the script picks the reader's).
 """
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import gradio as gr
@@ -31,6 +36,10 @@ from .inputs import fail
 from .lang import PICK_TEXTS, T, lang_of, texts
 
 TICK_S = 0.25                # a playing student gets a frame 4 times a second (fewer when busy)
+PLAY_LIMIT_S = 15 * 60       # a stream ends after this long (a forgotten phone stops playing)
+# Where playing students' steps run: two threads of their own, so students waiting at the gate
+# never hold the threads the Draw tab's requests run on.
+PLAY_THREADS = ThreadPoolExecutor(2, thread_name_prefix="playground")
 CONCURRENCY = 2              # playground calls running at once (2 cores; the Draw tab has its own 8)
 LR_CHOICES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.02, 0.03, 0.1, 0.2, 0.3, 1.0, 3.0, 10.0]
 REG_RATE_CHOICES = [0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
@@ -406,8 +415,6 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
 
     state = gr.State(None)            # this student's cnnlab.playground.Playground
     race_state = gr.State(None)       # this student's cnnlab.playground.Race
-    timer = gr.Timer(TICK_S, active=False)
-    race_timer = gr.Timer(TICK_S, active=False)
     controls = [dataset, classes, noise, points, ratio, features, layers, neurons, activation,
                 regularization, reg_rate, optimizer, lr, batch, speed]
     assert [c.elem_id for c in controls] == [f"pg-{n.replace('_', '-')}" for n in CONTROL_NAMES]
@@ -430,44 +437,64 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
 
     def frame(p: pg.Playground, layer_value) -> dict:
         try:
-            return p.frame(int(layer_value or 1))
+            p.layer_shown = int(layer_value or 1)
         except (TypeError, ValueError):
-            return p.frame(1)
+            p.layer_shown = 1
+        return p.frame(p.layer_shown)
 
-    def playing(on: bool, lang: str):
-        return gr.Timer(active=on), gr.Button(value=tr(lang, "playground.pause" if on else "playground.play"))
+    def playing(on: bool, lang: str) -> gr.Button:
+        """Play's label: Pause while playing."""
+        return gr.Button(value=tr(lang, "playground.pause" if on else "playground.play"))
 
-    # One output list for every handler below: the view, the state, the timer, Play, the code.
-    outputs = [view, state, timer, play, code]
+    # One output list for every handler below: the view, the state, Play, the code.
+    outputs = [view, state, play, code]
 
-    def tick(p, layer_value, request: gr.Request = None):
-        """One frame while playing. The settings are not sent with every tick: each control's own
-        event applies a change (``apply``), so a tick carries only the state and the layer shown.
-        A tick that comes late (a busy server) runs up to MAX_CATCH_UP times the steps per frame,
-        so the network learns at the same pace with fewer frames."""
-        lang = lang_of(request)
-        if p is None:                               # a tick from a page that was reloaded
-            return None, p, *playing(False, lang), gr.skip()
+    def tick(p: pg.Playground, layer_value) -> tuple[dict, bool]:
+        """One frame's steps (on a PLAY_THREADS thread): a frame that comes late (a busy server)
+        runs up to MAX_CATCH_UP times the steps per frame, so the network learns at the same pace
+        with fewer frames. Returns the frame and whether the run goes on."""
         with p.lock, pg.GATE():
             now = time.perf_counter()
-            late = (now - getattr(p, "last_tick", now)) / TICK_S
+            late = (now - p.last_tick) / TICK_S
             p.last_tick = now
             p.step(p.settings.steps_per_frame * min(pg.MAX_CATCH_UP, max(1, round(late))))
-            on = not p.finished
-            if p.finished:
+            return frame(p, p.layer_shown or layer_value), not p.finished
+
+    async def play_loop(p, layer_value, request: gr.Request = None):
+        """While this student plays: a frame every TICK_S (fewer when the gate is busy), on one
+        stream. Pause, Reset, a preset or another Play end it (``p.play_id`` moves on)."""
+        lang = lang_of(request)
+        yield gr.skip(), gr.skip(), gr.skip()       # a stream that ends unheard must not blank its outputs
+        if p is None or not p.playing:
+            return
+        me, started, loop = p.play_id, time.perf_counter(), asyncio.get_running_loop()
+        while p.playing and p.play_id == me and time.perf_counter() - started < PLAY_LIMIT_S:
+            due = p.last_tick + TICK_S
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            if not (p.playing and p.play_id == me):
+                return
+            shown, going = await loop.run_in_executor(PLAY_THREADS, tick, p, layer_value)
+            if not going:
+                p.playing = False
                 gr.Warning(tr(lang, "playground.finished", n=pg.MAX_RUN_STEPS))
-            return frame(p, layer_value), p, *(playing(on, lang) if not on else (gr.skip(), gr.skip())), shown_code(p)
+                yield shown, playing(False, lang), shown_code(p)
+                return
+            yield shown, gr.skip(), shown_code(p)
+        if p.play_id == me and p.playing:            # the time limit: stop, and say so on the button
+            p.playing = False
+            yield gr.skip(), playing(False, lang), gr.skip()
 
     @with_controls
     def toggle(p, layer_value, values, lang):
         p = p or current(None, values, lang)
         with p.lock, pg.GATE():
             p = current(p, values, lang)
-            p.playing = not getattr(p, "playing", False) and not p.finished
+            p.playing = not p.playing and not p.finished
+            p.play_id += 1
             p.last_tick = time.perf_counter()
             if p.playing:
                 p.step()
-            return frame(p, layer_value), p, *playing(p.playing, lang), shown_code(p)
+            return frame(p, layer_value), p, playing(p.playing, lang), shown_code(p)
 
     @with_controls
     def step_once(p, layer_value, values, lang):
@@ -476,7 +503,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
             p = current(p, values, lang)
             p.playing = False
             p.step()
-            return frame(p, layer_value), p, *playing(False, lang), shown_code(p)
+            return frame(p, layer_value), p, playing(False, lang), shown_code(p)
 
     @with_controls
     def do_reset(p, layer_value, values, lang):
@@ -484,7 +511,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
         with p.lock, pg.GATE():
             p.reset(settings_from(values, p.settings, lang))
             p.playing = False
-            return frame(p, layer_value), p, *playing(False, lang), shown_code(p)
+            return frame(p, layer_value), p, playing(False, lang), shown_code(p)
 
     @with_controls
     def apply(p, layer_value, values, lang):
@@ -492,7 +519,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
         p = p or current(None, values, lang)
         with p.lock, pg.GATE():
             p = current(p, values, lang)
-            return frame(p, layer_value), p, gr.skip(), gr.skip(), shown_code(p)
+            return frame(p, layer_value), p, gr.skip(), shown_code(p)
 
     @with_controls
     def new_points(p, layer_value, values, lang):
@@ -500,14 +527,14 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
         with p.lock, pg.GATE():
             s = settings_from(values, p.settings, lang)
             p.update(replace(s, data_seed=random.randint(0, pg.MAX_SEED)))
-            return frame(p, layer_value), p, gr.skip(), gr.skip(), shown_code(p)
+            return frame(p, layer_value), p, gr.skip(), shown_code(p)
 
     def load_settings(p, s: pg.Settings, layer_value, lang: str):
         p = p or pg.Playground(s)
         with p.lock, pg.GATE():
             p.reset(s)
             p.playing = False
-            return [*control_values(s, lang), frame(p, layer_value), p, *playing(False, lang), shown_code(p)]
+            return [*control_values(s, lang), frame(p, layer_value), p, playing(False, lang), shown_code(p)]
 
     def preset(name):
         def load(p, layer_value, request: gr.Request = None):
@@ -525,8 +552,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
     # net), so its endpoints stay off the API page ("undocumented"), which lists what a script can use.
     quiet = dict(show_progress="hidden", api_visibility="undocumented", **play_args)
     inputs = [state, layer, *controls]
-    timer.tick(tick, [state, layer], outputs, api_name="playground_tick", **quiet)
-    play.click(toggle, inputs, outputs, api_name="playground_play", **quiet)
+    # The stream of a playing student holds no concurrency slot (it mostly sleeps); the gate and
+    # PLAY_THREADS bound its work.
+    stream = dict(show_progress="hidden", api_visibility="undocumented", concurrency_limit=None,
+                  concurrency_id="playground-stream")
+    play.click(toggle, inputs, outputs, api_name="playground_play", **quiet).success(
+        play_loop, [state, layer], [view, play, code], api_name="playground_stream", **stream)
     step.click(step_once, inputs, outputs, api_name="playground_step", **quiet)
     reset.click(do_reset, inputs, outputs, api_name="playground_reset", **quiet)
     regenerate.click(new_points, inputs, outputs, api_name="playground_new_points", **quiet)
@@ -559,34 +590,44 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
                   concurrency_id="playground-gif", api_visibility="undocumented")
 
     # -- the race
-    race_outputs = [race_view, race_state, race_timer, race_play]
+    race_outputs = [race_view, race_state, race_play]
 
-    def play_label(on: bool, lang: str) -> gr.Button:
-        return gr.Button(value=tr(lang, "playground.pause" if on else "playground.play"))
-
-    def race_tick(r, request: gr.Request = None):
-        lang = lang_of(request)
-        if r is None:
-            return None, r, gr.Timer(active=False), play_label(False, lang)
+    def race_tick(r: pg.Race) -> tuple[dict, bool]:
         with r.lock, pg.GATE():
             r.step(8)
-            if r.finished:
+            return r.frame(), not r.finished
+
+    async def race_loop(r, request: gr.Request = None):
+        """While the race plays: a frame every TICK_S on one stream (as ``play_loop``)."""
+        lang = lang_of(request)
+        yield gr.skip(), gr.skip()                  # (see play_loop)
+        if r is None or not r.playing:
+            return
+        me, started, loop = r.play_id, time.perf_counter(), asyncio.get_running_loop()
+        while r.playing and r.play_id == me and time.perf_counter() - started < PLAY_LIMIT_S:
+            await asyncio.sleep(TICK_S)
+            if not (r.playing and r.play_id == me):
+                return
+            shown, going = await loop.run_in_executor(PLAY_THREADS, race_tick, r)
+            if not going:
                 r.playing = False
-                return r.frame(), r, gr.Timer(active=False), play_label(False, lang)
-            return r.frame(), r, gr.skip(), gr.skip()
+                yield shown, playing(False, lang)
+                return
+            yield shown, gr.skip()
 
     def race_toggle(r, request: gr.Request = None):
         r = r if r is not None and not r.finished else pg.Race()
         with r.lock, pg.GATE():
-            r.playing = not getattr(r, "playing", False)
+            r.playing = not r.playing
+            r.play_id += 1
             if r.playing:
                 r.step(8)
-            return r.frame(), r, gr.Timer(active=r.playing), play_label(r.playing, lang_of(request))
+            return r.frame(), r, playing(r.playing, lang_of(request))
 
     def new_race(play_now: bool, lang: str):
         r = pg.Race()
         r.playing = play_now
-        return r.frame(), r, gr.Timer(active=play_now), play_label(play_now, lang)
+        return r.frame(), r, playing(play_now, lang)
 
     def race_restart(r, request: gr.Request = None):
         return new_race(False, lang_of(request))
@@ -594,9 +635,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
     def race_start(r, request: gr.Request = None):
         return new_race(True, lang_of(request))
 
-    race_timer.tick(race_tick, race_state, race_outputs, api_name="playground_race_tick", **quiet)
-    race_play.click(race_toggle, race_state, race_outputs, api_name="playground_race_play", **quiet)
+    def then_race(event, api_name):
+        event.success(race_loop, race_state, [race_view, race_play], api_name=api_name, **stream)
+
+    then_race(race_play.click(race_toggle, race_state, race_outputs, api_name="playground_race_play", **quiet),
+              "playground_race_stream")
     race_reset.click(race_restart, race_state, race_outputs, api_name="playground_race_reset", **quiet)
-    preset_race.click(lambda: gr.Accordion(open=True), None, race_box, queue=False, api_name=False).then(
-        race_start, race_state, race_outputs, api_name=False, **quiet)
+    then_race(preset_race.click(lambda: gr.Accordion(open=True), None, race_box, queue=False, api_name=False).then(
+        race_start, race_state, race_outputs, api_name=False, **quiet), False)
     return {}
