@@ -113,12 +113,15 @@ def shown_answer(page) -> dict[str, float]:
         "ms => Object.fromEntries(ms.map(m => [m.getAttribute('aria-label'), m.value]))")
 
 
-def test_the_live_webcam_answers_every_second_until_stopped(page, own_model):
+def test_the_live_webcam_answers_every_second_until_stopped(page, own_model, monkeypatch):
     """The camera is Chromium's synthetic one (CHROMIUM_ARGS): a moving test pattern, so each
-    frame the stream sends gives slightly different probabilities."""
+    frame the stream sends gives slightly different probabilities. Then the live test's time limit
+    (made short here) holds although the page goes on sending frames."""
     import time
 
     from playwright.sync_api import expect
+
+    from cnnlab.ui import own
     frames = []
     page.on("request", lambda r: frames.append(r.url) if "/gradio_api/stream/" in r.url else None)
     open_tab(page, "Own classes")
@@ -153,3 +156,14 @@ def test_the_live_webcam_answers_every_second_until_stopped(page, own_model):
     page.wait_for_timeout(3_500)
     assert shown_answer(page) == settled, "the answer still changes after Stop"
     assert len(frames) == sent, frames[sent:]
+
+    monkeypatch.setattr(own, "LIVE_LIMIT_S", 3)                # a forgotten camera, two minutes in
+    record.click()
+    expect(verdict).to_contain_text("The live test has stopped", timeout=60_000)
+    expect(page.locator("#own-probs meter")).to_have_count(0)
+    sent = len(frames)
+    page.wait_for_timeout(3_500)                              # Gradio restarts the stream: frames go on coming
+    assert len(frames) > sent and page.locator("#own-probs meter").count() == 0
+    expect(verdict).to_contain_text("The live test has stopped")
+    record.click()
+    expect(record).to_have_text("Record")
