@@ -146,3 +146,19 @@ def test_one_student_flooding_is_slowed_down_and_the_others_are_not(own_app, flo
     assert status(teacher)["tulip"]["pictures"] == RATE_BURST + 1
     for c in (teacher, flooder, other):
         c.close()
+
+
+def test_the_live_test_stops_after_its_limit_and_starts_afresh_after_a_pause():
+    from cnnlab.ui.own import LIVE_EVERY_S, LIVE_GAP_S, LIVE_LIMIT_S, live_clock
+    t, (clock, allowed) = 1000.0, live_clock(None, 1000.0)
+    while t + LIVE_EVERY_S - 1000.0 <= LIVE_LIMIT_S:          # a frame every second up to the limit
+        assert allowed
+        t += LIVE_EVERY_S
+        clock, allowed = live_clock(clock, t)
+    clock, allowed = live_clock(clock, t + LIVE_EVERY_S)       # past it, frames still coming: refused
+    assert not allowed
+    clock, allowed = live_clock(clock, t + 2 * LIVE_EVERY_S)
+    assert not allowed
+    clock, allowed = live_clock(clock, t + 2 * LIVE_EVERY_S + LIVE_GAP_S + 0.5)   # Stop, then Record
+    assert allowed and clock[0] == clock[1]
+

@@ -88,3 +88,82 @@ def test_on_a_phone_a_student_adds_a_picture_and_the_count_grows(page, empty_sto
                                                                                         timeout=15_000)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the tab is {width} px wide on a 390 px phone"
+
+
+@pytest.fixture()
+def own_model(app_server, empty_store, idle_job, flowers_root):
+    """daisy and sunflower, six photos each, trained as the shared run (what the teacher's Train
+    button starts; the test above trains through the page) and the model the tab answers with."""
+    from cnnlab.ownmodel import OwnRun, default_config
+    space = space_for(app_server[0].ctx.config.runs_dir)
+    space.model_path.unlink(missing_ok=True)                    # no model left by an earlier test
+    for name in ("daisy", "sunflower"):
+        cls = empty_store.create(name)
+        empty_store.add(cls.id, flowers(flowers_root, name, 6))
+    idle_job.start_own(OwnRun(empty_store, space.cache, default_config(epochs=20)))
+    assert idle_job.wait(600)
+    loaded = space.model()
+    assert loaded is not None and set(loaded.classes) == {"daisy", "sunflower"}, idle_job.state().status
+    return loaded
+
+
+def shown_answer(page) -> dict[str, float]:
+    """The probabilities the page shows, full precision (the Label's bars), by class name."""
+    return page.locator("#own-probs meter").evaluate_all(
+        "ms => Object.fromEntries(ms.map(m => [m.getAttribute('aria-label'), m.value]))")
+
+
+def test_the_live_webcam_answers_every_second_until_stopped(page, own_model, monkeypatch):
+    """The camera is Chromium's synthetic one (CHROMIUM_ARGS): a moving test pattern, so each
+    frame the stream sends gives slightly different probabilities. Then the live test's time limit
+    (made short here) holds although the page goes on sending frames."""
+    import time
+
+    from playwright.sync_api import expect
+
+    from cnnlab.ui import own
+    frames = []
+    page.on("request", lambda r: frames.append(r.url) if "/gradio_api/stream/" in r.url else None)
+    open_tab(page, "Own classes")
+    live, verdict = page.locator("#own-live"), page.locator("#own-verdict [data-testid=markdown]")
+    expect(verdict).to_contain_text("Show it something", timeout=15_000)
+    live.get_by_text("Click to Access Webcam").click()
+    video = live.locator("video")
+    expect(video).to_be_visible(timeout=15_000)
+    page.wait_for_function("v => v.readyState >= 2 && v.videoWidth > 0", arg=video.element_handle(), timeout=15_000)
+    record = live.locator("button[aria-label='capture photo']")
+    expect(record).to_have_text("Record")
+    record.click()
+    expect(record).to_have_text("Stop")
+    expect(page.locator("#own-probs meter")).to_have_count(2, timeout=60_000)
+    first = shown_answer(page)
+    assert set(first) == {"daisy", "sunflower"} and abs(sum(first.values()) - 1) < 1e-3, first
+    expect(verdict).to_contain_text(max(first, key=first.get))
+    expect(verdict).not_to_contain_text("Show it something")
+    deadline = time.monotonic() + 60                          # a later frame: a new answer (LIVE_EVERY_S apart)
+    while shown_answer(page) == first:
+        assert time.monotonic() < deadline, f"the live answer stayed {first} for 60 s; frames sent: {len(frames)}"
+        page.wait_for_timeout(250)
+    later = shown_answer(page)
+    expect(verdict).to_contain_text(max(later, key=later.get))
+    assert len([u for u in frames if not u.endswith("/close")]) >= 2, frames
+
+    record.click()                                            # Stop: the stream closes, the answers stop
+    expect(record).to_have_text("Record")
+    assert any(u.endswith("/close") for u in frames), frames
+    page.wait_for_timeout(2_500)                              # a frame already on its way may still land
+    settled, sent = shown_answer(page), len(frames)
+    page.wait_for_timeout(3_500)
+    assert shown_answer(page) == settled, "the answer still changes after Stop"
+    assert len(frames) == sent, frames[sent:]
+
+    monkeypatch.setattr(own, "LIVE_LIMIT_S", 3)                # a forgotten camera, two minutes in
+    record.click()
+    expect(verdict).to_contain_text("The live test has stopped", timeout=60_000)
+    expect(page.locator("#own-probs meter")).to_have_count(0)
+    sent = len(frames)
+    page.wait_for_timeout(3_500)                              # Gradio restarts the stream: frames go on coming
+    assert len(frames) > sent and page.locator("#own-probs meter").count() == 0
+    expect(verdict).to_contain_text("The live test has stopped")
+    record.click()
+    expect(record).to_have_text("Record")

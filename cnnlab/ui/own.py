@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -53,6 +54,7 @@ THUMBS = 8                # newest pictures shown per class
 THUMB_SIDE = 64           # pixels
 LIVE_EVERY_S = 1.0        # a live webcam frame classified this often (~0.1 s of CPU each)
 LIVE_LIMIT_S = 120        # a live stream stops after this long (a forgotten phone does not stream all lesson)
+LIVE_GAP_S = 2.5          # no live frame for this long: the viewer pressed Stop; the next frame starts afresh
 REFRESH_S = 2.0           # the projector's counts refresh this often (only when something changed)
 
 ACC_SERIES = "validation accuracy"    # the job's name for the curve (shown in the reader's language)
@@ -113,6 +115,14 @@ def verdict(probs: dict[str, float], lang: str = DEFAULT) -> str:
         return tr(lang, "own.sure", top=top, p=p1, second=second, p2=p2)
     return tr(lang, "own.unsure", top=top, p=p1, second=second, p2=p2,
               known=say(lang, joined(list(probs), "own.join_names")))
+
+
+def live_clock(clock: tuple[float, float] | None, now: float) -> tuple[tuple[float, float], bool]:
+    """This viewer's live stream as (started, last frame) after a frame at ``now``, and whether the
+    frame may still be classified. Gradio's ``time_limit`` only ends the server's stream event: a
+    webcam still recording starts a new one a second later, so the limit is kept here, per viewer."""
+    started = now if clock is None or now - clock[1] > LIVE_GAP_S else clock[0]
+    return (started, now), now - started <= LIVE_LIMIT_S
 
 
 def report_text(report: AddReport, name: str, lang: str = DEFAULT, head: Text | None = None, named: int = 5) -> str:
@@ -515,6 +525,13 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         result = answer(loaded, picture.image)
         return verdict(result.probs, lang), result.probs
 
+    def own_live(photo=None, clock=None, request: gr.Request = None):
+        """A live webcam frame: classified like a photo, for LIVE_LIMIT_S of streaming at a time."""
+        clock, allowed = live_clock(clock, time.monotonic())
+        if not allowed:
+            return tr(lang_of(request), "own.live_limit", minutes=LIVE_LIMIT_S // 60), None, clock
+        return *own_test(photo, request), clock
+
     def own_export_model(teacher_key: str | None = None, request: gr.Request = None):
         """The model trained on the own classes as a cnnlab checkpoint (.pt)."""
         lang = lang_of(request)
@@ -582,9 +599,10 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     test_in.change(own_test, test_in, [test_md, test_probs], api_name="own_test",
                    api_description="Classify a picture with the model trained on the own classes.",
                    concurrency_limit=2, concurrency_id="own-test", show_progress="minimal", preprocess=False)
-    live.stream(own_test, live, [test_md, test_probs], api_name=False, stream_every=LIVE_EVERY_S,
-                time_limit=LIVE_LIMIT_S, concurrency_limit=2, concurrency_id="own-test", preprocess=False,
-                show_progress="hidden")
+    live_since = gr.State(None)
+    live.stream(own_live, [live, live_since], [test_md, test_probs, live_since], api_name=False,
+                stream_every=LIVE_EVERY_S, time_limit=LIVE_LIMIT_S, concurrency_limit=2, concurrency_id="own-test",
+                preprocess=False, show_progress="hidden")
     export_model_btn.click(own_export_model, key, downloads, api_name="own_export_model",
                            api_description="Download the model trained on the own classes (.pt).", **teacher_ev
                            ).success(lambda: gr.Column(visible=True), None, download_box, api_name=False, queue=False)
