@@ -70,6 +70,27 @@ def own_url(tmp_path_factory, flowers_root):
     demo.close()
 
 
+def test_an_app_of_one_tab_sends_its_title_in_the_readers_language(tmp_path, flowers_root):
+    """The page's load event that names the tabs (cnnlab.ui.tabs) also works with a single tab:
+    it used to fail on every page load of such an app."""
+    import httpx
+
+    import app
+    from cnnlab.config import AppConfig
+    demo = app.build_demo(AppConfig(data_dir=str(flowers_root), runs_dir=str(tmp_path), tabs="own"))
+    fn = next(i for i, f in demo.fns.items() if getattr(f.fn, "__name__", "") == "titles")
+    kwargs = app.launch_kwargs(AppConfig(data_dir=str(flowers_root), runs_dir=str(tmp_path), tabs="own"))
+    kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
+    _, url, _ = demo.launch(**kwargs)
+    try:
+        r = httpx.post(f"{url}gradio_api/run/predict", headers=ZH, timeout=30,
+                       json={"data": [], "fn_index": fn, "session_hash": "one-tab"})
+        assert r.status_code == 200, r.text
+        assert r.json()["data"][0]["label"] == "自定义类别"
+    finally:
+        demo.close()
+
+
 def photos(root, name, n):
     return [handle_file(str(p)) for p in sorted((root / "flowers5" / "train" / name).glob("*.jpg"))[:n]]
 

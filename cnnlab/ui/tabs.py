@@ -64,7 +64,9 @@ def build_tabs(ctx: AppContext, demo: gr.Blocks, tabs: list[Tab]) -> dict:
         """Tab titles in the reader's language, from the server: Gradio's tab bar keeps the titles
         it first drew, so a language chosen with the header's switch would not reach them."""
         lang = lang_of(request)
-        return [gr.Tab(label=tr(lang, t.title)) for t in tabs]
+        shown = [gr.Tab(label=tr(lang, t.title)) for t in tabs]
+        return shown if len(shown) > 1 else shown[0]      # one output: Gradio wants the value itself
 
-    demo.load(titles, None, made, api_name=False, queue=False, show_progress="hidden")
+    if made:
+        demo.load(titles, None, made, api_name=False, queue=False, show_progress="hidden")
     return offered
