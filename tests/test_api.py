@@ -82,6 +82,7 @@ def valid_calls(tmp_path: Path) -> dict:
         "/own_stop": ({}, None),
         "/own_test": (dict(photo=handle_file(str(PHOTO))), None),
         "/own_export_model": ({}, r"Train the model first"),
+        "/own_export_onnx": ({}, r"Train the model first"),
         "/own_export_data": ({}, None),
         "/own_clear_pictures": (dict(sure=True), None),
         "/own_delete": (dict(class_id="c1"), r"no longer exists"),
