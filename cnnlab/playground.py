@@ -45,10 +45,10 @@ TRAIN_RATIO_RANGE = (0.1, 1.0)           # 1.0: every point trains, as in the co
 CLASSES_RANGE = (2, 4)                   # Gaussian clouds and spiral arms
 REG_RATE_RANGE = (0.0, 10.0)
 MAX_SEED = 2**31 - 1
-CPU_SHARE = 0.35                         # all students' playground work together: at most this
+CPU_SHARE = 0.30                         # all students' playground work together: at most this
                                          # share of one core (``GATE``); the Draw tab keeps the rest
-EVENT_CPU_S = 0.004                      # Gradio's own CPU per frame sent on a stream (JSON, SSE), counted
-                                         # against CPU_SHARE too (bench/playground_load.py measures it)
+EVENT_CPU_S = 0.012                      # the server's own CPU per frame sent on a stream (JSON, SSE),
+                                         # counted against CPU_SHARE too (bench/playground_load.py: ~14 ms)
 MAX_CATCH_UP = 4                         # a late frame runs up to 4x its steps (same learning speed)
 
 LIMITS = {
