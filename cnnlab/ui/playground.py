@@ -4,15 +4,16 @@ The course's first lessons as one-click presets (fit a curve, separate two cloud
 optimizers) beside TensorFlow Playground's data sets and settings. Each student's network lives in
 their own ``gr.State`` (cnnlab.playground.Playground: a few kB). Play starts one streaming event
 per student (an async generator, ``play_loop``): every ``TICK_S`` it runs ``steps per frame`` steps
-(<= 25 and <= 50 ms; up to 8x that when a frame comes late, so a busy server shows fewer frames,
+(<= 25 and <= 50 ms; up to 4x that when a frame comes late, so a busy server shows fewer frames,
 not slower learning) and yields one frame: a 40x40 PNG of the decision boundary, the points as 4
 bytes each and the curves, 3-8 kB of JSON that ``PlayView``'s script draws on a <canvas> (no
-matplotlib, no image files). A frame sent on a running stream costs the server about 3 ms, a
-separate request per frame (a ``gr.Timer`` tick, as this tab first did) about 20 ms: with thirty
-students playing, that difference is the Draw tab's speed. Each control's own event applies a
+matplotlib, no image files). A frame on a running stream costs the server far less than a request
+per frame (a ``gr.Timer`` tick, as this tab first did): with thirty students playing, that
+difference is the Draw tab's speed (bench/playground_load.py). Each control's own event applies a
 change between steps. All students' playground work passes one gate (cnnlab.playground.GATE: one
-at a time, at most 25% of one core) on two threads of its own (``PLAY_THREADS``), so thirty
-students playing cannot starve the Draw tab.
+at a time, at most 30% of one core, the server's cost of each frame included) on two threads of
+its own (``PLAY_THREADS``), so thirty students playing cannot starve the Draw tab. Closing the
+page ends its stream (Gradio cancels a session's events when its page goes).
 
 Every word of the tab is in cnnlab/i18n (section "playground"; the picture's own words in
 "playground.view", all languages in ``PlayView``'s ``texts`` prop, the script picks the reader's).
