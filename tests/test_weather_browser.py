@@ -78,7 +78,7 @@ def test_stop_ends_a_long_run_and_train_comes_back(page, idle_job):
     expect(status).to_contain_text("/2000 · step", timeout=60_000)
     expect(page.locator("#weather-train")).to_be_disabled()
     page.locator("#weather-stop").click(timeout=60_000)          # (a busy test machine draws slowly)
-    expect(status).to_contain_text("Stopped after", timeout=90_000)    # (a busy machine starves the worker)
+    expect(status).to_contain_text("Stopped after", timeout=180_000)   # (a busy machine starves the worker)
     expect(status).to_contain_text("same as yesterday")
     expect(page.locator("#weather-train")).to_be_enabled()
     expect(page.locator("#weather-stop")).to_be_disabled()
