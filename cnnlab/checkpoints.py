@@ -67,11 +67,25 @@ def make_payload(model: nn.Module, model_name: str, dataset: str, config: dict |
         "model": model_name, "dataset": dataset, "classes": list(spec.classes),
         "mean": list(spec.mean), "std": list(spec.std), "input_size": spec.size,
         "channels": spec.channels, "finetune": finetune,
-        "state_dict": {k: v.detach().cpu().clone() for k, v in trainable_state_dict(model).items()},
+        "state_dict": _copy_state(trainable_state_dict(model)),
         "config": dict(config or {}), "metrics": dict(metrics or {}),
         "temperature": float(temperature),        # logits / T: confidence that means what it says
         **({"layers": [dict(layer) for layer in model.layers]} if model_name == BUILT else {}),
     }
+
+
+def _copy_state(state: dict) -> dict:
+    """A CPU copy of a state dict in which tensors that shared memory still share it, so the file
+    stores them once (a TransferNet's ``features`` is its ``backbone``: cloning each key on its own
+    wrote the fine-tuned backbone twice)."""
+    copies: dict = {}
+    out = {}
+    for k, v in state.items():
+        key = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), tuple(v.stride()), v.dtype)
+        if key not in copies:
+            copies[key] = v.detach().cpu().clone()
+        out[k] = copies[key]
+    return out
 
 
 def save(path: str | Path, model: nn.Module, model_name: str, dataset: str,
