@@ -3,6 +3,7 @@
     python -m cnnlab train --dataset mnist --model cnn --epochs 3
     python -m cnnlab evaluate checkpoints/mnist-cnn.pt
     python -m cnnlab calibrate checkpoints/*.pt   # the temperature each checkpoint's confidence needs
+    python -m cnnlab novelty checkpoints/flowers5-transfer.pt   # "that is no flower at all"
     python -m cnnlab train --dry-run            # one or two batches, for CI
     python -m cnnlab train --tensorboard runs/tb   # then: tensorboard --logdir runs/tb
 """
@@ -104,12 +105,14 @@ def cmd_train(args) -> int:
 
 def _evaluate(path: Path, data_dir, download: bool) -> int:
     from . import checkpoints, datasets
+    from .inference import AsAnswered
     from .metrics import summarize
     from .training import pick_device, test_model
 
     loaded = checkpoints.load(path)
     test = datasets.load(loaded.dataset, "test", data_dir, download)
-    r = test_model(loaded.model.to(pick_device()), test)
+    model = AsAnswered(loaded) if loaded.mirror else loaded.model      # as the Photo tab answers
+    r = test_model(model.to(pick_device()), test)
     metrics = summarize(test.labels, r["predictions"], loaded.classes, r["loss"])
     checkpoints.write_metrics(path, metrics)
     _report(path, metrics)
@@ -141,6 +144,16 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_novelty(args) -> int:
+    from .novelty import fit_checkpoint
+    for path in args.checkpoints:
+        out = fit_checkpoint(Path(path), args.data_dir)
+        print(f"{path}: novelty fitted on {out['fitted_on']} training images, limit set on "
+              f"{out['limit_set_on']} ({out['limit_set_on_split']}); {out['unfamiliar_share']:.1%} of "
+              f"{out['reported_on']} other images of its classes count as unfamiliar")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -168,6 +181,11 @@ def main(argv=None) -> int:
                          help="fit and store the temperature that makes a checkpoint's confidence honest")
     cal.add_argument("checkpoints", nargs="+")
     cal.set_defaults(func=cmd_calibrate)
+
+    nov = sub.add_parser("novelty", parents=[common],
+                         help="fit and store how far from its training images an input may lie")
+    nov.add_argument("checkpoints", nargs="+")
+    nov.set_defaults(func=cmd_novelty)
 
     args = parser.parse_args(argv)
     from .checkpoints import CheckpointError

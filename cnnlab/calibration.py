@@ -162,17 +162,23 @@ def calibrate_checkpoint(path, root=None, flip: bool = False) -> dict:
     loaded = checkpoints.load(path)
     model = loaded.model.to(pick_device())
     fit_on, report_on, how = splits_for(loaded, root)
-    out = calibrate(model, fit_on, report_on, flip=flip)
+    out = calibrate(model, fit_on, report_on, flip=flip or loaded.mirror)
     out["fitted_on_split"] = how
+    update_checkpoint(path, temperature=float(out["temperature"]), metrics={"calibration": out})
+    return out
+
+
+def update_checkpoint(path, metrics: dict, **fields) -> None:
+    """Store ``fields`` and add ``metrics`` to a checkpoint (and its metrics JSON) whose weights
+    stay as they are."""
+    from . import checkpoints
     payload = checkpoints.read_payload(path)
-    payload["temperature"] = float(out["temperature"])
-    metrics = {**payload["metrics"], "calibration": out}
-    payload["metrics"] = metrics
+    payload.update(fields)
+    payload["metrics"] = {**payload["metrics"], **metrics}
     before = file_digest(path)
     checkpoints.save_payload(path, payload)
-    checkpoints.metrics_path(path).write_text(__import__("json").dumps(metrics, indent=2) + "\n")
+    checkpoints.metrics_path(path).write_text(__import__("json").dumps(payload["metrics"], indent=2) + "\n")
     _keep_map(path, before)
-    return out
 
 
 def file_digest(path) -> str:

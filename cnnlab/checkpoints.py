@@ -23,6 +23,7 @@ from . import builder, datasets
 from .builder import BUILT
 from .i18n import Text
 from .models import build_model, get_model_info, trainable_state_dict
+from .novelty import Novelty
 
 FORMAT = "cnnlab-checkpoint"
 FORMAT_VERSION = 1
@@ -52,6 +53,8 @@ class Loaded:
     metrics: dict
     path: str = ""
     temperature: float = 1.0      # divide the logits by this before the softmax (cnnlab.calibration)
+    mirror: bool = False          # answer with the average of the photo and its mirror image
+    novelty: Novelty | None = None    # how far from the training images an input is (cnnlab.novelty)
 
     @property
     def spec(self) -> datasets.DatasetSpec:
@@ -145,6 +148,13 @@ def read_payload(source: str | Path | bytes) -> dict:
     t = payload.get("temperature", 1.0)
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.01 <= t <= 100:
         raise CheckpointError(Text("checkpoints.bad_temperature", name=name))
+    if not isinstance(payload.get("mirror", False), bool):
+        raise CheckpointError(Text("checkpoints.damaged", name=name, what="mirror"))
+    if "novelty" in payload:
+        try:
+            Novelty.from_payload(payload["novelty"])
+        except ValueError as err:
+            raise CheckpointError(Text("checkpoints.bad_part", name=name, what="novelty")) from err
     if payload["format_version"] > FORMAT_VERSION:
         raise CheckpointError(Text("checkpoints.newer", name=name, version=payload["format_version"]))
     return payload
@@ -181,10 +191,22 @@ def from_payload(payload: dict, path: str = "") -> Loaded:
         detail = " ".join(str(err).split())[:240]               # PyTorch lists the keys on later lines
         raise CheckpointError(Text("checkpoints.mismatch", name=name, model=payload["model"], detail=detail)) from err
     model.eval()
+    novelty = Novelty.from_payload(payload["novelty"]) if "novelty" in payload else None
+    if novelty is not None and not _fits(novelty, model, payload):
+        raise CheckpointError(Text("checkpoints.bad_part", name=name, what="novelty"))
     return Loaded(model, payload["model"], payload["dataset"], tuple(payload["classes"]),
                   tuple(payload["mean"]), tuple(payload["std"]), int(payload["input_size"]),
                   int(payload["channels"]), dict(payload["config"]), dict(payload["metrics"]), str(path),
-                  float(payload.get("temperature", 1.0)))
+                  float(payload.get("temperature", 1.0)), payload.get("mirror", False), novelty)
+
+
+def _fits(novelty: Novelty, model: nn.Module, payload: dict) -> bool:
+    """Whether the stored novelty model measures this network's features (their length)."""
+    if not hasattr(model, "embed"):
+        return False
+    x = torch.zeros(1, int(payload["channels"]), int(payload["input_size"]), int(payload["input_size"]))
+    with torch.inference_mode():
+        return model.embed(x).shape[1:] == novelty.mean.shape
 
 
 def load(path: str | Path) -> Loaded:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 from . import saliency
 from .preprocess import Prepared, prepare_for
@@ -22,6 +23,41 @@ class Answer:
     confidence: float
     prepared: Prepared             # what the model saw and where it came from
     saliency: np.ndarray | None = None    # (H, W) in [0, 1] over the seen image
+    strangeness: float | None = None      # distance from the training images / its limit (cnnlab.novelty)
+
+    @property
+    def unfamiliar(self) -> bool:
+        """The input lies farther from every training class than almost all real ones do."""
+        return self.strangeness is not None and self.strangeness > 1.0
+
+
+def scores(loaded, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(logits, strangeness or None) for a batch, the way the app answers: averaged with the mirror
+    images when the checkpoint asks for it (``mirror``), and measured against the training images'
+    features when it carries a novelty model. One pass through the network for both."""
+    model = loaded.model
+    if not (loaded.mirror or loaded.novelty is not None):
+        return model(x), None
+    n = len(x)
+    features = model.embed(torch.cat([x, x.flip(-1)]) if loaded.mirror else x)
+    logits = model.head(features)
+    if loaded.mirror:
+        logits = (logits[:n] + logits[n:]) / 2
+    strangeness = loaded.novelty.strangeness(features[:n]) if loaded.novelty is not None else None
+    return logits, strangeness
+
+
+class AsAnswered(nn.Module):
+    """A checkpoint's network as ``scores`` uses it (mirror averaging included), for code that
+    wants a module: evaluating the shipped figure, exporting."""
+
+    def __init__(self, loaded):
+        super().__init__()
+        self.net = loaded.model
+        self._loaded = [loaded]                       # not a submodule
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return scores(self._loaded[0], x)[0]
 
 
 def answer(loaded, source, with_saliency: bool = False) -> Answer | None:
@@ -30,8 +66,9 @@ def answer(loaded, source, with_saliency: bool = False) -> Answer | None:
     if prepared is None:
         return None
     with torch.inference_mode():      # the checkpoint's temperature: confidence that means what it says
-        probs = torch.softmax(loaded.model(prepared.tensor) / getattr(loaded, "temperature", 1.0), dim=1)[0]
+        logits, strangeness = scores(loaded, prepared.tensor)
+        probs = torch.softmax(logits / loaded.temperature, dim=1)[0]
     k = int(probs.argmax())
     sal = saliency.saliency_map(loaded.model, prepared.tensor, k) if with_saliency else None
     return Answer({c: float(p) for c, p in zip(loaded.classes, probs)}, loaded.classes[k], k,
-                  float(probs[k]), prepared, sal)
+                  float(probs[k]), prepared, sal, None if strangeness is None else float(strangeness[0]))

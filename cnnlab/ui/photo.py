@@ -152,7 +152,10 @@ def classify_photo(zoo, value, task: str, model_key: str | None, show_saliency: 
         return tr(lang, "photo.hint"), None, None, gr.update(value=None, visible=bool(show_saliency)), cache
     loaded = pick_model(zoo, task, model_key, lang)
     result = answer(loaded, photo.image, with_saliency=bool(show_saliency))
-    _, text = verdict(result, task, scene_problem(photo.image, lang) if task == "Clothing" else None, lang)
+    problem = scene_problem(photo.image, lang) if task == "Clothing" else None
+    if problem is None and result.unfamiliar:
+        problem = tr(lang, "photo.unfamiliar")
+    _, text = verdict(result, task, problem, lang)
     seen = result.prepared.seen
     seen = enlarge(seen) if seen.ndim == 2 else seen
     # Heat over a grey copy of the photo: orange stays visible on an orange flower or a red shoe.

@@ -1,0 +1,102 @@
+"""Out-of-distribution honesty (issue 19): a photo that shows none of the model's classes is
+called unfamiliar, and the novelty model is stored in the checkpoint as safely as the weights."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cnnlab import checkpoints, datasets, inference, novelty
+from cnnlab.checkpoints import CheckpointError
+from cnnlab.models import build_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def clusters(n: int, seed: int, shift: float = 0.0, d: int = 100, classes: int = 4):
+    """Points of ``classes`` Gaussian clusters in ``d`` dimensions (``shift``: moved away)."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(classes, d, generator=torch.Generator().manual_seed(0)) * 3
+    labels = torch.arange(n) % classes
+    return centres[labels] + torch.randn(n, d, generator=g) + shift, labels
+
+
+def test_points_of_the_training_classes_are_familiar_and_others_are_not():
+    x, y = clusters(2000, 1)
+    held, _ = clusters(400, 2)
+    model = novelty.fit(x, y, held, k=32)
+    familiar = (model.strangeness(clusters(1000, 3)[0]) <= 1).float().mean()
+    assert 0.93 <= familiar <= 0.995, "about the chosen quantile of new points of the classes pass"
+    assert (model.strangeness(clusters(500, 4, shift=4.0)[0]) > 1).all(), "points far away are unfamiliar"
+    assert (model.strangeness(torch.randn(500, 100) * 3) > 1).float().mean() > 0.9
+
+
+def test_payload_round_trip_and_refusals():
+    x, y = clusters(500, 1)
+    model = novelty.fit(x, y, clusters(100, 2)[0], k=16)
+    again = novelty.Novelty.from_payload(model.to_payload())
+    probe = clusters(20, 5)[0]
+    assert torch.allclose(again.distance(probe), model.distance(probe))
+    bad = model.to_payload() | {"precision": torch.zeros(3, 3)}
+    with pytest.raises(ValueError):
+        novelty.Novelty.from_payload(bad)
+    with pytest.raises(ValueError):
+        novelty.Novelty.from_payload(model.to_payload() | {"limit": torch.tensor(float("nan"))})
+    with pytest.raises(ValueError):
+        novelty.Novelty.from_payload({"mean": "no"})
+
+
+@pytest.fixture()
+def mlp_checkpoint(tmp_path):
+    spec = datasets.get_spec("mnist")
+    torch.manual_seed(0)
+    model = build_model("mlp", spec).eval()
+    path = checkpoints.save(tmp_path / "m.pt", model, "mlp", "mnist")
+    with torch.no_grad():
+        features = model.embed(torch.randn(200, 1, 28, 28))
+    return path, novelty.fit(features, torch.arange(200) % 10, features[:50], k=8)
+
+
+def test_checkpoint_carries_novelty_and_answers_report_it(mlp_checkpoint):
+    path, model = mlp_checkpoint
+    payload = checkpoints.read_payload(path)
+    payload["novelty"] = model.to_payload()
+    checkpoints.save_payload(path, payload)
+    loaded = checkpoints.load(path)
+    assert loaded.novelty is not None
+    x = torch.randn(3, 1, 28, 28)
+    with torch.no_grad():
+        logits, strangeness = inference.scores(loaded, x)
+        assert torch.allclose(logits, loaded.model(x), atol=1e-6), "the same answer, one pass"
+    assert strangeness.shape == (3,) and (strangeness > 0).all()
+
+
+@pytest.mark.parametrize("damage", ["shapes", "wrong length", "not a dict", "mirror"])
+def test_a_damaged_novelty_or_mirror_field_is_refused(mlp_checkpoint, damage):
+    path, model = mlp_checkpoint
+    payload = checkpoints.read_payload(path)
+    if damage == "shapes":
+        payload["novelty"] = model.to_payload() | {"centres": torch.zeros(10, 3)}
+    elif damage == "wrong length":                     # fitted on another network's features
+        x, y = clusters(300, 1, d=64)
+        payload["novelty"] = novelty.fit(x, y, x[:50], k=8).to_payload()
+    elif damage == "not a dict":
+        payload["novelty"] = [1, 2]
+    else:
+        payload["mirror"] = "yes"
+    checkpoints.save_payload(path, payload)
+    with pytest.raises(CheckpointError, match="damaged"):
+        checkpoints.load(path)
+
+
+def test_mirror_averages_the_photo_and_its_mirror_image(mlp_checkpoint):
+    path, _ = mlp_checkpoint
+    payload = checkpoints.read_payload(path)
+    payload["mirror"] = True
+    checkpoints.save_payload(path, payload)
+    loaded = checkpoints.load(path)
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        logits, strangeness = inference.scores(loaded, x)
+        expected = (loaded.model(x) + loaded.model(x.flip(-1))) / 2
+        assert torch.allclose(logits, expected, atol=1e-6) and strangeness is None
+        assert torch.allclose(inference.AsAnswered(loaded)(x), expected, atol=1e-6)
