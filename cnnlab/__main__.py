@@ -137,7 +137,7 @@ def cmd_evaluate(args) -> int:
 def cmd_calibrate(args) -> int:
     from .calibration import calibrate_checkpoint
     for path in args.checkpoints:
-        out = calibrate_checkpoint(Path(path), args.data_dir)
+        out = calibrate_checkpoint(Path(path), args.data_dir, mirror=args.mirror)
         print(f"{path}: temperature {out['temperature']:.3f} fitted on {out['fitted_on']} images "
               f"({out['fitted_on_split']}); expected calibration error (15 bins) on {out['reported_on']} "
               f"other images: {out['ece_before']:.2%} before, {out['ece_after']:.2%} after")
@@ -180,6 +180,8 @@ def main(argv=None) -> int:
     cal = sub.add_parser("calibrate", parents=[common],
                          help="fit and store the temperature that makes a checkpoint's confidence honest")
     cal.add_argument("checkpoints", nargs="+")
+    cal.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
+                     help="answer photos with their mirror image averaged in (then run `evaluate` again)")
     cal.set_defaults(func=cmd_calibrate)
 
     nov = sub.add_parser("novelty", parents=[common],

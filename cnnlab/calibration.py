@@ -155,55 +155,19 @@ def splits_for(loaded, root=None) -> tuple[datasets.TensorData, datasets.TensorD
     return fit_on, report_on, "half of the test split (reported on the other half)"
 
 
-def calibrate_checkpoint(path, root=None, flip: bool = False) -> dict:
+def calibrate_checkpoint(path, root=None, flip: bool = False, mirror: bool | None = None) -> dict:
     """Fit and store a checkpoint's temperature (see ``splits_for``); returns what was measured."""
     from . import checkpoints
     from .training import pick_device
+    if mirror is not None:                     # from now on it answers with the mirror image averaged in
+        checkpoints.update(path, mirror=bool(mirror))
     loaded = checkpoints.load(path)
     model = loaded.model.to(pick_device())
     fit_on, report_on, how = splits_for(loaded, root)
     out = calibrate(model, fit_on, report_on, flip=flip or loaded.mirror)
     out["fitted_on_split"] = how
-    update_checkpoint(path, temperature=float(out["temperature"]), metrics={"calibration": out})
+    checkpoints.update(path, {"calibration": out}, temperature=float(out["temperature"]))
     return out
-
-
-def update_checkpoint(path, metrics: dict, **fields) -> None:
-    """Store ``fields`` and add ``metrics`` to a checkpoint (and its metrics JSON) whose weights
-    stay as they are."""
-    from . import checkpoints
-    payload = checkpoints.read_payload(path)
-    payload.update(fields)
-    payload["metrics"] = {**payload["metrics"], **metrics}
-    before = file_digest(path)
-    checkpoints.save_payload(path, payload)
-    checkpoints.metrics_path(path).write_text(__import__("json").dumps(payload["metrics"], indent=2) + "\n")
-    _keep_map(path, before)
-
-
-def file_digest(path) -> str:
-    from .cache import file_digest as digest
-    return digest(path)
-
-
-def _keep_map(path, old_digest: str) -> None:
-    """The weights did not change, only the temperature: the shipped t-SNE map beside the
-    checkpoint (keyed by the file's digest) still belongs to it, so it follows the new digest."""
-    import numpy as np
-
-    from .maps import map_path
-    mp = map_path(path)
-    if not mp.is_file():
-        return
-    with np.load(mp, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    if str(arrays.get("checkpoint_digest", "")) != old_digest:
-        return
-    arrays["checkpoint_digest"] = np.str_(file_digest(path))
-    tmp = mp.with_name(f".{mp.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
-    tmp.replace(mp)
 
 
 # "Not sure": the calibrated top probability is below ``prob``, or the runner-up is within

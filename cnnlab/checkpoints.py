@@ -23,7 +23,7 @@ from . import builder, datasets
 from .builder import BUILT
 from .i18n import Text
 from .models import build_model, get_model_info, trainable_state_dict
-from .novelty import Novelty
+from .novelty import Novelty, features_for
 
 FORMAT = "cnnlab-checkpoint"
 FORMAT_VERSION = 1
@@ -201,12 +201,12 @@ def from_payload(payload: dict, path: str = "") -> Loaded:
 
 
 def _fits(novelty: Novelty, model: nn.Module, payload: dict) -> bool:
-    """Whether the stored novelty model measures this network's features (their length)."""
-    if not hasattr(model, "embed"):
+    """Whether the stored novelty model measures the features it will be given (their length)."""
+    if not hasattr(model, "embed") or (novelty.stock and payload["channels"] != 3):
         return False
     x = torch.zeros(1, int(payload["channels"]), int(payload["input_size"]), int(payload["input_size"]))
     with torch.inference_mode():
-        return model.embed(x).shape[1:] == novelty.mean.shape
+        return features_for(novelty, model, x).shape[1:] == novelty.mean.shape
 
 
 def load(path: str | Path) -> Loaded:
@@ -219,10 +219,22 @@ def metrics_path(checkpoint: str | Path) -> Path:
 
 
 def write_metrics(checkpoint: str | Path, metrics: dict) -> Path:
-    """The metrics JSON that sits next to a checkpoint, and the same numbers inside it."""
+    """Add ``metrics`` to a checkpoint and write the whole set to the metrics JSON beside it."""
+    return update(checkpoint, metrics)
+
+
+def update(checkpoint: str | Path, metrics: dict | None = None, **fields) -> Path:
+    """Store ``fields`` (a temperature, a novelty model, ...) and add ``metrics`` to a checkpoint
+    whose weights stay as they are; the metrics JSON beside it gets the whole set, and a t-SNE
+    map made for these weights (keyed by the file's digest) follows the new digest."""
+    from .cache import file_digest
+    from .maps import follow_checkpoint
     payload = read_payload(checkpoint)
-    payload["metrics"] = {**payload["metrics"], **metrics}
+    payload.update(fields)
+    payload["metrics"] = {**payload["metrics"], **(metrics or {})}
+    before = file_digest(checkpoint)
     save_payload(checkpoint, payload)
+    follow_checkpoint(checkpoint, before)
     out = metrics_path(checkpoint)
-    out.write_text(json.dumps(metrics, indent=2) + "\n")
+    out.write_text(json.dumps(payload["metrics"], indent=2) + "\n")
     return out

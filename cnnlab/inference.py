@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import saliency
+from . import novelty, saliency
 from .preprocess import Prepared, prepare_for
 
 
@@ -34,7 +34,8 @@ class Answer:
 def scores(loaded, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(logits, strangeness or None) for a batch, the way the app answers: averaged with the mirror
     images when the checkpoint asks for it (``mirror``), and measured against the training images'
-    features when it carries a novelty model. One pass through the network for both."""
+    features when it carries a novelty model (on the network's own features: one pass for both;
+    or on the stock backbone's: a second one)."""
     model = loaded.model
     if not (loaded.mirror or loaded.novelty is not None):
         return model(x), None
@@ -43,7 +44,10 @@ def scores(loaded, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     logits = model.head(features)
     if loaded.mirror:
         logits = (logits[:n] + logits[n:]) / 2
-    strangeness = loaded.novelty.strangeness(features[:n]) if loaded.novelty is not None else None
+    strangeness = None
+    if loaded.novelty is not None:
+        seen = novelty.features_for(loaded.novelty, model, x) if loaded.novelty.stock else features[:n]
+        strangeness = loaded.novelty.strangeness(seen)
     return logits, strangeness
 
 

@@ -343,3 +343,21 @@ class MapCache:
             urls = thumbnails(self.pictures_of(m), m.indices)
         self._thumbs.put(key, urls)
         return urls
+
+
+def follow_checkpoint(path, old_digest: str) -> None:
+    """The weights did not change (only a temperature, a novelty model, the metrics): the map
+    beside the checkpoint (keyed by the file's digest) still belongs to it, so it follows the new
+    digest."""
+    mp = map_path(path)
+    if not mp.is_file():
+        return
+    with np.load(mp, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    if str(arrays.get("checkpoint_digest", "")) != old_digest:
+        return
+    arrays["checkpoint_digest"] = np.str_(file_digest(path))
+    tmp = mp.with_name(f".{mp.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    tmp.replace(mp)

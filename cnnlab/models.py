@@ -6,6 +6,7 @@ photos scaled to [-1, 1].
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -279,6 +280,20 @@ def build_model(name: str, spec, finetune: str | bool = "head", pretrained: bool
     if info.inputs == "photo":
         kwargs.update(finetune=finetune, pretrained=pretrained)
     return info.build(**kwargs)
+
+
+_stock: list[TransferNet] = []
+_stock_lock = threading.Lock()
+
+
+def stock_backbone() -> TransferNet:
+    """One shared, frozen ImageNet EfficientNet-Lite0 (built on first use; inference only). Its
+    features stay the same whatever a fine-tune did: the own classes learn on them, and a photo
+    is judged "no flower at all" on them (a fine-tuned network forgets what is not a flower)."""
+    with _stock_lock:
+        if not _stock:
+            _stock.append(TransferNet(num_classes=2, finetune="head").eval())
+        return _stock[0]
 
 
 def trunk_frozen(model: nn.Module) -> bool:

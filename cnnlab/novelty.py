@@ -6,10 +6,16 @@ feature vector (the layer before the head) says more. Photos of the training cla
 small region of that space, and a temple lands far from all of them.
 
 The distance used is the Mahalanobis distance to the nearest class centre in the feature space
-(Lee et al., 2018), with one covariance shared by the classes. To keep the stored numbers small
-(and the covariance estimable from a few thousand photos), the features are first projected
-onto their ``K`` main directions (PCA). The limit is the distance that ``QUANTILE`` of held-out
-training images stay under: so by construction about 1 in 40 real flowers is called unfamiliar.
+(Lee et al., 2018), with one covariance shared by the classes. The features are scaled to length
+1 (their direction carries the meaning), then projected onto their ``K`` main directions (PCA),
+which keeps the stored numbers small and the covariance estimable from a few thousand photos.
+The limit is the distance that ``QUANTILE`` of held-out training images stay under: so by
+construction about 1 in 40 real flowers is called unfamiliar.
+
+Which features: a fine-tuned network's own features have learned to ignore whatever is not a
+flower, so a temple lands among the sunflowers there. For such a network (``stock``) the
+distance is measured on the stock ImageNet backbone's features (``models.stock_backbone``),
+which still tell a temple from a flower; measured with bench/trust.py, in the README.
 
 Everything is plain tensors stored in the checkpoint (``novelty``), fitted once by
 ``python -m cnnlab novelty CHECKPOINT``.
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-K = 64              # PCA directions kept
+K = 256             # PCA directions kept (64 and 128 let through half the temple crops)
 QUANTILE = 0.975    # the share of held-out training images that must count as familiar
 SHRINK = 0.1        # covariance shrinkage toward its diagonal: stable with few images a direction
 FIELDS = ("mean", "basis", "centres", "precision", "limit")
@@ -33,10 +39,11 @@ class Novelty:
     centres: torch.Tensor      # (C, K) each class's centre in those directions
     precision: torch.Tensor    # (K, K) inverse of the shared within-class covariance
     limit: torch.Tensor        # () the distance above which an input is unfamiliar
+    stock: bool = False        # measured on the stock backbone's features, not the model's own
 
     def distance(self, features: torch.Tensor) -> torch.Tensor:
         """(N,) squared Mahalanobis distance of each feature vector to its nearest class centre."""
-        z = (features.float() - self.mean) @ self.basis
+        z = (unit(features) - self.mean) @ self.basis
         diff = z[:, None, :] - self.centres[None]                        # (N, C, K)
         return torch.einsum("nck,kl,ncl->nc", diff, self.precision, diff).min(dim=1).values
 
@@ -45,14 +52,15 @@ class Novelty:
         return self.distance(features) / self.limit
 
     def to_payload(self) -> dict:
-        return {name: getattr(self, name).float().contiguous() for name in FIELDS}
+        return {name: getattr(self, name).float().contiguous() for name in FIELDS} | {"stock": self.stock}
 
     @classmethod
     def from_payload(cls, payload) -> Novelty:
         """From a checkpoint's ``novelty`` dict; ValueError when it does not fit together."""
-        if not isinstance(payload, dict) or any(not isinstance(payload.get(f), torch.Tensor) for f in FIELDS):
+        if not isinstance(payload, dict) or any(not isinstance(payload.get(f), torch.Tensor) for f in FIELDS) \
+                or not isinstance(payload.get("stock", False), bool):
             raise ValueError("novelty: missing or not tensors")
-        n = cls(*(payload[f].float() for f in FIELDS))
+        n = cls(*(payload[f].float() for f in FIELDS), stock=payload.get("stock", False))
         d, k = n.basis.shape if n.basis.dim() == 2 else (0, 0)
         ok = (n.mean.shape == (d,) and n.centres.dim() == 2 and n.centres.shape[1] == k
               and n.precision.shape == (k, k) and n.limit.dim() == 0 and float(n.limit) > 0
@@ -62,11 +70,15 @@ class Novelty:
         return n
 
 
+def unit(features: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(features.float(), dim=1)
+
+
 def fit(features: torch.Tensor, labels: torch.Tensor, held: torch.Tensor, k: int = K,
-        quantile: float = QUANTILE) -> Novelty:
+        quantile: float = QUANTILE, stock: bool = False) -> Novelty:
     """Fit on the training images' features and labels; ``held`` (features of images the fit
     never saw, of the same classes) sets the limit."""
-    x = features.double()
+    x = unit(features).double()
     mean = x.mean(0)
     _, _, v = torch.linalg.svd(x - mean, full_matrices=False)
     basis = v[:min(k, v.shape[0])].T                                      # (D, K)
@@ -77,9 +89,22 @@ def fit(features: torch.Tensor, labels: torch.Tensor, held: torch.Tensor, k: int
     cov = resid.T @ resid / max(len(resid) - len(classes), 1)
     cov = (1 - SHRINK) * cov + SHRINK * torch.diag(cov.diagonal())
     novelty = Novelty(mean.float(), basis.float(), centres.float(), torch.linalg.inv(cov).float(),
-                      torch.tensor(1.0))
+                      torch.tensor(1.0), stock)
     novelty.limit = torch.quantile(novelty.distance(held), quantile).float()
     return novelty
+
+
+def measures_stock(model) -> bool:
+    """Whether a model's novelty is measured on the stock backbone: a transfer network whose
+    backbone learned. (Where only its head learned, its own features are the stock ones.)"""
+    from .models import TransferNet
+    return isinstance(model, TransferNet) and model.finetune != "head"
+
+
+def features_for(novelty: Novelty, model, x: torch.Tensor) -> torch.Tensor:
+    """The features ``novelty`` measures for a batch: the stock backbone's or the model's own."""
+    from .models import stock_backbone
+    return (stock_backbone() if novelty.stock else model).embed(x)
 
 
 @torch.no_grad()
@@ -98,16 +123,21 @@ def fit_checkpoint(path, root=None) -> dict:
     from . import calibration, checkpoints, datasets
     from .training import calib_count, pick_device
     loaded = checkpoints.load(path)
-    model = loaded.model.to(pick_device())
+    stock = measures_stock(loaded.model)
+    if stock:
+        from .models import stock_backbone
+        model = stock_backbone()
+    else:
+        model = loaded.model.to(pick_device())
     limit_on, report_on, how = calibration.splits_for(loaded, root)
     train = datasets.load(loaded.dataset, "train", root)
     held_n = loaded.config.get("calib_size", 0) if isinstance(loaded.config.get("calib_size", 0), int) else 0
     if held_n:
         train = calibration.holdout(train, calib_count(held_n, len(train)), int(loaded.config.get("seed", 0)))[0]
-    novelty = fit(features_of(model, train), train.labels, features_of(model, limit_on))
+    novelty = fit(features_of(model, train), train.labels, features_of(model, limit_on), stock=stock)
     flagged = float((novelty.strangeness(features_of(model, report_on)) > 1).float().mean())
-    out = {"k": novelty.basis.shape[1], "quantile": QUANTILE, "fitted_on": len(train),
+    out = {"k": novelty.basis.shape[1], "stock_features": stock, "quantile": QUANTILE, "fitted_on": len(train),
            "limit_set_on": len(limit_on), "limit_set_on_split": how, "reported_on": len(report_on),
            "unfamiliar_share": round(flagged, 4)}
-    calibration.update_checkpoint(path, novelty=novelty.to_payload(), metrics={"novelty": out})
+    checkpoints.update(path, {"novelty": out}, novelty=novelty.to_payload())
     return out

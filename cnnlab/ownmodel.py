@@ -32,7 +32,7 @@ from . import checkpoints, datasets, training
 from .config import LIMITS, TrainConfig, check
 from .i18n import Text
 from .metrics import summarize
-from .models import TransferNet
+from .models import TransferNet, stock_backbone
 from .owndata import MIN_PICTURES, RATE_BURST, RATE_PER_S, PictureStore, RateLimit, joined, open_picture
 from .runstate import Grid, most_confident_mistakes
 from .threads import configure_training_thread
@@ -56,17 +56,10 @@ MODEL_FILE = "model.pt"       # the own classes' latest model, in the store's fo
 
 # --------------------------------------------------------------------------- the backbone
 class Backbone:
-    """One shared, frozen EfficientNet-Lite0 trunk (built on first use). Thread-safe: inference only."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._net: TransferNet | None = None
+    """The shared, frozen EfficientNet-Lite0 (``models.stock_backbone``) reading pictures."""
 
     def net(self) -> TransferNet:
-        with self._lock:
-            if self._net is None:
-                self._net = TransferNet(num_classes=2, finetune="head").eval()
-            return self._net
+        return stock_backbone()
 
     @torch.inference_mode()
     def features(self, images: list) -> np.ndarray:

@@ -110,7 +110,8 @@ def train_flowers(recipe: FlowersRecipe, out: str, root=None, log=print) -> dict
     learner = FlowerLearner(model, optimizer, scheduler, recipe, generator)
     config = TrainConfig(dataset="flowers5", model="transfer", optimizer="adam", lr=recipe.lr,
                          batch_size=recipe.batch_size, epochs=recipe.epochs, augment=True,
-                         weight_decay=recipe.weight_decay, finetune="all", seed=recipe.seed)
+                         weight_decay=recipe.weight_decay, finetune="all", seed=recipe.seed,
+                         calib_size=recipe.holdout)     # what was kept out: calibrate/novelty read it
     start = time.perf_counter()
     history = []
     for epoch in range(recipe.epochs):

@@ -98,8 +98,9 @@ def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path, model, saved, m
 def test_overwrite_and_metrics_json(saved):
     path = checkpoints.write_metrics(saved, {"test_accuracy": 0.5, "test_images": 10})
     assert path.name == "mnist-cnn.metrics.json"
-    assert json.loads(path.read_text()) == {"test_accuracy": 0.5, "test_images": 10}
-    assert checkpoints.load(saved).metrics == {"test_accuracy": 0.5, "test_images": 10, "steps": 7}
+    whole = {"test_accuracy": 0.5, "test_images": 10, "steps": 7}
+    assert checkpoints.load(saved).metrics == whole
+    assert json.loads(path.read_text()) == whole, "the JSON beside it says what the checkpoint holds"
     assert sorted(p.name for p in saved.parent.iterdir()) == ["mnist-cnn.metrics.json", "mnist-cnn.pt"]
 
 
