@@ -28,85 +28,105 @@ os.environ.setdefault("CNNLAB_DATA", str(ROOT.parent / "shared" / "data"))
 import torch  # noqa: E402
 import trustdata  # noqa: E402
 
-from cnnlab import calibration, checkpoints, datasets  # noqa: E402
+from cnnlab import calibration, checkpoints, datasets, inference  # noqa: E402
 from cnnlab.preprocess import prepare_for  # noqa: E402
 
 
-def logits_of(loaded, sources, batch: int = 64) -> torch.Tensor:
-    """Logits for inputs as the app receives them (canvas images or photos), through the app's
-    own preprocessing."""
-    xs = [prepare_for(loaded, s).tensor for s in sources]
-    out = []
+def answers(loaded, xs: list[torch.Tensor], batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, unfamiliar) for prepared inputs as the app answers them (``inference.scores``:
+    mirror averaging, and which inputs the checkpoint's novelty model calls unfamiliar)."""
+    logits, strange = [], []
     with torch.inference_mode():
         for i in range(0, len(xs), batch):
-            out.append(loaded.model(torch.cat(xs[i:i + batch])).float())
-    return torch.cat(out)
+            lg, s = inference.scores(loaded, torch.cat(xs[i:i + batch]))
+            logits.append(lg.float())
+            strange.append(s > 1 if s is not None else torch.zeros(len(lg), dtype=torch.bool))
+    return torch.cat(logits), torch.cat(strange)
 
 
-def share_unsure(logits: torch.Tensor, t: float, kind: str, **rule) -> float:
+def sources_answers(loaded, sources) -> tuple[torch.Tensor, torch.Tensor]:
+    """``answers`` for inputs as the app receives them (canvas images or photos), through the
+    app's own preprocessing."""
+    return answers(loaded, [prepare_for(loaded, s).tensor for s in sources])
+
+
+def split_answers(loaded, data: datasets.TensorData) -> tuple[torch.Tensor, torch.Tensor]:
+    """``answers`` for a data split's images."""
+    return answers(loaded, [datasets.normalize(data.images[i:i + 1], data.spec) for i in range(len(data))])
+
+
+def unsure(logits: torch.Tensor, strange: torch.Tensor | None, t: float, kind: str, **rule) -> torch.Tensor:
+    """Which answers are "not sure": the app's rule on the calibrated probabilities, or an input
+    the novelty model calls unfamiliar (``strange``; None: the probabilities alone)."""
     probs = calibration.probabilities(logits, t)
-    return sum(not calibration.is_sure(p.tolist(), kind, **rule) for p in probs) / max(len(probs), 1)
+    out = torch.tensor([not calibration.is_sure(p.tolist(), kind, **rule) for p in probs], dtype=torch.bool)
+    return out | strange if strange is not None else out
 
 
 def report(path: Path, sweep: bool, flip: bool = False) -> None:
     loaded = checkpoints.load(path)
     t = loaded.temperature
     kind = loaded.spec.kind
-    print(f"\n== {path.name}: {loaded.model_name} on {loaded.dataset}, temperature {t:.3f}")
+    print(f"\n== {path.name}: {loaded.model_name} on {loaded.dataset}, temperature {t:.3f}"
+          f"{', mirror averaging' if loaded.mirror else ''}{', novelty model' if loaded.novelty else ''}")
+    test = datasets.load(loaded.dataset, "test")
     fit_on, report_on, how = calibration.splits_for(loaded)
-    logits = calibration.collect_logits(loaded.model, report_on, batch_size=64)
+    logits = calibration.collect_logits(loaded.model, report_on, batch_size=64, flip=loaded.mirror)
     labels = report_on.labels
+    whole = len(labels) == len(test)
     for name, temp in (("before (T = 1)", 1.0), (f"after (T = {t:.3f})", t)):
         r = calibration.reliability(calibration.probabilities(logits, temp), labels)
         nll = torch.nn.functional.cross_entropy(logits / temp, labels).item()
         print(f"  ECE {name:>18s}: {r['ece']:.2%}  NLL {nll:.4f}  mean confidence "
               f"{r['mean_confidence']:.2%}  accuracy {r['accuracy_all']:.2%}  ({len(labels)} images: "
-              f"{'the whole test split' if len(labels) == len(datasets.load(loaded.dataset, 'test')) else how})")
+              f"{'the whole test split' if whole else how})")
     if kind == "clothing":
         return
     if flip and kind == "photo":
-        test = datasets.load(loaded.dataset, "test")
         for mirrored in (False, True):
             lg = calibration.collect_logits(loaded.model, test, batch_size=32, flip=mirrored)
             acc = (lg.argmax(1) == test.labels).float().mean().item()
             print(f"  test accuracy {'with flip TTA' if mirrored else 'one view':>14s}: {acc:.2%}")
-    test_logits = logits if len(labels) == len(datasets.load(loaded.dataset, "test")) else \
-        calibration.collect_logits(loaded.model, datasets.load(loaded.dataset, "test"), batch_size=64)
-    rows = {"test split": (test_logits, datasets.load(loaded.dataset, "test").labels)}
+    rows = {"test split": (*split_answers(loaded, test), test.labels)}
     if kind == "digits":
         fonts, strokes = trustdata.font_digits(), trustdata.stroke_digits()
         for name, items in (("font digits", fonts), ("pen-stroke digits", strokes)):
-            lg = logits_of(loaded, [im for im, _ in items])
+            lg, strange = sources_answers(loaded, [im for im, _ in items])
             y = torch.tensor([d for _, d in items])
             acc = (lg.argmax(1) == y).float().mean().item()
             print(f"  {name:>18s}: accuracy {acc:.2%} on {len(y)} drawings "
                   f"(ECE after {calibration.ece(calibration.probabilities(lg, t), y):.2%})")
-            rows[name] = (lg, y)
+            rows[name] = (lg, strange, y)
         others = trustdata.non_digits()
     else:
         others = trustdata.non_flowers()
-    rows["not a " + ("digit" if kind == "digits" else "flower")] = (logits_of(loaded, [im for im, _ in others]), None)
-    print(f"  answered 'not sure' (rule: {calibration.rule_text(kind)}):")
-    for name, (lg, y) in rows.items():
+    odd_name = "not a " + ("digit" if kind == "digits" else "flower")
+    rows[odd_name] = (*sources_answers(loaded, [im for im, _ in others]), None)
+    novelty = " or the input is unlike the training images" if loaded.novelty is not None else ""
+    print(f"  answered 'not sure' (rule: {calibration.rule_text(kind)}{novelty}):")
+    for name, (lg, strange, y) in rows.items():
         right = ""
+        no = unsure(lg, strange, t, kind)
         if y is not None:
-            probs = calibration.probabilities(lg, t)
-            sure = torch.tensor([calibration.is_sure(p.tolist(), kind) for p in probs])
-            ok = probs.argmax(1) == y
-            right = (f"; right: {ok[sure].float().mean().item():.1%} of the sure answers, "
-                     f"{ok[~sure].float().mean().item() if (~sure).any() else float('nan'):.1%} of the unsure")
-        print(f"  {name:>18s}: {share_unsure(lg, t, kind):6.1%} of {len(lg)}{right}")
-    odd = rows["not a " + ("digit" if kind == "digits" else "flower")][0]
+            ok = lg.argmax(1) == y
+            right = (f"; right: {ok[~no].float().mean().item():.1%} of the sure answers, "
+                     f"{ok[no].float().mean().item() if no.any() else float('nan'):.1%} of the unsure")
+        alone = "" if loaded.novelty is None else \
+            f" (probabilities alone {unsure(lg, None, t, kind).float().mean().item():.1%})"
+        print(f"  {name:>18s}: {no.float().mean().item():6.1%} of {len(lg)}{alone}{right}")
+    lg, strange, _ = rows[odd_name]
+    no = unsure(lg, strange, t, kind)
     groups: dict[str, list[int]] = {}
     for i, (_, what) in enumerate(others):
         groups.setdefault(what.split(" ")[0] if what.startswith("letter") else what, []).append(i)
-    print("  " + ", ".join(f"{what} {share_unsure(odd[idx], t, kind):.0%} of {len(idx)}"
+    print("  " + ", ".join(f"{what} {no[idx].float().mean().item():.0%} of {len(idx)}"
                            for what, idx in groups.items()))
     if sweep:
-        print("  sweep of the top-probability threshold (calibrated): share 'not sure'")
+        print("  sweep of the top-probability threshold (calibrated, probabilities alone): share 'not sure'")
         print("  " + " ".join(f"{name:>18s}" for name in ["threshold", *rows]))
         for p in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99):
-            cells = [share_unsure(lg, t, kind, prob=p, margin=0.0, spread=1.0) for lg, _ in rows.values()]
+            cells = [unsure(lg, None, t, kind, prob=p, margin=0.0, spread=1.0).float().mean().item()
+                     for lg, _, _ in rows.values()]
             print("  " + " ".join(f"{c:>18.1%}" for c in [p, *cells]))
 
 

@@ -100,3 +100,30 @@ def test_mirror_averages_the_photo_and_its_mirror_image(mlp_checkpoint):
         expected = (loaded.model(x) + loaded.model(x.flip(-1))) / 2
         assert torch.allclose(logits, expected, atol=1e-6) and strangeness is None
         assert torch.allclose(inference.AsAnswered(loaded)(x), expected, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_the_shipped_flower_model_knows_a_temple_is_no_flower(flowers_root):
+    """Real photos, the shipped checkpoint: flowers of the test split are familiar, the temple
+    (whole and cropped), noise and a shop photo of a sneaker are not."""
+    from pathlib import Path
+
+    import numpy as np
+    import sklearn
+    from PIL import Image
+
+    from cnnlab.preprocess import prepare_for
+    loaded = checkpoints.load(Path(__file__).resolve().parents[1] / "checkpoints" / "flowers5-transfer.pt")
+    assert loaded.novelty is not None and loaded.novelty.stock, "measured on the stock ImageNet features"
+    test = datasets.load("flowers5", "test", flowers_root)
+    pick = torch.arange(0, len(test), 20)                     # 44 photos of every class
+    with torch.no_grad():
+        _, strangeness = inference.scores(loaded, datasets.normalize(test.images[pick], test.spec))
+    assert (strangeness <= 1).float().mean() >= 0.9
+    temple = Image.open(Path(sklearn.__file__).parent / "datasets" / "images" / "china.jpg").convert("RGB")
+    odd = [temple, temple.crop((100, 50, 400, 350)), temple.crop((0, 0, 200, 200)),
+           Image.fromarray(np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)),
+           Image.open(Path(__file__).resolve().parents[1] / "demo" / "fashion-sneaker.jpg").convert("RGB")]
+    with torch.no_grad():
+        _, strangeness = inference.scores(loaded, torch.cat([prepare_for(loaded, im).tensor for im in odd]))
+    assert (strangeness > 1).all(), strangeness

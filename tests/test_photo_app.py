@@ -112,6 +112,16 @@ def test_a_scene_that_is_not_clothing_gets_not_sure(client):
     assert "I'm not sure - this doesn't look like the clothes I was trained on" in verdict
 
 
+def test_a_photo_with_no_flower_gets_not_sure_however_sure_the_numbers_look(client, flowers_root):
+    """Issue 19: the temple used to get "sunflower 91%". The flower model now also asks whether
+    the photo looks like any flower photo it learned from (cnnlab.novelty)."""
+    verdict, _, _, _ = classify(client, sklearn_photo("china.jpg"), task="Flower")
+    assert "I'm not sure" in verdict and "unlike every photo of my classes" in verdict, verdict
+    verdict, label, _, _ = classify(client, sorted((flowers_root / "flowers5" / "test" / "sunflower")
+                                                   .glob("*.jpg"))[0], task="Flower")
+    assert "unlike every photo" not in verdict, "a real flower is familiar"
+
+
 def test_a_photo_of_nothing_gets_not_sure(client, tmp_path):
     p = tmp_path / "wall.jpg"
     noise = np.random.default_rng(1).normal(0, 3, (480, 640, 1))
