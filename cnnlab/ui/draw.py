@@ -96,7 +96,7 @@ def predict_digit(zoo: ModelZoo, sketch, model_key: str | None, show_saliency: b
     heat = heat_html(sketch, result, lang) if show_saliency else heat_off_html(lang)
     record = {"seen": result.prepared.seen, "pred": result.top_index,
               "probs": list(result.probs.values()), "model": key}
-    sure = calibration.is_sure(result.probs.values(), "digits")
+    sure = calibration.is_sure(result.probs.values(), "digits") and not result.unfamiliar
     return (answer_html(result.top, result.confidence, sure, lang), result.probs,
             seen_html(result.prepared.seen, lang), heat, record)
 
