@@ -2,8 +2,12 @@
 called unfamiliar, and the novelty model is stored in the checkpoint as safely as the weights."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageDraw
 
 from cnnlab import checkpoints, datasets, inference, novelty
 from cnnlab.checkpoints import CheckpointError
@@ -106,11 +110,7 @@ def test_mirror_averages_the_photo_and_its_mirror_image(mlp_checkpoint):
 def test_the_shipped_flower_model_knows_a_temple_is_no_flower(flowers_root):
     """Real photos, the shipped checkpoint: flowers of the test split are familiar, the temple
     (whole and cropped), noise and a shop photo of a sneaker are not."""
-    from pathlib import Path
-
-    import numpy as np
     import sklearn
-    from PIL import Image
 
     from cnnlab.preprocess import prepare_for
     loaded = checkpoints.load(Path(__file__).resolve().parents[1] / "checkpoints" / "flowers5-transfer.pt")
@@ -127,3 +127,33 @@ def test_the_shipped_flower_model_knows_a_temple_is_no_flower(flowers_root):
     with torch.no_grad():
         _, strangeness = inference.scores(loaded, torch.cat([prepare_for(loaded, im).tensor for im in odd]))
     assert (strangeness > 1).all(), strangeness
+
+
+def scribble(seed: int) -> Image.Image:
+    """A student's scribble on the 280x280 canvas: a random walk of pen strokes, no digit."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("L", (280, 280), 255)
+    pen = ImageDraw.Draw(image)
+    p = rng.uniform(60, 220, 2)
+    for _ in range(int(rng.integers(15, 30))):
+        q = np.clip(p + rng.normal(0, 45, 2), 20, 260)
+        pen.line([tuple(p), tuple(q)], fill=0, width=int(rng.integers(12, 26)), joint="curve")
+        p = q
+    return image
+
+
+def test_the_draw_tab_is_unsure_about_scribbles_and_sure_about_digits(data_root):
+    """The shipped digit CNN through the Draw tab's own handler: most scribbles get "not sure",
+    digits drawn with a pen (tests/handwriting.py) do not."""
+    from handwriting import DIGITS, render
+
+    from cnnlab.ui import draw
+    from cnnlab.zoo import ModelZoo
+    zoo = ModelZoo(Path(__file__).resolve().parents[1] / "checkpoints")
+    assert zoo.get("mnist-cnn").novelty is not None
+
+    def unsure(image) -> bool:
+        verdict = draw.predict_digit(zoo, np.asarray(image), "mnist-cnn", False)[0]
+        return "not sure" in verdict
+    assert sum(unsure(scribble(seed)) for seed in range(12)) >= 8
+    assert sum(unsure(render(DIGITS[d])) for d in range(10)) <= 1
