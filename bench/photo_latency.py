@@ -73,7 +73,7 @@ def main(argv=None) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; "
           f"saliency {'on' if args.saliency else 'off'}")
     for task, path in inputs.items():
-        model = photo.default_model(zoo, task)
+        model = zoo.default(photo.TASKS[task])
         if model is None:
             print(f"{task:9s} no model in {args.checkpoints}; skipped")
             continue
