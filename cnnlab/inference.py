@@ -53,7 +53,7 @@ def scores(loaded, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 class AsAnswered(nn.Module):
     """A checkpoint's network as ``scores`` uses it (mirror averaging included), for code that
-    wants a module: evaluating the shipped figure, exporting."""
+    wants a module: scoring a checkpoint the way the app answers."""
 
     def __init__(self, loaded):
         super().__init__()

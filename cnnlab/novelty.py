@@ -43,7 +43,7 @@ class Novelty:
 
     def distance(self, features: torch.Tensor) -> torch.Tensor:
         """(N,) squared Mahalanobis distance of each feature vector to its nearest class centre."""
-        z = (unit(features) - self.mean) @ self.basis
+        z = (unit(features).to(self.mean.device) - self.mean) @ self.basis
         diff = z[:, None, :] - self.centres[None]                        # (N, C, K)
         return torch.einsum("nck,kl,ncl->nc", diff, self.precision, diff).min(dim=1).values
 
@@ -103,8 +103,11 @@ def measures_stock(model) -> bool:
 
 def features_for(novelty: Novelty, model, x: torch.Tensor) -> torch.Tensor:
     """The features ``novelty`` measures for a batch: the stock backbone's or the model's own."""
+    if not novelty.stock:
+        return model.embed(x)
     from .models import stock_backbone
-    return (stock_backbone() if novelty.stock else model).embed(x)
+    stock = stock_backbone()                              # on the CPU, wherever the model runs
+    return stock.embed(x.to(next(stock.parameters()).device))
 
 
 @torch.no_grad()
