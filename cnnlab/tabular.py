@@ -392,6 +392,7 @@ class Run:
         self._order: torch.Tensor | None = None
         self._pos = 0
         self.diverged = False
+        self.stopped = False                   # set from any thread (Stop): the current chunk ends at its next step
 
     @property
     def capped(self) -> bool:
@@ -400,7 +401,7 @@ class Run:
 
     @property
     def done(self) -> bool:
-        return self.step >= self.total_steps or self.diverged
+        return self.step >= self.total_steps or self.diverged or self.stopped
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.settings.version == "nn":
@@ -443,7 +444,7 @@ class Run:
                 self._order = None
                 self.epoch += 1
                 self.history.append((float(self.epoch), *self.losses()))
-            elif self.done:                              # the run ends inside an epoch
+            elif self.done and not self.stopped:         # the run ends inside an epoch
                 self.history.append((self.step / self.steps_per_epoch, *self.losses()))
         return done
 

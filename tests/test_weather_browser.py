@@ -71,8 +71,8 @@ def test_on_a_phone_wide_screen_nothing_sticks_out_sideways(browser, app_server)
 
 
 def test_stop_ends_a_long_run_and_train_comes_back(page, idle_job):
-    # idle_job: a class run left going by an earlier test starves the weather worker (it runs at
-    # low priority on purpose), and Stop is only seen between its chunks.
+    # idle_job: a class run left going by an earlier test would starve the weather worker (it runs
+    # at low priority on purpose). Stop no longer waits for it, but the run has to get going first.
     start(page, 2000)
     status = page.locator("#weather-status")
     expect(status).to_contain_text("/2000 · step", timeout=60_000)

@@ -33,6 +33,7 @@ CHUNK_S = 0.15               # ... and the most seconds
 TRAIN_CONCURRENCY = 8        # runs in progress at once; the others wait in the queue
 LOSS_EVERY_S = 1.0           # the loss curve refreshes at most this often (a phone redraws every plot it gets)
 PLOT_EVERY_S = 3.0           # the dates plot, scatter and table at most this often
+STOP_POLL_S = 0.25          # how often a run waiting for its chunk looks whether Stop was pressed
 MAX_LOSS_POINTS = 400        # per series; longer curves are thinned
 BATCH_SIZES = [1, 8, 16, 32, 64, 128, 256, 1024]
 
@@ -263,7 +264,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
     with gr.Accordion(T("weather.rows_title"), open=False):
         gr.Dataframe(weather_rows(), interactive=False, elem_id="weather-rows", max_height=320)
     csv_path = gr.State(None)
-    stop_asked: set = set()          # sessions whose run should end at its next chunk (tiny; emptied as runs end)
+    running: dict = {}               # session -> its run in progress, so that Stop reaches it at once
 
     # ---- handlers
     def start(request: gr.Request = None):
@@ -361,17 +362,37 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
                                     y_title=tr(lang, "weather.scatter_y", unit=unit)),
             scores: score_table(table, None, lang),
         }
+        session = getattr(request, "session_hash", None) or id(run)
+        running[session] = run
+        try:
+            async for out in chunks(run, table, refs, ceiling, settings, unit, lang):
+                yield out
+        finally:
+            if running.get(session) is run:
+                running.pop(session)
+        # after Stop, the summary is not queued behind other students' chunks on the low-priority
+        # worker: it is tiny, and the run's own chunk ends at its next step
+        summary = await (asyncio.to_thread(run.summary) if run.stopped else
+                         asyncio.wrap_future(worker.submit(run.summary)))
+        how = (tr(lang, "weather.how_stopped") if run.stopped else tr(lang, "weather.how_diverged") if run.diverged else
+               tr(lang, "weather.how_capped", cap=tb.MAX_STEPS) if run.capped else tr(lang, "weather.how_finished"))
+        text = tr(lang, "weather.finished", how=how, epochs=run.step / run.steps_per_epoch, steps=run.step,
+                  seconds=time.perf_counter() - started, on=tr(lang, "weather.on_weather") if weather else "",
+                  mae=summary["test_mae"], rmse=summary["test_rmse"], unit=unit,
+                  verdict="" if run.diverged else verdict(table, summary["test_mae"], unit, lang))
+        yield {status: text, train_btn: gr.Button(interactive=True), stop_btn: gr.Button(interactive=False)}
+
+    async def chunks(run, table, refs, ceiling, settings, unit, lang):
+        """The run's chunks on the shared worker and the updates they bring, until it is done or
+        stopped (a Stop while a chunk still waits in the worker's queue ends the wait too)."""
         last_loss = last_plot = 0.0
         seen_epochs = 0
-        session = getattr(request, "session_hash", None) or id(run)
-        stop_asked.discard(session)
-        stopped = False
         while not run.done:
-            if session in stop_asked:                    # this student pressed Stop
-                stop_asked.discard(session)
-                stopped = True
-                break
-            await asyncio.wrap_future(worker.submit(run.advance, CHUNK_STEPS, CHUNK_S))
+            chunk = asyncio.wrap_future(worker.submit(run.advance, CHUNK_STEPS, CHUNK_S))
+            while not chunk.done() and not run.stopped:
+                await asyncio.wait([chunk], timeout=STOP_POLL_S)
+            if run.stopped:
+                return
             out = {}
             now = time.perf_counter()
             if len(run.history) > seen_epochs and (now - last_loss >= LOSS_EVERY_S or run.done):
@@ -381,6 +402,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
             if now - last_plot >= PLOT_EVERY_S or run.done:
                 last_plot = now
                 predicted = await asyncio.wrap_future(worker.submit(run.test_predictions))
+                if run.stopped:
+                    return
                 if np.isfinite(predicted).all():
                     out[dates_plot] = series_frame(table, predicted, lang)
                     out[scatter] = scatter_frame(table, predicted, lang)
@@ -390,14 +413,6 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
                                      mae=tb.mae(predicted, table.y_test), unit=unit)
             if out:
                 yield out
-        summary = await asyncio.wrap_future(worker.submit(run.summary))
-        how = (tr(lang, "weather.how_stopped") if stopped else tr(lang, "weather.how_diverged") if run.diverged else
-               tr(lang, "weather.how_capped", cap=tb.MAX_STEPS) if run.capped else tr(lang, "weather.how_finished"))
-        text = tr(lang, "weather.finished", how=how, epochs=run.step / run.steps_per_epoch, steps=run.step,
-                  seconds=time.perf_counter() - started, on=tr(lang, "weather.on_weather") if weather else "",
-                  mae=summary["test_mae"], rmse=summary["test_rmse"], unit=unit,
-                  verdict="" if run.diverged else verdict(table, summary["test_mae"], unit, lang))
-        yield {status: text, train_btn: gr.Button(interactive=True), stop_btn: gr.Button(interactive=False)}
 
     demo.load(start, None, [csv_limits, loss_plot, dates_plot, scatter, scores], api_name=False, queue=False)
     source.change(choose_source, source, csv_group, queue=False, api_name=False)
@@ -416,13 +431,15 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
                     show_progress="hidden", trigger_mode="once")
 
     def ask_stop(request: gr.Request):
-        """The run ends at its next chunk, with its results so far (a cancelled event would
-        leave the outputs marked as failed)."""
-        if request is not None and request.session_hash:
-            stop_asked.add(request.session_hash)
-        return tr(lang_of(request), "weather.stopping"), gr.Button(interactive=False)
+        """The run ends at its next step, and its stream says so with its results so far (a
+        cancelled event would leave the outputs marked as failed). Stop writes no status of its
+        own: its reply could reach the page after the run's last word and cover it."""
+        run = running.get(request.session_hash) if request is not None and request.session_hash else None
+        if run is not None:
+            run.stopped = True
+        return gr.Button(interactive=False)
 
-    stop_btn.click(ask_stop, None, [status, stop_btn], queue=False, api_name="weather_stop")
+    stop_btn.click(ask_stop, None, [stop_btn], queue=False, api_name="weather_stop")
     return {"weather_worker": worker}
 
 
