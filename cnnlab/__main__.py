@@ -105,14 +105,13 @@ def cmd_train(args) -> int:
 
 def _evaluate(path: Path, data_dir, download: bool) -> int:
     from . import checkpoints, datasets
-    from .inference import AsAnswered
+    from .inference import as_answered
     from .metrics import summarize
     from .training import pick_device, test_model
 
     loaded = checkpoints.load(path)
     test = datasets.load(loaded.dataset, "test", data_dir, download)
-    model = AsAnswered(loaded) if loaded.mirror else loaded.model      # as the Photo tab answers
-    r = test_model(model.to(pick_device()), test)
+    r = test_model(as_answered(loaded).to(pick_device()), test)
     metrics = summarize(test.labels, r["predictions"], loaded.classes, r["loss"])
     checkpoints.write_metrics(path, metrics)
     _report(path, metrics)

@@ -143,16 +143,27 @@ def splits_for(loaded, root=None) -> tuple[datasets.TensorData, datasets.TensorD
     checkpoint: the training images its run kept out (``calib_size`` in its config) and the whole
     test split; or, for a checkpoint trained on every training image, two seeded halves of the
     test split (fitted on one, reported on the other, never both)."""
-    from .training import calib_count
     test = datasets.load(loaded.dataset, "test", root)
-    config = loaded.config
-    held_n = config.get("calib_size", 0) if isinstance(config.get("calib_size", 0), int) else 0
-    if held_n:
-        full = datasets.load(loaded.dataset, "train", root)
-        n = calib_count(held_n, len(full))
-        return holdout(full, n, int(config.get("seed", 0)))[1], test, "training images kept out of training"
+    if _kept_out(loaded.config):
+        return training_split(loaded, root)[1], test, "training images kept out of training"
     fit_on, report_on = halves(test)
     return fit_on, report_on, "half of the test split (reported on the other half)"
+
+
+def _kept_out(config: dict) -> int:
+    n = config.get("calib_size", 0)
+    return n if isinstance(n, int) else 0
+
+
+def training_split(loaded, root=None) -> tuple[datasets.TensorData, datasets.TensorData | None]:
+    """(the training images a checkpoint's run learned from, those it kept out or None): the
+    seeded split ``calib_size`` in its config names."""
+    from .training import calib_count
+    full = datasets.load(loaded.dataset, "train", root)
+    n = _kept_out(loaded.config)
+    if not n:
+        return full, None
+    return holdout(full, calib_count(n, len(full)), int(loaded.config.get("seed", 0)))
 
 
 def calibrate_checkpoint(path, root=None, flip: bool = False, mirror: bool | None = None) -> dict:

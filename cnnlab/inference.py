@@ -31,13 +31,14 @@ class Answer:
         return self.strangeness is not None and self.strangeness > 1.0
 
 
-def scores(loaded, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+def scores(loaded, x: torch.Tensor, measure: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(logits, strangeness or None) for a batch, the way the app answers: averaged with the mirror
-    images when the checkpoint asks for it (``mirror``), and measured against the training images'
-    features when it carries a novelty model (on the network's own features: one pass for both;
-    or on the stock backbone's: a second one)."""
+    images when the checkpoint asks for it (``mirror``), and (``measure``) measured against the
+    training images' features when it carries a novelty model (on the network's own features:
+    one pass for both; or on the stock backbone's: a second one)."""
     model = loaded.model
-    if not (loaded.mirror or loaded.novelty is not None):
+    novel = loaded.novelty if measure else None
+    if not (loaded.mirror or novel is not None):
         return model(x), None
     n = len(x)
     features = model.embed(torch.cat([x, x.flip(-1)]) if loaded.mirror else x)
@@ -45,15 +46,15 @@ def scores(loaded, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     if loaded.mirror:
         logits = (logits[:n] + logits[n:]) / 2
     strangeness = None
-    if loaded.novelty is not None:
-        seen = novelty.features_for(loaded.novelty, model, x) if loaded.novelty.stock else features[:n]
-        strangeness = loaded.novelty.strangeness(seen)
+    if novel is not None:
+        seen = novelty.features_for(novel, model, x) if novel.stock else features[:n]
+        strangeness = novel.strangeness(seen)
     return logits, strangeness
 
 
 class AsAnswered(nn.Module):
-    """A checkpoint's network as ``scores`` uses it (mirror averaging included), for code that
-    wants a module: scoring a checkpoint the way the app answers."""
+    """A checkpoint's network as ``scores`` uses it (mirror averaging included, the novelty
+    measure left out), for code that wants a module: scoring a checkpoint the way the app answers."""
 
     def __init__(self, loaded):
         super().__init__()
@@ -61,7 +62,13 @@ class AsAnswered(nn.Module):
         self._loaded = [loaded]                       # not a submodule
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return scores(self._loaded[0], x)[0]
+        return scores(self._loaded[0], x, measure=False)[0]
+
+
+def as_answered(loaded) -> nn.Module:
+    """The module that scores ``loaded`` as the app answers: its own network unless it averages
+    in the mirror image (so a frozen trunk's cached features still serve the plain case)."""
+    return AsAnswered(loaded) if loaded.mirror else loaded.model
 
 
 def answer(loaded, source, with_saliency: bool = False) -> Answer | None:

@@ -123,8 +123,8 @@ def fit_checkpoint(path, root=None) -> dict:
     """Fit and store a checkpoint's novelty model: on the training images it learned from, with
     the limit set on images it never trained on (``calibration.splits_for``: those the run kept
     out, or half the test split); reports the share of the other images called unfamiliar."""
-    from . import calibration, checkpoints, datasets
-    from .training import calib_count, pick_device
+    from . import calibration, checkpoints
+    from .training import pick_device
     loaded = checkpoints.load(path)
     stock = measures_stock(loaded.model)
     if stock:
@@ -133,10 +133,7 @@ def fit_checkpoint(path, root=None) -> dict:
     else:
         model = loaded.model.to(pick_device())
     limit_on, report_on, how = calibration.splits_for(loaded, root)
-    train = datasets.load(loaded.dataset, "train", root)
-    held_n = loaded.config.get("calib_size", 0) if isinstance(loaded.config.get("calib_size", 0), int) else 0
-    if held_n:
-        train = calibration.holdout(train, calib_count(held_n, len(train)), int(loaded.config.get("seed", 0)))[0]
+    train, _ = calibration.training_split(loaded, root)
     novelty = fit(features_of(model, train), train.labels, features_of(model, limit_on), stock=stock)
     flagged = float((novelty.strangeness(features_of(model, report_on)) > 1).float().mean())
     out = {"k": novelty.basis.shape[1], "stock_features": stock, "quantile": QUANTILE, "fitted_on": len(train),

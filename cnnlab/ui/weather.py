@@ -33,7 +33,7 @@ CHUNK_S = 0.15               # ... and the most seconds
 TRAIN_CONCURRENCY = 8        # runs in progress at once; the others wait in the queue
 LOSS_EVERY_S = 1.0           # the loss curve refreshes at most this often (a phone redraws every plot it gets)
 PLOT_EVERY_S = 3.0           # the dates plot, scatter and table at most this often
-STOP_POLL_S = 0.25          # how often a run waiting for its chunk looks whether Stop was pressed
+STOP_POLL_S = 0.25           # how often a run waiting for its chunk looks whether Stop was pressed
 MAX_LOSS_POINTS = 400        # per series; longer curves are thinned
 BATCH_SIZES = [1, 8, 16, 32, 64, 128, 256, 1024]
 
