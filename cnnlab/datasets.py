@@ -76,8 +76,9 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in (
     DatasetSpec("mnist", "MNIST digits", MNIST_CLASSES, 1, 28, (0.1307,), (0.3081,), "digits", "MNIST"),
     DatasetSpec("fashion", "Fashion-MNIST clothing", FASHION_CLASSES, 1, 28, (0.2860,), (0.3530,),
                 "clothing", "FashionMNIST"),
+    # users still pick it as "flowers5"; the photos are the real-resolution originals
     DatasetSpec("flowers5", "Flowers (5 classes)", FLOWERS5_CLASSES, 3, PHOTO_SIZE, PHOTO_MEAN,
-                PHOTO_STD, "photo", "flowers5"),
+                PHOTO_STD, "photo", "flower_photos"),
     DatasetSpec("flowers102", "Oxford Flowers-102", FLOWERS102_CLASSES, 3, PHOTO_SIZE, PHOTO_MEAN,
                 PHOTO_STD, "photo", "flowers-102"),
 )}
@@ -163,7 +164,7 @@ def _load_photos(spec: DatasetSpec, split: str, root: Path, download: bool) -> T
     if spec.name == "flowers5":
         folder = root / spec.folder / split
         if not folder.is_dir():
-            raise _missing(spec, root, " (flowers5 cannot be downloaded: copy its train/ and test/ folders there)")
+            raise _missing(spec, root, f" ({spec.folder} cannot be downloaded: copy its train/ and test/ folders there)")
         files = [(p, i) for i, c in enumerate(spec.classes) for p in sorted((folder / c).glob("*"))
                  if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
     else:
