@@ -20,9 +20,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # (after the offline settings above)
 
-from cnnlab import serving
-from cnnlab.classroom import generate_key, join_url, qr_text
 from cnnlab.config import LOOPBACK, AppConfig
+from cnnlab.server import gradio_compat
+from cnnlab.server.classroom import generate_key, join_url, qr_text
 from cnnlab.ui import header, lang, tabs
 from cnnlab.ui.context import AppContext, build_context
 from cnnlab.ui.theme import theme_and_css
@@ -43,7 +43,7 @@ def launch_kwargs(config: AppConfig) -> dict:
     theme, css = theme_and_css(projector=config.projector)
     return dict(server_name=config.host, server_port=config.port, theme=theme, css=css,
                 footer_links=[], max_file_size=config.max_file_size, show_error=True,
-                enable_monitoring=False, i18n=lang.gradio_i18n(), head=lang.head(), **serving.launch_kwargs())
+                enable_monitoring=False, i18n=lang.gradio_i18n(), head=lang.head(), **gradio_compat.launch_kwargs())
 
 
 def parse_args(argv=None, env=os.environ) -> AppConfig:

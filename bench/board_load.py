@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from cnnlab.board import BoardStore, Thumbnails
+from cnnlab.lessons.board.store import BoardStore, Thumbnails
 from cnnlab.ui import board as board_ui
 
 

@@ -1,4 +1,4 @@
-"""How long an epoch of MNIST takes for built networks near the builder's limits (cnnlab.builder
+"""How long an epoch of MNIST takes for built networks near the builder's limits (cnnlab.core.nets.builder
 MAX_PARAMS, MAX_MACS), next to the registry's deep CNN, on this machine's CPU.
 
     python bench/builder_limits.py            # prints one line per network
@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cnnlab import builder, datasets, training  # noqa: E402
+from cnnlab.core import datasets, training  # noqa: E402
+from cnnlab.core.nets import builder
 
 STEPS = 10
 BATCH = 128

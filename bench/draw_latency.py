@@ -57,7 +57,7 @@ def percentiles(values: list[float]) -> str:
 
 def drawings(n: int, seed: int = 0) -> list[Image.Image]:
     """Real handwriting as the canvas holds it: MNIST test digits, black ink on white, 280x280."""
-    from cnnlab import datasets
+    from cnnlab.core import datasets
     images = datasets.load("mnist", "test").images[:, 0].numpy()
     rng = np.random.default_rng(seed)
     return [Image.fromarray(255 - images[i]).resize((280, 280), Image.BILINEAR)
@@ -79,12 +79,12 @@ def data_url(image: Image.Image) -> str:
 def bench_handler(checkpoints: str, repeats: int) -> None:
     import torch
 
-    from cnnlab.threads import REQUEST_THREADS
+    from cnnlab.core.threads import REQUEST_THREADS
+    from cnnlab.server.zoo import ModelZoo
     from cnnlab.ui.canvas import decode_drawing
     from cnnlab.ui.draw import predict_digit
-    from cnnlab.zoo import ModelZoo
 
-    torch.set_num_threads(REQUEST_THREADS)          # as in the app's request threads (cnnlab.threads)
+    torch.set_num_threads(REQUEST_THREADS)          # as in the app's request threads (cnnlab.core.threads)
     zoo = ModelZoo(checkpoints)
     sketches = [{"background": None, "layers": [], "composite": np.asarray(d)} for d in drawings(50)]
     urls = [data_url(d) for d in drawings(50, seed=1)]
@@ -267,8 +267,8 @@ def sketchpad_demo(checkpoints: str):
     """A Draw tab as Gradio's Sketchpad makes it (GRADIO_NOTES §1), for comparison."""
     import gradio as gr
 
+    from cnnlab.server.zoo import ModelZoo
     from cnnlab.ui.draw import predict_digit
-    from cnnlab.zoo import ModelZoo
     zoo = ModelZoo(checkpoints)
     with gr.Blocks(analytics_enabled=False) as demo:
         sketch = gr.Sketchpad(elem_id="sketch", image_mode="L", type="numpy", canvas_size=(280, 280),

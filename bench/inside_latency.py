@@ -56,7 +56,7 @@ def drawings(data_root: str) -> list[str]:
     """PNG data URLs as the canvas sends them: pen-stroke digits and MNIST digits (ink on white)."""
     from handwriting import DIGITS, render
 
-    from cnnlab import datasets
+    from cnnlab.core import datasets
     from cnnlab.ui.canvas import to_data_url
     out = [to_data_url(render(DIGITS[d])) for d in sorted(DIGITS)]
     test = datasets.load("mnist", "test", data_root)
@@ -98,7 +98,7 @@ def bench_handler(ctx, urls: list[str], rounds: int) -> None:
 
 def one_run(zoo, runs: str, data_root: str, seconds: float, listener, viewers: int) -> tuple[float, int]:
     from cnnlab.config import TrainConfig
-    from cnnlab.jobs import TrainJob
+    from cnnlab.server.jobs import TrainJob
     job = TrainJob(zoo, runs, data_root)             # a fresh job: only this run's listener
     if listener is not None:
         job.subscribe(listener)
@@ -128,8 +128,8 @@ def one_run(zoo, runs: str, data_root: str, seconds: float, listener, viewers: i
 
 
 def bench_training(data_root: str, seconds: float, repeats: int, viewers: int) -> None:
-    from cnnlab import inside
-    from cnnlab.zoo import ModelZoo
+    from cnnlab.lessons import inside
+    from cnnlab.server.zoo import ModelZoo
     runs = tempfile.mkdtemp(prefix="inside-bench-")
     zoo = ModelZoo(runs)
     print(f"\n2. Training the default CNN for {seconds:.0f} s each way, {repeats} rounds "
@@ -167,7 +167,7 @@ def main() -> None:
     p.add_argument("--skip-handler", action="store_true")
     a = p.parse_args()
     data_root = os.environ["CNNLAB_DATA"]
-    torch.set_num_threads(1)                       # as the app's request threads (cnnlab.jobs)
+    torch.set_num_threads(1)                       # as the app's request threads (cnnlab.server.jobs)
     from cnnlab.config import AppConfig
     from cnnlab.ui.context import build_context
     ctx = build_context(AppConfig(data_dir=data_root, checkpoint_dir=str(ROOT / "checkpoints"),

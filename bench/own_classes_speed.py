@@ -39,13 +39,13 @@ def main(argv=None) -> None:
     import torch
     from PIL import Image
 
-    from cnnlab import datasets
     from cnnlab.config import data_root
-    from cnnlab.jobs import TrainJob
-    from cnnlab.owndata import PictureStore
-    from cnnlab.ownmodel import FeatureCache, OwnRun, default_config
-    from cnnlab.threads import cpu_cores
-    from cnnlab.zoo import ModelZoo
+    from cnnlab.core import datasets
+    from cnnlab.core.threads import cpu_cores
+    from cnnlab.lessons.own.data import PictureStore
+    from cnnlab.lessons.own.model import FeatureCache, OwnRun, default_config
+    from cnnlab.server.jobs import TrainJob
+    from cnnlab.server.zoo import ModelZoo
 
     root = data_root(a.data_dir)
     classes: dict[str, list[bytes | Path]] = {}
@@ -75,7 +75,7 @@ def main(argv=None) -> None:
 
         cache = FeatureCache(tmp / "runs" / "own" / "features")
         paths = [p for _, files in store.snapshot() for p in files]
-        from cnnlab.threads import configure_training_thread
+        from cnnlab.core.threads import configure_training_thread
         configure_training_thread("share")
         cache.backbone.net()                                   # built once per app, not per picture
         t = time.perf_counter()

@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from cnnlab import imageio
+from cnnlab.core import imageio
+from cnnlab.server.zoo import ModelZoo
 from cnnlab.ui import photo
-from cnnlab.zoo import ModelZoo
 
 PHONE = (3000, 4000)         # width x height of a 12 MP portrait phone photo
 

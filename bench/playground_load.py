@@ -44,7 +44,7 @@ def frame_cost(repeats: int = 200) -> None:
     largest network the limits allow."""
     import torch
 
-    from cnnlab import playground as pg
+    from cnnlab.lessons import playground as pg
     from cnnlab.ui.playground import PlayView
     torch.set_num_threads(1)                  # as in the app's request threads
     largest = pg.Settings(dataset="spiral", noise=0.1, points=pg.MAX_POINTS, train_ratio=0.5,

@@ -6,11 +6,11 @@ and how fast that run reaches 98.5% and 99.0% test accuracy.
     python bench/train_during_draw.py --train-size 10000 --epochs 1   # a quicker look
 
 A "draw" is what the Draw tab does per stroke, called directly (no HTTP): the MNIST
-preprocessing of a 280x280 drawing (cnnlab.preprocess.sketch_to_mnist) and a forward pass of
+preprocessing of a 280x280 drawing (cnnlab.core.preprocess.sketch_to_mnist) and a forward pass of
 checkpoints/mnist-cnn.pt (a fresh CNN if that file is missing). Draws run in a worker thread
 made after the thread settings, as Gradio's are, one every --interval seconds (0.05 s = 20
 strokes a second, a busy class), while the shared TrainJob trains in its own thread with the
-chosen torch thread policy (see cnnlab/threads.py).
+chosen torch thread policy (see cnnlab/core/threads.py).
 
 Time to accuracy: at each of the run's validation points (every 3 s and at the end) the bench
 copies the weights; after the run each copy is scored on all 10,000 test images, so the scoring
@@ -56,12 +56,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from cnnlab import checkpoints, datasets, jobs, threads
 from cnnlab.config import TrainConfig, data_root
-from cnnlab.models import build_model
-from cnnlab.preprocess import sketch_to_mnist
-from cnnlab.training import evaluate
-from cnnlab.zoo import ModelZoo
+from cnnlab.core import checkpoints, datasets, threads
+from cnnlab.core.nets.models import build_model
+from cnnlab.core.preprocess import sketch_to_mnist
+from cnnlab.core.training import evaluate
+from cnnlab.server import jobs
+from cnnlab.server.zoo import ModelZoo
 
 
 def drawing() -> np.ndarray:

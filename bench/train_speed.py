@@ -117,9 +117,9 @@ def seed001(args, data_root: Path) -> Result:
 
 
 def cnnlab_default(args, data_root: Path) -> Result:
-    from cnnlab import datasets, training
     from cnnlab.config import TrainConfig
-    from cnnlab.models import build_model
+    from cnnlab.core import datasets, training
+    from cnnlab.core.nets.models import build_model
     config = TrainConfig(epochs=args.cnnlab_epochs, eval_every_s=math.inf, val_size=100, event_every_s=0.0)
     test = datasets.load(config.dataset, "test", data_root)
     datasets.load(config.dataset, "train", data_root)             # in memory before the clock starts

@@ -1,13 +1,13 @@
 """Can the class trust the answers? (issue 19) For every shipped checkpoint (or those named):
 
 1. calibration: the temperature stored in the checkpoint, and the expected calibration error
-   (15 bins) before (T = 1) and after, on the images ``cnnlab.calibration.splits_for`` reports
+   (15 bins) before (T = 1) and after, on the images ``cnnlab.core.calibration.splits_for`` reports
    on (never the ones the temperature was fitted on);
 2. digits from any hand: accuracy on digits not from MNIST (bench/trustdata.py: every font on the
    machine, and pen-stroke digits), through the Draw tab's own preprocessing;
 3. out-of-distribution honesty: the share of non-digits / non-flowers answered "not sure", and
    the share of real digits / flowers (test split) wrongly answered "not sure", with the rule the
-   app uses (``cnnlab.calibration.is_sure``); ``--sweep`` also prints other thresholds.
+   app uses (``cnnlab.core.calibration.is_sure``); ``--sweep`` also prints other thresholds.
 
     .venv/bin/python bench/trust.py                       # all shipped checkpoints (~2-4 min)
     .venv/bin/python bench/trust.py checkpoints/mnist-cnn.pt --sweep
@@ -28,8 +28,8 @@ os.environ.setdefault("CNNLAB_DATA", str(ROOT.parent / "shared" / "data"))
 import torch  # noqa: E402
 import trustdata  # noqa: E402
 
-from cnnlab import calibration, checkpoints, datasets, inference  # noqa: E402
-from cnnlab.preprocess import prepare_for  # noqa: E402
+from cnnlab.core import calibration, checkpoints, datasets, inference  # noqa: E402
+from cnnlab.core.preprocess import prepare_for  # noqa: E402
 
 
 def answers(loaded, xs: list[torch.Tensor], batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,7 +4,7 @@ nothing here is ever used for training):
 - ``font_digits``: digits NOT from MNIST: every font on the machine (``fc-list``), each digit at
   many sizes, slants, rotations, pen widths (PIL's stroke_width, thin and bold faces) and offsets
   on a 280x280 canvas, black on white, exactly what the Draw tab's canvas sends. The digits
-  recipe (cnnlab.handaug) trains on MNIST only, never on fonts, so this set stays held out.
+  recipe (cnnlab.core.handaug) trains on MNIST only, never on fonts, so this set stays held out.
 - ``stroke_digits``: the pen-stroke digits of tests/handwriting.py, each point jittered, the
   whole digit slanted, squeezed, shrunk and moved, drawn with pens from 4 to 40 px.
 - ``non_digits``: what a student draws that is no digit: scribbles, letters from the fonts (the
@@ -202,7 +202,7 @@ def non_flowers(seed: int = 19, data_root=None) -> list[tuple[Image.Image, str]]
     for path in sorted((ROOT / "demo").glob("fashion-*.jpg")):
         out.append((Image.open(path).convert("RGB"), "fashion example"))
     try:
-        from cnnlab import datasets
+        from cnnlab.core import datasets
         for name in ("mnist", "fashion"):
             test = datasets.load(name, "test", data_root)
             for i in rng.choice(len(test), 20, replace=False):

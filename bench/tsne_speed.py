@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np
 
-from cnnlab import checkpoints, datasets, maps, tsne
 from cnnlab.config import data_root
+from cnnlab.core import checkpoints, datasets, maps, tsne
 
 
 class Clock:

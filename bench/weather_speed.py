@@ -36,7 +36,7 @@ def percentiles(values) -> str:
 
 
 def one_run() -> None:
-    from cnnlab import tabular as T
+    from cnnlab.lessons.weather import table as T
     torch.set_num_threads(1)
     table = T.lesson_table()
     print("1. One run of the lesson (1 PyTorch thread, as the app's worker)")
@@ -54,17 +54,17 @@ def one_run() -> None:
 
 
 def class_run(students: int, seconds: float, checkpoints: str) -> None:
-    from cnnlab import tabular as T
-    from cnnlab.threads import cpu_cores, set_default_threads
+    from cnnlab.core.threads import cpu_cores, set_default_threads
+    from cnnlab.lessons.weather import table as T
+    from cnnlab.server.zoo import ModelZoo
     from cnnlab.ui.draw import predict_digit
     from cnnlab.ui.weather import CHUNK_S, CHUNK_STEPS, TRAIN_CONCURRENCY
-    from cnnlab.zoo import ModelZoo
 
     set_default_threads(1)                                 # as the app: one thread per request
     zoo = ModelZoo(checkpoints)
     from PIL import Image
 
-    from cnnlab import datasets
+    from cnnlab.core import datasets
     digits = datasets.load("mnist", "test").images[:50, 0].numpy()
     sketches = [{"background": None, "layers": [], "composite": np.asarray(
         Image.fromarray(255 - d).resize((280, 280), Image.BILINEAR))} for d in digits]

@@ -46,8 +46,8 @@ def _layers(text: str) -> list:
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
-    from . import checkpoints, datasets
-    from .training import evaluate_and_save, fit
+    from .core import checkpoints, datasets
+    from .core.training import evaluate_and_save, fit
 
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     out = Path(args.out or f"checkpoints/{config.dataset}-{config.model}.pt")
@@ -60,9 +60,9 @@ def cmd_train(args) -> int:
         start_model = init.model
     board = None
     if args.tensorboard:
-        from .models import build_model
-        from .tblog import TensorBoardLogger
-        from .training import seed_everything
+        from .core.nets.models import build_model
+        from .core.tblog import TensorBoardLogger
+        from .core.training import seed_everything
         board = TensorBoardLogger(args.tensorboard, args.data_dir)
         if start_model is None:                 # built here (as fit would, same seed) for the graph
             seed_everything(config.seed)
@@ -104,10 +104,10 @@ def cmd_train(args) -> int:
 
 
 def _evaluate(path: Path, data_dir, download: bool) -> int:
-    from . import checkpoints, datasets
-    from .inference import as_answered
-    from .metrics import summarize
-    from .training import pick_device, test_model
+    from .core import checkpoints, datasets
+    from .core.inference import as_answered
+    from .core.metrics import summarize
+    from .core.training import pick_device, test_model
 
     loaded = checkpoints.load(path)
     test = datasets.load(loaded.dataset, "test", data_dir, download)
@@ -125,7 +125,7 @@ def _report(path: Path, metrics: dict) -> None:
     print("confusion matrix (rows: true, columns: predicted)")
     for row in metrics["confusion_matrix"]:
         print("  " + " ".join(f"{v:5d}" for v in row))
-    from .checkpoints import metrics_path
+    from .core.checkpoints import metrics_path
     print(f"wrote {metrics_path(path)}")
 
 
@@ -134,7 +134,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from .calibration import calibrate_checkpoint
+    from .core.calibration import calibrate_checkpoint
     for path in args.checkpoints:
         out = calibrate_checkpoint(Path(path), args.data_dir, mirror=args.mirror)
         print(f"{path}: temperature {out['temperature']:.3f} fitted on {out['fitted_on']} images "
@@ -144,7 +144,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_novelty(args) -> int:
-    from .novelty import fit_checkpoint
+    from .core.novelty import fit_checkpoint
     for path in args.checkpoints:
         out = fit_checkpoint(Path(path), args.data_dir)
         print(f"{path}: novelty fitted on {out['fitted_on']} training images, limit set on "
@@ -189,8 +189,8 @@ def main(argv=None) -> int:
     nov.set_defaults(func=cmd_novelty)
 
     args = parser.parse_args(argv)
-    from .checkpoints import CheckpointError
-    from .datasets import DataMissingError
+    from .core.checkpoints import CheckpointError
+    from .core.datasets import DataMissingError
     try:
         return args.func(args)
     except (CheckpointError, DataMissingError, KeyError, ValueError) as err:

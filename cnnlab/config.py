@@ -20,8 +20,8 @@ def data_root(flag: str | None = None) -> Path:
 
 @dataclass
 class TrainConfig:
-    dataset: str = "mnist"        # a name from cnnlab.datasets.DATASETS
-    model: str = "cnn"            # a name from cnnlab.models.MODELS
+    dataset: str = "mnist"        # a name from cnnlab.core.datasets.DATASETS
+    model: str = "cnn"            # a name from cnnlab.core.nets.models.MODELS
     optimizer: str = "adam"       # sgd | momentum | rmsprop | adam (the optimizer race compares all four)
     lr: float = 3e-3              # Adam with a one-cycle schedule tolerates a high peak lr
     batch_size: int = 128         # big enough for fast CPU steps, small enough to learn in one epoch
@@ -38,7 +38,7 @@ class TrainConfig:
     seed: int = 0                 # same seed, same data order, same weights
     calib_size: int = 1000        # training images kept out of training (at most a tenth): the
                                   # temperature that makes the confidence honest is fitted on them
-    layers: list | None = None    # model "custom" only: the student's own stack (cnnlab.builder)
+    layers: list | None = None    # model "custom" only: the student's own stack (cnnlab.core.nets.builder)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,7 +115,7 @@ LIMITS: dict[str, Limit] = {
     "val_size": Limit("limits.val_size", 100, 10_000,
                       "live validation points: fewer than 100 images give noisy curves; 10,000 is a whole "
                       "test set", ),
-    # ---- the hyperparameter grid (Train tab's "Hyperparameter grid", /train_grid, cnnlab.sweep)
+    # ---- the hyperparameter grid (Train tab's "Hyperparameter grid", /train_grid, cnnlab.core.sweep)
     "grid_configs": Limit("limits.grid_configs", 1, 12,
                           "learning rates x batch sizes x optimizers x models, one after the other: 12 short "
                           "runs already fill a lesson's quarter of an hour on a 2-core laptop"),
@@ -123,7 +123,7 @@ LIMITS: dict[str, Limit] = {
                           "the whole grid's training time, shared equally by its configurations (each also "
                           "needs a second or two for its test); 15 minutes is as long as a class watches",
                           integer=False, unit="limits.seconds"),
-    # ---- the class board's correction loop (/board_finetune, cnnlab.finetune)
+    # ---- the class board's correction loop (/board_finetune, cnnlab.core.finetune)
     "finetune_seconds": Limit("limits.finetune_seconds", 2, 30,
                               "the class waits for the result: 2 s already changes the model, 30 s is the "
                               "longest a room stays patient", integer=False, unit="limits.seconds"),
@@ -137,14 +137,14 @@ LIMITS: dict[str, Limit] = {
                                 "a few hundred keep what the model knew; more only slows each pass"),
     "finetune_test_size": Limit("limits.finetune_test_size", 100, 10_000,
                                 "the MNIST test set has 10,000 digits"),
-    # ---- t-SNE maps (/tsne_*, cnnlab.maps.MapCache)
+    # ---- t-SNE maps (/tsne_*, cnnlab.core.maps.MapCache)
     "tsne_points": Limit("limits.tsne_points", 500, 10_000,
                          "fewer than 500 points show no clusters; 10,000 (the whole MNIST test set) takes "
                          "~40 s of CPU and peaks at ~1 GB"),
     "tsne_perplexity": Limit("limits.tsne_perplexity", 5, 100,
                              "t-SNE looks at ~3x perplexity neighbours per point: below 5 the map shatters, "
                              "above 100 it blurs and slows down", integer=False),
-    # ---- the class's own classes (Own classes tab, cnnlab.owndata / cnnlab.ownmodel)
+    # ---- the class's own classes (Own classes tab, cnnlab.lessons.own.data / cnnlab.lessons.own.model)
     "own_classes": Limit("Classes", 2, 10,
                          "two classes make the smallest classifier; ten fit the projector's confusion matrix "
                          "and a lesson's time to collect pictures"),
@@ -224,14 +224,14 @@ def train_problem(config: TrainConfig) -> Text | str | None:
 
 def check_train(config: TrainConfig) -> TrainConfig:
     """Raise LimitError (a sentence) unless every setting of a training run is allowed."""
-    from .datasets import DATASETS
-    from .models import models_for
+    from .core.datasets import DATASETS
+    from .core.nets.models import models_for
     spec = DATASETS.get(config.dataset) if isinstance(config.dataset, str) else None
     if spec is None:
         raise LimitError(Text("limits.no_dataset", name=repr(str(config.dataset)[:40]), choices=", ".join(DATASETS)))
     fits = models_for(spec)
     if config.model == "custom" or config.layers is not None:
-        from . import builder  # the student's own network: its stack checked like the rest
+        from .core.nets import builder  # the student's own network: its stack checked like the rest
         if config.model != builder.BUILT:
             raise LimitError(Text("limits.layers_need_built", built=repr(builder.BUILT),
                                   model=repr(str(config.model)[:40])))
@@ -260,7 +260,7 @@ FINETUNE_FIELDS = {"time_budget_s": "finetune_seconds", "epochs": "finetune_epoc
 
 
 def check_finetune(config):
-    """Raise LimitError unless a cnnlab.finetune.FinetuneConfig's settings are all allowed."""
+    """Raise LimitError unless a cnnlab.core.finetune.FinetuneConfig's settings are all allowed."""
     for attr, name in FINETUNE_FIELDS.items():
         check(name, getattr(config, attr))
     check_flag(Text("limits.augment"), config.augment)

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cnnlab import datasets  # noqa: E402
+from cnnlab.core import datasets  # noqa: E402
 
 # class index -> (file name, colour of the item). The first test image of each class is used.
 EXAMPLES = {

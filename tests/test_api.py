@@ -296,9 +296,9 @@ def test_the_train_tabs_handler_refuses_a_value_typed_past_the_widget(field, val
 def test_the_finetune_and_tsne_code_enforce_the_limits_without_the_ui(data_root):
     import numpy as np
 
-    from cnnlab import checkpoints, finetune
     from cnnlab.config import LimitError
-    from cnnlab.maps import MapCache
+    from cnnlab.core import checkpoints, finetune
+    from cnnlab.core.maps import MapCache
     loaded = checkpoints.load(ROOT / "checkpoints" / "mnist-cnn.pt")
     drawings = np.zeros((6, 28, 28), np.uint8)
     with pytest.raises(LimitError, match="Fine-tune seconds must be between 2 and 30 seconds"):

@@ -9,10 +9,10 @@ import pytest
 
 import app
 from cnnlab.config import TrainConfig
-from cnnlab.scratch import Scratch
+from cnnlab.server.scratch import Scratch
+from cnnlab.server.zoo import ModelZoo
 from cnnlab.ui import tabs
 from cnnlab.ui.lang import rendered
-from cnnlab.zoo import ModelZoo
 
 
 def test_gradio_server_name_and_port_are_honoured_without_flags():

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlab import board, checkpoints, datasets, finetune
-from cnnlab.board import BoardError, BoardStore, Thumbnails
-from cnnlab.models import build_model
+from cnnlab.core import checkpoints, datasets, finetune
+from cnnlab.core.nets.models import build_model
+from cnnlab.lessons.board import store as board
+from cnnlab.lessons.board.store import BoardError, BoardStore, Thumbnails
+from cnnlab.server.zoo import LATEST, ModelZoo
 from cnnlab.ui import board as board_ui
-from cnnlab.zoo import LATEST, ModelZoo
 
 UNIFORM = [0.1] * 10
 

@@ -22,10 +22,10 @@ def build_app(tmp_path_factory, data_root, teacher_key=KEY):
     import gradio as gr
 
     import app
-    from cnnlab import checkpoints, datasets
     from cnnlab.config import AppConfig
-    from cnnlab.inference import answer
-    from cnnlab.models import build_model
+    from cnnlab.core import checkpoints, datasets
+    from cnnlab.core.inference import answer
+    from cnnlab.core.nets.models import build_model
     from cnnlab.ui import board as board_ui
 
     ck = tmp_path_factory.mktemp("checkpoints")
@@ -207,8 +207,8 @@ def test_fine_tuning_on_the_board_publishes_the_latest_model(student, tmp_path, 
 
 def test_the_app_keeps_the_board_in_the_runs_folder(tmp_path):
     import app
-    from cnnlab.board import BoardStore
     from cnnlab.config import AppConfig
+    from cnnlab.lessons.board.store import BoardStore
     ctx = app.build_context(AppConfig(checkpoint_dir=str(tmp_path / "none"), runs_dir=str(tmp_path / "runs")))
     store = ctx.board
     assert isinstance(store, BoardStore) and store.path == tmp_path / "runs" / "board.sqlite"

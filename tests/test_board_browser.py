@@ -15,9 +15,9 @@ def real_app(tmp_path_factory, data_root):
     """The whole app (real Draw tab) with an untrained MNIST CNN: the board only records what the
     network said, right or wrong."""
     import app
-    from cnnlab import checkpoints, datasets
     from cnnlab.config import AppConfig
-    from cnnlab.models import build_model
+    from cnnlab.core import checkpoints, datasets
+    from cnnlab.core.nets.models import build_model
 
     ck = tmp_path_factory.mktemp("checkpoints")
     torch.manual_seed(0)

@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from cnnlab import builder, checkpoints, datasets
-from cnnlab.builder import TEMPLATES, BuildError, build, summarize, template
 from cnnlab.config import LimitError, TrainConfig, check_train
-from cnnlab.models import build_model
+from cnnlab.core import checkpoints, datasets
+from cnnlab.core.nets import builder
+from cnnlab.core.nets.builder import TEMPLATES, BuildError, build, summarize, template
+from cnnlab.core.nets.models import build_model
 
 MNIST = datasets.get_spec("mnist")
 
@@ -138,7 +139,7 @@ def test_a_built_network_saves_its_stack_and_loads_with_weights_only_and_strict_
 
 def test_a_built_network_learns(data_root):
     """Overfit one batch of real digits: the loss falls well below chance."""
-    from cnnlab import training
+    from cnnlab.core import training
     data = datasets.load("mnist", "test", data_root).subset(64)
     torch.manual_seed(0)
     model = build([{"type": "conv", "channels": 8, "kernel": 3}, {"type": "relu"}, {"type": "maxpool", "size": 2},

@@ -10,7 +10,7 @@ import pytest
 import torch
 from gradio_client.exceptions import AppError
 
-from cnnlab import checkpoints, datasets, training
+from cnnlab.core import checkpoints, datasets, training
 
 ROOT = Path(__file__).resolve().parents[1]
 # dataset, model, optimizer, lr, batch size, epochs, time budget (s), training images, augment

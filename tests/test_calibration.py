@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnnlab import calibration, checkpoints, datasets, inference, training
-from cnnlab.checkpoints import CheckpointError
 from cnnlab.config import TrainConfig
-from cnnlab.inside import stages
-from cnnlab.models import build_model
+from cnnlab.core import calibration, checkpoints, datasets, inference, training
+from cnnlab.core.checkpoints import CheckpointError
+from cnnlab.core.nets.models import build_model
+from cnnlab.lessons.inside import stages
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -115,9 +115,9 @@ def test_calibrate_command_stores_the_temperature_and_keeps_the_shipped_map(tmp_
     import shutil
     from pathlib import Path
 
-    from cnnlab import maps
     from cnnlab.__main__ import main
-    from cnnlab.cache import file_digest
+    from cnnlab.core import maps
+    from cnnlab.core.cache import file_digest
     shipped = Path(__file__).resolve().parents[1] / "checkpoints"
     for suffix in (".pt", ".tsne.npz", ".metrics.json"):
         shutil.copy(shipped / f"mnist-mlp{suffix}", tmp_path / f"mnist-mlp{suffix}")

@@ -8,9 +8,9 @@ import os
 import pytest
 import torch
 
-from cnnlab import checkpoints, datasets
-from cnnlab.checkpoints import CheckpointError
-from cnnlab.models import build_model
+from cnnlab.core import checkpoints, datasets
+from cnnlab.core.checkpoints import CheckpointError
+from cnnlab.core.nets.models import build_model
 
 CONFIG = {"dataset": "mnist", "model": "cnn", "epochs": 1, "lr": 0.003}
 METRICS = {"test_accuracy": 0.1234, "steps": 7}

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlab import checkpoints, datasets
 from cnnlab.__main__ import main
 from cnnlab.config import TrainConfig
-from cnnlab.training import fit
+from cnnlab.core import checkpoints, datasets
+from cnnlab.core.training import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 

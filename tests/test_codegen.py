@@ -11,9 +11,10 @@ import sys
 import pytest
 import torch
 
-from cnnlab import builder, codegen, datasets
 from cnnlab.config import TrainConfig
-from cnnlab.models import build_model
+from cnnlab.core import codegen, datasets
+from cnnlab.core.nets import builder
+from cnnlab.core.nets.models import build_model
 
 OWN = [{"type": "conv", "channels": 6, "kernel": 3, "stride": 2}, {"type": "leakyrelu"},
        {"type": "avgpool", "size": 2}, {"type": "flatten"}, {"type": "dense", "units": 24},

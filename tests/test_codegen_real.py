@@ -17,8 +17,8 @@ import sys
 
 import pytest
 
-from cnnlab import codegen, training
 from cnnlab.config import TrainConfig
+from cnnlab.core import codegen, training
 
 SETTING = TrainConfig(dataset="mnist", model="cnn", optimizer="adam", lr=3e-3, batch_size=128, epochs=1)
 

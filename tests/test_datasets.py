@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnnlab import datasets
-from cnnlab.datasets import DATASETS, DataMissingError
+from cnnlab.core import datasets
+from cnnlab.core.datasets import DATASETS, DataMissingError
 
 
 @pytest.mark.parametrize("name, num_classes, some_class", [

@@ -12,7 +12,7 @@ from gradio_client.exceptions import AppError
 from handwriting import DIGITS, render
 from PIL import Image
 
-from cnnlab import datasets
+from cnnlab.core import datasets
 
 
 def sketchpad(path) -> dict:

@@ -1,4 +1,4 @@
-"""cnnlab.tsne, cnnlab.maps and cnnlab.snapshots: features per model, the fixed sample, t-SNE
+"""cnnlab.core.tsne, cnnlab.core.maps and cnnlab.core.snapshots: features per model, the fixed sample, t-SNE
 maps, placing new points, the training snapshots and their animated GIF, and the maps shipped with the checkpoints."""
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cnnlab import checkpoints, datasets, maps, snapshots, tsne
-from cnnlab.cache import file_digest
 from cnnlab.config import TrainConfig
-from cnnlab.models import MODELS, build_model, get_model_info
-from cnnlab.plots import animation_gif
-from cnnlab.training import TrainEvent
+from cnnlab.core import checkpoints, datasets, maps, snapshots, tsne
+from cnnlab.core.cache import file_digest
+from cnnlab.core.nets.models import MODELS, build_model, get_model_info
+from cnnlab.core.plots import animation_gif
+from cnnlab.core.training import TrainEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "checkpoints").glob("*.pt"))

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlab import checkpoints, datasets, export, training
-from cnnlab.builder import build
+from cnnlab.core import checkpoints, datasets, training
+from cnnlab.core.nets import export
+from cnnlab.core.nets.builder import build
 
 ROOT = Path(__file__).resolve().parents[1]
 ort = pytest.importorskip("onnxruntime")

@@ -6,8 +6,8 @@ import pytest
 import torch
 from scipy import ndimage
 
-from cnnlab import handaug
-from cnnlab.preprocess import FRAME, MASS_CENTRE
+from cnnlab.core import handaug
+from cnnlab.core.preprocess import FRAME, MASS_CENTRE
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -79,7 +79,7 @@ def test_text_fields_and_class_names():
 def test_every_class_and_data_set_has_a_name_in_each_language():
     """Each class of each data set (digits aside) has its own name in every language: two classes
     sharing a name would merge on the t-SNE map and in the Photo tab's answer."""
-    from cnnlab.datasets import DATASETS
+    from cnnlab.core.datasets import DATASETS
     for spec in DATASETS.values():
         assert tr("en", f"datasets.{spec.name}") == spec.title
         for code in catalog():
@@ -113,7 +113,7 @@ def test_the_server_answers_in_the_language_of_the_browser(cookies, accept, lang
 def test_chinese_plot_text_has_every_glyph():
     from matplotlib.figure import Figure
 
-    from cnnlab import plots
+    from cnnlab.core import plots
 
     confusion = plots.confusion_matrix_figure([[5, 1], [2, 7]], ["daisy", "rose"], lang="zh")
     titled = Figure()

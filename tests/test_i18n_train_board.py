@@ -8,12 +8,12 @@ import re
 import pytest
 from gradio_client.exceptions import AppError
 
-from cnnlab import builder
-from cnnlab.board import NICKNAME_MAX
 from cnnlab.config import TrainConfig
+from cnnlab.core.nets import builder
+from cnnlab.core.training import TrainEvent
 from cnnlab.i18n import catalog, tr
-from cnnlab.runstate import Grid, progress_line
-from cnnlab.training import TrainEvent
+from cnnlab.lessons.board.store import NICKNAME_MAX
+from cnnlab.server.runstate import Grid, progress_line
 from cnnlab.ui.board import MIX_DIGITS
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}

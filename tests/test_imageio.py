@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnlab import imageio
-from cnnlab.imageio import ImageInputError, load_photo
+from cnnlab.core import imageio
+from cnnlab.core.imageio import ImageInputError, load_photo
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:

@@ -1,4 +1,4 @@
-"""Inside the network (cnnlab.inside): the stages shown are the model's own numbers (checked
+"""Inside the network (cnnlab.lessons.inside): the stages shown are the model's own numbers (checked
 against forward hooks of our own), the multiply-and-add shown gives the map's value, every model
 of the registry walks, the MLP gets its templates, the filter patches and the live view are real."""
 from __future__ import annotations
@@ -16,11 +16,12 @@ from handwriting import DIGITS, render
 from PIL import Image
 from torch import nn
 
-from cnnlab import checkpoints, datasets, inside
 from cnnlab.config import TrainConfig
-from cnnlab.imageio import data_url
-from cnnlab.models import MODELS, build_model
-from cnnlab.preprocess import sketch_to_mnist
+from cnnlab.core import checkpoints, datasets
+from cnnlab.core.imageio import data_url
+from cnnlab.core.nets.models import MODELS, build_model
+from cnnlab.core.preprocess import sketch_to_mnist
+from cnnlab.lessons import inside
 
 ROOT_CKPT = "checkpoints"
 

@@ -15,9 +15,10 @@ from gradio_client.exceptions import AppError
 from handwriting import DIGITS, render
 from PIL import Image
 
-from cnnlab import checkpoints, inside
 from cnnlab.config import TrainConfig
-from cnnlab.preprocess import sketch_to_mnist
+from cnnlab.core import checkpoints
+from cnnlab.core.preprocess import sketch_to_mnist
+from cnnlab.lessons import inside
 from cnnlab.ui.inside import LiveRenderer
 
 DATA_URL = re.compile(r"url\('data:image/png;base64,([A-Za-z0-9+/=]+)'\)")

@@ -11,11 +11,12 @@ import pytest
 import torch
 from rungate import RunGate
 
-from cnnlab import checkpoints, jobs, race, runstate, threads
-from cnnlab.classroom import TeacherKey
 from cnnlab.config import TrainConfig
-from cnnlab.jobs import TrainJob
-from cnnlab.zoo import LATEST, ModelZoo
+from cnnlab.core import checkpoints, race, threads
+from cnnlab.server import jobs, runstate
+from cnnlab.server.classroom import TeacherKey
+from cnnlab.server.jobs import TrainJob
+from cnnlab.server.zoo import LATEST, ModelZoo
 
 # Small and quick: 2,000 training images (16 steps an epoch), frequent validation on 500 images.
 QUICK = dict(train_size=2000, epochs=1, val_size=500, eval_every_s=0.3)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnnlab import datasets
-from cnnlab.models import MODELS, build_model, get_model_info, models_for
+from cnnlab.core import datasets
+from cnnlab.core.nets.models import MODELS, build_model, get_model_info, models_for
 
 
 def spec_for(name: str) -> datasets.DatasetSpec:

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from cnnlab import checkpoints, datasets, inference, novelty
-from cnnlab.checkpoints import CheckpointError
-from cnnlab.models import build_model
+from cnnlab.core import checkpoints, datasets, inference, novelty
+from cnnlab.core.checkpoints import CheckpointError
+from cnnlab.core.nets.models import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -112,7 +112,7 @@ def test_the_shipped_flower_model_knows_a_temple_is_no_flower(flowers_root):
     (whole and cropped), noise and a shop photo of a sneaker are not."""
     import sklearn
 
-    from cnnlab.preprocess import prepare_for
+    from cnnlab.core.preprocess import prepare_for
     loaded = checkpoints.load(Path(__file__).resolve().parents[1] / "checkpoints" / "flowers5-transfer.pt")
     assert loaded.novelty is not None and loaded.novelty.stock, "measured on the stock ImageNet features"
     test = datasets.load("flowers5", "test", flowers_root)
@@ -147,8 +147,8 @@ def test_the_draw_tab_is_unsure_about_scribbles_and_sure_about_digits(data_root)
     digits drawn with a pen (tests/handwriting.py) do not."""
     from handwriting import DIGITS, render
 
+    from cnnlab.server.zoo import ModelZoo
     from cnnlab.ui import draw
-    from cnnlab.zoo import ModelZoo
     zoo = ModelZoo(Path(__file__).resolve().parents[1] / "checkpoints")
     assert zoo.get("mnist-cnn").novelty is not None
 

@@ -16,9 +16,9 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from cnnlab import checkpoints, datasets
-from cnnlab.owndata import RATE_BURST
-from cnnlab.preprocess import prepare_for
+from cnnlab.core import checkpoints, datasets
+from cnnlab.core.preprocess import prepare_for
+from cnnlab.lessons.own.data import RATE_BURST
 
 KEY = "sesame"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import open_tab
 
-from cnnlab.ownmodel import space_for
+from cnnlab.lessons.own.model import space_for
 
 pytestmark = pytest.mark.browser
 
@@ -94,7 +94,7 @@ def test_on_a_phone_a_student_adds_a_picture_and_the_count_grows(page, empty_sto
 def own_model(app_server, empty_store, idle_job, flowers_root):
     """daisy and sunflower, six photos each, trained as the shared run (what the teacher's Train
     button starts; the test above trains through the page) and the model the tab answers with."""
-    from cnnlab.ownmodel import OwnRun, default_config
+    from cnnlab.lessons.own.model import OwnRun, default_config
     space = space_for(app_server[0].ctx.config.runs_dir)
     space.model_path.unlink(missing_ok=True)                    # no model left by an earlier test
     for name in ("daisy", "sunflower"):

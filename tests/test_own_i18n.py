@@ -10,11 +10,11 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from cnnlab import plots
 from cnnlab.config import LIMITS
+from cnnlab.core import plots
 from cnnlab.i18n import catalog
-from cnnlab.owndata import OwnClass
-from cnnlab.ownmodel import check_ready
+from cnnlab.lessons.own.data import OwnClass
+from cnnlab.lessons.own.model import check_ready
 from cnnlab.ui.own import verdict
 
 KEY = "sesame"

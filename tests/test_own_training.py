@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlab import checkpoints, datasets
-from cnnlab.inference import answer
-from cnnlab.jobs import TrainJob
-from cnnlab.owndata import PictureStore, open_picture
-from cnnlab.ownmodel import FeatureCache, OwnRun, default_config
-from cnnlab.zoo import ModelZoo
+from cnnlab.core import checkpoints, datasets
+from cnnlab.core.inference import answer
+from cnnlab.lessons.own.data import PictureStore, open_picture
+from cnnlab.lessons.own.model import FeatureCache, OwnRun, default_config
+from cnnlab.server.jobs import TrainJob
+from cnnlab.server.zoo import ModelZoo
 
 CLASSES = ("daisy", "sunflower", "tulip")
 PER_CLASS = 20

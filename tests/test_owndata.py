@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnlab import owndata
 from cnnlab.config import LIMITS
-from cnnlab.owndata import OwnDataError, PictureStore, RateLimit, load_dataset
+from cnnlab.lessons.own import data as owndata
+from cnnlab.lessons.own.data import OwnDataError, PictureStore, RateLimit, load_dataset
 
 
 def jpeg(seed: int, size=(300, 200), colour=None) -> bytes:

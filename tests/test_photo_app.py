@@ -14,7 +14,7 @@ import pytest
 from chinese import chinese_client
 from PIL import Image
 
-from cnnlab.datasets import FLOWERS5_CLASSES
+from cnnlab.core.datasets import FLOWERS5_CLASSES
 from cnnlab.ui import photo as photo_tab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def test_a_scene_that_is_not_clothing_gets_not_sure(client):
 
 def test_a_photo_with_no_flower_gets_not_sure_however_sure_the_numbers_look(client, flowers_root):
     """Issue 19: the temple used to get "sunflower 91%". The flower model now also asks whether
-    the photo looks like any flower photo it learned from (cnnlab.novelty)."""
+    the photo looks like any flower photo it learned from (cnnlab.core.novelty)."""
     verdict, _, _, _ = classify(client, sklearn_photo("china.jpg"), task="Flower")
     assert "I'm not sure" in verdict and "unlike every photo of my classes" in verdict, verdict
     verdict, label, _, _ = classify(client, sorted((flowers_root / "flowers5" / "test" / "sunflower")
@@ -144,7 +144,7 @@ def test_scene_check_accepts_a_product_shot_in_uneven_light_and_rejects_a_landsc
 
 def test_verdict_rules():
     """Pure rules: sure only with a clear winner; unsure text names the best guess and why."""
-    from cnnlab.inference import Answer
+    from cnnlab.core.inference import Answer
     classes = ("Sneaker", "Sandal", "Bag")
 
     def result(*p):

@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFilter
 
-from cnnlab import checkpoints, datasets
-from cnnlab.models import softmax_probs
-from cnnlab.preprocess import photo_to_fashion, prepare_for, to_tensor
+from cnnlab.core import checkpoints, datasets
+from cnnlab.core.nets.models import softmax_probs
+from cnnlab.core.preprocess import photo_to_fashion, prepare_for, to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "demo"))

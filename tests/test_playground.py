@@ -1,4 +1,4 @@
-"""The Playground's core (cnnlab.playground): the course's three programs reproduce the course's
+"""The Playground's core (cnnlab.lessons.playground): the course's three programs reproduce the course's
 results, every data set and setting works, the limits hold whatever a client sends, and the code
 the page shows runs and reaches the same result."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab import playground as pg
+from cnnlab.lessons import playground as pg
 
 
 def run(p: pg.Playground, steps: int) -> pg.Playground:

@@ -10,7 +10,7 @@ import pytest
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from cnnlab import playground as pg
+from cnnlab.lessons import playground as pg
 
 N_CONTROLS = 15          # dataset ... steps per frame (cnnlab.ui.playground: ``controls``)
 
@@ -61,7 +61,7 @@ def test_settings_change_between_steps_and_a_new_data_set_resets(client):
 
 
 # Sliders and fixed lists are checked by Gradio itself ("... greater than maximum value ..."),
-# the rest by cnnlab.playground.check_settings; either way the student reads a sentence.
+# the rest by cnnlab.lessons.playground.check_settings; either way the student reads a sentence.
 @pytest.mark.parametrize("index, value, words", [
     (3, 1_000_000, "greater than maximum value 1000"),
     (6, 100, "greater than maximum value 6"),

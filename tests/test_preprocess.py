@@ -10,8 +10,8 @@ from handwriting import DIGITS, render
 from PIL import Image
 from scipy import ndimage
 
-from cnnlab import datasets
-from cnnlab.preprocess import sketch_to_mnist
+from cnnlab.core import datasets
+from cnnlab.core.preprocess import sketch_to_mnist
 
 
 def ink_array(image: Image.Image) -> np.ndarray:

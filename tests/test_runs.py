@@ -1,4 +1,4 @@
-"""The lesson's finished runs (cnnlab.runs) and the hyperparameter grid (cnnlab.sweep): every
+"""The lesson's finished runs (cnnlab.server.runs) and the hyperparameter grid (cnnlab.core.sweep): every
 finished run of the shared job is kept with its curves and checkpoint, the index survives a
 restart and a damaged file, stays bounded; a grid is checked before it trains, runs its
 configurations one after the other as one shared run, fills its table, and Stop ends it."""
@@ -11,12 +11,12 @@ import json
 import pytest
 from rungate import RunGate
 
-from cnnlab import checkpoints, sweep
-from cnnlab.classroom import TeacherKey
 from cnnlab.config import LIMITS, LimitError, TrainConfig
-from cnnlab.jobs import TrainJob
-from cnnlab.runs import RunIndex, RunRecord, RunRecorder, overlay_figure
-from cnnlab.zoo import ModelZoo
+from cnnlab.core import checkpoints, sweep
+from cnnlab.server.classroom import TeacherKey
+from cnnlab.server.jobs import TrainJob
+from cnnlab.server.runs import RunIndex, RunRecord, RunRecorder, overlay_figure
+from cnnlab.server.zoo import ModelZoo
 
 QUICK = dict(train_size=1000, epochs=1, val_size=500, eval_every_s=0.3)
 

@@ -11,10 +11,10 @@ import pytest
 from chinese import chinese_client
 from gradio_client.exceptions import AppError
 
-from cnnlab import sweep
 from cnnlab.config import LIMITS, LimitError, TrainConfig
+from cnnlab.core import sweep
 from cnnlab.i18n import catalog
-from cnnlab.runs import MAX_RUNS, RunRecord, overlay_figure
+from cnnlab.server.runs import MAX_RUNS, RunRecord, overlay_figure
 from cnnlab.ui.runs import grid_frame, runs_frame
 
 TOO_BIG = dict(dataset="mnist", epochs=1, train_size=1000, learning_rates="0.1 0.01 0.001 0.0001",

@@ -1,5 +1,5 @@
 """A lesson does not slow down: the server forgets the sessions nobody can come back to
-(issue 11.3; cnnlab.serving). Without it every REST call left ~1,000 objects behind for good,
+(issue 11.3; cnnlab.server.gradio_compat). Without it every REST call left ~1,000 objects behind for good,
 and the collector's pauses grew through the lesson (bench/soak.py measures those)."""
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ class Heartbeat:
 @pytest.fixture()
 def counter_app():
     """A small app with one gr.State (a counter), served with a short session policy."""
-    from cnnlab import serving
+    from cnnlab.server import gradio_compat as serving
     with gr.Blocks(analytics_enabled=False) as demo:
         count = gr.State(0)
         shown = gr.Number()
@@ -150,7 +150,7 @@ def test_a_new_session_builds_no_block_configs_yet_a_deep_link_sees_the_values(c
 def test_the_queue_summarises_its_monitoring_figures_now_and_then(counter_app):
     """Gradio's queue summarised its last 10,000 events with pandas after every event; the lesson
     got slower as they piled up. Now it keeps fewer and summarises every few hundred."""
-    from cnnlab import serving
+    from cnnlab.server import gradio_compat as serving
     demo, _ = counter_app
     queue = demo._queue
     assert queue.ANALYTICS_MAX_EVENTS == serving.ANALYTICS_EVENTS

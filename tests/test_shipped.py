@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlab import checkpoints, datasets
-from cnnlab.inference import AsAnswered
-from cnnlab.training import evaluate
+from cnnlab.core import checkpoints, datasets
+from cnnlab.core.inference import AsAnswered
+from cnnlab.core.training import evaluate
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 SHIPPED = sorted(CHECKPOINT_DIR.glob("*.pt"))

@@ -9,12 +9,12 @@ import threading
 import pytest
 import torch
 
-from cnnlab import datasets, training
-from cnnlab.classroom import TeacherKey
 from cnnlab.config import TrainConfig
-from cnnlab.jobs import TrainJob
-from cnnlab.steer import Steering, check_lr
-from cnnlab.zoo import ModelZoo
+from cnnlab.core import datasets, training
+from cnnlab.core.steer import Steering, check_lr
+from cnnlab.server.classroom import TeacherKey
+from cnnlab.server.jobs import TrainJob
+from cnnlab.server.zoo import ModelZoo
 
 
 def tiny_learner(steps: int) -> training.Learner:

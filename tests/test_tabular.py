@@ -1,4 +1,4 @@
-"""The Weather tab's core (cnnlab.tabular): the course's features, computed by hand for one row;
+"""The Weather tab's core (cnnlab.lessons.weather.table): the course's features, computed by hand for one row;
 no test day leaking into what the network learns from; the course's network against "same as
 yesterday" on 2015; the hand-written and nn versions doing the same thing; and a sentence for
 every kind of CSV a student can upload that we cannot use."""
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from cnnlab import tabular as T
+from cnnlab.lessons.weather import table as T
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""TensorBoard logs (cnnlab.tblog): ``python -m cnnlab train --tensorboard DIR`` writes scalars,
+"""TensorBoard logs (cnnlab.core.tblog): ``python -m cnnlab train --tensorboard DIR`` writes scalars,
 test pictures, the model graph and the last layer's embedding for the Embedding Projector, read
 back here the way TensorBoard reads them; the app's switch logs the shared runs only while on,
 and only the teacher may flip it."""
@@ -11,14 +11,14 @@ import pytest
 pytest.importorskip("tensorboard", reason="pip install tensorboard (requirements.txt)")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-from cnnlab import datasets  # noqa: E402
 from cnnlab.__main__ import main  # noqa: E402
-from cnnlab.classroom import TeacherKey  # noqa: E402
 from cnnlab.config import TrainConfig  # noqa: E402
-from cnnlab.jobs import TrainJob  # noqa: E402
-from cnnlab.models import build_model  # noqa: E402
-from cnnlab.tblog import EMBED_N, TensorBoardLogger  # noqa: E402
-from cnnlab.zoo import ModelZoo  # noqa: E402
+from cnnlab.core import datasets  # noqa: E402
+from cnnlab.core.nets.models import build_model  # noqa: E402
+from cnnlab.core.tblog import EMBED_N, TensorBoardLogger  # noqa: E402
+from cnnlab.server.classroom import TeacherKey  # noqa: E402
+from cnnlab.server.jobs import TrainJob  # noqa: E402
+from cnnlab.server.zoo import ModelZoo  # noqa: E402
 
 
 def read(folder):

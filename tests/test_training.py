@@ -8,10 +8,10 @@ import threading
 import pytest
 import torch
 
-from cnnlab import datasets, training
-from cnnlab.cache import LRU
 from cnnlab.config import OPTIMIZERS, TrainConfig
-from cnnlab.models import build_model
+from cnnlab.core import datasets, training
+from cnnlab.core.cache import LRU
+from cnnlab.core.nets.models import build_model
 
 QUIET = dict(eval_every_s=1e9, val_size=500)     # no mid-epoch validation unless a test wants it
 

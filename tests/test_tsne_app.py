@@ -15,13 +15,13 @@ from chinese import chinese_client
 from gradio_client import handle_file
 from PIL import Image
 
-from cnnlab import datasets, snapshots, tsne
 from cnnlab.config import TrainConfig
-from cnnlab.datasets import FASHION_CLASSES
+from cnnlab.core import datasets, snapshots, tsne
+from cnnlab.core.datasets import FASHION_CLASSES
+from cnnlab.core.nets.models import build_model
+from cnnlab.core.plots import CLASS_COLORS
+from cnnlab.core.training import TrainEvent
 from cnnlab.i18n import class_name
-from cnnlab.models import build_model
-from cnnlab.plots import CLASS_COLORS
-from cnnlab.training import TrainEvent
 from cnnlab.ui.tsne import STAR_DRAWING, STAR_PHOTO
 
 DIGITS = [str(d) for d in range(10)]

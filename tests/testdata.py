@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnlab import datasets
 from cnnlab.config import DATA_ENV
+from cnnlab.core import datasets
 
 DOWNLOADABLE = ("mnist", "fashion")          # what torchvision can fetch into the data root
 

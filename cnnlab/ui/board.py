@@ -3,7 +3,7 @@
 ``build_submit`` is the row the Draw tab embeds under its canvas (tap the digit you meant, optional
 nickname); ``build`` is the board itself (latest drawings, class accuracy, confusion matrix whose
 cells open their drawings) with the teacher's controls (new board, clear, export, fine-tune).
-Storage and counting live in cnnlab.board, the correction loop in cnnlab.finetune. Every word is
+Storage and counting live in cnnlab.lessons.board.store, the correction loop in cnnlab.core.finetune. Every word is
 in cnnlab/i18n (section "board"); what a handler makes is in the reader's language (the shared
 board view is rendered once per change and language).
 """
@@ -17,12 +17,21 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from .. import finetune as ft
-from ..board import FIRST_TITLE, NICKNAME_MAX, NUM_CLASSES, BoardError, Submission, Summary, Thumbnails, check_digit
 from ..config import LIMITS
-from ..datasets import DataMissingError
+from ..core import finetune as ft
+from ..core.datasets import DataMissingError
+from ..core.plots import RIGHT, WRONG
 from ..i18n import DEFAULT, Text, say, template, tr
-from ..plots import RIGHT, WRONG
+from ..lessons.board.store import (
+    FIRST_TITLE,
+    NICKNAME_MAX,
+    NUM_CLASSES,
+    BoardError,
+    Submission,
+    Summary,
+    Thumbnails,
+    check_digit,
+)
 from .inputs import fail, flag, number
 from .lang import T, lang_of
 

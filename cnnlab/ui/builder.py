@@ -1,7 +1,7 @@
 """The Train tab's network builder: a student's own layer stack, edited row by row (usable on a
 phone), with every layer's output shape and parameters, the total, and a sentence for a stack
 that cannot work. The stack lives in the student's gr.State; the server checks it again when a
-run starts (cnnlab.builder, cnnlab.config.check_train).
+run starts (cnnlab.core.nets.builder, cnnlab.config.check_train).
 
 Every word is in cnnlab/i18n (section "builder"); what a handler makes is in the reader's language.
 The table and the layer picker are drawn when the editor is opened (``expand``), in that language.
@@ -12,10 +12,11 @@ import html
 
 import gradio as gr
 
-from .. import builder, checkpoints, codegen, export
-from ..builder import BUILT, MAX_LAYERS, TEMPLATES, BuildError, normalize, summarize, template, title
 from ..config import TrainConfig
-from ..datasets import get_spec
+from ..core import checkpoints, codegen
+from ..core.datasets import get_spec
+from ..core.nets import builder, export
+from ..core.nets.builder import BUILT, MAX_LAYERS, TEMPLATES, BuildError, normalize, summarize, template, title
 from ..i18n import DEFAULT, Text, say, tr
 from .inputs import fail
 from .lang import T, lang_of

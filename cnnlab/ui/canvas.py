@@ -22,8 +22,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from ..core.imageio import data_url, on_white
 from ..i18n import Text
-from ..imageio import data_url, on_white
 from .lang import PICK_TEXTS, texts
 
 SIZE = 280                 # canvas pixels (10x the 28x28 the model sees)

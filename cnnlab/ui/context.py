@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..board import BoardStore
-from ..classroom import TeacherKey
 from ..config import AppConfig, data_root
-from ..inside import LiveInside, PatchCache
-from ..jobs import TrainJob
-from ..maps import MapCache
-from ..ownmodel import space_for
-from ..runs import FOLDER, RunIndex, RunRecorder
-from ..scratch import Scratch
-from ..snapshots import SnapshotRecorder
-from ..zoo import ModelZoo
+from ..core.maps import MapCache
+from ..core.snapshots import SnapshotRecorder
+from ..lessons.board.store import BoardStore
+from ..lessons.inside import LiveInside, PatchCache
+from ..lessons.own.model import space_for
+from ..server.classroom import TeacherKey
+from ..server.jobs import TrainJob
+from ..server.runs import FOLDER, RunIndex, RunRecorder
+from ..server.scratch import Scratch
+from ..server.zoo import ModelZoo
 
 
 @dataclass(frozen=True)

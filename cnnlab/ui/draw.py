@@ -13,14 +13,14 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from .. import calibration
-from ..checkpoints import CheckpointError
+from ..core import calibration
+from ..core.checkpoints import CheckpointError
+from ..core.imageio import data_url
+from ..core.inference import answer
+from ..core.preprocess import sketch_pixels
+from ..core.saliency import overlay
 from ..i18n import DEFAULT, Text, say, tr
-from ..imageio import data_url
-from ..inference import answer
-from ..preprocess import sketch_pixels
-from ..saliency import overlay
-from ..zoo import ModelZoo
+from ..server.zoo import ModelZoo
 from .board import build_submit
 from .canvas import SIZE, DrawingCanvas
 from .context import AppContext
@@ -61,7 +61,7 @@ def heat_off_html(lang: str) -> str:
 
 
 def answer_html(top: str, confidence: float, sure: bool, lang: str = DEFAULT) -> str:
-    """``sure``: cnnlab.calibration.is_sure on the (calibrated) probabilities."""
+    """``sure``: cnnlab.core.calibration.is_sure on the (calibrated) probabilities."""
     unsure = "" if sure else f"<div class='hint'>{tr(lang, 'draw.not_sure')}</div>"
     return (f"<div class='big-answer' aria-live='polite'>{html.escape(top)}"
             f"<div class='hint'>{tr(lang, 'draw.sure', share=confidence)}</div>{unsure}</div>")

@@ -5,8 +5,8 @@ import html
 
 import gradio as gr
 
-from ..classroom import join_url, qr_image
 from ..config import LOOPBACK
+from ..server.classroom import join_url, qr_image
 from .context import AppContext
 from .lang import T, build_switch
 

@@ -8,7 +8,7 @@ a message that does not name the setting. These helpers take the raw values inst
 * ``drawing``: a drawing as the page's canvas sends it (a PNG data URL) or as a Sketchpad value
   (``{"composite": file, ...}``); the picture's size is read from its header and refused above
   ``MAX_DRAWING_SIDE`` pixels before anything is decoded.
-* ``photo``: an uploaded photo, through ``cnnlab.imageio.load_photo`` (bytes and pixels checked
+* ``photo``: an uploaded photo, through ``cnnlab.core.imageio.load_photo`` (bytes and pixels checked
   from the header before decoding).
 * ``number`` / ``flag``: a setting checked against ``cnnlab.config.LIMITS``.
 
@@ -20,8 +20,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from .. import imageio
 from ..config import LimitError, check, check_flag
+from ..core import imageio
 from ..i18n import DEFAULT, Text, say
 from .canvas import MAX_SIDE as MAX_DRAWING_SIDE
 from .canvas import DrawingError, decode_drawing

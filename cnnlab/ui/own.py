@@ -7,7 +7,7 @@ model's pretrained backbone once (cached, in the background as pictures arrive) 
 head as the class's shared run; Test classifies a webcam shot or photo; Export gives the checkpoint
 and the pictures (ImageFolder zip + annotation file + class names).
 
-Logic lives in ``cnnlab.owndata`` (store, loaders, limits) and ``cnnlab.ownmodel`` (features,
+Logic lives in ``cnnlab.lessons.own.data`` (store, loaders, limits) and ``cnnlab.lessons.own.model`` (features,
 run, model); the handlers here check the teacher key and the rate limit, and turn errors into
 sentences. Uploads arrive unprocessed (``preprocess=False``) so every file reaches the app's own
 safe decoder.
@@ -27,12 +27,14 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from .. import export, imageio, owndata, plots
-from ..cache import LRU
 from ..config import LIMITS
+from ..core import imageio, plots
+from ..core.cache import LRU
+from ..core.inference import answer
+from ..core.nets import export
 from ..i18n import DEFAULT, Text, say, tr
-from ..inference import answer
-from ..owndata import (
+from ..lessons.own import data as owndata
+from ..lessons.own.data import (
     IMAGE_SUFFIXES,
     MIN_PICTURES,
     AddReport,
@@ -42,7 +44,7 @@ from ..owndata import (
     max_class_pictures,
     max_pictures,
 )
-from ..ownmodel import OwnRun, OwnSpace, space_for
+from ..lessons.own.model import OwnRun, OwnSpace, space_for
 from .context import AppContext
 from .lang import T, lang_of
 from .photo import photo_source
@@ -424,7 +426,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         """Train the own classes as the class's shared run (a small head on the pretrained network's features)."""
         lang = lang_of(request)
         require_teacher(teacher_key, lang)
-        from ..ownmodel import default_config
+        from ..lessons.own.model import default_config
         try:
             run = OwnRun(store, space.cache, default_config(epochs=epochs))
         except ValueError as err:

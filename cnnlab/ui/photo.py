@@ -5,7 +5,7 @@ the model actually sees and says plainly when it is unsure ("this doesn't look l
 I was trained on") rather than giving a confident wrong answer.
 
 Uploads arrive as file paths with Gradio's own decoding switched off (``preprocess=False``), so
-every broken, huge or odd file reaches ``cnnlab.imageio`` and becomes a clear message.
+every broken, huge or odd file reaches ``cnnlab.core.imageio`` and becomes a clear message.
 """
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from .. import calibration, imageio
-from ..datasets import FASHION_CLASSES
+from ..core import calibration, imageio
+from ..core.datasets import FASHION_CLASSES
+from ..core.inference import Answer, answer
+from ..core.preprocess import _background as background_surface
+from ..core.saliency import enlarge, overlay
 from ..i18n import DEFAULT, Text, class_name, say, tr
-from ..inference import Answer, answer
-from ..preprocess import _background as background_surface
-from ..saliency import enlarge, overlay
 from .context import AppContext
 from .inputs import fail
 from .lang import T, lang_of
@@ -90,7 +90,7 @@ def scene_problem(image: Image.Image, lang: str = DEFAULT) -> str | None:
 
 
 def is_sure(probs: dict[str, float], task: str = "Flower") -> bool:
-    """The app's one "not sure" rule (cnnlab.calibration.SURE) on calibrated probabilities."""
+    """The app's one "not sure" rule (cnnlab.core.calibration.SURE) on calibrated probabilities."""
     return calibration.is_sure(probs.values(), "clothing" if task == "Clothing" else "photo")
 
 

@@ -2,7 +2,7 @@
 
 The course's first lessons as one-click presets (fit a curve, separate two clouds, race four
 optimizers) beside TensorFlow Playground's data sets and settings. Each student's network lives in
-their own ``gr.State`` (cnnlab.playground.Playground: a few kB). Play starts one streaming event
+their own ``gr.State`` (cnnlab.lessons.playground.Playground: a few kB). Play starts one streaming event
 per student (an async generator, ``play_loop``): every ``TICK_S`` it runs ``steps per frame`` steps
 (<= 25 and <= 50 ms; up to 4x that when a frame comes late, so a busy server shows fewer frames,
 not slower learning) and yields one frame: a 40x40 PNG of the decision boundary, the points as 4
@@ -10,7 +10,7 @@ bytes each and the curves, 3-8 kB of JSON that ``PlayView``'s script draws on a 
 matplotlib, no image files). A frame on a running stream costs the server far less than a request
 per frame (a ``gr.Timer`` tick, as this tab first did): with thirty students playing, that
 difference is the Draw tab's speed (bench/playground_load.py). Each control's own event applies a
-change between steps. All students' playground work passes one gate (cnnlab.playground.GATE: one
+change between steps. All students' playground work passes one gate (cnnlab.lessons.playground.GATE: one
 at a time, at most 30% of one core, the server's cost of each frame included) on two threads of
 its own (``PLAY_THREADS``), so thirty students playing cannot starve the Draw tab. Closing the
 page ends its stream (Gradio cancels a session's events when its page goes).
@@ -30,8 +30,8 @@ from dataclasses import replace
 
 import gradio as gr
 
-from .. import playground as pg
 from ..i18n import DEFAULT, Text, tr
+from ..lessons import playground as pg
 from .context import AppContext
 from .inputs import fail
 from .lang import PICK_TEXTS, T, lang_of, texts
@@ -44,7 +44,7 @@ PLAY_THREADS = ThreadPoolExecutor(2, thread_name_prefix="playground")
 CONCURRENCY = 2              # playground calls running at once (2 cores; the Draw tab has its own 8)
 LR_CHOICES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.02, 0.03, 0.1, 0.2, 0.3, 1.0, 3.0, 10.0]
 REG_RATE_CHOICES = [0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-# cnnlab.playground's input features -> their keys in the "playground.feature" section
+# cnnlab.lessons.playground's input features -> their keys in the "playground.feature" section
 FEATURE_KEYS = {"x1": "x1", "x2": "x2", "x1^2": "x1_sq", "x2^2": "x2_sq", "x1*x2": "x1x2",
                 "sin(x1)": "sin_x1", "sin(x2)": "sin_x2"}
 # The controls, in the order every handler below receives them (after the state and the layer shown).
@@ -245,7 +245,7 @@ render();
 
 class PlayView(gr.HTML):
     """The playground's picture: the data and the prediction, the curves, the neurons, drawn in
-    the browser from a frame (cnnlab.playground.Playground.frame / Race.frame)."""
+    the browser from a frame (cnnlab.lessons.playground.Playground.frame / Race.frame)."""
 
     def __init__(self, value=None, *, label: str | None = None, elem_id: str | None = None, visible: bool = True,
                  **kwargs):
@@ -264,7 +264,7 @@ class PlayView(gr.HTML):
         return payload
 
     def api_info(self) -> dict:
-        return {"type": "string", "description": "the frame as JSON (see cnnlab.playground.Playground.frame)"}
+        return {"type": "string", "description": "the frame as JSON (see cnnlab.lessons.playground.Playground.frame)"}
 
     def example_payload(self):
         return None
@@ -414,8 +414,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
         with gr.Accordion(T("playground.race_code"), open=False):
             gr.Code(pg.race_code(), language="python", interactive=False, elem_id="pg-race-code")
 
-    state = gr.State(None)            # this student's cnnlab.playground.Playground
-    race_state = gr.State(None)       # this student's cnnlab.playground.Race
+    state = gr.State(None)            # this student's cnnlab.lessons.playground.Playground
+    race_state = gr.State(None)       # this student's cnnlab.lessons.playground.Race
     controls = [dataset, classes, noise, points, ratio, features, layers, neurons, activation,
                 regularization, reg_rate, optimizer, lr, batch, speed]
     assert [c.elem_id for c in controls] == [f"pg-{n.replace('_', '-')}" for n in CONTROL_NAMES]

@@ -1,6 +1,6 @@
-"""The Train tab's "Compare runs" section: the lesson's finished runs (cnnlab.runs.RunIndex) as a
+"""The Train tab's "Compare runs" section: the lesson's finished runs (cnnlab.server.runs.RunIndex) as a
 table of settings, accuracy, time and size; two or more picked to overlay their loss and accuracy
-curves; the table as CSV. And the hyperparameter grid (cnnlab.sweep): lists of learning rates,
+curves; the table as CSV. And the hyperparameter grid (cnnlab.core.sweep): lists of learning rates,
 batch sizes, optimizers and models trained one after the other as the class's shared run (teacher
 only when a key is set; the server checks the grid's size and time budget), its table filling in
 live for every viewer, and exported as CSV.
@@ -19,13 +19,13 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from .. import sweep
 from ..config import LIMITS, OPTIMIZERS, LimitError, TrainConfig, check_flag
-from ..datasets import DATASETS, get_spec
+from ..core import sweep
+from ..core.datasets import DATASETS, get_spec
+from ..core.nets.models import models_for
+from ..core.tblog import TensorBoardLogger
 from ..i18n import DEFAULT, Text, say, tr
-from ..models import models_for
-from ..runs import overlay_figure
-from ..tblog import TensorBoardLogger
+from ..server.runs import overlay_figure
 from .context import AppContext
 from .inputs import fail
 from .lang import T, lang_of

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ..core.steer import MAX_LR
 from ..i18n import DEFAULT, Text, say, tr
-from ..steer import MAX_LR
 from .lang import T, lang_of
 
 SERIES = "learning rate changed"   # the markers' series on the loss curve (shown as train.series_marker)

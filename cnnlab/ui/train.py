@@ -1,6 +1,6 @@
 """Train tab: the teacher clicks Train and the whole class watches one shared run learn, live.
 
-Everyone polls the shared ``ctx.job`` (cnnlab.jobs.TrainJob) with a gr.Timer; a viewer's
+Everyone polls the shared ``ctx.job`` (cnnlab.server.jobs.TrainJob) with a gr.Timer; a viewer's
 gr.State remembers what it already shows, so a tick with nothing new sends nothing, and the
 confusion matrix and mistake pictures are drawn once per run (and language) for all viewers. The
 job hands plain rows and Texts; the DataFrames gr.LinePlot wants are made here, and every word
@@ -20,16 +20,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .. import plots
-from ..builder import BUILT
-from ..checkpoints import CheckpointError
 from ..config import LIMITS, LimitError, TrainConfig, check_train
-from ..datasets import DATASETS, get_spec
+from ..core import plots
+from ..core.checkpoints import CheckpointError
+from ..core.datasets import DATASETS, get_spec
+from ..core.imageio import data_url
+from ..core.nets.builder import BUILT
+from ..core.nets.models import models_for
+from ..core.plots import RIGHT, WRONG
+from ..core.race import RACE_OPTIMIZERS, RACE_STEPS, lane_label
 from ..i18n import DEFAULT, Text, class_name, languages, say, tr
-from ..imageio import data_url
-from ..models import models_for
-from ..plots import RIGHT, WRONG
-from ..race import RACE_OPTIMIZERS, RACE_STEPS, lane_label
 from . import builder as builder_ui
 from . import runs as runs_ui
 from . import steer as steer_ui

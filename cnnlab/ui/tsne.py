@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .. import maps as tsne_maps
-from .. import tsne
 from ..config import LIMITS
-from ..datasets import get_spec
+from ..core import maps as tsne_maps
+from ..core import tsne
+from ..core.datasets import get_spec
+from ..core.plots import CLASS_COLORS, RIGHT, STAR_COLOR, WRONG, animation_gif, star_rows, tsne_points_frame
+from ..core.preprocess import prepare_for, sketch_pixels
+from ..core.snapshots import SnapshotRecorder
 from ..i18n import DEFAULT, Text, class_name, say, tr
-from ..plots import CLASS_COLORS, RIGHT, STAR_COLOR, WRONG, animation_gif, star_rows, tsne_points_frame
-from ..preprocess import prepare_for, sketch_pixels
-from ..snapshots import SnapshotRecorder
 from .context import AppContext
 from .inputs import drawing as raw_drawing
 from .inputs import fail, flag, number
@@ -299,7 +299,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
         compare_caption = gr.Markdown(elem_id="tsne-compare-caption")
         compare_colours = gr.State(None)
 
-    # ---- handlers: a few lines each; the work is in cnnlab.maps and cnnlab.snapshots (argument names = API names)
+    # ---- handlers: a few lines each; the work is in cnnlab.core.maps and cnnlab.core.snapshots
+    # (argument names = API names)
     # request (the last parameter of each handler) is filled in by Gradio, not an API input: the
     # reader's language, for every word the handler makes.
     def tsne_map(model, n, perplexity, colour_by, pictures, progress=gr.Progress(), request: gr.Request = None):

@@ -20,9 +20,9 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from .. import tabular as tb
+from ..core.threads import cpu_cores
 from ..i18n import DEFAULT, Text, languages, say, tr
-from ..threads import cpu_cores
+from ..lessons.weather import table as tb
 from .context import AppContext
 from .inputs import fail
 from .lang import T, lang_of
@@ -43,7 +43,7 @@ UNIT_WEATHER = " °C"
 SERIES_COLORS = {"series_train": "#0072B2", "series_test": "#E69F00", "series_actual": "#0072B2",
                  "series_predicted": "#D55E00", "series_points": "#D55E00", "series_diagonal": "#999999"}
 REFERENCE_COLORS = ("#999999", "#009E73")
-# cnnlab.tabular's names of the simple answers -> their keys in the "weather.baselines" section
+# cnnlab.lessons.weather.table's names of the simple answers -> their keys in the "weather.baselines" section
 BASELINES = {"always the training mean": "mean", "same as yesterday": "yesterday",
              "historical average": "average", "linear regression (scikit-learn)": "linear"}
 LOSS_CHOICES = [(T("weather.loss_mse"), "mse"), (T("weather.loss_mae"), "mae"), (T("weather.loss_huber"), "huber")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import inside as core
+from ...core.imageio import data_url
 from ...i18n import DEFAULT, Text, say, tr
-from ...imageio import data_url
+from ...lessons import inside as core
 from .text import esc, fmt, note
 from .walk_view import stage_scales
 

@@ -5,10 +5,10 @@ import re
 
 from PIL import Image
 
-from ... import datasets
-from ...checkpoints import CheckpointError
+from ...core import datasets
+from ...core.checkpoints import CheckpointError
+from ...core.preprocess import photo_to_fashion, prepare_for, sketch_pixels, sketch_to_mnist
 from ...i18n import DEFAULT, Text, say
-from ...preprocess import photo_to_fashion, prepare_for, sketch_pixels, sketch_to_mnist
 from ..context import AppContext
 from ..inputs import fail
 

@@ -8,12 +8,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageColor
 
-from ... import datasets, imageio
-from ... import inside as core
+from ...core import datasets, imageio
+from ...core.imageio import data_url
+from ...core.plots import CLASS_COLORS
+from ...core.preprocess import prepare_for
 from ...i18n import DEFAULT, Text, class_name, say, tr
-from ...imageio import data_url
-from ...plots import CLASS_COLORS
-from ...preprocess import prepare_for
+from ...lessons import inside as core
 from ..context import AppContext
 from ..inputs import fail
 from .inputs import drawing_datasets, load_model, photo_datasets

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from string import Template
 
-from ...inside import PALETTE
-from ...plots import RIGHT
+from ...core.plots import RIGHT
+from ...lessons.inside import PALETTE
 
 CSS = Template("""
 .ins {font-size: 1rem; line-height: 1.35; max-width: 100%; overflow-wrap: anywhere}

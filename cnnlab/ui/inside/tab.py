@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ... import inside as core
 from ...i18n import DEFAULT, Text
+from ...lessons import inside as core
 from ..canvas import DrawingCanvas
 from ..context import AppContext
 from ..inputs import drawing as raw_drawing

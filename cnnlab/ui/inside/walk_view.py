@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ... import inside as core
+from ...core.imageio import data_url
 from ...i18n import DEFAULT, class_name, say, tr
-from ...imageio import data_url
+from ...lessons import inside as core
 from .text import esc, fmt
 
 

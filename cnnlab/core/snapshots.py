@@ -1,0 +1,206 @@
+"""How the map formed: the fixed sample's last-layer features during the class's training run, and
+their maps (each started from the previous one), computed in the background as the run goes."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..i18n import Text
+from . import datasets
+from .nets.models import embedding_fixed
+from .threads import TRAIN_NICE, lower_thread_priority
+from .tsne import DEFAULT_PERPLEXITY, SEED, Progress, align, balanced_sample, embed, fit_projection, quiet, run_tsne
+
+SNAPSHOT_N = 1000            # sample size for the training snapshots (fast to embed and to map)
+SNAPSHOT_EVERY_S = 3.0       # at most one snapshot this often during a run ...
+MAX_SNAPSHOTS = 24           # ... and at most this many (when full, every other one is dropped)
+FOLLOW_ITER = 400            # iterations for a snapshot map that starts from the previous map
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- how it learned
+@dataclass(frozen=True)
+class FeatureSnapshot:
+    """The sample's last-layer features at one moment of a run (PCA-reduced, float16)."""
+    uid: int
+    step: int
+    epoch: float
+    seconds: float
+    val_acc: float | None
+    features: np.ndarray             # (n, k) float16
+    preds: np.ndarray                # (n,) int16
+
+    @property
+    def accuracy_text(self) -> Text | str:
+        """"before training", "validation accuracy 80.0%" (a Text), or "" (no validation yet)."""
+        return Text("tsne.before_training") if self.step == 0 else (
+            Text("tsne.val_accuracy", accuracy=self.val_acc) if self.val_acc is not None else "")
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What has been recorded of the current run (a consistent copy for readers)."""
+    run_id: int = 0
+    dataset: str = ""
+    model: str = ""
+    classes: tuple[str, ...] = ()
+    indices: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    snapshots: tuple[FeatureSnapshot, ...] = ()
+    note: Text = field(default_factory=lambda: Text("tsne.no_run"))   # said in the reader's language
+
+
+class SnapshotRecorder:
+    """Subscribes to the shared training job (``TrainJob.subscribe``) and keeps the fixed sample's
+    last-layer features at the start, at most every SNAPSHOT_EVERY_S seconds at an "eval" event,
+    and at the end. The subscriber only embeds 1,000 small images (tens of milliseconds for the
+    small CNNs); a background thread maps each snapshot soon after, started from the previous map
+    and turned to match it, so points move only as much as the network's view of them changes."""
+
+    def __init__(self, data_root=None, n: int = SNAPSHOT_N, every_s: float = SNAPSHOT_EVERY_S,
+                 max_snapshots: int = MAX_SNAPSHOTS, perplexity: float = DEFAULT_PERPLEXITY,
+                 seed: int = SEED):
+        self.data_root = data_root
+        self.n, self.every_s, self.max_snapshots = n, every_s, max_snapshots
+        self.perplexity, self.seed = perplexity, seed
+        self._lock = threading.Lock()            # the recording (held briefly by the trainer)
+        self._compute = threading.Lock()         # map computations (never held by the trainer)
+        self._rec = Recording()
+        self._images: torch.Tensor | None = None
+        self._stats = None
+        self._last = 0.0
+        self._every = every_s
+        self._uid = 0
+        self._maps: dict[int, np.ndarray] = {}
+        self._wake = threading.Event()           # a new snapshot waits for its map
+        self._mapper: threading.Thread | None = None
+
+    # ---- the trainer side
+    def __call__(self, event, model: nn.Module, config) -> None:
+        """The job subscriber: (TrainEvent, model, TrainConfig), called in the training thread."""
+        if event.kind == "start":
+            self._start(model, config)
+        elif self._images is not None and event.kind in ("eval", "done"):
+            now = time.perf_counter()
+            if event.kind == "done" or now - self._last >= self._every:
+                self._take(event, model)
+
+    def _start(self, model: nn.Module, config) -> None:
+        spec = datasets.get_spec(config.dataset)
+        with self._lock:
+            run_id = self._rec.run_id + 1
+            self._maps = {}
+            self._images = None
+            self._every = self.every_s
+        if spec.kind == "photo" or hasattr(model, "backbone"):
+            why = Text("tsne.why_frozen" if embedding_fixed(model) else "tsne.why_slow")
+            with self._lock:
+                self._rec = Recording(run_id, config.dataset, config.model, spec.classes,
+                                      note=Text("tsne.no_photo_snapshots", why=why))
+            return
+        test = datasets.load(config.dataset, "test", self.data_root)
+        indices = balanced_sample(test.labels.numpy(), self.n, self.seed)
+        with self._lock:
+            self._images = test.images[indices]
+            self._stats = spec
+            self._rec = Recording(run_id, config.dataset, config.model, spec.classes, indices,
+                                  test.labels.numpy()[indices].astype(np.int64), (),
+                                  note=Text("tsne.recording"))
+        self._take(None, model)
+
+    def _take(self, event, model: nn.Module) -> None:
+        feats, preds = embed(model, self._images, self._stats)
+        reduced = fit_projection(feats, seed=self.seed)(feats).astype(np.float16)
+        with self._lock:
+            self._uid += 1
+            snap = FeatureSnapshot(self._uid, int(getattr(event, "step", 0) or 0),
+                            float(getattr(event, "epoch", 0.0) or 0.0),
+                            float(getattr(event, "elapsed_s", 0.0) or 0.0),
+                            getattr(event, "val_acc", None), reduced, preds.astype(np.int16))
+            snaps = self._rec.snapshots + (snap,)
+            if len(snaps) > self.max_snapshots:          # keep the first, the last and every other
+                snaps = snaps[:-1][::2] + snaps[-1:]
+                self._every *= 2
+            done = event is not None and event.kind == "done"
+            note = Text("tsne.snapshots_done" if done else "tsne.snapshots_recording", n=len(snaps))
+            self._rec = Recording(self._rec.run_id, self._rec.dataset, self._rec.model, self._rec.classes,
+                                  self._rec.indices, self._rec.labels, snaps, note)
+            self._last = time.perf_counter()
+            if self._mapper is None:
+                self._mapper = threading.Thread(target=self._map_in_background, name="cnnlab-snapshot-maps",
+                                                daemon=True)
+                self._mapper.start()
+        self._wake.set()
+
+    def _map_in_background(self) -> None:
+        """Maps each new snapshot soon after it is taken, below the training thread's priority, so
+        the slider works the moment the run ends (the first look used to wait for every map)."""
+        lower_thread_priority(TRAIN_NICE + 5)         # a new thread has one torch thread already
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                self.map_at(len(self.recording().snapshots) - 1)
+            except LookupError:
+                pass
+            except Exception:                              # never let the mapper die
+                log.exception("mapping a training snapshot failed")
+
+    # ---- the viewer side
+    def recording(self) -> Recording:
+        with self._lock:
+            return self._rec
+
+    def mapped(self) -> int:
+        """How many snapshots of the current recording have their map already."""
+        with self._lock:
+            return sum(s.uid in self._maps for s in self._rec.snapshots)
+
+    def map_at(self, i: int, progress: Progress = quiet) -> tuple[Recording, FeatureSnapshot, np.ndarray]:
+        """The aligned map (n, 2) of snapshot ``i`` of the current recording (computing the maps
+        of the snapshots before it first, each started from the one before)."""
+        rec = self.recording()
+        if not rec.snapshots:
+            raise LookupError(rec.note)
+        i = int(min(max(i, 0), len(rec.snapshots) - 1))
+        with self._compute:
+            prev = None
+            todo = [s for s in rec.snapshots[:i + 1] if s.uid not in self._maps]
+            done = 0
+            for s in rec.snapshots[:i + 1]:
+                coords = self._maps.get(s.uid)
+                if coords is None:
+                    def step(f, t, base=done / max(len(todo), 1), k=done + 1):
+                        progress(base + f / max(len(todo), 1), Text("tsne.progress_map", k=k, n=len(todo), step=t))
+                    X = s.features.astype(np.float32)
+                    if prev is None:
+                        coords = np.asarray(run_tsne(X, self.perplexity, self.seed, progress=step), np.float32)
+                    else:
+                        coords = np.asarray(run_tsne(X, self.perplexity, self.seed, init=prev,
+                                                     early_iter=0, main_iter=FOLLOW_ITER,
+                                                     progress=step), np.float32)
+                        coords = align(coords, prev).astype(np.float32)
+                    with self._lock:
+                        if self._rec.run_id == rec.run_id:
+                            self._maps[s.uid] = coords
+                    done += 1
+                prev = coords
+        return rec, rec.snapshots[i], prev
+
+    def all_maps(self, progress: Progress = quiet) -> tuple[Recording, list[np.ndarray]]:
+        rec = self.recording()
+        if not rec.snapshots:
+            raise LookupError(rec.note)
+        self.map_at(len(rec.snapshots) - 1, progress)
+        with self._lock:
+            maps = [self._maps.get(s.uid) for s in rec.snapshots]
+        if any(m is None for m in maps):            # a new run started meanwhile
+            raise LookupError(Text("tsne.new_run"))
+        return rec, maps
