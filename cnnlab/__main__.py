@@ -47,7 +47,8 @@ def cmd_train(args) -> int:
     from tqdm import tqdm
 
     from .core import checkpoints, datasets
-    from .core.training import evaluate_and_save, fit
+    from .core.finish import evaluate_and_save
+    from .core.training import fit
 
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     out = Path(args.out or f"checkpoints/{config.dataset}-{config.model}.pt")
@@ -104,7 +105,7 @@ def cmd_train(args) -> int:
 
 
 def _evaluate(path: Path, data_dir, download: bool) -> int:
-    from .core import checkpoints, datasets
+    from .core import checkpoints, datasets, finish
     from .core.inference import as_answered
     from .core.metrics import summarize
     from .core.training import pick_device, test_model
@@ -113,7 +114,7 @@ def _evaluate(path: Path, data_dir, download: bool) -> int:
     test = datasets.load(loaded.dataset, "test", data_dir, download)
     r = test_model(as_answered(loaded).to(pick_device()), test)
     metrics = summarize(test.labels, r["predictions"], loaded.classes, r["loss"])
-    checkpoints.write_metrics(path, metrics)
+    finish.write_metrics(path, metrics)
     _report(path, metrics)
     return 0
 
@@ -134,7 +135,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from .core.calibration import calibrate_checkpoint
+    from .core.finish import calibrate_checkpoint
     for path in args.checkpoints:
         out = calibrate_checkpoint(Path(path), args.data_dir, mirror=args.mirror)
         print(f"{path}: temperature {out['temperature']:.3f} fitted on {out['fitted_on']} images "
@@ -144,7 +145,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_novelty(args) -> int:
-    from .core.novelty import fit_checkpoint
+    from .core.finish import fit_checkpoint
     for path in args.checkpoints:
         out = fit_checkpoint(Path(path), args.data_dir)
         print(f"{path}: novelty fitted on {out['fitted_on']} training images, limit set on "

@@ -213,47 +213,6 @@ def check_choice(label: Text | str, value, choices) -> str:
     return value
 
 
-def train_problem(config: TrainConfig) -> Text | str | None:
-    """The first setting of ``config`` the server refuses, as a sentence (a Text); None when all fit."""
-    try:
-        check_train(config)
-    except LimitError as err:
-        return err.args[0]
-    return None
-
-
-def check_train(config: TrainConfig) -> TrainConfig:
-    """Raise LimitError (a sentence) unless every setting of a training run is allowed."""
-    from .core.datasets import DATASETS
-    from .core.nets.models import models_for
-    spec = DATASETS.get(config.dataset) if isinstance(config.dataset, str) else None
-    if spec is None:
-        raise LimitError(Text("limits.no_dataset", name=repr(str(config.dataset)[:40]), choices=", ".join(DATASETS)))
-    fits = models_for(spec)
-    if config.model == "custom" or config.layers is not None:
-        from .core.nets import builder  # the student's own network: its stack checked like the rest
-        if config.model != builder.BUILT:
-            raise LimitError(Text("limits.layers_need_built", built=repr(builder.BUILT),
-                                  model=repr(str(config.model)[:40])))
-        problem = (Text("limits.no_layers") if config.layers is None else builder.check(config.layers, spec))
-        if problem:
-            raise LimitError(problem)
-    elif config.model not in fits:
-        raise LimitError(Text("limits.model_does_not_fit", model=repr(str(config.model)[:40]), dataset=spec.title,
-                              choices=", ".join(fits)))
-    check_choice(Text("limits.optimizer"), config.optimizer, OPTIMIZERS)
-    check_choice(Text("limits.schedule"), config.schedule, SCHEDULES)
-    check_choice(Text("limits.finetune"), config.finetune, FINETUNE_MODES)
-    for name in ("lr", "batch_size", "epochs", "time_budget_s", "train_size", "weight_decay", "val_size"):
-        check(name, getattr(config, name))
-    check_flag(Text("limits.augment"), config.augment)
-    if spec.kind == "photo" and config.finetune not in SHARED_FINETUNE_MODES:
-        raise LimitError(Text("limits.finetune_all"))
-    if spec.kind == "photo" and config.finetune == "top":
-        check("backbone_batch_size", config.batch_size)
-    return config
-
-
 FINETUNE_FIELDS = {"time_budget_s": "finetune_seconds", "epochs": "finetune_epochs", "lr": "finetune_lr",
                    "batch_size": "finetune_batch_size", "mnist_mix": "finetune_mnist_mix",
                    "test_size": "finetune_test_size"}

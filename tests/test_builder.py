@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from cnnlab.config import LimitError, TrainConfig, check_train
+from cnnlab.config import LimitError, TrainConfig
 from cnnlab.core import checkpoints, datasets
+from cnnlab.core.checks import check_train
 from cnnlab.core.nets import builder
 from cnnlab.core.nets.builder import TEMPLATES, BuildError, build, summarize, template
 from cnnlab.core.nets.models import build_model

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cnnlab.config import TrainConfig
-from cnnlab.core import calibration, checkpoints, datasets, inference, training
+from cnnlab.core import calibration, checkpoints, datasets, finish, inference
 from cnnlab.core.checkpoints import CheckpointError
 from cnnlab.core.nets.models import build_model
 from cnnlab.lessons.inside import stages
@@ -41,8 +41,8 @@ def test_ece_is_small_when_honest_and_large_when_overconfident():
 def test_holdout_is_seeded_and_disjoint():
     data = datasets.TensorData(torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1).expand(100, 1, 2, 2).clone(),
                                torch.arange(100), datasets.get_spec("mnist"))
-    rest, held = calibration.holdout(data, 10)
-    again = calibration.holdout(data, 10)[1]
+    rest, held = datasets.holdout(data, 10)
+    again = datasets.holdout(data, 10)[1]
     assert len(held) == 10 and len(rest) == 90
     assert torch.equal(held.labels, again.labels)
     assert not set(held.labels.tolist()) & set(rest.labels.tolist())
@@ -95,7 +95,7 @@ def test_end_of_run_fits_the_temperature_on_held_out_images(tmp_path):
     model = tiny_cnn()
     with torch.no_grad():
         model.head[1].weight.mul_(50)                 # a wildly over-confident random model
-    path, metrics, r = training.evaluate_and_save(tmp_path / "run.pt", model, TrainConfig(), test,
+    path, metrics, r = finish.evaluate_and_save(tmp_path / "run.pt", model, TrainConfig(), test,
                                                   calibration_data=held)
     c = metrics["calibration"]
     assert c["temperature"] > 2                       # it must be cooled down a lot

@@ -19,25 +19,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import datasets
+from .nets.models import trunk_frozen
+from .training import batches, calib_count, eval_mode, extract_features
 
 BINS = 15                          # the usual number of ECE bins (Guo et al. 2017)
 T_RANGE = (0.05, 20.0)             # a fitted temperature is kept inside this range
 
 
-def holdout(data: datasets.TensorData, n: int, seed: int = 0) -> tuple[datasets.TensorData, datasets.TensorData]:
-    """(the rest, ``n`` held-out images): a seeded random split, so a run that keeps these images
-    out of training and the code that fits its temperature later pick the same ones."""
-    n = max(0, min(int(n), len(data) - 1))
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(10_000 + seed))
-    held, rest = order[:n].sort().values, order[n:].sort().values
-    return (datasets.TensorData(data.images[rest], data.labels[rest], data.spec),
-            datasets.TensorData(data.images[held], data.labels[held], data.spec))
-
-
 def halves(data: datasets.TensorData, seed: int = 0) -> tuple[datasets.TensorData, datasets.TensorData]:
     """A test split cut in two seeded halves: (the half a temperature is fitted on, the half its
     effect is reported on). For checkpoints trained on the whole training split."""
-    rest, held = holdout(data, len(data) // 2, seed)
+    rest, held = datasets.holdout(data, len(data) // 2, seed)
     return held, rest
 
 
@@ -45,8 +37,6 @@ def halves(data: datasets.TensorData, seed: int = 0) -> tuple[datasets.TensorDat
 def collect_logits(model: nn.Module, data: datasets.TensorData, batch_size: int = 256,
                    flip: bool = False) -> torch.Tensor:
     """Logits for every image (``flip``: averaged with the mirror image's), in eval mode."""
-    from .nets.models import trunk_frozen
-    from .training import batches, eval_mode, extract_features
     device = next(model.parameters()).device
     if trunk_frozen(model) and not flip:
         *_, (_, features) = extract_features(model, data, device)
@@ -158,27 +148,11 @@ def _kept_out(config: dict) -> int:
 def training_split(loaded, root=None) -> tuple[datasets.TensorData, datasets.TensorData | None]:
     """(the training images a checkpoint's run learned from, those it kept out or None): the
     seeded split ``calib_size`` in its config names."""
-    from .training import calib_count
     full = datasets.load(loaded.dataset, "train", root)
     n = _kept_out(loaded.config)
     if not n:
         return full, None
-    return holdout(full, calib_count(n, len(full)), int(loaded.config.get("seed", 0)))
-
-
-def calibrate_checkpoint(path, root=None, flip: bool = False, mirror: bool | None = None) -> dict:
-    """Fit and store a checkpoint's temperature (see ``splits_for``); returns what was measured."""
-    from . import checkpoints
-    from .training import pick_device
-    if mirror is not None:                     # from now on it answers with the mirror image averaged in
-        checkpoints.update(path, mirror=bool(mirror))
-    loaded = checkpoints.load(path)
-    model = loaded.model.to(pick_device())
-    fit_on, report_on, how = splits_for(loaded, root)
-    out = calibrate(model, fit_on, report_on, flip=flip or loaded.mirror)
-    out["fitted_on_split"] = how
-    checkpoints.update(path, {"calibration": out}, temperature=float(out["temperature"]))
-    return out
+    return datasets.holdout(full, calib_count(n, len(full)), int(loaded.config.get("seed", 0)))
 
 
 # "Not sure": the calibrated top probability is below ``prob``, or the runner-up is within

@@ -226,16 +226,12 @@ def write_metrics(checkpoint: str | Path, metrics: dict) -> Path:
 
 def update(checkpoint: str | Path, metrics: dict | None = None, **fields) -> Path:
     """Store ``fields`` (a temperature, a novelty model, ...) and add ``metrics`` to a checkpoint
-    whose weights stay as they are; the metrics JSON beside it gets the whole set, and a t-SNE
-    map made for these weights (keyed by the file's digest) follows the new digest."""
-    from .cache import file_digest
-    from .maps import follow_checkpoint
+    whose weights stay as they are; the metrics JSON beside it gets the whole set. The file alone:
+    ``finish.update`` also lets a t-SNE map made for these weights follow the new digest."""
     payload = read_payload(checkpoint)
     payload.update(fields)
     payload["metrics"] = {**payload["metrics"], **(metrics or {})}
-    before = file_digest(checkpoint)
     save_payload(checkpoint, payload)
-    follow_checkpoint(checkpoint, before)
     out = metrics_path(checkpoint)
     out.write_text(json.dumps(payload["metrics"], indent=2) + "\n")
     return out

@@ -126,6 +126,16 @@ _cache: dict[tuple, TensorData] = {}
 _cache_lock = threading.Lock()
 
 
+def holdout(data: TensorData, n: int, seed: int = 0) -> tuple[TensorData, TensorData]:
+    """(the rest, ``n`` held-out images): a seeded random split, so a run that keeps these images
+    out of training and the code that fits its temperature later pick the same ones."""
+    n = max(0, min(int(n), len(data) - 1))
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(10_000 + seed))
+    held, rest = order[:n].sort().values, order[n:].sort().values
+    return (TensorData(data.images[rest], data.labels[rest], data.spec),
+            TensorData(data.images[held], data.labels[held], data.spec))
+
+
 def load(name: str, split: str = "train", root: str | Path | None = None,
          download: bool = False) -> TensorData:
     """Load a split ("train" or "test") into memory once per process; later calls are free."""

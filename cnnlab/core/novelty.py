@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .training import batches, eval_mode
+
 K = 256             # PCA directions kept (64 and 128 let through half the temple crops)
 QUANTILE = 0.975    # the share of held-out training images that must count as familiar
 SHRINK = 0.1        # covariance shrinkage toward its diagonal: stable with few images a direction
@@ -113,31 +115,6 @@ def features_for(novelty: Novelty, model, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def features_of(model, data, batch_size: int = 64) -> torch.Tensor:
     """(N, D) feature vectors (``model.embed``) of every image, in eval mode."""
-    from .training import batches, eval_mode
     device = next(model.parameters()).device
     with eval_mode(model):
         return torch.cat([model.embed(x).float().cpu() for x, _ in batches(data, batch_size, device)])
-
-
-def fit_checkpoint(path, root=None) -> dict:
-    """Fit and store a checkpoint's novelty model: on the training images it learned from, with
-    the limit set on images it never trained on (``calibration.splits_for``: those the run kept
-    out, or half the test split); reports the share of the other images called unfamiliar."""
-    from . import calibration, checkpoints
-    from .training import pick_device
-    loaded = checkpoints.load(path)
-    stock = measures_stock(loaded.model)
-    if stock:
-        from .nets.models import stock_backbone
-        model = stock_backbone()
-    else:
-        model = loaded.model.to(pick_device())
-    limit_on, report_on, how = calibration.splits_for(loaded, root)
-    train, _ = calibration.training_split(loaded, root)
-    novelty = fit(features_of(model, train), train.labels, features_of(model, limit_on), stock=stock)
-    flagged = float((novelty.strangeness(features_of(model, report_on)) > 1).float().mean())
-    out = {"k": novelty.basis.shape[1], "stock_features": stock, "quantile": QUANTILE, "fitted_on": len(train),
-           "limit_set_on": len(limit_on), "limit_set_on_split": how, "reported_on": len(report_on),
-           "unfamiliar_share": round(flagged, 4)}
-    checkpoints.update(path, {"novelty": out}, novelty=novelty.to_payload())
-    return out

@@ -3,7 +3,7 @@
 The Train tab's runs last minutes; a shipped checkpoint may train for an hour in the background.
 What differs is only the data each epoch sees and what a learner does to a batch, so both recipes
 here plug into ``training.loop`` (a ``Learner`` subclass, ``Hooks``) and end with
-``training.evaluate_and_save`` like every other run.
+``finish.evaluate_and_save`` like every other run.
 
 - ``flowers``: EfficientNet-Lite0 fine-tuned end to end (``finetune="all"``) on random resized
   crops taken from the 224-px photos at a smaller training size (cheaper on a CPU, and the
@@ -11,7 +11,7 @@ here plug into ``training.loop`` (a ``Learner`` subclass, ``Hooks``) and end wit
   jitter, label smoothing, AdamW with a one-cycle schedule.
 - ``digits``: the MNIST CNN trained on MNIST redrawn the ways students draw (see cnnlab.core.handaug).
 
-Both keep a seeded part of the training split out of training (``calibration.holdout``): the
+Both keep a seeded part of the training split out of training (``datasets.holdout``): the
 temperature that makes the confidence honest is fitted there at the end of the run.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import TrainConfig
-from . import calibration, datasets, handaug, training
+from . import calibration, datasets, finish, handaug, training
 from .nets.models import build_model
 
 
@@ -97,7 +97,7 @@ def train_flowers(recipe: FlowersRecipe, out: str, root=None, log=print) -> dict
     spec = datasets.get_spec("flowers5")
     generator = training.seed_everything(recipe.seed)
     full = datasets.load("flowers5", "train", root)
-    train, held = calibration.holdout(full, recipe.holdout, recipe.seed)
+    train, held = datasets.holdout(full, recipe.holdout, recipe.seed)
     model = build_model("transfer", spec, finetune="all").to(memory_format=torch.channels_last)
     head = [p for n, p in model.named_parameters() if n.startswith("head.")]
     body = [p for n, p in model.named_parameters() if not n.startswith("head.")]
@@ -126,7 +126,7 @@ def train_flowers(recipe: FlowersRecipe, out: str, root=None, log=print) -> dict
     extra = {"recipe": "flowers", "recipe_settings": vars(recipe) | {}, "holdout_accuracy": history,
              "train_seconds": round(time.perf_counter() - start, 1), "epochs": recipe.epochs}
     test = datasets.load("flowers5", "test", root)
-    path, metrics, _ = training.evaluate_and_save(out, model, config, test, extra=extra,
+    path, metrics, _ = finish.evaluate_and_save(out, model, config, test, extra=extra,
                                                   calibration_data=held)
     log(f"saved {path}: test accuracy {metrics['test_accuracy']:.2%}")
     return metrics
@@ -190,7 +190,7 @@ def train_digits(recipe: DigitsRecipe, out: str, root=None, log=print) -> dict:
     full = datasets.load("mnist", "train", root)
     train = full
     if not recipe.init:
-        train, _ = calibration.holdout(full, training.calib_count(recipe.calib_size, len(full)), recipe.seed)
+        train, _ = datasets.holdout(full, training.calib_count(recipe.calib_size, len(full)), recipe.seed)
     test = datasets.load("mnist", "test", root)
     outliers = None
     if recipe.outliers:
@@ -218,9 +218,9 @@ def train_digits(recipe: DigitsRecipe, out: str, root=None, log=print) -> dict:
     extra = {"recipe": "digits", "recipe_settings": vars(recipe) | {},
              "train_seconds": round(time.perf_counter() - start, 1), "epochs": recipe.epochs,
              **({"init": recipe.init} if recipe.init else {})}
-    path, metrics, _ = training.evaluate_and_save(out, model, config, test, extra=extra, root=root)
+    path, metrics, _ = finish.evaluate_and_save(out, model, config, test, extra=extra, root=root)
     if recipe.init:                                   # fitted on one half of the test split, reported on the other
-        metrics = {**metrics, "calibration": calibration.calibrate_checkpoint(path, root)}
+        metrics = {**metrics, "calibration": finish.calibrate_checkpoint(path, root)}
     log(f"saved {path}: test accuracy {metrics['test_accuracy']:.2%}, temperature "
         f"{metrics['calibration']['temperature']:.3f}")
     return metrics

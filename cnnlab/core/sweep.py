@@ -14,9 +14,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 
-from ..config import LIMITS, OPTIMIZERS, LimitError, TrainConfig, check, check_choice, check_train
+from ..config import LIMITS, OPTIMIZERS, LimitError, TrainConfig, check, check_choice
 from ..i18n import Text
-from ..server.runs import to_csv
+from .checks import check_train
+from .tables import to_csv
 
 CSV_COLUMNS = ("config", "model", "optimizer", "lr", "batch_size", "epochs", "state", "test_accuracy",
                "test_images", "seconds", "parameters")

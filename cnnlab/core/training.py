@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -19,9 +18,8 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..i18n import Text
-from . import calibration, checkpoints, datasets
+from . import datasets
 from .cache import LRU, tensor_fingerprint
-from .metrics import summarize
 from .nets.models import build_model, trunk_frozen
 
 
@@ -318,37 +316,6 @@ def test_model(model: nn.Module, test: datasets.TensorData, n: int = 0) -> dict:
     return evaluate(model.learner(), features.subset(n), device)
 
 
-def evaluate_and_save(path, model: nn.Module, config: TrainConfig, test: datasets.TensorData | None,
-                      n: int = 0, extra: dict | None = None, root=None,
-                      calibration_data: datasets.TensorData | None = None) -> tuple[Path, dict, dict | None]:
-    """The end of every run (the CLI's and the class's): score the model on ``test`` (``n`` > 0:
-    on that many of its images; None: not scored), fit the temperature that makes its confidence
-    honest on training images the run kept out (``calibration_data``, else the seeded held-out
-    part ``calibration.holdout`` picks by ``config.calib_size``), save the checkpoint with its
-    metrics and write ``<name>.metrics.json`` beside it. Returns (checkpoint path, metrics, the
-    evaluation or None)."""
-    metrics = dict(extra or {})
-    r = None
-    temperature = 1.0
-    if test is not None:
-        r = test_model(model, test, n)
-        scored = test.subset(n)
-        metrics.update(summarize(scored.labels, r["predictions"], scored.spec.classes, r["loss"]))
-        if calibration_data is None:
-            calibration_data = held_out(config, root)
-        if calibration_data is not None:
-            logits = calibration.collect_logits(model, scored)
-            calib = calibration.calibrate(model, calibration_data, scored, report_logits=logits)
-            temperature = calib["temperature"]
-            metrics["calibration"] = calib
-            r["confidences"] = calibration.probabilities(logits, temperature).max(1).values
-    model.eval()
-    saved = checkpoints.save(path, model, config.model, config.dataset, config.to_dict(), metrics,
-                             temperature=temperature)
-    checkpoints.write_metrics(saved, metrics)
-    return saved, metrics, r
-
-
 def held_out(config: TrainConfig, root=None) -> datasets.TensorData | None:
     """The training images ``fit`` kept out of training (to fit the temperature), or None."""
     size = getattr(config, "calib_size", 0)
@@ -358,7 +325,7 @@ def held_out(config: TrainConfig, root=None) -> datasets.TensorData | None:
         full = datasets.load(config.dataset, "train", root)
     except (datasets.DataMissingError, KeyError):
         return None
-    return calibration.holdout(full, calib_count(size, len(full)), config.seed)[1]
+    return datasets.holdout(full, calib_count(size, len(full)), config.seed)[1]
 
 
 def calib_count(calib_size: int, n_train: int) -> int:
@@ -381,7 +348,7 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
     generator = seed_everything(config.seed)
     train = datasets.load(config.dataset, "train", root, download)
     if config.calib_size:                 # kept out of training: evaluate_and_save fits the temperature on it
-        train, _ = calibration.holdout(train, calib_count(config.calib_size, len(train)), config.seed)
+        train, _ = datasets.holdout(train, calib_count(config.calib_size, len(train)), config.seed)
     train = train.subset(config.train_size)
     test = datasets.load(config.dataset, "test", root, download)
     val = test.subset(config.val_size)

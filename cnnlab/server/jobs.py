@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config import TrainConfig, train_problem
-from ..core import checkpoints, datasets, sweep, training
+from ..config import TrainConfig
+from ..core import checkpoints, datasets, finish, sweep, training
+from ..core.checks import train_problem
 from ..core.nets.models import build_model, trunk_frozen
 from ..core.race import RACE_STEPS, race
 from ..core.steer import Steering, check_lr
@@ -369,8 +370,8 @@ class TrainJob:
         photos_read = ev.step > 0 or not trunk_frozen(model)     # else a frozen trunk has no features yet
         so_far = {"steps": ev.step, "epochs": round(ev.epoch, 3), "train_seconds": round(ev.elapsed_s, 1),
                   "stopped": bool(ev.stopped)}
-        path, metrics, r = training.evaluate_and_save(self.latest_path, model, config,
-                                                      test if photos_read else None, scored_n, so_far)
+        path, metrics, r = finish.evaluate_and_save(self.latest_path, model, config,
+                                                    test if photos_read else None, scored_n, so_far)
         data = test.subset(scored_n)
         if r is not None and (not self._state.evals or self._state.evals[-1]["epoch"] < round(ev.epoch, 3)):
             rv = r if len(data) == val_n else training.test_model(model, test, val_n)

@@ -14,8 +14,6 @@ read ``RunIndex.runs()`` (an immutable tuple, the same for everyone until a run 
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
@@ -28,6 +26,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from ..core.tables import to_csv
 from ..i18n import DEFAULT, tr
 from .runstate import thin
 
@@ -127,16 +126,6 @@ def overlay_figure(runs, lang: str = DEFAULT) -> Figure:
         fig.legend(*loss_ax.get_legend_handles_labels() if loss_ax.lines else acc_ax.get_legend_handles_labels(),
                    loc="outside lower center", ncols=min(2, len(runs)), frameon=False)
     return fig
-
-
-def to_csv(rows: list[dict], columns=None) -> str:
-    """Rows (dicts) as CSV text with a header; ``columns`` fixes their order (default: the first row's)."""
-    out = io.StringIO()
-    columns = list(columns or (rows[0].keys() if rows else ()))
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
 
 
 def write_atomic(path: Path, text: str) -> Path:

@@ -1,7 +1,7 @@
 """The Train tab's network builder: a student's own layer stack, edited row by row (usable on a
 phone), with every layer's output shape and parameters, the total, and a sentence for a stack
 that cannot work. The stack lives in the student's gr.State; the server checks it again when a
-run starts (cnnlab.core.nets.builder, cnnlab.config.check_train).
+run starts (cnnlab.core.nets.builder, cnnlab.core.checks.check_train).
 
 Every word is in cnnlab/i18n (section "builder"); what a handler makes is in the reader's language.
 The table and the layer picker are drawn when the editor is opened (``expand``), in that language.

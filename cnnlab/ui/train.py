@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ..config import LIMITS, LimitError, TrainConfig, check_train
+from ..config import LIMITS, LimitError, TrainConfig
 from ..core import plots
 from ..core.checkpoints import CheckpointError
+from ..core.checks import check_train
 from ..core.datasets import DATASETS, get_spec
 from ..core.imageio import data_url
 from ..core.nets.builder import BUILT

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ...i18n import Text
-from .models import Classifier
+from .base import Classifier
 
 # ---- limits: what keeps training a built network sensible on a 2-core laptop (the server
 # refuses anything beyond them; the editor only shows them)

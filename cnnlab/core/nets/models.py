@@ -14,18 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-class Classifier(nn.Module):
-    """``features`` turns an image into a vector, ``head`` turns that vector into logits."""
-
-    features: nn.Module
-    head: nn.Module
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(x))
+from . import builder
+from .base import Classifier
 
 
 class MLP(Classifier):
@@ -266,10 +256,9 @@ def build_model(name: str, spec, finetune: str | bool = "head", pretrained: bool
     """A fresh model for data set ``spec`` (a DatasetSpec); a clear error if they do not fit.
     ``layers`` (a stack, see cnnlab.core.nets.builder) or the name "custom" builds the student's own network."""
     if name == "custom":
-        from .builder import build  # builder imports this module
         if layers is None:
             raise ValueError("the custom model needs its layers (a stack from the network builder)")
-        return build(layers, spec)
+        return builder.build(layers, spec)
     if layers is not None:
         raise ValueError(f"layers are for the custom model, not {name!r}")
     info = get_model_info(name)

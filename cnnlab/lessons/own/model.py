@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ...config import LIMITS, TrainConfig, check
-from ...core import checkpoints, datasets, training
+from ...core import checkpoints, datasets, finish, training
 from ...core.metrics import summarize
 from ...core.nets.models import TransferNet, stock_backbone
 from ...core.threads import configure_training_thread
@@ -321,7 +321,7 @@ class OwnRun:
         model.eval()
         saved = checkpoints.save(path, model, "transfer", datasets.OWN, self.config.to_dict(), metrics,
                                  classes=self.classes)
-        checkpoints.write_metrics(saved, metrics)
+        finish.write_metrics(saved, metrics)
         own_copy = self.store.root / MODEL_FILE      # the tab's own model: the "latest run" moves on
         tmp = own_copy.with_suffix(".tmp")
         shutil.copyfile(saved, tmp)
