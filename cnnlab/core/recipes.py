@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import TrainConfig
-from . import calibration, datasets, finish, handaug, training
+from . import calibration, datasets, finish, handaug, hands, training
 from .nets.models import build_model
 
 
@@ -145,6 +145,9 @@ class DigitsRecipe:
     outlier_kinds: str = "walk,clutter,tangle,pair"   # which (handaug.KINDS)
     outlier_batch: int = 32       # of them in every batch ...
     outlier_weight: float = 0.5   # ... pulled toward "every digit equally likely" with this weight
+    hands: int = 400              # drawings per digit in many hands (cnnlab.core.hands: flagged 1s,
+                                  # crossed 7s, closed 4s, small-loop 9s, thick pens), never the test set's
+    hands_batch: int = 32         # of them in every batch, beside the MNIST digits
     calib_size: int = 1000        # training digits kept out: the temperature is fitted on them
     init: str = ""                # start from this checkpoint (a fine-tune): it saw every training
                                   # digit, so the temperature is fitted on half the test split instead
@@ -156,9 +159,9 @@ class DigitLearner(training.Learner):
     the digits and, on the non-digits, cross-entropy to the uniform distribution."""
 
     def __init__(self, model, optimizer, scheduler, recipe: DigitsRecipe, generator: torch.Generator,
-                 outliers: torch.Tensor | None):
+                 outliers: torch.Tensor | None, hands: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__(model, optimizer, scheduler, "digits")
-        self.recipe, self.generator, self.outliers = recipe, generator, outliers
+        self.recipe, self.generator, self.outliers, self.hands = recipe, generator, outliers, hands
         spec = datasets.get_spec("mnist")
         self.mean, self.std = spec.mean[0], spec.std[0]
 
@@ -167,6 +170,11 @@ class DigitLearner(training.Learner):
         ink = (x * self.std + self.mean).clamp(0, 1)
         k = int(round(len(ink) * r.augment_share)) if r.strength > 0 else 0
         parts = [torch.cat([handaug.augment(ink[:k], g, r.strength), ink[k:]]) if k else ink]
+        if self.hands is not None and r.hands_batch:        # drawings in other hands, as digits
+            pick = torch.randint(len(self.hands[1]), (r.hands_batch,), generator=g)
+            drawn = self.hands[0][pick].float() / 255
+            parts[0] = torch.cat([parts[0], handaug.augment(drawn, g, 0.5 * r.strength) if r.strength > 0 else drawn])
+            y = torch.cat([y, self.hands[1][pick]])
         if self.outliers is not None and r.outlier_batch:
             pick = torch.randint(len(self.outliers), (r.outlier_batch,), generator=g)
             odd = self.outliers[pick].float() / 255
@@ -198,6 +206,11 @@ def train_digits(recipe: DigitsRecipe, out: str, root=None, log=print) -> dict:
         outliers = handaug.outlier_pool(recipe.outliers, seed=7 + recipe.seed, mnist=train.images,
                                         kinds=tuple(recipe.outlier_kinds.split(",")))
         log(f"{len(outliers)} non-digit drawings made in {time.perf_counter() - t0:.0f} s")
+    pool = None
+    if recipe.hands:
+        t0 = time.perf_counter()
+        pool = hands.training_pool(recipe.hands, recipe.seed)
+        log(f"{len(pool[1])} drawings in many hands made in {time.perf_counter() - t0:.0f} s")
     model = build_model(recipe.model, spec)
     if recipe.init:
         from . import checkpoints
@@ -207,7 +220,7 @@ def train_digits(recipe: DigitsRecipe, out: str, root=None, log=print) -> dict:
     optimizer = training.make_optimizer("adam", model.parameters(), recipe.lr, recipe.weight_decay)
     steps = math.ceil(len(train) / recipe.batch_size) * recipe.epochs
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=steps, pct_start=0.25)
-    learner = DigitLearner(model, optimizer, scheduler, recipe, generator, outliers)
+    learner = DigitLearner(model, optimizer, scheduler, recipe, generator, outliers, pool)
     start = time.perf_counter()
     for ev in training.loop([learner], train, epochs=recipe.epochs, batch_size=recipe.batch_size,
                             generator=generator, device=torch.device("cpu"), val=test.subset(2000),
