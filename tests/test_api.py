@@ -220,7 +220,7 @@ OUT_OF_RANGE = [  # (endpoint, changed settings, the sentence's telling part)
     ("/train_start", dict(time_budget_s=-5), "Time budget must be between 0 and 600 seconds"),
     ("/train_start", dict(lr=0), "Learning rate must be between 1e-06 and 10; you asked for 0."),
     ("/train_start", dict(lr=50), "Learning rate must be between 1e-06 and 10; you asked for 50."),
-    ("/train_start", dict(train_size=60001), "Training-set size must be between 0 and 60,000 (0 = all images)"),
+    ("/train_start", dict(train_size=60001), "Training-set size must be between 0 and 60,000 (0 = all pictures)"),
     ("/train_start", dict(train_size=-1), "Training-set size must be between 0 and 60,000"),
     ("/train_start", dict(augment="maybe"), "Augment must be true or false"),
     ("/train_start", dict(dataset="cifar"), "There is no data set called 'cifar'; choose one of: mnist"),

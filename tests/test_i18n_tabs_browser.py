@@ -33,7 +33,7 @@ def test_a_chinese_phone_sees_the_three_tabs_in_chinese(browser, app_server, tmp
         assert "Convolution" not in layers and "parameters" not in layers
         # t-SNE: the map's line and legend
         open_tab(page, "t-SNE")
-        expect(page.locator("#tsne-info")).to_contain_text("张测试图像", timeout=90_000)
+        expect(page.locator("#tsne-info")).to_contain_text("张测试图片", timeout=90_000)
         expect(page.locator("#tsne-colour")).to_contain_text("正确 / 错误")
         # Photo: a Chinese answer, Chinese examples, a Chinese error
         open_tab(page, "照片")

@@ -50,7 +50,7 @@ def test_the_live_status_line_is_said_in_chinese():
     assert str(line).startswith("Training cnn on MNIST digits with adam · epoch 0.51/2 · step 120/469")
     zh = progress_line(tr("zh", "jobs.title", model="cnn", dataset=tr("zh", "datasets.mnist"), optimizer="adam"),
                        ev, TrainConfig(epochs=2), eta=12.0, grid=grid).in_("zh")
-    assert "第 0.51/2 轮" in zh and "验证准确率 93.4%" in zh and "3/4 张图片判断正确" in zh and "还剩 12 秒" in zh
+    assert "周期 0.51/2" in zh and "验证集准确率 93.4%" in zh and "3/4 张图片判断正确" in zh and "还剩 12 秒" in zh
     assert not english_left(zh), zh
 
 
@@ -71,7 +71,7 @@ def test_each_viewer_reads_the_shared_status_in_their_own_language(app_server):
     assert chinese[status] == job.state().status.in_("zh") and english[status] == str(job.state().status)
     assert chinese[status] != english[status] and not english_left(chinese[status]), chinese[status]
     loss = chinese[blocks["train-loss"]]
-    assert loss.x_title == "轮" and loss.y_title == "损失" and loss.color_title == "曲线"
+    assert loss.x_title == "周期" and loss.y_title == "损失" and loss.color_title == "曲线"
     if not job.state().grid:
         assert "开始训练后" in chinese[blocks["train-grid"]]
 
@@ -104,7 +104,7 @@ def test_the_builders_sentence_for_a_stack_that_cannot_work_is_chinese():
 
     from cnnlab.ui.train import make_config
     stack = [{"type": "dense", "units": 5}]
-    with pytest.raises(gr.Error, match="第 1 层（全连接）收到 1 x 28 x 28 的图像；全连接层需要一维向量"):
+    with pytest.raises(gr.Error, match="第 1 层（全连接）收到的输入是 1 x 28 x 28；全连接层需要一维向量"):
         make_config("mnist", "custom", "adam", 0.003, 64, 1, 0, 1000, False, stack, lang="zh")
     with pytest.raises(gr.Error, match="Layer 1 \\(dense\\) gets an image of 1 x 28 x 28"):
         make_config("mnist", "custom", "adam", 0.003, 64, 1, 0, 1000, False, stack)

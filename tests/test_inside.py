@@ -68,7 +68,7 @@ def test_cnn_stages_are_the_models_own_numbers(cnn, three):
     assert w.stages[1].params == 16 * 25 + 16 + 2 * 16                       # conv + its batch norm
     assert sum(s.params for s in w.stages) == sum(p.numel() for p in cnn.model.parameters())
     assert "(28 + 4 - 5) / 1 + 1 = 28" in str(w.stages[1].detail)            # Texts: English by default
-    assert w.stages[1].detail.in_("zh").startswith("16 个 5 x 5 x 1 的卷积核，填充 2，步幅 1：(28 + 4 - 5)")
+    assert w.stages[1].detail.in_("zh").startswith("16 个 5 x 5 x 1 的卷积核，填充 2，步长 1：(28 + 4 - 5)")
     assert (str(w.stages[1].title), w.stages[1].title.in_("zh")) == ("Convolution 1", "卷积层 1")
     assert w.probs.argmax().item() == 3
 

@@ -36,7 +36,7 @@ def test_the_answer_speaks_the_readers_language_and_keeps_the_class_names():
     assert unsure.startswith("## 我不太确定。") and "**rose**" in unsure and "rose、tulip、pen" in unsure
     assert "玫瑰" not in unsure and "郁金香" not in unsure
     sure = verdict({"rose": 0.9, "tulip": 0.1}, "zh")
-    assert sure.startswith("## rose\n") and "有 **90%** 的把握" in sure
+    assert sure.startswith("## rose\n") and "我比较有把握：**90%**" in sure
     assert verdict({"rose": 0.9, "tulip": 0.1}).startswith("## rose\nI'm fairly sure: **90%**")
 
 

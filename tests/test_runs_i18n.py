@@ -47,11 +47,11 @@ def test_a_grid_that_does_not_fit_is_refused_in_the_readers_language(lrs, optimi
 def test_the_compare_table_and_the_grid_table_speak_the_readers_language():
     runs = [record(1, 0.003, 0.91), record(2, 0.0001, 0.42)]
     zh = runs_frame(runs, "zh")
-    assert list(zh.columns) == ["训练编号", "完成时间", "网格", "模型", "优化器", "学习率", "批大小", "轮数",
+    assert list(zh.columns) == ["训练编号", "完成时间", "网格", "模型", "优化器", "学习率", "批大小", "周期数（epoch）",
                                 "训练图片数", "测试准确率", "用时（秒）", "参数量", "大小（KB）"]
     assert zh.iloc[0]["训练编号"] == 2 and zh.iloc[0]["训练图片数"] == "全部" and zh.iloc[1]["测试准确率"] == "91.00%"
     en = runs_frame(runs)
-    assert "test accuracy" in en.columns and en.iloc[0]["training images"] == "all"
+    assert "test accuracy" in en.columns and en.iloc[0]["training pictures"] == "all"
     p = sweep.plan(TrainConfig(train_size=1000, epochs=1), "0.003, 0.001", "128", ["adam"], ["mlp"], 60)
     table = sweep.rows(p)
     table = ({**table[0], "state": "done", "test_accuracy": 0.9}, table[1])
@@ -65,8 +65,8 @@ def test_the_overlay_plot_is_drawn_in_chinese_with_every_glyph():
     runs = [record(1, 0.003, 0.91), record(2, 0.0001, 0.42)]
     fig = overlay_figure(runs, lang="zh")
     loss_ax, acc_ax = fig.axes
-    assert loss_ax.get_title() == "训练损失（越低越好）" and acc_ax.get_title() == "验证准确率（越高越好）"
-    assert loss_ax.get_xlabel() == "轮" and acc_ax.get_ylabel() == "准确率"
+    assert loss_ax.get_title() == "训练损失（越低越好）" and acc_ax.get_title() == "验证集准确率（越高越好）"
+    assert loss_ax.get_xlabel() == "周期" and acc_ax.get_ylabel() == "准确率"
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["#1 cnn · adam 0.003 · 批大小 128",
                                                                   "#2 cnn · adam 0.0001 · 批大小 128"]
     assert runs[0].label == "#1 cnn · adam 0.003 · batch 128"            # pickers, tests and the CSV: English

@@ -182,7 +182,7 @@ def test_a_chinese_reader_gets_the_map_in_chinese_with_the_same_colours(client, 
         # the columns a hovered dot shows, and the groups, are named in Chinese
         assert {"分组", "真实类别", "预测"} <= set(df.columns) and "group" not in df.columns
         assert set(df["分组"]) == {class_name("zh", c) for c in FASHION_CLASSES} and "运动鞋" in set(df["分组"])
-        assert "Fashion-MNIST 服饰" in info and "张测试图像" in info and "预先算好" in info
+        assert "Fashion-MNIST 服饰" in info and "张测试图片" in info and "预先算好" in info
         # each class keeps its colour whatever the language
         en_chips, zh_chips = _chips(english[1]), _chips(legend)
         assert len(zh_chips) == 10
@@ -194,7 +194,7 @@ def test_a_chinese_reader_gets_the_map_in_chinese_with_the_same_colours(client, 
         plot, legend, placed, _ = zh.predict("flowers5-transfer", 2000, 30, "true class", False,
                                              handle_file(str(photo)), api_name="/tsne_place_photo")
         assert "★ 你的照片" in set(frame(plot)["分组"]) and "★ 你的照片" in legend
-        assert re.search(r"你的照片落在 \*\*(雏菊|蒲公英|玫瑰|向日葵|郁金香)\*\* 的图像中间", placed), placed
+        assert re.search(r"你的照片落在 \*\*(雏菊|蒲公英|玫瑰|向日葵|郁金香)\*\* 的图片中间", placed), placed
         with pytest.raises(Exception, match="没有名为“mnist-resnet”的模型"):
             show(zh, model="mnist-resnet")
         with pytest.raises(Exception, match="地图上的测试图片数必须在 500 到 10,000 之间"):

@@ -186,10 +186,10 @@ def test_a_chinese_reader_gets_chinese_status_tables_and_errors(app_server, tmp_
         job.result(timeout=300)
         outputs = job.outputs()
         status = final_status(outputs)
-        assert re.search(r"^\*\*训练完成\*\*：共 2 轮.*（2015 年的日子）：\*\*MAE \d+\.\d+ °C\*\*", status), status
+        assert re.search(r"^\*\*训练完成\*\*：共 2 个周期.*（在 2015 年的数据上）：\*\*平均绝对误差（MAE）\d+\.\d+ °C\*\*", status), status
         assert "和昨天一样" in status and "after" not in status
         table = frames(outputs, 4)[-1]
-        assert table["headers"] == ["方法", "MAE", "RMSE"]
+        assert table["headers"] == ["方法", "平均绝对误差（MAE）", "均方根误差（RMSE）"]
         assert {r[0] for r in table["data"]} >= {"神经网络", "和昨天一样", "历史平均"}
         assert {r[2] for r in frames(outputs, 2)[-1]["data"]} == {"实际值", "预测值（网络）"}
         with pytest.raises(AppError, match="有一项设置不是数字"):
