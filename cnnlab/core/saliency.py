@@ -49,7 +49,7 @@ def overlay(original: np.ndarray, sal: np.ndarray, prepared: Prepared, strength:
         base = np.stack([base] * 3, -1)
     base = base[..., :3].astype(np.float32)
     heat = to_original(sal, prepared, base.shape[:2])[..., None] * strength
-    warm = np.array([255.0, 60.0, 0.0])                    # orange-red: visible on white and photos
+    warm = np.array([0.0, 114.0, 178.0])                   # blue: a push toward the answer is positive
     return np.clip(base * (1 - heat) + warm * heat, 0, 255).astype(np.uint8)
 
 

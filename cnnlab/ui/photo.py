@@ -158,7 +158,7 @@ def classify_photo(zoo, value, task: str, model_key: str | None, show_saliency: 
     _, text = verdict(result, task, problem, lang)
     seen = result.prepared.seen
     seen = enlarge(seen) if seen.ndim == 2 else seen
-    # Heat over a grey copy of the photo: orange stays visible on an orange flower or a red shoe.
+    # Heat over a grey copy of the photo: blue stays visible on a blue flower or a blue shirt.
     heat = (overlay(np.asarray(photo.image.convert("L")), result.saliency, result.prepared)
             if show_saliency else None)
     probs = {class_name(lang, c): p for c, p in result.probs.items()}

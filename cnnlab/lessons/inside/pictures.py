@@ -17,8 +17,9 @@ from .stages import Stage
 STEPS = 16                  # colour steps on each side of zero: 33 colours, small PNGs, plenty for a heatmap
 ZERO = STEPS                # the palette index of 0 (white)
 
-# A diverging palette safe for colour-blind eyes: blue (negative) - white (0) - orange (positive).
-_NEG, _MID, _POS = np.array([33, 102, 172]), np.array([247, 247, 247]), np.array([179, 88, 6])
+# A diverging palette safe for colour-blind eyes, the app's one colour language for signs (the
+# Playground's too): orange (negative) - white (0) - blue (positive).
+_NEG, _MID, _POS = np.array([179, 88, 6]), np.array([247, 247, 247]), np.array([33, 102, 172])
 
 
 def _palette() -> np.ndarray:
@@ -59,7 +60,7 @@ def indexed_image(index: np.ndarray) -> Image.Image:
 
 
 def heatmap(values, scale: float) -> Image.Image:
-    """One map (H, W) as a palette image, -scale blue ... 0 white ... +scale orange."""
+    """One map (H, W) as a palette image, -scale orange ... 0 white ... +scale blue."""
     return indexed_image(to_index(values, scale))
 
 

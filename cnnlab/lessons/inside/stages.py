@@ -327,7 +327,7 @@ class Channels:
 def photo_channels(model: nn.Module, x: torch.Tensor, n: int = PHOTO_CHANNELS) -> tuple[Channels, Channels] | None:
     """For a photo model: the ``n`` channels of its first and of its last maps (after their
     activation) that change most across the photo. (The most active ones on average are mostly
-    flat: a channel near its ceiling everywhere shows as one orange square, not as edges.)
+    flat: a channel near its ceiling everywhere shows as one blue square, not as edges.)
     None for a model without maps."""
     w = walk(model, x)
     maps = [s for s in w.stages if s.is_map and s.kind in ("act", "conv")]
