@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from cnnlab.lessons.board.store import BoardStore, Thumbnails
+from cnnlab.lessons.board.drawings import Thumbnails
+from cnnlab.lessons.board.store import BoardStore
 from cnnlab.ui import board as board_ui
 
 

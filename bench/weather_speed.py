@@ -7,7 +7,7 @@
 1. One run: the course's defaults (nn.Sequential, Sigmoid, Adam, batch 16, 300 epochs) and the
    hand-written version (relu, gradient steps by hand), one PyTorch thread as the app's worker
    has: steps per second, seconds, test MAE / RMSE on 2015, next to the baselines.
-2. A class: N students start the default run at once, all through one ``tabular.Worker`` in
+2. A class: N students start the default run at once, all through one ``weather.Worker`` in
    chunks (as the tab does; at most ``TRAIN_CONCURRENCY`` in progress, the rest waiting), while
    a normal-priority thread answers a drawing every 100 ms with the Draw tab's handler
    (``cnnlab.ui.draw.predict_digit``, the shipped CNN). Prints the drawing latency alone and
@@ -36,7 +36,7 @@ def percentiles(values) -> str:
 
 
 def one_run() -> None:
-    from cnnlab.lessons.weather import table as T
+    from cnnlab.lessons import weather as T
     torch.set_num_threads(1)
     table = T.lesson_table()
     print("1. One run of the lesson (1 PyTorch thread, as the app's worker)")
@@ -55,7 +55,7 @@ def one_run() -> None:
 
 def class_run(students: int, seconds: float, checkpoints: str) -> None:
     from cnnlab.core.threads import cpu_cores, set_default_threads
-    from cnnlab.lessons.weather import table as T
+    from cnnlab.lessons import weather as T
     from cnnlab.server.zoo import ModelZoo
     from cnnlab.ui.draw import predict_digit
     from cnnlab.ui.weather import CHUNK_S, CHUNK_STEPS, TRAIN_CONCURRENCY

@@ -14,8 +14,9 @@ import torch
 
 from cnnlab.core import checkpoints, datasets, finetune
 from cnnlab.core.nets.models import build_model
-from cnnlab.lessons.board import store as board
-from cnnlab.lessons.board.store import BoardError, BoardStore, Thumbnails
+from cnnlab.lessons.board import drawings
+from cnnlab.lessons.board.drawings import BoardError, Thumbnails
+from cnnlab.lessons.board.store import BoardStore
 from cnnlab.server.zoo import LATEST, ModelZoo
 from cnnlab.ui import board as board_ui
 
@@ -120,7 +121,7 @@ def test_accuracy_and_confusion_counts_from_known_submissions(store):
     assert s.accuracy == pytest.approx(3 / 7)
     assert s.confusion[3, 8] == 2 and s.confusion[3, 3] == 1 and s.confusion[7, 1] == 1 and s.confusion[9, 4] == 1
     assert s.confusion.sum() == 7 and np.trace(s.confusion) == 3
-    assert np.array_equal(s.confusion, board.confusion_counts(known))
+    assert np.array_equal(s.confusion, drawings.confusion_counts(known))
     cell = store.submissions(intended=3, predicted=8)
     assert len(cell) == 2 and all(c.caption.startswith("✗ meant 3 → saw 8") for c in cell)
     assert [c.intended for c in store.submissions(intended=7)] == [7, 7]
@@ -155,11 +156,11 @@ def test_one_student_cannot_take_back_another_students_drawing(store):
 
 
 def test_nicknames_are_cleaned_limited_and_escaped(store):
-    assert board.clean_nickname("  Ana \n\t Lu\x00cia ") == "Ana Lu cia"
-    assert len(board.clean_nickname("x" * 500)) == board.NICKNAME_MAX
+    assert drawings.clean_nickname("  Ana \n\t Lu\x00cia ") == "Ana Lu cia"
+    assert len(drawings.clean_nickname("x" * 500)) == drawings.NICKNAME_MAX
     evil = "<script>alert(1)</script>"
     s = store.add(drawing(1), 3, 8, UNIFORM, "m", "abc", evil).submission
-    assert s.nickname == evil[:board.NICKNAME_MAX] and len(s.nickname) == board.NICKNAME_MAX
+    assert s.nickname == evil[:drawings.NICKNAME_MAX] and len(s.nickname) == drawings.NICKNAME_MAX
     shown = board_ui.confirmation_html(s)
     assert "<script>" not in shown and "&lt;script&gt;" in shown
     store.new_session("<img src=x onerror=alert(1)>")
@@ -205,7 +206,7 @@ def test_export_csv_and_zip_hold_every_drawing(store, tmp_path):
         pngs = sorted(n for n in names if n.endswith(".png"))
         assert pngs == sorted(r["png"] for r in rows)
         assert pngs[0].startswith("3/") and pngs[1].startswith("7/")       # one folder per digit meant
-        assert np.array_equal(board.decode_png(z.read(rows[0]["png"])), drawing(1))
+        assert np.array_equal(drawings.decode_png(z.read(rows[0]["png"])), drawing(1))
         assert len(list(csv.DictReader(io.StringIO(z.read("labels.csv").decode())))) == 2
 
 
@@ -225,7 +226,7 @@ def test_thumbnails_frame_right_in_blue_and_wrong_in_orange(store, tmp_path):
 
 
 def test_confusion_table_marks_the_diagonal_blue_and_mistakes_orange():
-    cm = board.confusion_counts([(3, 3), (3, 8), (3, 8)])
+    cm = drawings.confusion_counts([(3, 3), (3, 8), (3, 8)])
     styled = board_ui.confusion_table(cm)
     css = styled._compute().ctx                       # (row, col) -> [(property, value)]
     assert any(p == "background-color" and v.startswith("#0072B2") for p, v in css[(3, 4)])

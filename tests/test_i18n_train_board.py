@@ -12,7 +12,7 @@ from cnnlab.config import TrainConfig
 from cnnlab.core.nets import builder
 from cnnlab.core.training import TrainEvent
 from cnnlab.i18n import catalog, tr
-from cnnlab.lessons.board.store import NICKNAME_MAX
+from cnnlab.lessons.board.drawings import NICKNAME_MAX
 from cnnlab.server.runstate import Grid, progress_line
 from cnnlab.ui.board import MIX_DIGITS
 

@@ -149,7 +149,7 @@ def test_one_student_flooding_is_slowed_down_and_the_others_are_not(own_app, flo
 
 
 def test_the_live_test_stops_after_its_limit_and_starts_afresh_after_a_pause():
-    from cnnlab.ui.own import LIVE_EVERY_S, LIVE_GAP_S, LIVE_LIMIT_S, live_clock
+    from cnnlab.ui.own_views import LIVE_EVERY_S, LIVE_GAP_S, LIVE_LIMIT_S, live_clock
     t, (clock, allowed) = 1000.0, live_clock(None, 1000.0)
     while t + LIVE_EVERY_S - 1000.0 <= LIVE_LIMIT_S:          # a frame every second up to the limit
         assert allowed

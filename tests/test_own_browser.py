@@ -121,7 +121,7 @@ def test_the_live_webcam_answers_every_second_until_stopped(page, own_model, mon
 
     from playwright.sync_api import expect
 
-    from cnnlab.ui import own
+    from cnnlab.ui import own, own_views
     frames = []
     page.on("request", lambda r: frames.append(r.url) if "/gradio_api/stream/" in r.url else None)
     open_tab(page, "Own classes")
@@ -157,7 +157,8 @@ def test_the_live_webcam_answers_every_second_until_stopped(page, own_model, mon
     assert shown_answer(page) == settled, "the answer still changes after Stop"
     assert len(frames) == sent, frames[sent:]
 
-    monkeypatch.setattr(own, "LIVE_LIMIT_S", 3)                # a forgotten camera, two minutes in
+    monkeypatch.setattr(own_views, "LIVE_LIMIT_S", 3)          # a forgotten camera, two minutes in (the clock)
+    monkeypatch.setattr(own, "LIVE_LIMIT_S", 3)                # (and the sentence that says so)
     record.click()
     expect(verdict).to_contain_text("The live test has stopped", timeout=60_000)
     expect(page.locator("#own-probs meter")).to_have_count(0)

@@ -15,7 +15,7 @@ from cnnlab.core import plots
 from cnnlab.i18n import catalog
 from cnnlab.lessons.own.data import OwnClass
 from cnnlab.lessons.own.model import check_ready
-from cnnlab.ui.own import verdict
+from cnnlab.ui.own_views import verdict
 
 KEY = "sesame"
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}

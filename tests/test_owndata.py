@@ -15,7 +15,8 @@ from PIL import Image
 
 from cnnlab.config import LIMITS
 from cnnlab.lessons.own import data as owndata
-from cnnlab.lessons.own.data import OwnDataError, PictureStore, RateLimit, load_dataset
+from cnnlab.lessons.own.data import OwnDataError, PictureStore, RateLimit
+from cnnlab.lessons.own.prepared import load_dataset
 
 
 def jpeg(seed: int, size=(300, 200), colour=None) -> bytes:

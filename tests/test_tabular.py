@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
-from cnnlab.lessons.weather import table as T
+from cnnlab.lessons import weather as T
+from cnnlab.lessons.weather import run as weather_run
 
 
 @pytest.fixture(autouse=True)
@@ -163,7 +164,7 @@ def test_runs_advance_in_bounded_chunks_and_stop_at_the_step_limit(table, monkey
     run = T.Run(table, T.RegressionSettings(epochs=2))
     assert run.advance(50) == 50 and run.step == 50 and not run.history
     assert run.advance(1000) == 2 * 69 - 50 and run.done and [h[0] for h in run.history] == [1.0, 2.0]
-    monkeypatch.setattr(T, "MAX_STEPS", 100)
+    monkeypatch.setattr(weather_run, "MAX_STEPS", 100)            # where Run reads it
     capped = T.Run(table, T.RegressionSettings(epochs=1000))
     while not capped.done:
         assert capped.advance(30) <= 30

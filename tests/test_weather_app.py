@@ -16,7 +16,7 @@ import torch
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
-from cnnlab.lessons.weather import table as T
+from cnnlab.lessons import weather as T
 
 LESSON = ["weather", None, [], False, "random"]          # table, target, features, drop empty, split
 # version, hidden, activation, optimizer, lr, batch size, epochs, loss

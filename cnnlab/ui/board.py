@@ -22,16 +22,8 @@ from ..core import finetune as ft
 from ..core.datasets import DataMissingError
 from ..core.plots import RIGHT, WRONG
 from ..i18n import DEFAULT, Text, say, template, tr
-from ..lessons.board.store import (
-    FIRST_TITLE,
-    NICKNAME_MAX,
-    NUM_CLASSES,
-    BoardError,
-    Submission,
-    Summary,
-    Thumbnails,
-    check_digit,
-)
+from ..lessons.board.drawings import NICKNAME_MAX, NUM_CLASSES, BoardError, Submission, Summary, Thumbnails, check_digit
+from ..lessons.board.store import FIRST_TITLE
 from .inputs import fail, flag, number
 from .lang import T, lang_of
 

@@ -4,11 +4,11 @@ answers it has to beat; or a student's own CSV, the same way.
 
 Training is per student (each one's own settings, their own curves), and cheap: the course's net
 has ~2,000 weights. Every run is a sequence of short chunks (``Run.advance``: at most CHUNK_STEPS
-steps and CHUNK_S seconds) executed by low-priority worker threads (``tabular.Worker``, one per
+steps and CHUNK_S seconds) executed by low-priority worker threads (``weather.Worker``, one per
 core, one PyTorch thread each) shared by all students, first come first served; the handler is
 an async generator, so a student who waits for their next chunk holds no server thread. At most
 TRAIN_CONCURRENCY runs are in progress (the rest wait in Gradio's queue, seeing their place), and
-each is bounded by tabular.MAX_STEPS.
+each is bounded by weather.MAX_STEPS.
 Drawing and photo requests have their own queues and run at normal priority, so they go first.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..core.threads import cpu_cores
 from ..i18n import DEFAULT, Text, languages, say, tr
-from ..lessons.weather import table as tb
+from ..lessons import weather as tb
 from .context import AppContext
 from .inputs import fail
 from .lang import T, lang_of
