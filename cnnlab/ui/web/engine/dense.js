@@ -20,12 +20,13 @@ export function linear(x, W, b, inF, outF, out) {
 }
 
 // ------------------------------------------------------------------ activations
-// f(x) on a number; df(x, y) is f'(x), given y = f(x) as well (sigmoid and tanh read it from y).
+// f(x) on a number; df(x, y) is f'(x), given y = f(x) as well (sigmoid and tanh read it from y);
+// dy(y) is the same f'(x) from the output alone, which is all the batched backward keeps.
 export const ACTIVATIONS = {
-  relu: { f: (x) => (x > 0 ? x : 0), df: (x) => (x > 0 ? 1 : 0) },      // PyTorch: grad 0 at x = 0
-  sigmoid: { f: (x) => 1 / (1 + Math.exp(-x)), df: (x, y) => y * (1 - y) },
-  tanh: { f: (x) => Math.tanh(x), df: (x, y) => 1 - y * y },
-  linear: { f: (x) => x, df: () => 1 },
+  relu: { f: (x) => (x > 0 ? x : 0), df: (x) => (x > 0 ? 1 : 0), dy: (y) => (y > 0 ? 1 : 0) },  // 0 at x = 0, as PyTorch
+  sigmoid: { f: (x) => 1 / (1 + Math.exp(-x)), df: (x, y) => y * (1 - y), dy: (y) => y * (1 - y) },
+  tanh: { f: (x) => Math.tanh(x), df: (x, y) => 1 - y * y, dy: (y) => 1 - y * y },
+  linear: { f: (x) => x, df: () => 1, dy: () => 1 },
 };
 
 /** Softmax of an array of logits, stable (the largest logit is subtracted first). */
@@ -38,4 +39,201 @@ export function softmax(logits) {
   for (let i = 0; i < n; i++) s += Math.exp(logits[i] - m);
   for (let i = 0; i < n; i++) p[i] = Math.exp(logits[i] - m) / s;
   return p;
+}
+
+// ------------------------------------------------------------------ a multi-layer perceptron, batched
+// A net is { sizes: [inputs, hidden..., outputs], activation, W: [Float32Array], b: [Float32Array] }:
+// layer l maps sizes[l] -> sizes[l + 1] with W[l] row-major [sizes[l + 1]][sizes[l]]. Every hidden
+// layer is linear + the activation; the last is linear only (logits, or the regression value),
+// exactly cnnlab.playground.Net. A batch is row-major too: X is Float32Array(n * sizes[0]).
+
+/** A net of zeros with these layer sizes (net.js fills it as PyTorch's nn.Linear does). */
+export function createMLP(sizes, activation = 'relu') {
+  if (!ACTIVATIONS[activation]) throw new Error(`unknown activation "${activation}"`);
+  const W = [];
+  const b = [];
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    W.push(new Float32Array(sizes[l + 1] * sizes[l]));
+    b.push(new Float32Array(sizes[l + 1]));
+  }
+  return { sizes: [...sizes], activation, W, b };
+}
+
+/** The net's tensors in PyTorch's `net.parameters()` order: W0, b0, W1, b1, ... */
+export function parameters(net) {
+  const out = [];
+  for (let l = 0; l < net.W.length; l++) out.push(net.W[l], net.b[l]);
+  return out;
+}
+
+/** A copy of the net (its own arrays). */
+export function cloneMLP(net) {
+  return { sizes: [...net.sizes], activation: net.activation, W: net.W.map((w) => w.slice()),
+    b: net.b.map((v) => v.slice()) };
+}
+
+/** Buffers for batches of up to n rows, reused step after step (no garbage while playing):
+ *  acts[0] is the input, acts[l] layer l's output (after the activation; the last: the output);
+ *  grads are the parameters' gradients in `parameters()` order. */
+export function makeWork(net, n) {
+  const s = net.sizes;
+  const L = s.length - 1;
+  const acts = s.map((k) => new Float32Array(n * k));
+  const delta = s.map((k) => new Float32Array(n * k));   // dLoss/d(pre-activation) of each layer
+  const grads = [];
+  for (let l = 0; l < L; l++) grads.push(new Float32Array(s[l + 1] * s[l]), new Float32Array(s[l + 1]));
+  return { n, acts, delta, grads };
+}
+
+function ensureWork(net, n, work) {
+  if (work && work.n >= n && work.acts.length === net.sizes.length &&
+      work.acts.every((a, l) => a.length >= n * net.sizes[l])) return work;
+  return makeWork(net, n);
+}
+
+/** Forward n rows of X through the net. Returns the work whose acts[] hold every layer's
+ *  output; the net's output is acts[acts.length - 1] (n * outputs). */
+export function forwardBatch(net, X, n, work) {
+  work = ensureWork(net, n, work);
+  const s = net.sizes;
+  const L = s.length - 1;
+  const f = ACTIVATIONS[net.activation].f;
+  const a0 = work.acts[0];
+  for (let i = 0, m = n * s[0]; i < m; i++) a0[i] = X[i];
+  for (let l = 0; l < L; l++) {
+    const inF = s[l];
+    const outF = s[l + 1];
+    const A = work.acts[l];
+    const Z = work.acts[l + 1];
+    const W = net.W[l];
+    const B = net.b[l];
+    const hidden = l < L - 1;
+    for (let r = 0; r < n; r++) {
+      const x = r * inF;
+      for (let o = 0; o < outF; o++) {
+        let z = B[o];
+        const row = o * inF;
+        for (let i = 0; i < inF; i++) z += W[row + i] * A[x + i];
+        Z[r * outF + o] = hidden ? f(Math.fround(z)) : z;
+      }
+    }
+  }
+  return work;
+}
+
+// ------------------------------------------------------------------ losses (mean over the batch)
+/** torch.nn.MSELoss(): mean of (out - target)^2 over all n * k values. Writes dLoss/dout into
+ *  grad (when given) and returns the loss. */
+export function mseLoss(out, target, n, k, grad) {
+  const m = n * k;
+  let s = 0;
+  for (let i = 0; i < m; i++) {
+    const d = Math.fround(out[i] - target[i]);
+    s += d * d;
+    if (grad) grad[i] = (2 / m) * d;
+  }
+  return Math.fround(s / m);
+}
+
+/** torch.nn.CrossEntropyLoss() on logits (n * k) and class indices: mean of -log softmax[label].
+ *  The playground's classification, two classes or more, as today (k outputs, not one sigmoid).
+ *  Writes dLoss/dlogits (softmax - one-hot) / n into grad (when given); returns the loss. */
+export function crossEntropyLoss(logits, labels, n, k, grad) {
+  let total = 0;
+  for (let r = 0; r < n; r++) {
+    const at = r * k;
+    let m = -Infinity;
+    for (let j = 0; j < k; j++) if (logits[at + j] > m) m = logits[at + j];
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += Math.exp(logits[at + j] - m);
+    const logSum = Math.log(sum);
+    const y = labels[r];
+    total -= logits[at + y] - m - logSum;
+    if (grad) {
+      for (let j = 0; j < k; j++) {
+        const p = Math.exp(logits[at + j] - m - logSum);
+        grad[at + j] = (p - (j === y ? 1 : 0)) / n;
+      }
+    }
+  }
+  return Math.fround(total / n);
+}
+
+// ------------------------------------------------------------------ backward
+/** Backpropagate dLoss/dout (work.delta[last], filled by a loss) through the net after
+ *  forwardBatch(net, X, n, work); the parameters' gradients land in work.grads (overwritten). */
+export function backwardBatch(net, n, work) {
+  const s = net.sizes;
+  const L = s.length - 1;
+  const dy = ACTIVATIONS[net.activation].dy;
+  for (let l = L - 1; l >= 0; l--) {
+    const inF = s[l];
+    const outF = s[l + 1];
+    const D = work.delta[l + 1];          // dLoss / d(this layer's pre-activation), n * outF
+    const A = work.acts[l];               // this layer's input, n * inF
+    const gW = work.grads[2 * l];
+    const gB = work.grads[2 * l + 1];
+    for (let o = 0; o < outF; o++) {      // dW = D^T A, db = sum of D over the batch
+      let sb = 0;
+      for (let r = 0; r < n; r++) sb += D[r * outF + o];
+      gB[o] = sb;
+      const row = o * inF;
+      for (let i = 0; i < inF; i++) {
+        let sw = 0;
+        for (let r = 0; r < n; r++) sw += D[r * outF + o] * A[r * inF + i];
+        gW[row + i] = sw;
+      }
+    }
+    if (l === 0) break;
+    const W = net.W[l];                   // the layer below: D_prev = (D W) * f'(z_prev)
+    const P = work.delta[l];
+    for (let r = 0; r < n; r++) {
+      for (let i = 0; i < inF; i++) {
+        let sum = 0;
+        for (let o = 0; o < outF; o++) sum += D[r * outF + o] * W[o * inF + i];
+        P[r * inF + i] = Math.fround(sum) * dy(A[r * inF + i]);
+      }
+    }
+  }
+  return work.grads;
+}
+
+/** L1 or L2 of the weights (not the biases) times rate, as cnnlab.playground.penalty; adds its
+ *  gradient (rate * sign(w), or rate * 2w) to grads (parameters() order) when given. */
+export function regularize(net, kind, rate, grads) {
+  if (kind === 'none' || !kind || !rate) return 0;
+  const r = Math.fround(rate);
+  let total = 0;
+  for (let l = 0; l < net.W.length; l++) {
+    const W = net.W[l];
+    const g = grads ? grads[2 * l] : null;
+    let s = 0;
+    for (let i = 0; i < W.length; i++) {
+      const w = W[i];
+      if (kind === 'L1') {
+        s += Math.abs(w);
+        if (g) g[i] = g[i] + r * Math.sign(w);
+      } else {
+        s += w * w;
+        if (g) g[i] = g[i] + Math.fround(r * Math.fround(2 * w));
+      }
+    }
+    total += Math.fround(s);
+  }
+  return Math.fround(r * total);
+}
+
+/** One batch's loss and gradients: the forward pass, the loss ('mse' with targets Y (n * outputs),
+ *  'ce' with class indices Y (n)), backward, and the penalty. Returns { loss (data loss + penalty,
+ *  what PyTorch's loss.item() reports), dataLoss, grads (parameters() order), work }. */
+export function lossAndGrad(net, X, Y, n, opts = {}, work) {
+  work = forwardBatch(net, X, n, work);
+  const L = net.sizes.length - 1;
+  const k = net.sizes[L];
+  const out = work.acts[L];
+  const dOut = work.delta[L];
+  const dataLoss = opts.loss === 'ce' ? crossEntropyLoss(out, Y, n, k, dOut) : mseLoss(out, Y, n, k, dOut);
+  backwardBatch(net, n, work);
+  const pen = regularize(net, opts.regularization, opts.regRate, work.grads);
+  return { loss: Math.fround(dataLoss + pen), dataLoss, grads: work.grads, work };
 }
