@@ -111,3 +111,22 @@ test("flatten keeps channel-major order", () => {
   assert.deepEqual(out.shape, [4]);
   near(out.data, [1, 2, 3, 4]);
 });
+
+test("conv2d equals the written-out sum at every pixel (several channels, stride, padding, odd kernel)", () => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
+  const input = tensor([3, 7, 6], Float32Array.from({ length: 3 * 7 * 6 }, random));
+  const weight = tensor([5, 3, 2, 3], Float32Array.from({ length: 5 * 3 * 2 * 3 }, random));
+  const bias = Float32Array.from({ length: 5 }, random);
+  for (const settings of [{}, { stride: 2, padding: 1 }, { stride: [1, 2], padding: [2, 0] }]) {
+    const out = conv2d(input, weight, bias, settings);
+    const [c, h, w] = out.shape;
+    for (let o = 0; o < c; o++) {
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          near([out.data[(o * h + y) * w + x]], [convAt(input, weight, bias, o, y, x, settings).total]);
+        }
+      }
+    }
+  }
+});
