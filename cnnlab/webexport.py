@@ -52,6 +52,11 @@ FORMAT = "cnnlab-web"
 FORMAT_VERSION = 1
 DTYPES = ("float16", "float32")
 FLOAT16_MAX = 65504.0        # the largest float16; a tensor with larger numbers travels as float32
+SMALL = 4096                 # tensors of at most this many numbers always travel as float32: at most
+                             # 8 kB more each, and they are the sensitive ones (the first convolution
+                             # of a 1-channel image has a few hundred weights, and its rounding errors
+                             # pass through every later layer: float16 there alone moved the deep
+                             # Fashion CNN's probabilities by up to 6e-3)
 ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.LeakyReLU: "leakyrelu"}
 SKIPPED = (nn.Dropout, nn.Identity)         # nothing to do when the model answers
 SERVER_ONLY = {"lstm": "LSTM", "transfer": "EfficientNet"}     # registry models the browser lacks
@@ -76,7 +81,7 @@ class _Blob:
 
     def add(self, values: torch.Tensor, always_float32: bool = False) -> dict:
         array = values.detach().cpu().double().numpy()
-        dtype = "float32" if always_float32 or self.dtype == "float32" \
+        dtype = "float32" if always_float32 or self.dtype == "float32" or array.size <= SMALL \
             or float(np.abs(array).max(initial=0.0)) > FLOAT16_MAX else "float16"
         data = array.astype("<f2" if dtype == "float16" else "<f4").tobytes()
         entry = {"offset": self.size, "shape": list(array.shape), "dtype": dtype}
