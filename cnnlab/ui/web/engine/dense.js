@@ -91,13 +91,82 @@ function ensureWork(net, n, work) {
   return makeWork(net, n);
 }
 
+/** Apply the activation to the first m values of Z, in place (one loop per activation: the hot
+ *  loops stay monomorphic, whichever activations other nets use). */
+export function activate(Z, m, activation) {
+  if (activation === 'relu') {
+    for (let i = 0; i < m; i++) if (!(Z[i] > 0)) Z[i] = 0;
+  } else if (activation === 'tanh') {
+    for (let i = 0; i < m; i++) Z[i] = Math.tanh(Z[i]);
+  } else if (activation === 'sigmoid') {
+    for (let i = 0; i < m; i++) Z[i] = 1 / (1 + Math.exp(-Z[i]));
+  } else if (activation !== 'linear') {
+    const f = ACTIVATIONS[activation].f;
+    for (let i = 0; i < m; i++) Z[i] = f(Z[i]);
+  }
+  return Z;
+}
+
+/** P *= f'(z), from the activation's outputs Y (first m values), in place. */
+function timesDerivative(P, Y, m, activation) {
+  if (activation === 'relu') {
+    for (let i = 0; i < m; i++) if (!(Y[i] > 0)) P[i] = 0;
+  } else if (activation === 'tanh') {
+    for (let i = 0; i < m; i++) P[i] = P[i] * (1 - Y[i] * Y[i]);
+  } else if (activation === 'sigmoid') {
+    for (let i = 0; i < m; i++) P[i] = P[i] * (Y[i] * (1 - Y[i]));
+  } else if (activation !== 'linear') {
+    const dy = ACTIVATIONS[activation].dy;
+    for (let i = 0; i < m; i++) P[i] = P[i] * dy(Y[i]);
+  }
+  return P;
+}
+
+/** Z = A W^T + b for n rows (A: n * inF, Z: n * outF): four outputs at a time share each input
+ *  (about twice as fast in V8); each output still sums its inputs in order, in float64, and is
+ *  rounded to float32 once when stored, as PyTorch's Linear output. */
+function linearRows(A, W, B, Z, n, inF, outF) {
+  for (let r = 0; r < n; r++) {
+    const x = r * inF;
+    const z0 = r * outF;
+    let o = 0;
+    for (; o + 4 <= outF; o += 4) {
+      let z1 = B[o];
+      let z2 = B[o + 1];
+      let z3 = B[o + 2];
+      let z4 = B[o + 3];
+      const w1 = o * inF;
+      const w2 = w1 + inF;
+      const w3 = w2 + inF;
+      const w4 = w3 + inF;
+      for (let i = 0; i < inF; i++) {
+        const v = A[x + i];
+        z1 += W[w1 + i] * v;
+        z2 += W[w2 + i] * v;
+        z3 += W[w3 + i] * v;
+        z4 += W[w4 + i] * v;
+      }
+      Z[z0 + o] = z1;
+      Z[z0 + o + 1] = z2;
+      Z[z0 + o + 2] = z3;
+      Z[z0 + o + 3] = z4;
+    }
+    for (; o < outF; o++) {
+      let z = B[o];
+      const w = o * inF;
+      for (let i = 0; i < inF; i++) z += W[w + i] * A[x + i];
+      Z[z0 + o] = z;
+    }
+  }
+  return Z;
+}
+
 /** Forward n rows of X through the net. Returns the work whose acts[] hold every layer's
  *  output; the net's output is acts[acts.length - 1] (n * outputs). */
 export function forwardBatch(net, X, n, work) {
   work = ensureWork(net, n, work);
   const s = net.sizes;
   const L = s.length - 1;
-  const f = ACTIVATIONS[net.activation].f;
   const a0 = work.acts[0];
   for (let i = 0, m = n * s[0]; i < m; i++) a0[i] = X[i];
   for (let l = 0; l < L; l++) {
@@ -107,16 +176,8 @@ export function forwardBatch(net, X, n, work) {
     const Z = work.acts[l + 1];
     const W = net.W[l];
     const B = net.b[l];
-    const hidden = l < L - 1;
-    for (let r = 0; r < n; r++) {
-      const x = r * inF;
-      for (let o = 0; o < outF; o++) {
-        let z = B[o];
-        const row = o * inF;
-        for (let i = 0; i < inF; i++) z += W[row + i] * A[x + i];
-        Z[r * outF + o] = hidden ? f(Math.fround(z)) : z;
-      }
-    }
+    linearRows(A, W, B, Z, n, inF, outF);
+    if (l < L - 1) activate(Z, n * outF, net.activation);
   }
   return work;
 }
@@ -165,7 +226,9 @@ export function crossEntropyLoss(logits, labels, n, k, grad) {
 export function backwardBatch(net, n, work) {
   const s = net.sizes;
   const L = s.length - 1;
-  const dy = ACTIVATIONS[net.activation].dy;
+  let acc = work.acc;
+  const most = Math.max(...s.slice(1).map((k, l) => k * s[l]));
+  if (!acc || acc.length < most) acc = work.acc = new Float64Array(most);
   for (let l = L - 1; l >= 0; l--) {
     const inF = s[l];
     const outF = s[l + 1];
@@ -173,27 +236,56 @@ export function backwardBatch(net, n, work) {
     const A = work.acts[l];               // this layer's input, n * inF
     const gW = work.grads[2 * l];
     const gB = work.grads[2 * l + 1];
-    for (let o = 0; o < outF; o++) {      // dW = D^T A, db = sum of D over the batch
-      let sb = 0;
-      for (let r = 0; r < n; r++) sb += D[r * outF + o];
-      gB[o] = sb;
-      const row = o * inF;
-      for (let i = 0; i < inF; i++) {
-        let sw = 0;
-        for (let r = 0; r < n; r++) sw += D[r * outF + o] * A[r * inF + i];
-        gW[row + i] = sw;
+    // dW = D^T A and db = the sum of D over the batch, summed in float64 row by row, then rounded once
+    acc.fill(0, 0, outF * inF);
+    for (let o = 0; o < outF; o++) gB[o] = 0;
+    const bias = work.accB || (work.accB = new Float64Array(Math.max(...s)));
+    bias.fill(0, 0, outF);
+    for (let r = 0; r < n; r++) {
+      const d0 = r * outF;
+      const a0 = r * inF;
+      for (let o = 0; o < outF; o++) {
+        const d = D[d0 + o];
+        if (d === 0) continue;            // a unit ReLU turned off: nothing to add
+        bias[o] += d;
+        const row = o * inF;
+        for (let i = 0; i < inF; i++) acc[row + i] += d * A[a0 + i];
       }
     }
+    for (let j = 0, m = outF * inF; j < m; j++) gW[j] = acc[j];
+    for (let o = 0; o < outF; o++) gB[o] = bias[o];
     if (l === 0) break;
     const W = net.W[l];                   // the layer below: D_prev = (D W) * f'(z_prev)
     const P = work.delta[l];
     for (let r = 0; r < n; r++) {
-      for (let i = 0; i < inF; i++) {
+      const d0 = r * outF;
+      const p0 = r * inF;
+      let i = 0;
+      for (; i + 4 <= inF; i += 4) {        // four inputs at a time share each D (as linearRows)
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        let s4 = 0;
+        for (let o = 0; o < outF; o++) {
+          const d = D[d0 + o];
+          const w = o * inF + i;
+          s1 += d * W[w];
+          s2 += d * W[w + 1];
+          s3 += d * W[w + 2];
+          s4 += d * W[w + 3];
+        }
+        P[p0 + i] = s1;                     // rounded to float32, then times f'
+        P[p0 + i + 1] = s2;
+        P[p0 + i + 2] = s3;
+        P[p0 + i + 3] = s4;
+      }
+      for (; i < inF; i++) {
         let sum = 0;
-        for (let o = 0; o < outF; o++) sum += D[r * outF + o] * W[o * inF + i];
-        P[r * inF + i] = Math.fround(sum) * dy(A[r * inF + i]);
+        for (let o = 0; o < outF; o++) sum += D[d0 + o] * W[o * inF + i];
+        P[p0 + i] = sum;
       }
     }
+    timesDerivative(P, A, n * inF, net.activation);
   }
   return work.grads;
 }
