@@ -77,6 +77,20 @@ export function inkBox(image, w, h) {
   return y1 < 0 ? null : [y0, y1 + 1, x0, x1 + 1];
 }
 
+/** 1 where the image is brighter than `level`, else 0. */
+function above(image, level) {
+  const out = new Uint8Array(image.length);
+  for (let k = 0; k < image.length; k++) out[k] = image[k] > level ? 1 : 0;
+  return out;
+}
+
+/** 255 - v for every pixel: dark ink on paper <-> bright ink on black. */
+function inverted(image) {
+  const out = new Uint8Array(image.length);
+  for (let k = 0; k < image.length; k++) out[k] = 255 - image[k];
+  return out;
+}
+
 /** The rectangle [y0, y1) x [x0, x1) of an image, as a new image. */
 function crop(image, w, [y0, y1, x0, x1]) {
   const out = new Uint8Array((y1 - y0) * (x1 - x0));
@@ -97,10 +111,13 @@ function blockMax(image, w, h, step) {
   const bw = Math.ceil(w / step);
   const bh = Math.ceil(h / step);
   const out = new Uint8Array(bw * bh);
+  const column = new Int32Array(w);                   // the block column of each x
+  for (let x = 0; x < w; x++) column[x] = Math.floor(x / step);
   for (let y = 0; y < h; y++) {
+    const row = Math.floor(y / step) * bw;
     for (let x = 0; x < w; x++) {
-      const k = Math.floor(y / step) * bw + Math.floor(x / step);
-      if (image[y * w + x] > out[k]) out[k] = image[y * w + x];
+      const v = image[y * w + x];
+      if (v > out[row + column[x]]) out[row + column[x]] = v;
     }
   }
   return { image: out, w: bw, h: bh };
@@ -200,11 +217,11 @@ export function strokeWidth(mask, w, h) {
 /** Redraw bright ink (background all round) with strokes `target` pixels wide instead of `width`:
  * thin strokes grow a halo, fat ones lose their outer layers down to their centre line. */
 export function normaliseStroke(ink, w, h, width, target) {
-  const mask = ink.map((v) => (v > 127 ? 1 : 0));
+  const mask = above(ink, 127);
   const change = (target - width) / 2;                 // pixels to add (or remove) on each side
   const out = new Uint8Array(w * h);
   if (change > 0) {
-    const distance = distanceTransform(mask.map((m) => 1 - m), w, h);      // to the nearest ink
+    const distance = distanceTransform(above(inverted(ink), 127), w, h);     // to the nearest ink
     for (let k = 0; k < w * h; k++) out[k] = Math.max(ink[k], clip(change + 0.5 - distance[k], 0, 1) * 255);
     return out;
   }
@@ -224,7 +241,7 @@ function restroke(image, w, h, origin, penWidth) {
   const ph = work.h + 2 * margin;
   const padded = padImage(work.image, work.w, work.h, margin);
   // Block maxima widen a line by (step - 1) / step of a block on average: take that off.
-  const width = strokeWidth(padded.map((v) => (v > 127 ? 1 : 0)), pw, ph) - (step - 1) / step;
+  const width = strokeWidth(above(padded, 127), pw, ph) - (step - 1) / step;
   // The pen width scales with the digit, whose size includes the pen: the width here that
   // becomes `penWidth` once the digit's longest side is 20 px.
   const centreLine = Math.max(Math.max(work.w, work.h) - width, 1.0);
@@ -329,11 +346,13 @@ export function resizeLanczos(image, w, h, outW, outH) {
  */
 export function sketchToMnist(pixels, width, height, { strokeWidth: penWidth = STROKE_WIDTH_28 } = {}) {
   const paper = greyPixels(pixels, width, height);
-  const ink = paper.map((v) => 255 - v);                 // bright ink on black, like MNIST
+  const ink = inverted(paper);                            // bright ink on black, like MNIST
   const box = inkBox(ink, width, height);
   if (box === null) return null;
   let digit = { image: crop(ink, width, box), w: box[3] - box[2], h: box[1] - box[0], origin: [box[2], box[0]], step: 1 };
-  if (penWidth && digit.image.reduce((n, v) => n + (v > 127 ? 1 : 0), 0) >= 4) {
+  let strong = 0;                                        // pixels of full ink
+  for (const v of digit.image) if (v > 127) strong++;
+  if (penWidth && strong >= 4) {
     digit = restroke(digit.image, digit.w, digit.h, digit.origin, penWidth);
   }
   const scale = DIGIT_BOX / Math.max(digit.w, digit.h);   // digit pixels -> seen pixels
