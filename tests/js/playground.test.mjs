@@ -308,3 +308,23 @@ test('featurize: each feature from (x1, x2)', () => {
   assert.deepEqual(Array.from(f, (v) => Number(v.toFixed(5))),
     [2, 3, 4, 9, 6, Number(Math.sin(2).toFixed(5)), Number(Math.sin(3).toFixed(5))]);
 });
+
+test('one pass for a frame: the boundary and every neuron, as boundary() and neuronMaps() compute them', () => {
+  const p = new Playground({ ...suggested('spiral', { ...DEFAULTS }), classes: 3, hidden: [5, 4], activation: 'tanh' });
+  p.step(30);
+  const f = p.pictures(16);
+  assert.equal(f.kind, 'class');
+  assert.deepEqual(Array.from(f.probs), Array.from(p.boundary(16).probs));
+  for (const layer of [1, 2]) {
+    const m = p.neuronMaps(layer, 16);
+    m.maps.forEach((map, j) => assert.deepEqual(f.neurons[layer - 1][j], map));
+    assert.deepEqual(f.scales[layer - 1], m.scales);
+  }
+  const c = new Playground(PRESETS.regression);
+  const g = c.pictures();
+  assert.equal(g.kind, 'reg1');
+  assert.deepEqual(Array.from(g.ys), Array.from(c.fittedCurve().ys));
+  const wrong = new Playground(PRESETS.classification);
+  wrong.record();
+  assert.equal(wrong.wrong.reduce((a, b) => a + b, 0), Math.round((1 - wrong.last.trainAcc) * 200));
+});

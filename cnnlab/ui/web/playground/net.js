@@ -109,7 +109,7 @@ export class Playground {
       this._features();
       this.order = null; this.pos = 0;
     }
-    this.record();
+    this.last = this.evaluate();       // the numbers shown now; the curves get a point at the next step
     return 'settings changed';
   }
 
@@ -118,9 +118,11 @@ export class Playground {
     const f = this.settings.features;
     this.fTrain = featurize(d.xTrain, d.nTrain, d.dims, f);
     this.fTest = featurize(d.xTest, d.nTest, d.dims, f);
-    this.fAll = featurize(d.xAll, d.nAll, d.dims, f);
     this.work = null;
     this.xb = null;
+    this.evalWork = null;
+    this.grid = null;
+    this.wrong = new Uint8Array(d.nAll);      // 1 where the network's class is wrong (train, then test)
   }
 
   get finished() { return this.stepCount >= MAX_RUN_STEPS; }
@@ -180,25 +182,32 @@ export class Playground {
     return n;
   }
 
-  /** Loss (without the penalty) and accuracy on the training and test points. */
+  /** Loss (without the penalty) and accuracy on the training and test points; marks the points
+   *  the network gets wrong in `this.wrong` (classification; the order of data.xAll). */
   evaluate() {
     const d = this.data;
     const out = {};
+    const L = this.net.sizes.length - 1;
+    const k = this.net.sizes[L];
+    let at = 0;
     for (const [part, X, Y, n] of [['train', this.fTrain, d.yTrain, d.nTrain], ['test', this.fTest, d.yTest, d.nTest]]) {
       if (!n) { out[part] = null; out[`${part}Acc`] = null; continue; }
-      const w = forwardBatch(this.net, X, n);
-      const L = this.net.sizes.length - 1;
+      const w = this.evalWork = forwardBatch(this.net, X, n, this.evalWork);
       const o = w.acts[L];
-      const k = this.net.sizes[L];
       if (d.task === 'regression') {
         out[part] = mseLoss(o, Y, n, 1);
         out[`${part}Acc`] = null;
       } else {
         out[part] = crossEntropyLoss(o, Y, n, k);
         let right = 0;
-        for (let i = 0; i < n; i++) if (argmax(o, i * k, k) === Y[i]) right++;
+        for (let i = 0; i < n; i++) {
+          const ok = argmax(o, i * k, k) === Y[i];
+          right += ok;
+          this.wrong[at + i] = ok ? 0 : 1;
+        }
         out[`${part}Acc`] = right / n;
       }
+      at += n;
     }
     return out;
   }
@@ -215,6 +224,65 @@ export class Playground {
     const f = featurize(x, n, this.data.dims, this.settings.features);
     const w = forwardBatch(this.net, f, n);
     return w.acts[this.net.sizes.length - 1].slice(0, n * this.net.sizes[this.net.sizes.length - 1]);
+  }
+
+  /** Everything a frame draws, from one forward pass over a grid (every layer's output kept, as
+   *  CNN Explainer draws from one pass). 2-D data: the boundary over a size x size grid of the
+   *  plane (row 0 at the top): classification { kind: 'class', classes, probs (size^2 * classes,
+   *  softmax) }, regression { kind: 'reg2', values (size^2), targetRange }; and every hidden
+   *  neuron's map over the same grid. 1-D data: { kind: 'reg1', xs, ys } (the fitted curve at
+   *  `samples` x values) and every hidden neuron's output there. `neurons[l][j]` is hidden layer
+   *  l + 1's neuron j (a Float32Array), `scales[l][j]` its largest |value| (to colour it).
+   *  The arrays are this Playground's own, overwritten by the next call: draw them, then let go. */
+  pictures(size = GRID, samples = CURVE_SAMPLES) {
+    const d = this.data;
+    const s = this.settings;
+    const m = d.dims === 1 ? samples : size * size;
+    if (!this.grid || this.grid.m !== m) {
+      const pts = d.dims === 1 ? linspace(d.view[0], d.view[1], samples) : gridPoints(d.view, size);
+      this.grid = { m, pts, feats: featurize(pts, m, d.dims, s.features), work: null };
+    }
+    const g = this.grid;
+    const w = g.work = forwardBatch(this.net, g.feats, m, g.work);
+    const L = this.net.sizes.length - 1;
+    const out = w.acts[L];
+    const k = classesOf(s);
+    if (!g.neurons || g.neurons.length !== L - 1 || g.neurons.some((maps, l) => maps.length !== this.net.sizes[l + 1])) {
+      g.neurons = this.net.sizes.slice(1, L).map((width) => Array.from({ length: width }, () => new Float32Array(m)));
+      g.scales = this.net.sizes.slice(1, L).map((width) => new Array(width).fill(0));
+      g.values = new Float32Array(m * Math.max(1, k));
+    }
+    for (let l = 1; l < L; l++) {
+      const width = this.net.sizes[l];
+      const A = w.acts[l];
+      for (let j = 0; j < width; j++) {
+        const v = g.neurons[l - 1][j];
+        let most = 0;
+        for (let i = 0; i < m; i++) {
+          const a = A[i * width + j];
+          v[i] = a;
+          if (Math.abs(a) > most) most = Math.abs(a);
+        }
+        g.scales[l - 1][j] = most;
+      }
+    }
+    const neurons = g.neurons;
+    const scales = g.scales;
+    const values = g.values;
+    if (!k) {
+      values.set(out.subarray(0, m));
+      if (d.dims === 1) return { kind: 'reg1', xs: g.pts, ys: values, neurons, scales };
+      return { kind: 'reg2', size, values, targetRange: d.targetRange, neurons, scales };
+    }
+    for (let i = 0; i < m; i++) {                 // softmax of each grid point's logits
+      const at = i * k;
+      let most = -Infinity;
+      for (let j = 0; j < k; j++) if (out[at + j] > most) most = out[at + j];
+      let sum = 0;
+      for (let j = 0; j < k; j++) sum += Math.exp(out[at + j] - most);
+      for (let j = 0; j < k; j++) values[at + j] = Math.exp(out[at + j] - most) / sum;
+    }
+    return { kind: 'class', size, classes: k, probs: values, neurons, scales };
   }
 
   /** The decision boundary (2-D data): GRID x GRID values, row 0 at the top. Classification:
