@@ -27,12 +27,18 @@ if (images.length !== n * size) throw new Error(`expected ${n} images of ${size}
 const inputs = [];
 for (let k = 0; k < n; k++) inputs.push(toInput(model, images.subarray(k * size, (k + 1) * size)));
 for (let k = 0; k < Math.min(n, 20); k++) forward(model, inputs[k]);      // warm up the JIT
+const probs = [];
+const kept = [];                       // every layer's output, for the first LAYERS_FOR images
 const started = process.hrtime.bigint();
-const runs = inputs.map((input) => forward(model, input));
+for (let k = 0; k < n; k++) {
+  const run = forward(model, inputs[k]);
+  probs.push(run.probs);
+  if (k < layersFor) kept.push(run.layers);
+}
 const msPerImage = Number(process.hrtime.bigint() - started) / 1e6 / Math.max(n, 1);
 
-const parts = runs.map((run) => run.probs);
-for (let k = 0; k < Math.min(layersFor, n); k++) for (const layer of runs[k].layers) parts.push(layer.data);
+const parts = [...probs];
+for (const layers of kept) for (const layer of layers) parts.push(layer.data);
 const total = parts.reduce((a, p) => a + p.length, 0);
 const out = new Float32Array(total);
 let at = 0;
@@ -41,5 +47,5 @@ for (const p of parts) {
   at += p.length;
 }
 writeFileSync(outPath, new Uint8Array(out.buffer));
-const layers = n ? runs[0].layers.map(({ name, kind, shape }) => ({ name, kind, shape })) : [];
+const layers = n ? forward(model, inputs[0]).layers.map(({ name, kind, shape }) => ({ name, kind, shape })) : [];
 console.log(JSON.stringify({ classes: model.classes.length, layers, ms_per_image: msPerImage }));
