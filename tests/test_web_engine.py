@@ -1,5 +1,5 @@
 """The browser engine (cnnlab/ui/web/engine) gives PyTorch's numbers: every model the browser runs,
-exported by cnnlab.webexport, answers 500 test images and drawn digits in node as in PyTorch
+exported by cnnlab.core.nets.webexport, answers 500 test images and drawn digits in node as in PyTorch
 (probabilities within 1e-4 with float32 weights, 2e-3 with float16; the same top class everywhere),
 and every layer's output, which the Inside tab draws, agrees too.
 
@@ -20,8 +20,9 @@ import torch
 from handwriting import DIGITS, render
 from torch import nn
 
-from cnnlab import builder, checkpoints, datasets, inference, models, webexport
-from cnnlab.preprocess import sketch_to_mnist
+from cnnlab.core import checkpoints, datasets, inference
+from cnnlab.core.nets import builder, models, webexport
+from cnnlab.core.preprocess import sketch_to_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "tests" / "js" / "run_engine.mjs"

@@ -19,7 +19,7 @@ import pytest
 from handwriting import DIGITS, render
 from PIL import Image, ImageDraw
 
-from cnnlab.preprocess import sketch_to_mnist
+from cnnlab.core.preprocess import sketch_to_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "tests" / "js" / "run_preprocess.mjs"

@@ -17,7 +17,7 @@ test("float16 bits decode to their numbers", () => {
   assert.deepEqual(Array.from(decodeFloat16(Uint16Array.of(0x3800, 0xb800))), [0.5, -0.5]);
 });
 
-/** A weights file as cnnlab.webexport.pack writes it. */
+/** A weights file as cnnlab.core.nets.webexport.pack writes it. */
 function pack(header, blob) {
   const text = new TextEncoder().encode(JSON.stringify(header));
   const start = Math.ceil((4 + text.length) / 4) * 4;

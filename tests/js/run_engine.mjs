@@ -2,7 +2,7 @@
 //
 //   node tests/js/run_engine.mjs WEIGHTS IMAGES N OUT [LAYERS_FOR]
 //
-// WEIGHTS: a file written by cnnlab.webexport.pack; IMAGES: N images of grey levels (uint8,
+// WEIGHTS: a file written by cnnlab.core.nets.webexport.pack; IMAGES: N images of grey levels (uint8,
 // [C][H][W] each, as the model's input size); OUT: where the results go, float32 little-endian:
 // the probabilities of every image (N x classes), then, for the first LAYERS_FOR images, every
 // entry of forward's `layers` one after the other. Prints JSON: the layers' names, kinds and

@@ -1,4 +1,4 @@
-// A whole network, forward only: the layer list that cnnlab/webexport.py exported, run in order.
+// A whole network, forward only: the layer list that cnnlab/core/nets/webexport.py exported, run in order.
 //
 //   const { header, blob } = await fetchWeights(url);        // weights.js
 //   const model = loadModel(header, blob);

@@ -1,4 +1,4 @@
-// A checkpoint's weights as the server sends them (cnnlab/webexport.py writes them):
+// A checkpoint's weights as the server sends them (cnnlab/core/nets/webexport.py writes them):
 //
 //   bytes 0-3   the header's length in bytes, an unsigned 32-bit little-endian integer
 //   then        the header: UTF-8 JSON (the layer list, shapes, normalisation, class names, and

@@ -46,8 +46,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .i18n import Text
-from .models import Classifier
+from ...i18n import Text
+from .base import Classifier
 
 FORMAT = "cnnlab-web"
 FORMAT_VERSION = 1
