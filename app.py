@@ -29,7 +29,9 @@ from cnnlab.ui.theme import theme_and_css
 
 
 def build_demo(config: AppConfig | None = None, ctx: AppContext | None = None) -> gr.Blocks:
-    """The whole app. Nothing heavy happens here: models load on first use."""
+    """The whole app. Nothing heavy happens here: models load on first use. A Gradio other than the
+    pinned one stops it here, with one sentence (``gradio_compat.self_check``)."""
+    gradio_compat.self_check()
     config = config or AppConfig()
     ctx = ctx or build_context(config)
     with gr.Blocks(title="cnnlab", analytics_enabled=False, delete_cache=config.delete_cache) as demo:

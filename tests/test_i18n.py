@@ -11,11 +11,11 @@ from pathlib import Path
 import gradio as gr
 import pytest
 from gradio.components.api_component import Api
-from gradio.i18n import I18nData
 
 from cnnlab import i18n
 from cnnlab.config import LimitError, check
 from cnnlab.i18n import Text, catalog, class_name, tr
+from cnnlab.server import gradio_compat
 from cnnlab.ui.lang import lang_of, rendered
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +178,7 @@ def test_no_word_on_the_page_lacks_a_translation(whole_page):
     for block in whole_page.blocks.values():
         if isinstance(block, gr.Tab):
             current = block.id
-            assert isinstance(block.label, I18nData), block.id
+            assert gradio_compat.is_i18n(block.label), block.id
             assert rendered(block.label, "zh") != rendered(block.label, "en") or block.id == "tsne"
             continue
         if getattr(block, "visible", True) is False and not isinstance(block, gr.Markdown):

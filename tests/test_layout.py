@@ -120,6 +120,21 @@ def test_core_and_lessons_use_no_gradio():
     assert not wrong, f"Gradio outside the pages and the server: {wrong}"
 
 
+def test_gradio_internals_only_in_gradio_compat():
+    """Gradio's public API is ``gradio`` (``gr.*``); anything imported from inside it lives in
+    ``server/gradio_compat.py``, where the start-up self-check covers it."""
+    wrong = []
+    for name, path in modules().items():
+        if name == "cnnlab.server.gradio_compat":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gradio"):
+                wrong.append(f"{name}: from {node.module} import ...")
+            if isinstance(node, ast.Import) and any(a.name.startswith("gradio.") for a in node.names):
+                wrong.append(f"{name}: import {', '.join(a.name for a in node.names)}")
+    assert not wrong, "Gradio internals outside gradio_compat: " + "; ".join(wrong)
+
+
 def _sizes():
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE.parent).as_posix()

@@ -89,15 +89,15 @@ class Heartbeat:
 @pytest.fixture()
 def counter_app():
     """A small app with one gr.State (a counter), served with a short session policy."""
-    from cnnlab.server import gradio_compat as serving
+    from cnnlab.server import gradio_compat
     with gr.Blocks(analytics_enabled=False) as demo:
         count = gr.State(0)
         shown = gr.Number()
         gr.Button("+1").click(lambda n: (n + 1, n + 1), count, [count, shown], api_name="add")
     demo.queue()
-    policy = serving.SessionPolicy(api_idle_s=1.0, api_sessions_max=3, closed_page_s=1.0, sweep_every_s=0.1)
+    policy = gradio_compat.SessionPolicy(api_idle_s=1.0, api_sessions_max=3, closed_page_s=1.0, sweep_every_s=0.1)
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_port=None,
-                            **serving.launch_kwargs(policy))
+                            **gradio_compat.launch_kwargs(policy))
     yield demo, url.rstrip("/")
     demo.close()
 
@@ -150,8 +150,8 @@ def test_a_new_session_builds_no_block_configs_yet_a_deep_link_sees_the_values(c
 def test_the_queue_summarises_its_monitoring_figures_now_and_then(counter_app):
     """Gradio's queue summarised its last 10,000 events with pandas after every event; the lesson
     got slower as they piled up. Now it keeps fewer and summarises every few hundred."""
-    from cnnlab.server import gradio_compat as serving
+    from cnnlab.server import gradio_compat
     demo, _ = counter_app
     queue = demo._queue
-    assert queue.ANALYTICS_MAX_EVENTS == serving.ANALYTICS_EVENTS
-    assert queue.ANAYLTICS_CACHE_FREQUENCY == serving.ANALYTICS_EVERY
+    assert queue.ANALYTICS_MAX_EVENTS == gradio_compat.ANALYTICS_EVENTS
+    assert queue.ANAYLTICS_CACHE_FREQUENCY == gradio_compat.ANALYTICS_EVERY

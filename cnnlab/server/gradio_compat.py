@@ -1,4 +1,13 @@
-"""Serving a whole lesson without slowing down: Gradio's per-session bookkeeping and the collector.
+"""Every Gradio internal cnnlab relies on, in one place, with a start-up check (``self_check``).
+
+Gradio's public API is ``gradio`` (``gr.*``). What cnnlab does beyond it lives here, and only
+here (``tests/test_layout.py`` checks): the per-session bookkeeping below, Gradio's locale store
+in the page (reached through its hashed ``assets/core-*.js``, ``change_locale_js``) and the
+``I18nData`` a ``gr.I18n`` key becomes. ``self_check()`` runs when the app is built and stops it
+with one sentence if the installed Gradio is not the pinned one in these respects: an upgrade then
+fails loudly at start-up instead of quietly in class.
+
+Serving a whole lesson without slowing down: Gradio's per-session bookkeeping and the collector.
 
 What a profile of the running app showed (issue 11.3, ``bench/soak.py``):
 
@@ -39,10 +48,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import functools
 import gc
+import glob
+import inspect
 import os
 import re
 from dataclasses import dataclass
+
+from gradio.i18n import I18nData
+
+PINNED = "6.31.0"        # requirements.txt pins this Gradio: what the code below was checked against
 
 
 @dataclass(frozen=True)
@@ -197,9 +213,13 @@ def light_sessions() -> None:
     Everything else ``SessionState`` does is Gradio's own code, unchanged."""
     from gradio import state_holder
 
-    base = state_holder.SessionState
-    if getattr(base, "cnnlab_light", False):
+    if getattr(state_holder.SessionState, "cnnlab_light", False):
         return
+    state_holder.SessionState = light_session_class(state_holder.SessionState)
+
+
+def light_session_class(base):
+    """Gradio's ``SessionState`` (``base``), building each block's config when first needed."""
 
     class LightSessionState(base):
         cnnlab_light = True
@@ -225,7 +245,7 @@ def light_sessions() -> None:
             self._values_later.clear()
             yield from base.components.fget(self)
 
-    state_holder.SessionState = LightSessionState
+    return LightSessionState
 
 
 def launch_kwargs(policy: SessionPolicy | None = None) -> dict:
@@ -257,3 +277,94 @@ def tune_gc() -> None:
     objects that live as long as the process) so that later collections no longer walk it."""
     gc.collect()
     gc.freeze()
+
+
+# ----------------------------------------------------------------------------- the page's locale
+def change_locale_js(locale: str) -> str:
+    """A JS statement (in an async function) that switches Gradio's locale store to ``locale`` (a
+    JS expression). Gradio itself only follows navigator.language; its store is reached through
+    its own hashed module, already loaded, so importing it again hands back the same instance."""
+    return ("const core = performance.getEntriesByType('resource').map(e => e.name)\n"
+            "      .find(n => /\\/assets\\/core-[^/]*\\.js$/.test(n));\n"
+            "    if (core) { try { (await import(core)).changeLocale(" + locale + "); }"
+            " catch (e) { console.warn(e); } }")
+
+
+def is_i18n(value) -> bool:
+    """Whether a component's text is a ``gr.I18n`` key (translated in the browser)."""
+    return isinstance(value, I18nData)
+
+
+# ----------------------------------------------------------------------------- the start-up check
+class GradioChanged(RuntimeError):
+    """The installed Gradio does not behave as the pinned one where cnnlab relies on its internals."""
+
+
+def _problems() -> list[str]:
+    """What differs from the pinned Gradio, in a few words each (empty: nothing)."""
+    import gradio as gr
+    from gradio import queueing, routes, state_holder
+
+    problems = []
+
+    def need(ok, what: str) -> None:
+        try:
+            good = ok()
+        except Exception:                               # noqa: BLE001 - any failure is a difference
+            good = False
+        if not good:
+            problems.append(what)
+
+    launch = inspect.signature(gr.Blocks.launch).parameters
+    need(lambda: {"state_session_capacity", "app_kwargs", "i18n", "head"} <= set(launch),
+         "launch() lacks state_session_capacity, app_kwargs, i18n or head")
+    need(lambda: "SessionState(self.blocks)" in inspect.getsource(state_holder.StateHolder.__getitem__),
+         "StateHolder no longer makes sessions with SessionState(blocks)")
+    holder = state_holder.StateHolder()
+    need(lambda: all(hasattr(holder, a) for a in ("session_data", "time_last_used", "lock"))
+         and callable(holder.delete_state), "StateHolder's session_data, time_last_used, lock or delete_state")
+    queue_init = inspect.getsource(queueing.Queue.__init__)
+    need(lambda: all(f"self.{a}" in queue_init for a in ("pending_messages_per_session", "pending_event_ids_session",
+                                                        "ANALYTICS_MAX_EVENTS", "ANAYLTICS_CACHE_FREQUENCY")),
+         "the queue's per-session fields or its analytics settings")
+    need(lambda: callable(routes.App.get_blocks) and "self.state_holder" in inspect.getsource(routes.App.__init__),
+         "the server's state_holder or get_blocks()")
+    need(_light_sessions_work, "SessionState's config bookkeeping (the light sessions)")
+    need(lambda: is_i18n(gr.I18n()("language.name")) and gr.I18n()("language.name").key == "language.name",
+         "gr.I18n keys are no longer I18nData")
+    frontend = os.path.join(os.path.dirname(gr.__file__), "templates", "frontend", "assets", "core-*.js")
+    cores = glob.glob(frontend)
+    need(lambda: len(cores) == 1 and "changeLocale" in open(cores[0], encoding="utf-8").read(),
+         "the page's assets/core-*.js with changeLocale")
+    return problems
+
+
+def _light_sessions_work() -> bool:
+    """A real session of a one-textbox app: nothing built at first, a value kept for later, the
+    block's config (with that value) built when ``components`` is read."""
+    import gradio as gr
+    from gradio import state_holder
+
+    base = state_holder.SessionState
+    base = base.__mro__[1] if getattr(base, "cnnlab_light", False) else base
+    with gr.Blocks(analytics_enabled=False) as probe:
+        box = gr.Textbox("before")
+    session = light_session_class(base)(probe)
+    if session.config_values or session.is_closed:
+        return False
+    session._update_value_in_config(box._id, "after")
+    shown = [c for c in session.components if c.get("id") == box._id]
+    return len(shown) == 1 and shown[0]["props"]["value"] == "after"
+
+
+@functools.cache
+def self_check() -> None:
+    """Raise ``GradioChanged`` (one sentence) unless the installed Gradio behaves as the pinned
+    one wherever this module relies on its internals. Runs once per process, at start-up."""
+    import gradio as gr
+
+    problems = _problems()
+    if problems:
+        raise GradioChanged(f"cnnlab needs Gradio {PINNED} (requirements.txt), but the installed Gradio "
+                            f"{gr.__version__} differs where cnnlab relies on its internals ({'; '.join(problems)}): "
+                            f"install the pinned version with pip install -r requirements.txt.")

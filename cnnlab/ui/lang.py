@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 
 import gradio as gr
-from gradio.i18n import I18nData
 
 from .. import i18n
 from ..i18n import catalog, normalise
+from ..server import gradio_compat
 
 COOKIE = "cnnlab-lang"
 
 
-def T(key: str) -> I18nData:
+def T(key: str) -> gradio_compat.I18nData:
     """A fixed word on the page (a label, a button, a tab title), translated in the browser."""
     i18n.template(i18n.DEFAULT, key)       # a typo fails when the page is built, not in class
     return gr.I18n()(key)
@@ -58,17 +58,15 @@ def _browser_locales() -> dict[str, str]:
 
 
 # Runs in the browser when the page loads: applies a language chosen earlier (Gradio itself only
-# knows navigator.language) and returns it for the switch. Gradio's locale store is reached through
-# its own module (already loaded, so importing it again hands back the same instance).
+# knows navigator.language; its locale store is a Gradio internal, see gradio_compat) and returns
+# it for the switch.
 APPLY_JS = """async () => {
   const locales = LOCALES;
   const saved = (document.cookie.match(/(?:^|; )COOKIE=([^;]+)/) || [])[1];
   const nav = (navigator.language || 'en').toLowerCase().split('-')[0];
   const lang = saved in locales ? saved : (nav in locales ? nav : 'en');
   if (saved in locales) {
-    const core = performance.getEntriesByType('resource').map(e => e.name)
-      .find(n => /\\/assets\\/core-[^/]*\\.js$/.test(n));
-    if (core) { try { (await import(core)).changeLocale(locales[saved]); } catch (e) { console.warn(e); } }
+    """ + gradio_compat.change_locale_js("locales[saved]") + """
   }
   document.documentElement.lang = locales[lang];
   return lang;
@@ -119,6 +117,6 @@ def texts(section: str) -> dict[str, dict[str, str]]:
 
 def rendered(value, lang: str = i18n.DEFAULT):
     """What a reader in ``lang`` sees for a component's text (a T(...) key or plain text)."""
-    if isinstance(value, I18nData):
+    if gradio_compat.is_i18n(value):
         return i18n.template(lang, value.key)
     return value
