@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # (after the offline settings above)
 
 from cnnlab.config import LOOPBACK, AppConfig
-from cnnlab.server import gradio_compat
+from cnnlab.server import gradio_compat, web
 from cnnlab.server.classroom import generate_key, join_url, qr_text
 from cnnlab.ui import header, lang, tabs
 from cnnlab.ui.context import AppContext, build_context
@@ -41,11 +41,17 @@ def build_demo(config: AppConfig | None = None, ctx: AppContext | None = None) -
     return demo
 
 
-def launch_kwargs(config: AppConfig) -> dict:
+def launch_kwargs(config: AppConfig, demo: gr.Blocks | None = None) -> dict:
+    """What ``demo.launch`` takes; with ``demo``, also the routes beside Gradio's (the page's own
+    scripts, the weights its browser runs) and compression for everything the page loads."""
     theme, css = theme_and_css(projector=config.projector)
+    kwargs = gradio_compat.launch_kwargs()
+    if demo is not None:
+        kwargs["app_kwargs"]["routes"] = web.routes(demo.ctx.zoo)
+        kwargs["app_kwargs"]["middleware"] += web.middleware()
     return dict(server_name=config.host, server_port=config.port, theme=theme, css=css,
                 footer_links=[], max_file_size=config.max_file_size, show_error=True,
-                enable_monitoring=False, i18n=lang.gradio_i18n(), head=lang.head(), **gradio_compat.launch_kwargs())
+                enable_monitoring=False, i18n=lang.gradio_i18n(), head=lang.head(), **kwargs)
 
 
 def parse_args(argv=None, env=os.environ) -> AppConfig:
@@ -100,7 +106,7 @@ def announce(config: AppConfig) -> None:
 def launch(demo: gr.Blocks, config: AppConfig) -> None:
     demo.queue(default_concurrency_limit=4, max_size=256)
     announce(config)
-    demo.launch(**launch_kwargs(config))
+    demo.launch(**launch_kwargs(config, demo))
 
 
 # Gradio's convention: a module-level ``demo`` (``gradio app.py`` reloads it). Run as a script,

@@ -86,7 +86,7 @@ def run_one(name: str) -> None:
                        runs_dir=tempfile.mkdtemp(prefix="cnnlab-peak-"))
     demo = app.build_demo(config)
     demo.queue(default_concurrency_limit=4)
-    launch = app.launch_kwargs(config)
+    launch = app.launch_kwargs(config, demo)
     launch.update(server_port=None, prevent_thread_lock=True, quiet=True)
     _, url, _ = demo.launch(**launch)
     client = Client(url, verbose=False)

@@ -56,7 +56,7 @@ def app_server(tmp_path_factory, data_root):
                        runs_dir=str(runs))
     demo = app.build_demo(config)
     demo.queue(default_concurrency_limit=4, max_size=256)
-    kwargs = app.launch_kwargs(config)
+    kwargs = app.launch_kwargs(config, demo)
     kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
     _, url, _ = demo.launch(**kwargs)
     yield demo, url

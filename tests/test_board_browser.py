@@ -25,7 +25,7 @@ def real_app(tmp_path_factory, data_root):
     config = AppConfig(data_dir=str(data_root), checkpoint_dir=str(ck), runs_dir=str(tmp_path_factory.mktemp("runs")))
     demo = app.build_demo(config)
     demo.queue(default_concurrency_limit=4, max_size=256)
-    kwargs = app.launch_kwargs(config)
+    kwargs = app.launch_kwargs(config, demo)
     kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
     _, url, _ = demo.launch(**kwargs)
     yield url, demo.ctx

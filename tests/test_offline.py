@@ -44,7 +44,7 @@ GUARDED_SESSION = textwrap.dedent("""
     config = AppConfig(data_dir=os.environ["CNNLAB_DATA"], runs_dir=sys.argv[1])
     demo = app.build_demo(config)
     demo.queue()
-    kwargs = app.launch_kwargs(config)
+    kwargs = app.launch_kwargs(config, demo)
     kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
     _, url, _ = demo.launch(**kwargs)
     from gradio_client import Client, handle_file

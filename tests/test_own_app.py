@@ -31,7 +31,7 @@ def own_app(tmp_path_factory, flowers_root):
     config = AppConfig(data_dir=str(flowers_root), runs_dir=str(runs), tabs="own,photo,inside,tsne", teacher_key=KEY)
     demo = app.build_demo(config)
     demo.queue(default_concurrency_limit=4, max_size=256)
-    kwargs = app.launch_kwargs(config)
+    kwargs = app.launch_kwargs(config, demo)
     kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
     _, url, _ = demo.launch(**kwargs)
     yield demo, url

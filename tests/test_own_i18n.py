@@ -63,7 +63,7 @@ def own_url(tmp_path_factory, flowers_root):
                        teacher_key=KEY)
     demo = app.build_demo(config)
     demo.queue(default_concurrency_limit=4)
-    kwargs = app.launch_kwargs(config)
+    kwargs = app.launch_kwargs(config, demo)
     kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
     _, url, _ = demo.launch(**kwargs)
     yield url

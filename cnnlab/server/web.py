@@ -1,0 +1,120 @@
+"""What a phone fetches beside Gradio's page: the page's own JavaScript and CSS, and the weights
+of a model its browser runs. Both are cached by the browser and sent again only when they change.
+
+- ``/cnnlab/web/<path>``: a file from ``cnnlab/ui/web`` (ES modules, CSS), with an ETag made
+  from its bytes; the browser asks again with If-None-Match and gets a 304 when nothing changed.
+- ``/cnnlab/weights/<key>``: a zoo model in the browser's format (``core.nets.webexport``: a JSON
+  header and float16 weights) with the file's digest as ETag, so a phone downloads the shipped
+  CNN once, and "latest" again only when the class's run has made a new one.
+- Compression: Gradio compresses only paths that end in .js/.css/... and only with brotli, which
+  browsers ask for over HTTPS alone; the page itself (``/``, about 1 MB of HTML) and its JSON went
+  out uncompressed over a classroom's plain-HTTP Wi-Fi. ``middleware()`` gzips every response
+  over 1 kB (never the event streams).
+"""
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import threading
+from pathlib import Path
+
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..core import checkpoints
+from ..core.nets import webexport
+from ..i18n import DEFAULT, tr
+
+WEB_ROOT = Path(__file__).resolve().parents[1] / "ui" / "web"
+WEB_PREFIX = "/cnnlab/web"
+WEIGHTS_PREFIX = "/cnnlab/weights"
+GZIP_MIN_BYTES = 1024
+# Browsers keep the files and ask whether they changed: a 304 is a few hundred bytes.
+REVALIDATE = "no-cache"
+
+
+def middleware() -> list[Middleware]:
+    return [Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)]
+
+
+def _etag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
+
+
+def _cached(request: Request, data: bytes, etag: str, media_type: str, cache: str) -> Response:
+    headers = {"ETag": etag, "Cache-Control": cache}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
+
+
+class WebFiles:
+    """The files of ``cnnlab/ui/web``, read once (they ship with the package) and served by path."""
+
+    def __init__(self, root: Path = WEB_ROOT):
+        self.root = root.resolve()
+        self._files: dict[str, tuple[bytes, str, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, rel: str) -> tuple[bytes, str, str] | None:
+        with self._lock:
+            if rel in self._files:
+                return self._files[rel]
+        path = (self.root / rel).resolve()
+        if not path.is_file() or self.root not in path.parents:    # nothing outside the folder
+            return None
+        data = path.read_bytes()
+        kind = "text/javascript" if path.suffix in (".js", ".mjs") else (
+            mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+        with self._lock:
+            return self._files.setdefault(rel, (data, _etag(data), kind))
+
+    async def respond(self, request: Request) -> Response:
+        found = self.get(request.path_params["path"])
+        if found is None:
+            return Response(status_code=404)
+        data, etag, kind = found
+        return _cached(request, data, etag, kind + ("; charset=utf-8" if kind.startswith("text/") else ""),
+                       REVALIDATE)
+
+
+class BrowserWeights:
+    """A zoo model exported for the browser once per loaded checkpoint (the latest run is a new
+    object when it changes), kept for the few models a lesson uses."""
+
+    def __init__(self, zoo):
+        self.zoo = zoo
+        self._made: dict[str, tuple[int, bytes, str]] = {}
+        self._lock = threading.Lock()
+
+    def file(self, key: str) -> tuple[bytes, str]:
+        loaded = self.zoo.get(key)                      # KeyError: no such model
+        with self._lock:
+            made = self._made.get(key)
+            if made and made[0] == id(loaded):
+                return made[1], made[2]
+        data, digest = webexport.browser_file(loaded)   # WebExportError: the browser cannot run it
+        with self._lock:
+            self._made[key] = (id(loaded), data, digest)
+        return data, digest
+
+    async def respond(self, request: Request) -> Response:
+        lang = request.query_params.get("lang", DEFAULT)
+        key = request.path_params["key"]
+        try:
+            data, digest = self.file(key)
+        except KeyError:
+            return Response(tr(lang, "web.no_model", key=key), status_code=404, media_type="text/plain; charset=utf-8")
+        except (webexport.WebExportError, checkpoints.CheckpointError) as err:
+            why = err.args[0] if err.args else err
+            text = why.in_(lang) if hasattr(why, "in_") else str(why)
+            return Response(text, status_code=422, media_type="text/plain; charset=utf-8")
+        return _cached(request, data, f'"{digest}"', "application/octet-stream", REVALIDATE)
+
+
+def routes(zoo) -> list[Route]:
+    return [Route(WEB_PREFIX + "/{path:path}", WebFiles().respond, methods=["GET"]),
+            Route(WEIGHTS_PREFIX + "/{key}", BrowserWeights(zoo).respond, methods=["GET"])]
