@@ -33,9 +33,9 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js 18 or later)
 N_IMAGES = 500              # test images per model (the issue asks for 500)
 LAYERS_FOR = 3              # images whose every layer is compared
 TOLERANCE = {"float32": 1e-4, "float16": 2e-3}         # max |probability difference|
-# every layer's output, relative to the largest value of that layer (float16 weights change each
-# layer by about their own rounding, 2^-11, a little more after a few layers)
-LAYER_TOLERANCE = {"float32": 1e-5, "float16": 1e-2}
+# every layer's output, relative to the largest value of that layer (or 1): measured at most 7e-7
+# (float32) and 4e-4 (float16 weights, which round each to 2^-11 of itself)
+LAYER_TOLERANCE = {"float32": 1e-5, "float16": 2e-3}
 PEN_WIDTHS = (1, 5, 12, 22, 40)         # pixels on a 280 x 280 canvas: a mouse line to a fat finger
 SHIPPED = {"mnist-cnn": "mnist", "mnist-mlp": "mnist", "fashion-cnn-deep": "fashion"}
 
@@ -161,24 +161,25 @@ def test_engine_gives_pytorchs_answers(cases, tmp_path, name, dtype):
     want = torch_answers(case.loaded, case.images)
     worst = float(np.abs(probs - want).max())
     same_top = float((probs.argmax(1) == want.argmax(1)).mean())
-    print(f"\n{name} {dtype}: max |dp| {worst:.2e} over {len(want)} inputs, same top class {same_top:.2%}, "
-          f"{len(data)} bytes ({len(gzip.compress(data, 9))} gzipped), {info['ms_per_image']:.3f} ms/image in node")
-    assert worst <= TOLERANCE[dtype]
-    assert same_top == 1.0
-
     assert [layer["name"] for layer in info["layers"]] == \
         ["input", *(layer["name"] for layer in header["layers"]), "softmax"]
     reference = torch_layers(case.loaded, header, case.images[:LAYERS_FOR])
+    worst_layer = (0.0, "")
     for k, outputs in enumerate(layers):
         for layer, js, ref in zip(info["layers"], outputs, reference):
             ref = ref[k]
             assert js.shape == ref.shape, layer["name"]
-            scale = max(1.0, float(np.abs(ref).max()))
             if layer["kind"] == "softmax":
                 assert np.abs(js - ref).max() <= TOLERANCE[dtype], layer["name"]
-            else:
-                assert np.abs(js - ref).max() <= LAYER_TOLERANCE[dtype] * scale, \
-                    (layer["name"], float(np.abs(js - ref).max()), scale)
+                continue
+            relative = float(np.abs(js - ref).max()) / max(1.0, float(np.abs(ref).max()))
+            worst_layer = max(worst_layer, (relative, layer["name"]))
+            assert relative <= LAYER_TOLERANCE[dtype], (layer["name"], relative)
+    print(f"\n{name} {dtype}: max |dp| {worst:.2e} over {len(want)} inputs, same top class {same_top:.2%}; "
+          f"layers: max |d| / max(1, |layer|) {worst_layer[0]:.1e} ({worst_layer[1]}); {len(data)} bytes "
+          f"({len(gzip.compress(data, 9))} gzipped); {info['ms_per_image']:.3f} ms/image in node")
+    assert worst <= TOLERANCE[dtype]
+    assert same_top == 1.0
 
 
 def test_shipped_cnn_is_small_on_the_wire():

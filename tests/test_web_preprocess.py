@@ -121,3 +121,16 @@ def test_browser_and_server_make_the_same_digit(tmp_path):
     print(f"\npreprocessing: {share:.4%} of {total} pixels within 1/255 over {len(cases)} drawings "
           f"(largest difference {worst[0]}/255, in {worst[1]!r}); {ms:.2f} ms per drawing in node")
     assert share >= WANTED
+
+
+def test_browser_uses_the_servers_constants():
+    """preprocess.js repeats preprocess.py's constants (ink threshold, 20 px box, pen width...):
+    one changed without the other would make the two disagree."""
+    import re
+
+    from cnnlab import preprocess
+    source = (ROOT / "cnnlab" / "ui" / "web" / "engine" / "preprocess.js").read_text(encoding="utf-8")
+    constants = dict(re.findall(r"^export const ([A-Z_0-9]+) = ([0-9.]+);", source, re.M))
+    assert set(constants) == {"INK_THRESHOLD", "DIGIT_BOX", "FRAME", "STROKE_WIDTH_28", "MASS_CENTRE", "WORK_SIDE"}
+    for name, value in constants.items():
+        assert float(value) == getattr(preprocess, name), name

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { convDetail, forward, loadModel, toInput } from "../../cnnlab/ui/web/engine/model.js";
-import { decodeFloat16, halfToFloat, readTensor, unpack } from "../../cnnlab/ui/web/engine/weights.js";
+import { decodeFloat16, fetchWeights, halfToFloat, readTensor, unpack } from "../../cnnlab/ui/web/engine/weights.js";
 
 test("float16 bits decode to their numbers", () => {
   assert.equal(halfToFloat(0x3c00), 1);
@@ -89,4 +89,13 @@ test("forward: every layer's output, and calibrated probabilities", () => {
 
 test("a file of another format is refused", () => {
   assert.throws(() => loadModel({ format: "something else", layers: [] }, new ArrayBuffer(0)), /cnnlab-web/);
+});
+
+test("fetchWeights downloads and unpacks; a failed answer says so", async () => {
+  const file = tinyModel();
+  const ok = async () => ({ ok: true, status: 200, arrayBuffer: async () => file });
+  const { header } = await fetchWeights("/weights/abc", ok);
+  assert.equal(header.layers.length, 5);
+  const missing = async () => ({ ok: false, status: 404 });
+  await assert.rejects(fetchWeights("/weights/gone", missing), /404/);
 });

@@ -8,6 +8,9 @@
 // Sums are accumulated in double precision and rounded to float32 once, when stored: the result
 // is at least as accurate as PyTorch's float32 kernels, so the two agree to a few units in the
 // last place of float32.
+//
+// New here? Read convAt first: it is the convolution at one pixel, written out as the definition
+// says; conv2d computes the same numbers for every pixel, arranged for speed.
 
 /** A tensor: a shape and its numbers (a new, zeroed Float32Array unless `data` is given). */
 export function tensor(shape, data) {
@@ -62,7 +65,7 @@ export function conv2d(input, weight, bias, { stride = 1, padding = 0 } = {}) {
   const x = padded.data;
   const rowLength = padded.shape[2];
   const w = weight.data;
-  const b = bias ?? new Float32Array(outC);
+  const biases = bias ?? new Float32Array(outC);
   // Where weight k of a kernel (k = (c * kh + i) * kw + j) finds its input, counted from the
   // window's top-left corner in the padded image.
   const perKernel = inC * kh * kw;
@@ -74,8 +77,8 @@ export function conv2d(input, weight, bias, { stride = 1, padding = 0 } = {}) {
   }
   const plane = outH * outW;
   const store = (channel, at, first, next, second) => {
-    out[channel * plane + at] = first + b[channel];
-    if (second) out[channel * plane + at + 1] = next + b[channel];
+    out[channel * plane + at] = first + biases[channel];
+    if (second) out[channel * plane + at + 1] = next + biases[channel];
   };
   for (let o = 0; o < outC; o += 4) {
     // the kernels of channels o..o+3 (past the last channel: the last one again, not stored)
@@ -171,9 +174,10 @@ export function foldBatchNorm(weight, bias, scale, shift) {
 
 /**
  * Pooling over kernel x kernel windows (PyTorch's MaxPool2d / AvgPool2d, ceil_mode off).
- * `reduce(values)` gets one window's values inside the input and how many window cells lie on
- * the padding. Max pooling ignores padding (-Infinity); average pooling counts padded cells
- * as zeros (PyTorch's count_include_pad=True) unless countPadding is false.
+ * `reduce(values, n, padded)` gets one window: its n values that lie inside the input, and the
+ * window's size counting the padding it covers (PyTorch's divisor for average pooling). Max
+ * pooling ignores padding; average pooling counts padded cells as zeros (count_include_pad=True)
+ * unless countPadding is false.
  */
 function pool(input, { kernel, stride, padding = 0 }, reduce) {
   const [c, inH, inW] = input.shape;
