@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from handwriting import DIGITS, render  # noqa: E402
 
-from cnnlab import checkpoints, webexport  # noqa: E402
+from cnnlab.core import checkpoints  # noqa: E402
+from cnnlab.core.nets import webexport  # noqa: E402
 
 SHIPPED = ("mnist-cnn", "mnist-mlp", "fashion-cnn-deep")
 

@@ -1,5 +1,5 @@
 """The browser's preprocessing (cnnlab/ui/web/engine/preprocess.js) makes the same 28x28 digit as the
-server's (cnnlab.preprocess.sketch_to_mnist) from the same drawing: handwritten digits at many pen
+server's (cnnlab.core.preprocess.sketch_to_mnist) from the same drawing: handwritten digits at many pen
 widths, sizes and places on the canvas, on two canvas sizes, as grey pixels and as the canvas's
 RGBA, and random scribbles. The issue asks for 99.5% of pixels within 1/255.
 
@@ -128,7 +128,7 @@ def test_browser_uses_the_servers_constants():
     one changed without the other would make the two disagree."""
     import re
 
-    from cnnlab import preprocess
+    from cnnlab.core import preprocess
     source = (ROOT / "cnnlab" / "ui" / "web" / "engine" / "preprocess.js").read_text(encoding="utf-8")
     constants = dict(re.findall(r"^export const ([A-Z_0-9]+) = ([0-9.]+);", source, re.M))
     assert set(constants) == {"INK_THRESHOLD", "DIGIT_BOX", "FRAME", "STROKE_WIDTH_28", "MASS_CENTRE", "WORK_SIDE"}

@@ -1,4 +1,4 @@
-// A drawing -> the 28x28 digit the network sees: the same maths as cnnlab/preprocess.py's
+// A drawing -> the 28x28 digit the network sees: the same maths as cnnlab/core/preprocess.py's
 // sketch_to_mnist, step by step, so a phone computes exactly what the server would
 // (tests/test_web_preprocess.py compares the two on the same drawings).
 //
