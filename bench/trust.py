@@ -4,7 +4,8 @@
    (15 bins) before (T = 1) and after, on the images ``cnnlab.core.calibration.splits_for`` reports
    on (never the ones the temperature was fitted on);
 2. digits from any hand: accuracy on digits not from MNIST (bench/trustdata.py: every font on the
-   machine, and pen-stroke digits), through the Draw tab's own preprocessing;
+   machine, pen-stroke digits, and the 600 drawings in many hands of ``cnnlab.core.hands``),
+   through the Draw tab's own preprocessing;
 3. out-of-distribution honesty: the share of non-digits / non-flowers answered "not sure", and
    the share of real digits / flowers (test split) wrongly answered "not sure", with the rule the
    app uses (``cnnlab.core.calibration.is_sure``); ``--sweep`` also prints other thresholds.
@@ -28,7 +29,7 @@ os.environ.setdefault("CNNLAB_DATA", str(ROOT.parent / "shared" / "data"))
 import torch  # noqa: E402
 import trustdata  # noqa: E402
 
-from cnnlab.core import calibration, checkpoints, datasets, inference  # noqa: E402
+from cnnlab.core import calibration, checkpoints, datasets, hands, inference  # noqa: E402
 from cnnlab.core.preprocess import prepare_for  # noqa: E402
 
 
@@ -90,7 +91,8 @@ def report(path: Path, sweep: bool, flip: bool = False) -> None:
     rows = {"test split": (*split_answers(loaded, test), test.labels)}
     if kind == "digits":
         fonts, strokes = trustdata.font_digits(), trustdata.stroke_digits()
-        for name, items in (("font digits", fonts), ("pen-stroke digits", strokes)):
+        many = [(im, d) for im, d, _ in hands.drawings(hands.TEST_PER_DIGIT, hands.TEST_SEED)]
+        for name, items in (("font digits", fonts), ("pen-stroke digits", strokes), ("many hands", many)):
             lg, strange = sources_answers(loaded, [im for im, _ in items])
             y = torch.tensor([d for _, d in items])
             acc = (lg.argmax(1) == y).float().mean().item()
