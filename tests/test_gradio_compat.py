@@ -38,7 +38,7 @@ def test_a_page_without_the_locale_store_is_named(monkeypatch):
 
 def test_the_light_sessions_are_checked_on_a_real_session(monkeypatch):
     assert gradio_compat._light_sessions_work()
-    monkeypatch.setattr(state_holder.SessionState, "components", property(lambda self: iter(())))
+    monkeypatch.setattr(gradio_compat.gradio_session_state(), "components", property(lambda self: iter(())))
     assert "SessionState's config bookkeeping (the light sessions)" in gradio_compat._problems()
 
 

@@ -343,10 +343,8 @@ def _light_sessions_work() -> bool:
     """A real session of a one-textbox app: nothing built at first, a value kept for later, the
     block's config (with that value) built when ``components`` is read."""
     import gradio as gr
-    from gradio import state_holder
 
-    base = state_holder.SessionState
-    base = base.__mro__[1] if getattr(base, "cnnlab_light", False) else base
+    base = gradio_session_state()
     with gr.Blocks(analytics_enabled=False) as probe:
         box = gr.Textbox("before")
     session = light_session_class(base)(probe)
@@ -355,6 +353,14 @@ def _light_sessions_work() -> bool:
     session._update_value_in_config(box._id, "after")
     shown = [c for c in session.components if c.get("id") == box._id]
     return len(shown) == 1 and shown[0]["props"]["value"] == "after"
+
+
+def gradio_session_state():
+    """Gradio's own ``SessionState`` class, whether or not ``light_sessions`` has replaced it."""
+    from gradio import state_holder
+
+    base = state_holder.SessionState
+    return base.__mro__[1] if getattr(base, "cnnlab_light", False) else base
 
 
 @functools.cache
