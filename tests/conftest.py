@@ -123,3 +123,20 @@ def open_tab(page, name: str) -> None:
         return
     page.locator(".overflow-menu button").first.click()
     page.locator(".overflow-dropdown").get_by_text(name, exact=True).click()
+
+
+# ----------------------------------------------------------------------------- the quick tier
+# `pytest -m quick` (README): what a developer runs after every edit, in under 3 minutes on a
+# 2-core machine. A test is quick unless it drives a browser, is marked slow or long (more than a
+# few seconds: real training, whole test splits, subprocesses), or needs a running app (the
+# shared server, or a file of app tests that launches its own).
+NOT_QUICK_FIXTURES = {"app_server", "client", "page", "browser", "idle_job"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(m) for m in ("browser", "slow", "long")):
+            continue
+        if NOT_QUICK_FIXTURES & set(item.fixturenames) or item.path.stem.endswith(("_app", "_browser")):
+            continue
+        item.add_marker(pytest.mark.quick)

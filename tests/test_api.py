@@ -293,6 +293,7 @@ def test_the_train_tabs_handler_refuses_a_value_typed_past_the_widget(field, val
         make_config(**settings)
 
 
+@pytest.mark.slow
 def test_the_finetune_and_tsne_code_enforce_the_limits_without_the_ui(data_root):
     import numpy as np
 

@@ -276,6 +276,7 @@ def test_finetune_learns_the_class_drawings_and_publishes_latest(tiny_zoo, data_
         assert torch.equal(reloaded.model(x).argmax(1), result.model.eval()(x).argmax(1))
 
 
+@pytest.mark.slow
 def test_finetune_refuses_too_few_drawings_and_non_digit_models(tiny_zoo, data_root):
     source = tiny_zoo.get("mnist-cnn")
     with pytest.raises(ValueError, match="at least"):
@@ -286,6 +287,7 @@ def test_finetune_refuses_too_few_drawings_and_non_digit_models(tiny_zoo, data_r
         finetune.finetune(fashion, np.stack([drawing(i) for i in range(6)]), [1] * 6, data_root)
 
 
+@pytest.mark.slow
 def test_finetune_is_the_same_for_the_same_drawings_and_seed(tiny_zoo, data_root):
     """Dropout draws from the global generator: the fine-tune seeds it, so the claim holds."""
     test = datasets.load("mnist", "test", data_root)

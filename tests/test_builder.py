@@ -138,6 +138,7 @@ def test_a_built_network_saves_its_stack_and_loads_with_weights_only_and_strict_
         checkpoints.from_payload(huge, "huge.pt")
 
 
+@pytest.mark.slow
 def test_a_built_network_learns(data_root):
     """Overfit one batch of real digits: the loss falls well below chance."""
     from cnnlab.core import training

@@ -111,6 +111,7 @@ def test_not_sure_rule():
     assert not calibration.is_sure([0.62, 0.38, 0.0], "photo")          # runner-up too close
 
 
+@pytest.mark.slow
 def test_calibrate_command_stores_the_temperature_and_keeps_the_shipped_map(tmp_path, data_root):
     import shutil
     from pathlib import Path

@@ -27,6 +27,7 @@ def cli(*args, cwd) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_dry_run_trains_two_batches_and_saves_nothing(tmp_path, data_root):
     result = cli("train", "--dry-run", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -34,6 +35,7 @@ def test_dry_run_trains_two_batches_and_saves_nothing(tmp_path, data_root):
     assert list(tmp_path.iterdir()) == [], "a dry run writes no checkpoint"
 
 
+@pytest.mark.slow
 def test_unknown_model_is_a_clear_error(tmp_path, data_root):
     result = cli("train", "--model", "resnet9000", "--dry-run", cwd=tmp_path)
     assert result.returncode == 2
@@ -81,6 +83,7 @@ def small_checkpoint(tmp_path_factory):
     return checkpoints.save(path, done.model, config.model, config.dataset, config.to_dict(), {})
 
 
+@pytest.mark.slow
 def test_evaluate_writes_a_metrics_json(small_checkpoint, data_root, capsys):
     assert main(["evaluate", str(small_checkpoint)]) == 0
     out = capsys.readouterr().out

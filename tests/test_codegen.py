@@ -36,6 +36,7 @@ def load_script(path):
 
 
 @pytest.mark.parametrize("config", SETTINGS, ids=lambda c: f"{c.dataset}-{c.model}-{c.optimizer}")
+@pytest.mark.slow
 def test_the_script_trains_the_same_network_and_runs(config, tmp_path, data_root):
     path = tmp_path / codegen.script_name(config)
     path.write_text(codegen.script(config))

@@ -87,6 +87,7 @@ def test_missing_data_says_which_set_and_where(tmp_path, name, folder):
     assert "--data-dir" in message, "the message should say how to fix it"
 
 
+@pytest.mark.slow
 def test_flower_photos_load_at_the_backbone_size(flowers_root):
     data = datasets.load("flowers5", "test", flowers_root)
     assert data.images.dtype == torch.uint8

@@ -73,6 +73,7 @@ def pixel_map(mnist_test):
                        reduced, projection, 30.0)
 
 
+@pytest.mark.slow
 def test_tsne_is_deterministic_for_a_seed(pixel_map):
     again = np.asarray(tsne.run_tsne(pixel_map.features), np.float32)
     assert np.array_equal(again, pixel_map.coords)
@@ -92,6 +93,7 @@ def _majority_hits(m: maps.TsneMap, points, labels) -> int:
                for p, t in zip(points, labels))
 
 
+@pytest.mark.slow
 def test_new_points_land_among_their_class_and_leave_the_map_alone(pixel_map, mnist_test, tmp_path):
     """Held-out digits placed into a raw-pixel map (after a save/load round trip, as for a shipped
     map) land mostly among their own class (raw pixels mix classes: the map's own points have
@@ -137,6 +139,7 @@ def record_a_run(data_root):
     return recorder
 
 
+@pytest.mark.slow
 def test_snapshots_are_recorded_and_stay_aligned(recorded):
     rec, maps = recorded.all_maps()
     assert len(rec.snapshots) == 3 and "finished" in str(rec.note)
@@ -152,6 +155,7 @@ def test_snapshots_are_recorded_and_stay_aligned(recorded):
     assert tsne.neighbour_agreement(trained, rec.labels) > tsne.neighbour_agreement(first, rec.labels)
 
 
+@pytest.mark.slow
 def test_snapshot_maps_are_made_in_the_background_as_the_run_goes(data_root):
     """Nobody asks for a map: the recorder's own thread makes them, so the slider and the GIF
     work the moment the run ends."""
@@ -162,6 +166,7 @@ def test_snapshot_maps_are_made_in_the_background_as_the_run_goes(data_root):
     assert recorded.mapped() == len(recorded.recording().snapshots) == 3
 
 
+@pytest.mark.slow
 def test_gif_export_is_an_animation(recorded, tmp_path):
     rec, maps = recorded.all_maps()
     path = animation_gif(rec, maps, tmp_path / "run.gif")
@@ -208,6 +213,7 @@ def test_a_held_out_digit_lands_among_its_class_on_the_shipped_map(mnist_test):
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+@pytest.mark.slow
 def test_shipped_checkpoints_come_with_a_small_matching_map(path, data_root, request):
     """Every shipped checkpoint has its precomputed map: small, made from these very weights,
     and the model's answers on the map's pictures are its answers today."""

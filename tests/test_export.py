@@ -47,6 +47,7 @@ def test_onnx_runtime_gives_the_same_probabilities(source, tmp_path, data_root):
     assert json.loads(meta["classes"]) == list(loaded.classes) and meta["model"] == loaded.model_name
 
 
+@pytest.mark.slow
 def test_the_flower_model_exports_whole_and_onnx_runtime_agrees(tmp_path, flowers_root):
     """The transfer model (pretrained EfficientNet + its new layer) goes out as one file."""
     loaded = checkpoints.load(ROOT / "checkpoints" / "flowers5-transfer.pt")

@@ -46,6 +46,7 @@ def finished(tmp_path_factory, data_root):
     return job, seen, middle
 
 
+@pytest.mark.slow
 def test_run_finishes_with_curves_results_and_status(finished):
     job, seen, _ = finished
     snap = job.state()
@@ -64,6 +65,7 @@ def test_run_finishes_with_curves_results_and_status(finished):
     assert set(grid.labels) == set(range(10))             # every digit is among the 16 pictures
 
 
+@pytest.mark.slow
 def test_listeners_hear_start_evals_and_done_with_the_model(finished):
     _, seen, _ = finished
     kinds = [k for k, _, _ in seen]
@@ -72,6 +74,7 @@ def test_listeners_hear_start_evals_and_done_with_the_model(finished):
     assert all(name == "CNN" and model == "cnn" for _, name, model in seen)
 
 
+@pytest.mark.slow
 def test_finished_run_is_saved_and_published_as_latest(finished, data_root):
     job, _, _ = finished
     path = job.latest_path
@@ -99,6 +102,7 @@ def test_a_late_viewer_sees_the_whole_history(finished):
     assert summary["results"]["test_accuracy"] == after.results["test_accuracy"]
 
 
+@pytest.mark.slow
 def test_second_start_is_refused_with_a_message_and_stop_acts_within_one_batch(tmp_path, data_root):
     job = make_job(tmp_path, data_root)
     try:
@@ -172,6 +176,7 @@ def test_missing_data_ends_the_run_with_a_clear_status(tmp_path):
     assert snap.state == "failed" and "was not found" in str(snap.status) and "--data-dir" in str(snap.status)
 
 
+@pytest.mark.slow
 def test_a_failing_listener_does_not_end_the_run(tmp_path, data_root):
     job = make_job(tmp_path, data_root)
 
@@ -183,6 +188,7 @@ def test_a_failing_listener_does_not_end_the_run(tmp_path, data_root):
     assert job.state().state == "finished"
 
 
+@pytest.mark.slow
 def test_optimizer_race_overlays_four_optimizers_on_the_same_batches(tmp_path, data_root, monkeypatch):
     monkeypatch.setattr(race, "RACE_STEPS", 12)
     monkeypatch.setattr(jobs, "RACE_STEPS", 12)
@@ -217,6 +223,7 @@ def test_an_uploaded_checkpoint_becomes_latest_and_a_bad_one_is_refused(finished
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux-only")
+@pytest.mark.slow
 def test_training_thread_steps_back_for_requests(tmp_path, data_root):
     job = make_job(tmp_path, data_root)
     niceness = []
@@ -262,6 +269,7 @@ def test_thin_keeps_every_series_short_and_its_last_point():
     assert len([r for r in out if r[2] == "b"]) == 10
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_calibrated_and_the_train_tab_draws_its_reliability_diagram(finished, tmp_path):
     from cnnlab.ui.train import SharedPictures
     job, _, _ = finished

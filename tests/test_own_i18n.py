@@ -95,6 +95,7 @@ def photos(root, name, n):
     return [handle_file(str(p)) for p in sorted((root / "flowers5" / "train" / name).glob("*.jpg"))[:n]]
 
 
+@pytest.mark.slow
 def test_a_chinese_browser_gets_the_tabs_answers_and_errors_in_chinese(own_url, flowers_root):
     zh = Client(own_url, verbose=False, headers=ZH)
     en = Client(own_url, verbose=False)

@@ -37,6 +37,7 @@ def trained(flowers_root, tmp_path_factory):
     return store, cache, job, zoo
 
 
+@pytest.mark.slow
 def test_a_small_flower_set_trains_to_a_sensible_accuracy(trained):
     store, cache, job, zoo = trained
     snap = job.state()
@@ -51,6 +52,7 @@ def test_a_small_flower_set_trains_to_a_sensible_accuracy(trained):
     assert snap.grid is not None and snap.grid.predictions is not None
 
 
+@pytest.mark.slow
 def test_the_checkpoint_carries_the_class_names_and_classifies_unseen_flowers(trained, flowers_root):
     store, _, job, zoo = trained
     loaded = checkpoints.load(job.latest_path)
@@ -73,6 +75,7 @@ def test_the_checkpoint_carries_the_class_names_and_classifies_unseen_flowers(tr
     assert (Path(store.root) / "model.pt").is_file()
 
 
+@pytest.mark.slow
 def test_features_are_read_once_and_a_second_run_only_trains_the_head(trained, monkeypatch):
     store, cache, job, _ = trained
     paths = [p for _, files in store.snapshot() for p in files]

@@ -100,6 +100,7 @@ def fashion_model():
     return checkpoints.load(path)
 
 
+@pytest.mark.slow
 def test_fashion_mnist_items_survive_the_trip_through_a_product_photo(data_root, fashion_model):
     """Oracle: a Fashion-MNIST test item turned into a shop photo (enlarged 10x, inverted,
     coloured, white margin, JPEG) comes back close to the original 28x28, and the shipped model

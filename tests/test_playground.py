@@ -211,6 +211,7 @@ def test_history_and_gif_frames_stay_small(one_thread):
     pg.Settings(dataset="bumps", noise=0.05, points=200, train_ratio=0.5, features=("x1", "x2"), hidden=(),
                 regularization="L1", reg_rate=0.01, optimizer="momentum", lr=0.01, batch_size=10),
 ], ids=["classification", "regression", "spiral", "bumps-linear"])
+@pytest.mark.slow
 def test_the_shown_code_runs_and_reaches_the_same_result(settings, tmp_path, one_thread):
     steps = 40
     p = run(pg.Playground(settings), steps)
@@ -227,6 +228,7 @@ def test_the_shown_code_runs_and_reaches_the_same_result(settings, tmp_path, one
         assert accuracy == pytest.approx(p.last["train_acc"], abs=0.01)
 
 
+@pytest.mark.slow
 def test_the_race_code_runs_and_ranks_the_optimizers_as_the_race_does(tmp_path, one_thread):
     race = pg.Race()
     while race.step_count < 100:

@@ -95,6 +95,7 @@ def test_overlay_draws_each_picked_run_in_its_own_colour_in_both_panels():
 
 
 # ---------------------------------------------------------------------- the job keeps its runs
+@pytest.mark.slow
 def test_every_finished_run_is_kept_with_curves_and_checkpoint(tmp_path, data_root):
     job, index = make_job(tmp_path, data_root)
     for model in ("mlp", "cnn"):

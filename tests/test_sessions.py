@@ -102,6 +102,7 @@ def counter_app():
     demo.close()
 
 
+@pytest.mark.slow
 def test_an_open_page_keeps_its_state_and_an_idle_api_session_does_not(counter_app):
     demo, url = counter_app
     sessions = demo.state_holder.session_data

@@ -92,6 +92,7 @@ def make_job(tmp_path, data_root, key=None) -> TrainJob:
     return TrainJob(ModelZoo(tmp_path / "none"), tmp_path / "runs", data_root, teacher=TeacherKey(key))
 
 
+@pytest.mark.slow
 def test_the_shared_run_pauses_takes_a_new_lr_resumes_and_marks_it(tmp_path, data_root):
     job = make_job(tmp_path, data_root, key="k")
     first_step = threading.Event()

@@ -27,6 +27,7 @@ def read(folder):
     return acc
 
 
+@pytest.mark.slow
 def test_cli_writes_scalars_pictures_graph_and_projector(tmp_path, data_root):
     logdir = tmp_path / "tb"
     out = tmp_path / "run.pt"

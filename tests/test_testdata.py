@@ -62,6 +62,7 @@ def run_pytest(data: Path, *args: str, online: bool) -> subprocess.CompletedProc
                            "-q", "-rs", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_a_newcomer_offline_gets_one_error_not_hundreds(tmp_path, data_root):
     run = run_pytest(tmp_path / "data", "tests/test_datasets.py", online=False)
     out = run.stdout + run.stderr
@@ -70,6 +71,7 @@ def test_a_newcomer_offline_gets_one_error_not_hundreds(tmp_path, data_root):
     assert "Traceback" not in out and " error" not in out.lower().replace("could not be downloaded", "")
 
 
+@pytest.mark.slow
 def test_a_newcomer_online_gets_the_data_and_a_reason_for_each_flowers_skip(tmp_path, data_root):
     data = tmp_path / "data"
     run = run_pytest(data, "tests/test_datasets.py", online=True)

@@ -146,6 +146,7 @@ def test_events_come_often_enough_for_a_live_ui(data_root, monkeypatch):
 
 
 @pytest.mark.parametrize("optimizer, lr", [("sgd", 0.05), ("momentum", 0.01), ("rmsprop", 1e-3), ("adam", 1e-3)])
+@pytest.mark.slow
 def test_every_optimizer_learns(data_root, optimizer, lr):
     assert optimizer in OPTIMIZERS
     subset = datasets.load("mnist", "train", data_root).subset(640)
@@ -216,6 +217,7 @@ def top_part(key: str, model) -> bool:
 
 
 @pytest.mark.parametrize("finetune, augment", [("head", False), ("head", True), ("top", False)])
+@pytest.mark.slow
 def test_frozen_transfer_model_trains_only_its_top(tiny_photos, finetune, augment):
     training.seed_everything(0)
     model = build_model("transfer", tiny_photos.spec, finetune=finetune)
@@ -239,6 +241,7 @@ def test_frozen_transfer_model_trains_only_its_top(tiny_photos, finetune, augmen
         assert done.metrics["test_accuracy"] > 0.9
 
 
+@pytest.mark.slow
 def test_one_process_can_train_each_transfer_mode_in_turn(tiny_photos):
     """The app trains head-only, then the top block, on the same photos: no stale cached features."""
     for finetune in ("head", "top", "head"):
@@ -247,6 +250,7 @@ def test_one_process_can_train_each_transfer_mode_in_turn(tiny_photos):
         assert done.kind == "done" and not done.stopped
 
 
+@pytest.mark.slow
 def test_stop_while_reading_photos(tiny_photos):
     stop = threading.Event()
     config = TrainConfig(dataset="flowers5", model="transfer", event_every_s=0.0)

@@ -153,6 +153,7 @@ def cases(data_root) -> dict[str, Case]:
 
 @pytest.mark.parametrize("dtype", webexport.DTYPES)
 @pytest.mark.parametrize("name", [*SHIPPED, *(f"fresh-{n}" for n in FRESH)])
+@pytest.mark.slow
 def test_engine_gives_pytorchs_answers(cases, tmp_path, name, dtype):
     case = cases[name]
     header, blob = webexport.export_for_browser(case.loaded, dtype)

@@ -176,6 +176,7 @@ def differences(steps, cid) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("cid", [c["id"] for c in GRID])
+@pytest.mark.slow
 def test_200_steps_of_every_optimizer_activation_and_loss_match_pytorch(steps, cid):
     loss_rel, weight_abs = differences(steps, cid)
     assert loss_rel <= LOSS_RTOL, f"{cid}: a step's loss differs from PyTorch's by {loss_rel:.2e} (relative)"
@@ -183,17 +184,20 @@ def test_200_steps_of_every_optimizer_activation_and_loss_match_pytorch(steps, c
 
 
 @pytest.mark.parametrize("cid", [c["id"] for c in EXTRA])
+@pytest.mark.slow
 def test_regularization_more_classes_and_the_largest_network_match_pytorch(steps, cid):
     loss_rel, weight_abs = differences(steps, cid)
     assert loss_rel <= LOSS_RTOL and weight_abs <= WEIGHT_ATOL, (cid, loss_rel, weight_abs)
 
 
+@pytest.mark.slow
 def test_l1_at_its_kink_stays_with_pytorch(steps):
     loss_rel, weight_abs = differences(steps, KINK[0]["id"])
     assert loss_rel <= KINK_LOSS_RTOL and weight_abs <= WEIGHT_ATOL, (loss_rel, weight_abs)
 
 
 @pytest.mark.parametrize("cid", [c["id"] for c in CHAOTIC])
+@pytest.mark.slow
 def test_where_pytorch_is_chaotic_the_browser_strays_no_further_than_pytorch_from_itself(steps, cid):
     loss_rel, weight_abs = differences(steps, cid)
     own_loss_rel, own_weight_abs = differences(steps, cid + "+1ulp")
@@ -203,6 +207,7 @@ def test_where_pytorch_is_chaotic_the_browser_strays_no_further_than_pytorch_fro
         (loss_rel, own_loss_rel, weight_abs, own_weight_abs)
 
 
+@pytest.mark.slow
 def test_the_fixtures_train(steps):
     """The comparison means something: the networks learn over the 200 steps (so the gradients
     and updates are not all near zero)."""
@@ -276,6 +281,7 @@ def test_initial_weights_are_pytorchs_for_the_same_seed(tmp_path):
 RUNS = [("regression", 200), ("classification", 100)]
 
 
+@pytest.mark.slow
 def test_the_browser_playground_trains_as_the_servers(tmp_path):
     pg = server_playground()
     torch.set_num_threads(1)
