@@ -49,8 +49,9 @@ def main(argv=None) -> None:
 
     root = data_root(a.data_dir)
     classes: dict[str, list[bytes | Path]] = {}
+    photos = root / datasets.get_spec("flowers5").folder / "train"
     for name in datasets.FLOWERS5_CLASSES:
-        classes[name] = sorted((root / "flowers5" / "train" / name).glob("*.jpg"))[:a.per_class]
+        classes[name] = sorted((photos / name).glob("*.jpg"))[:a.per_class]
     fashion = datasets.load("fashion", "test", root)
     for label in range(5):
         images = fashion.images[fashion.labels == label][:a.per_class]

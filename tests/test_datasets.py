@@ -75,7 +75,7 @@ def test_normalize_uses_the_data_set_statistics(data_root):
 
 
 @pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("fashion", "FashionMNIST"),
-                                          ("flowers5", "flowers5"), ("flowers102", "flowers-102")])
+                                          ("flowers5", "flower_photos"), ("flowers102", "flowers-102")])
 def test_missing_data_says_which_set_and_where(tmp_path, name, folder):
     empty = tmp_path / "no-data-here"
     empty.mkdir()

@@ -22,6 +22,8 @@ from cnnlab.lessons.own.data import RATE_BURST
 
 KEY = "sesame"
 
+FLOWERS = datasets.get_spec("flowers5").folder     # the flower photos' folder under the data root
+
 
 @pytest.fixture(scope="module")
 def own_app(tmp_path_factory, flowers_root):
@@ -39,7 +41,7 @@ def own_app(tmp_path_factory, flowers_root):
 
 
 def photos(root, name, start, n):
-    return sorted((root / "flowers5" / "train" / name).glob("*.jpg"))[start:start + n]
+    return sorted((root / FLOWERS / "train" / name).glob("*.jpg"))[start:start + n]
 
 
 def status(client) -> dict:
@@ -82,7 +84,7 @@ def test_a_lesson_with_own_classes(own_app, flowers_root):
     run = teacher.predict(api_name="/own_status")["run"]
     assert run["state"] == "finished" and "held-out pictures" in run["status"], run
 
-    test_photo = sorted((flowers_root / "flowers5" / "test" / "sunflower").glob("*.jpg"))[0]
+    test_photo = sorted((flowers_root / FLOWERS / "test" / "sunflower").glob("*.jpg"))[0]
     text, probs = late.predict(photo=handle_file(str(test_photo)), api_name="/own_test")
     assert probs["label"] == "sunflower", (text, probs)
     assert "sunflower" in text

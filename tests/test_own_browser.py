@@ -6,9 +6,12 @@ from __future__ import annotations
 import pytest
 from conftest import open_tab
 
+from cnnlab.core import datasets
 from cnnlab.lessons.own.model import space_for
 
 pytestmark = pytest.mark.browser
+
+FLOWERS = datasets.get_spec("flowers5").folder     # the flower photos' folder under the data root
 
 
 @pytest.fixture()
@@ -25,7 +28,7 @@ def empty_store(app_server, flowers_root):
 
 
 def flowers(root, name, n, split="train"):
-    return [str(p) for p in sorted((root / "flowers5" / split / name).glob("*.jpg"))[:n]]
+    return [str(p) for p in sorted((root / FLOWERS / split / name).glob("*.jpg"))[:n]]
 
 
 def create_class(page, name):

@@ -11,11 +11,13 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from cnnlab.config import LIMITS
-from cnnlab.core import plots
+from cnnlab.core import datasets, plots
 from cnnlab.i18n import catalog
 from cnnlab.lessons.own.data import OwnClass
 from cnnlab.lessons.own.model import check_ready
 from cnnlab.ui.own_views import verdict
+
+FLOWERS = datasets.get_spec("flowers5").folder     # the flower photos' folder under the data root
 
 KEY = "sesame"
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
@@ -92,7 +94,7 @@ def test_an_app_of_one_tab_sends_its_title_in_the_readers_language(tmp_path, flo
 
 
 def photos(root, name, n):
-    return [handle_file(str(p)) for p in sorted((root / "flowers5" / "train" / name).glob("*.jpg"))[:n]]
+    return [handle_file(str(p)) for p in sorted((root / FLOWERS / "train" / name).glob("*.jpg"))[:n]]
 
 
 @pytest.mark.slow

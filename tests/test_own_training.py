@@ -19,6 +19,8 @@ from cnnlab.server.zoo import ModelZoo
 CLASSES = ("daisy", "sunflower", "tulip")
 PER_CLASS = 20
 
+FLOWERS = datasets.get_spec("flowers5").folder     # the flower photos' folder under the data root
+
 
 @pytest.fixture(scope="module")
 def trained(flowers_root, tmp_path_factory):
@@ -27,7 +29,7 @@ def trained(flowers_root, tmp_path_factory):
     store = PictureStore(tmp / "runs" / "own")
     for name in CLASSES:
         cls = store.create(name)
-        store.add(cls.id, sorted((flowers_root / "flowers5" / "train" / name).glob("*.jpg"))[:PER_CLASS])
+        store.add(cls.id, sorted((flowers_root / FLOWERS / "train" / name).glob("*.jpg"))[:PER_CLASS])
     cache = FeatureCache(tmp / "runs" / "own" / "features")
     zoo = ModelZoo(tmp / "no-shipped")
     job = TrainJob(zoo, tmp / "runs", request_threads=None)
@@ -67,7 +69,7 @@ def test_the_checkpoint_carries_the_class_names_and_classifies_unseen_flowers(tr
         checkpoints.from_payload(payload)
     right = total = 0
     for label, name in enumerate(CLASSES):
-        for path in sorted((flowers_root / "flowers5" / "test" / name).glob("*.jpg"))[:10]:
+        for path in sorted((flowers_root / FLOWERS / "test" / name).glob("*.jpg"))[:10]:
             result = answer(loaded, open_picture(path))
             right += result.top_index == label
             total += 1
@@ -95,8 +97,8 @@ def test_features_are_read_once_and_a_second_run_only_trains_the_head(trained, m
 def test_too_few_pictures_are_refused_with_the_count_needed(tmp_path, flowers_root):
     store = PictureStore(tmp_path / "own")
     a, b = store.create("daisy"), store.create("rose")
-    store.add(a.id, sorted((flowers_root / "flowers5" / "train" / "daisy").glob("*.jpg"))[:5])
-    store.add(b.id, sorted((flowers_root / "flowers5" / "train" / "rose").glob("*.jpg"))[:3])
+    store.add(a.id, sorted((flowers_root / FLOWERS / "train" / "daisy").glob("*.jpg"))[:5])
+    store.add(b.id, sorted((flowers_root / FLOWERS / "train" / "rose").glob("*.jpg"))[:3])
     with pytest.raises(ValueError, match=r"at least 5 pictures to train; 'rose' has 3 \(add 2 more\)"):
         OwnRun(store, FeatureCache(tmp_path / "f"))
     store.delete(b.id)

@@ -14,12 +14,15 @@ import pytest
 from chinese import chinese_client
 from PIL import Image
 
+from cnnlab.core import datasets
 from cnnlab.core.datasets import FLOWERS5_CLASSES
 from cnnlab.ui import photo as photo_tab
 
 ROOT = Path(__file__).resolve().parents[1]
 SNEAKER = ROOT / "demo" / "fashion-sneaker.jpg"
 API = "/classify_photo"
+
+FLOWERS = datasets.get_spec("flowers5").folder     # the flower photos' folder under the data root
 
 
 def classify(client, path, task="Clothing", model=None, saliency=False):
@@ -66,7 +69,7 @@ def test_flower_photos_are_recognised(client, flowers_root):
     """Four real test photos of each flowers5 class (never committed: read from the data root)."""
     correct = 0
     for cls in FLOWERS5_CLASSES:
-        for path in sorted((flowers_root / "flowers5" / "test" / cls).glob("*.jpg"))[:4]:
+        for path in sorted((flowers_root / FLOWERS / "test" / cls).glob("*.jpg"))[:4]:
             verdict, label, seen, _ = classify(client, path, task="Flower")
             assert top_label(label) in FLOWERS5_CLASSES and verdict.startswith("## ")
             assert Image.open(seen).size == (224, 224)          # the checkpoint's own input size
@@ -117,7 +120,7 @@ def test_a_photo_with_no_flower_gets_not_sure_however_sure_the_numbers_look(clie
     the photo looks like any flower photo it learned from (cnnlab.core.novelty)."""
     verdict, _, _, _ = classify(client, sklearn_photo("china.jpg"), task="Flower")
     assert "I'm not sure" in verdict and "unlike every photo of my classes" in verdict, verdict
-    verdict, label, _, _ = classify(client, sorted((flowers_root / "flowers5" / "test" / "sunflower")
+    verdict, label, _, _ = classify(client, sorted((flowers_root / FLOWERS / "test" / "sunflower")
                                                    .glob("*.jpg"))[0], task="Flower")
     assert "unlike every photo" not in verdict, "a real flower is familiar"
 
@@ -267,7 +270,7 @@ def test_a_chinese_reader_gets_the_answer_and_the_errors_in_chinese(app_server, 
         assert "我拿不准——这不像我训练时见过的服饰" in verdict and "背景不是纯色的" in verdict
         # a flower photo: a Chinese flower name, and the list of the five the model knows
         names = {"daisy": "雏菊", "dandelion": "蒲公英", "rose": "玫瑰", "sunflower": "向日葵", "tulip": "郁金香"}
-        path = sorted((flowers_root / "flowers5" / "test" / "sunflower").glob("*.jpg"))[0]
+        path = sorted((flowers_root / FLOWERS / "test" / "sunflower").glob("*.jpg"))[0]
         verdict, label, _, _ = classify(zh, path, task="Flower")
         top = top_label(label)
         assert top in names.values() and re.search(rf"^## {top}|\*\*{top}\*\*", verdict)     # sure, or its best guess

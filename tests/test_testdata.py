@@ -13,6 +13,8 @@ import fake_download
 import pytest
 from testdata import DataUnavailable, ensure_downloadable_sets, flowers_missing
 
+from cnnlab.core import datasets
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,9 +50,10 @@ def test_online_the_sets_are_fetched_into_the_data_root_once(tmp_path, downloads
 
 
 def test_flowers_tests_say_what_to_copy_where(tmp_path, data_root):
-    assert flowers_missing(data_root) is None or not (data_root / "flowers5").is_dir()
+    folder = datasets.get_spec("flowers5").folder
+    assert flowers_missing(data_root) is None or not (data_root / folder).is_dir()
     reason = flowers_missing(tmp_path)
-    assert "cannot be downloaded" in reason and str(tmp_path / "flowers5") in reason
+    assert "cannot be downloaded" in reason and str(tmp_path / folder) in reason
 
 
 def run_pytest(data: Path, *args: str, online: bool) -> subprocess.CompletedProcess:
@@ -78,6 +81,7 @@ def test_a_newcomer_online_gets_the_data_and_a_reason_for_each_flowers_skip(tmp_
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-3000:]
     assert (data / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
-    reason = f"copy the flowers5 folder (train/ and test/, one folder per class) to {data / 'flowers5'}"
+    folder = datasets.get_spec("flowers5").folder
+    reason = f"copy the {folder} folder (train/ and test/, one folder per class) to {data / folder}"
     assert "SKIPPED" in out and reason in out
     assert "failed" not in out and "error" not in out.lower()

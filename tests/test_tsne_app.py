@@ -26,6 +26,8 @@ from cnnlab.ui.tsne import STAR_DRAWING, STAR_PHOTO
 
 DIGITS = [str(d) for d in range(10)]
 
+FLOWERS = datasets.get_spec("flowers5").folder     # the flower photos' folder under the data root
+
 
 def frame(plot) -> pd.DataFrame:
     """A ScatterPlot output (an update dict or the plot data itself) as a DataFrame."""
@@ -115,7 +117,7 @@ def test_unknown_model_is_refused(client):
 
 def test_a_photo_lands_on_the_flower_map(client, flowers_root):
     """A flower photo that is not on the map (a training photo) placed into the flowers map."""
-    photo = sorted((flowers_root / "flowers5" / "train" / "sunflower").glob("*.jpg"))[0]
+    photo = sorted((flowers_root / FLOWERS / "train" / "sunflower").glob("*.jpg"))[0]
     plot, legend, placed, seen = client.predict("flowers5-transfer", 2000, 30, "true class", False,
                                                 handle_file(str(photo)), api_name="/tsne_place_photo")
     df = frame(plot)
@@ -190,7 +192,7 @@ def test_a_chinese_reader_gets_the_map_in_chinese_with_the_same_colours(client, 
         _, legend, info, _, _ = show(zh, model="fashion-cnn-deep", colour="right / wrong", pictures=False)
         assert set(_chips(legend)) == {"正确", "错误"} and "个错误" in info
         # a photo placed on the flower map: Chinese words and flower names
-        photo = sorted((flowers_root / "flowers5" / "train" / "sunflower").glob("*.jpg"))[0]
+        photo = sorted((flowers_root / FLOWERS / "train" / "sunflower").glob("*.jpg"))[0]
         plot, legend, placed, _ = zh.predict("flowers5-transfer", 2000, 30, "true class", False,
                                              handle_file(str(photo)), api_name="/tsne_place_photo")
         assert "★ 你的照片" in set(frame(plot)["分组"]) and "★ 你的照片" in legend

@@ -49,5 +49,5 @@ def flowers_missing(root: Path) -> str | None:
     folder = root / datasets.get_spec("flowers5").folder
     if all((folder / split).is_dir() for split in ("train", "test")):
         return None
-    return (f"needs the flowers5 photos, which cannot be downloaded: copy the flowers5 folder "
+    return (f"needs the flowers5 photos, which cannot be downloaded: copy the {folder.name} folder "
             f"(train/ and test/, one folder per class) to {folder}")
