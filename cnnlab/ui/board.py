@@ -126,7 +126,7 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction, recognise=None, 
 
     ``last_prediction`` is the Draw tab's gr.State: {"seen": 28x28 uint8, "pred": int,
     "probs": 10 floats, "model": key} or None while the canvas is empty. With ``recognise``
-    (called with the values of the ``extra`` components and the request), the page's buttons
+    (called with the values of ``extra``: the canvas and the model key, and the request), the page's buttons
     recognise the drawing they send instead (the browser answered its strokes: no record).
     """
     store = ctx.board
@@ -164,9 +164,9 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction, recognise=None, 
         confirm = gr.HTML(elem_id="board-confirm")
         # The API's digit (the page sends a button's label instead); never shown.
         digit_in = gr.Number(label="digit", precision=0, visible=False, elem_id="board-api-digit")
-    def page_submit(digit, nickname, prediction, *drawn, request: gr.Request):
+    def page_submit(digit, nickname, prediction, drawing=None, key=None, request: gr.Request = None):
         if recognise is not None:
-            prediction = recognise(*drawn, request=request)
+            prediction = recognise(drawing, key, request=request)
         return submit(digit, nickname, prediction, request)
 
     for button in buttons:

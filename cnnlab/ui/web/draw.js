@@ -95,7 +95,8 @@ export function attach(element, options, canvas) {
     if (!list || list.children.length !== probs.length) {
       v.bars.innerHTML = `<div class='cl-bars-title'>${esc(t.probs)}</div><div class='cl-bars' role='list'>`
         + model.classes.map((name) => `<div class='cl-bar-row' role='listitem'><span class='cl-bar-name'>${esc(name)}</span>`
-          + "<span class='cl-bar'><span></span></span><span class='cl-bar-p'></span></div>").join("") + "</div>";
+          + "<span class='cl-bar'><span></span></span><span class='cl-bar-p'></span></div>").join("") + "</div>"
+        + `<div class='cl-bars-title'>${esc(t.on_device)}</div>`;
       list = v.bars.querySelector(".cl-bars");
     }
     let top = 0;
