@@ -73,7 +73,7 @@ class Wire:
         self.bytes, self.requests = 0, 0
 
 
-def draw(page, canvas_sel, digits):
+def draw(page, canvas_sel, digits, clear=True):
     for digit in digits:
         box = page.locator(canvas_sel).bounding_box()
         for stroke in DIGITS[digit]:
@@ -85,8 +85,9 @@ def draw(page, canvas_sel, digits):
                 page.mouse.move(x, y, steps=4)
                 page.wait_for_timeout(16)          # about one move a frame, as a finger gives them
             page.mouse.up()
-        page.click(canvas_sel.replace(" canvas", " .cl-clear"))
-        page.wait_for_timeout(100)
+        if clear:
+            page.click(canvas_sel.replace(" canvas", " .cl-clear"))
+            page.wait_for_timeout(100)
 
 
 def main() -> None:
@@ -116,13 +117,13 @@ def main() -> None:
             page.goto(url)
             open_tab(page, "Draw")
             page.wait_for_selector("#sketch [data-answers=browser]", state="attached", timeout=60_000)
-            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(2000)                 # (the heartbeat stream never goes idle)
             first = wire.bytes, wire.requests
             wire.reset()
             page.reload()
             open_tab(page, "Draw")
             page.wait_for_selector("#sketch [data-answers=browser]", state="attached", timeout=60_000)
-            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(2000)                 # (the heartbeat stream never goes idle)
             second = wire.bytes, wire.requests
             print(f"Bytes a phone transfers, page + Draw tab ready (weights of mnist-cnn included):")
             print(f"  first visit:  {first[0] / 1024:.0f} kB in {first[1]} requests")
@@ -144,8 +145,9 @@ def main() -> None:
             page.locator("#inside-sketch canvas").scroll_into_view_if_needed()
             wire.reset()
             page.evaluate("window.cnnlab.timings = {}")
-            draw(page, "#inside-sketch canvas", digits[:1])     # then one map opened: its detail follows too
-            page.locator("#inside-web canvas.wl-maps").first.click()
+            draw(page, "#inside-sketch canvas", digits[:1], clear=False)   # then a map opened: its detail follows too
+            page.locator("#inside-web canvas.wl-maps").nth(1).click(position={"x": 3, "y": 3})
+            page.click("#inside-sketch .cl-clear")
             draw(page, "#inside-sketch canvas", digits[1:])
             t = page.evaluate("window.cnnlab.timings")
             print(f"\nInside walk, mnist-cnn, CPU throttled {args.throttle:g}x ({wire.requests} requests while drawing):")
