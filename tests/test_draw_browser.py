@@ -1,5 +1,7 @@
 """The Draw tab in a real browser: digits drawn with the mouse (and a finger) as a person would,
-stroke by stroke, and the answer the student sees."""
+stroke by stroke, and the answer the student sees. The browser answers (cnnlab/ui/web/draw.js);
+tests/test_draw_engine_browser.py checks that it does so while the pen moves, with no request,
+and that the server's way still answers when it cannot."""
 from __future__ import annotations
 
 import json
@@ -14,6 +16,12 @@ pytestmark = pytest.mark.browser
 CANVAS = "#sketch canvas"
 AREA = (0.2, 0.15, 0.8, 0.85)           # where on the canvas a person writes the digit
 
+
+# Whether this browser answers the drawing itself (the engine runs, saliency is off).
+BROWSER_ANSWERS = """() => { const r = document.querySelector('#sketch [data-answers]');
+    const s = document.querySelector('#draw-saliency input');
+    return !!r && r.dataset.answers === 'browser' && !(s && s.checked); }"""
+NEXT_FRAME = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 # What the canvas holds now, as it sends it: its PNG data URL, or '' when empty.
 CANVAS_VALUE = """() => { const c = document.querySelector('#sketch canvas');
@@ -44,8 +52,13 @@ class Traffic:
             self.asked.append((request, drawing or ""))
 
     def settle(self, page, timeout_ms: int = 60_000) -> None:
-        """Wait until the drawing now on the canvas was sent for a prediction and every answer is
-        back (no fixed pause: a busy machine only makes this wait longer)."""
+        """Wait until the drawing now on the canvas is answered: by this browser (the next frames),
+        or sent for a prediction with every answer back (no fixed pause: a busy machine only makes
+        this wait longer)."""
+        if page.evaluate(BROWSER_ANSWERS):
+            page.evaluate(NEXT_FRAME)
+            self.quiet(page, timeout_ms)
+            return
         drawing = page.evaluate(CANVAS_VALUE)
         sent = lambda: any(d == drawing for _, d in self.asked[self.seen:])   # noqa: E731
         waited = 0
@@ -108,10 +121,16 @@ def ink_pixels(page) -> int:
         for (let i = 0; i < d.length; i += 4) if (d[i] < 128) n++; return n; }""")
 
 
+def wait_for_engine(page) -> None:
+    """Until the browser answers (its module and the model's weights have arrived)."""
+    page.wait_for_selector("#sketch [data-answers=browser]", state="attached", timeout=30_000)
+
+
 @pytest.fixture()
 def draw_page(page):
     open_tab(page, "Draw")           # (the Weather tab comes first)
     page.wait_for_selector(CANVAS)
+    wait_for_engine(page)
     return page, Traffic(page)
 
 
@@ -193,13 +212,19 @@ def test_saliency_and_the_seen_image_appear_inline(draw_page):
     assert images == []                                             # nothing downloaded separately
 
 
-def test_a_stroke_costs_one_prediction_request(draw_page):
+def test_a_stroke_costs_no_request_and_saliency_one(draw_page):
     page, traffic = draw_page
     traffic.quiet(page)                                             # what the page does on load
-    before = len(traffic.asked)
     sent = []
-    page.on("request", lambda r: sent.append(r.url) if "/gradio_api/" in r.url else None)
+    page.on("request", lambda r: sent.append(r.url))
     draw_with_mouse(page, DIGITS[1])
+    traffic.settle(page)
+    assert shown(page) == "1" and sent == []                        # answered here, nothing sent
+    page.check("#draw-saliency input")                              # saliency: the server's, on demand
+    traffic.settle(page)
+    before = len(traffic.asked)
+    sent.clear()
+    draw_with_mouse(page, DIGITS[7][:1])
     traffic.settle(page)
     drawings = [d for _, d in traffic.asked[before:] if str(d).startswith("data:image/png")]
     assert drawings == [page.evaluate(CANVAS_VALUE)]                # one join, with the drawing in it
@@ -214,6 +239,7 @@ def test_drawing_with_a_finger_on_a_phone(browser, app_server):
         page.goto(app_server[1])
         open_tab(page, "Draw")
         page.wait_for_selector(CANVAS)
+        wait_for_engine(page)
         traffic = Traffic(page)
         cdp = context.new_cdp_session(page)
         box = page.locator(CANVAS).bounding_box()

@@ -1,6 +1,8 @@
-"""The Inside tab in a real browser: a digit drawn with the mouse walks through every layer,
-a map opens with its kernel and its sum, by mouse and by keyboard, and a phone-sized screen
-wraps the maps without sideways scrolling. Screenshots go to $INSIDE_SHOTS (default: tmp)."""
+"""The Inside tab in a real browser, the server's walk (/inside_show: the page's way where the
+browser does not answer; here the page's modules are blocked): a digit drawn with the mouse walks
+through every layer, a map opens with its kernel and its sum, by mouse and by keyboard, and a
+phone-sized screen wraps the maps without sideways scrolling. Screenshots go to $INSIDE_SHOTS
+(default: tmp). The browser's own live walk: tests/test_inside_engine_browser.py."""
 from __future__ import annotations
 
 import os
@@ -58,6 +60,8 @@ def shots() -> Path:
 
 
 def open_tab(page) -> Traffic:
+    page.route("**/cnnlab/web/**", lambda route: route.abort())      # the server's walk
+    page.reload()
     traffic = Traffic(page)
     open_named_tab(page, "Inside")
     page.wait_for_selector(CANVAS)

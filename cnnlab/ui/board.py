@@ -120,12 +120,14 @@ def _cell_filter(value) -> int | None:
 
 # ---------------------------------------------------------------- submit row (in the Draw tab)
 
-def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction) -> None:
+def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction, recognise=None, extra=()) -> None:
     """Under the Draw tab's canvas: ten digit buttons (one tap sends the drawing with the digit
     the student meant), an optional nickname, a confirmation and "take back my last drawing".
 
     ``last_prediction`` is the Draw tab's gr.State: {"seen": 28x28 uint8, "pred": int,
-    "probs": 10 floats, "model": key} or None while the canvas is empty.
+    "probs": 10 floats, "model": key} or None while the canvas is empty. With ``recognise``
+    (called with the values of ``extra``: the canvas and the model key, and the request), the page's buttons
+    recognise the drawing they send instead (the browser answered its strokes: no record).
     """
     store = ctx.board
 
@@ -162,9 +164,14 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction) -> None:
         confirm = gr.HTML(elem_id="board-confirm")
         # The API's digit (the page sends a button's label instead); never shown.
         digit_in = gr.Number(label="digit", precision=0, visible=False, elem_id="board-api-digit")
+    def page_submit(digit, nickname, prediction, drawing=None, key=None, request: gr.Request = None):
+        if recognise is not None:
+            prediction = recognise(drawing, key, request=request)
+        return submit(digit, nickname, prediction, request)
+
     for button in buttons:
         # Each button passes its own label as the digit: page only (the API has /board_submit below).
-        button.click(submit, [button, nickname, last_prediction], [confirm, sketch, last_prediction],
+        button.click(page_submit, [button, nickname, last_prediction, *extra], [confirm, sketch, last_prediction],
                      api_visibility="private", concurrency_id="board_submit", concurrency_limit=8,
                      show_progress_on=[confirm])
 

@@ -1,8 +1,12 @@
-"""Draw tab: a digit drawn on the canvas, recognised on every stroke.
+"""Draw tab: a digit drawn on the canvas, recognised while the pen moves.
 
-The browser draws on a light canvas of our own (cnnlab.ui.canvas: one small request per stroke,
-answers come back inline, no image downloads). ``/predict_digit`` takes the Sketchpad's value
-for API clients (gradio_client), ``/predict_drawing`` the canvas's PNG data URL.
+The student's browser answers (cnnlab/ui/web/draw.js on the engine in cnnlab/ui/web/engine): on
+every animation frame the drawing is prepared, run through the network and shown (the big answer,
+the ten bars, what the network sees), with no request to the server; the weights come once per
+checkpoint from /cnnlab/weights/<key>. The server answers when the browser cannot: a model it does
+not run (LSTM, transfer), weights not there yet, no engine (the page's modules did not load), and
+for saliency (on demand, when a stroke ends). ``/predict_digit`` takes the Sketchpad's value for
+API clients (gradio_client), ``/predict_drawing`` the canvas's PNG data URL (the page's fallback).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from ..core.inference import answer
 from ..core.preprocess import sketch_pixels
 from ..core.saliency import overlay
 from ..i18n import DEFAULT, Text, say, tr
+from .lang import texts
 from ..server.zoo import ModelZoo
 from .board import build_submit
 from .canvas import SIZE, DrawingCanvas
@@ -36,6 +41,8 @@ FIGURE_CSS = """
 .draw-figure img {display: block; margin: 0 auto; width: 100%; max-width: 240px; aspect-ratio: 1 / 1;
   border-radius: 6px; border: 1px solid var(--border-color-primary)}
 .draw-figure img.pixels {image-rendering: pixelated; background: #000}
+.draw-figure canvas.pixels {display: block; margin: 0 auto; width: 100%; max-width: 240px; aspect-ratio: 1 / 1;
+  border-radius: 6px; border: 1px solid var(--border-color-primary); image-rendering: pixelated; background: #000}
 .draw-caption {font-size: 0.9rem; color: var(--body-text-color-subdued)}
 .draw-empty {display: flex; align-items: center; justify-content: center; text-align: center;
   max-width: 240px; aspect-ratio: 1 / 1; margin: 0 auto; padding: 1rem; box-sizing: border-box;
@@ -45,6 +52,33 @@ FIGURE_CSS = """
   border: 1px dashed var(--border-color-primary); color: var(--body-text-color-subdued)}
 """
 ANSWER_CSS = ".big-answer {min-height: 6.5rem; margin: 0.25rem 0}"
+# The ten bars the browser draws (draw.js) while Gradio's Label (the server's answers) is hidden.
+BARS_CSS = """
+.cl-bars-title {font-size: 0.9rem; color: var(--body-text-color-subdued); margin: 0 0 6px}
+.cl-bars {display: grid; gap: 4px}
+.cl-bar-row {display: grid; grid-template-columns: 2.2em 1fr 3.2em; align-items: center; gap: 8px;
+  font-size: 1.05rem}
+.cl-bar {height: 1.1em; background: var(--background-fill-secondary, #eef); border-radius: 4px; overflow: hidden}
+.cl-bar > span {display: block; height: 100%; width: 0; background: var(--color-accent, #2166ac)}
+.cl-bar-p {text-align: right; font-variant-numeric: tabular-nums}
+.cl-bar-row.top {font-weight: 800}
+"""
+VIEW_IDS = {"answer": "draw-answer", "seen": "draw-seen", "bars": "draw-bars", "probs": "probs"}
+
+
+def settings_js(tab: str, names: tuple[str, ...]) -> str:
+    """A js-only event (no request) that hands a tab's controls to the page's module
+    (web/live.js ``settings``): window.cnnlab.settings[tab] = {name: value}, listeners called."""
+    args = ", ".join(names)
+    fields = ", ".join(f"{n}: {n}" for n in names)
+    return (f"({args}) => {{ const c = (window.cnnlab = window.cnnlab || {{}}); const s = (c.settings = c.settings || {{}});"
+            f" s.{tab} = {{{fields}}}; ((c.listeners || {{}}).{tab} || []).forEach((f) => f(s.{tab})); }}")
+
+
+def live_options() -> dict:
+    """What draw.js needs from the server: its words (every language), the "not sure" rule, the
+    ids of the views it updates."""
+    return {"module": "draw.js", "texts": texts("draw"), "sure": calibration.SURE["digits"], "ids": VIEW_IDS}
 
 
 def hint_html(lang: str) -> str:
@@ -117,23 +151,35 @@ def digit_model(zoo: ModelZoo, key: str | None, lang: str = DEFAULT):
 def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False) -> dict:
     """The Draw tab; with the Class board in the lesson, the row that sends a drawing to it.
     Offers ``drawing``: the canvas, which the t-SNE tab places on its map."""
+    # Made here, placed in the third column: the board's submission (first column) reads it.
+    model = gr.Dropdown(ctx.zoo.choices(DIGIT_DATASETS), value=ctx.zoo.default(DIGIT_DATASETS),
+                        label=T("draw.model"), elem_id="draw-model", allow_custom_value=True,
+                        info=T("draw.model_info"), render=False)
+
+    def recognise(drawing, key, request: gr.Request = None):
+        """The page's board submission recognises the drawing it sends (the browser answered the
+        strokes, so no per-stroke record exists); /board_submit keeps the last API answer."""
+        lang = lang_of(request)
+        sketch = drawing if drawing is None or isinstance(drawing, dict) else raw_drawing(drawing, lang)
+        return predict_digit(ctx.zoo, sketch, key, False, lang)[4]
+
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=300):
-            canvas = DrawingCanvas(label=T("draw.canvas"), elem_id="sketch")
+            canvas = DrawingCanvas(label=T("draw.canvas"), elem_id="sketch", live=live_options())
             verdict = gr.HTML(hint_html(DEFAULT), label=T("draw.answer"), elem_id="draw-answer",
                               css_template=ANSWER_CSS, js_on_load=None)
             last_prediction = gr.State(None)
             if board_tab:
-                build_submit(ctx, demo, canvas, last_prediction)
+                build_submit(ctx, demo, canvas, last_prediction, recognise=recognise, extra=[canvas, model])
         with gr.Column(scale=4, min_width=280):
             probs = gr.Label(num_top_classes=10, label=T("draw.probs"), elem_id="probs",
                              show_heading=False)
+            # The bars the browser draws (draw.js shows them and hides the Label while it answers).
+            gr.HTML("<div class='cl-bars-box'></div>", elem_id="draw-bars", css_template=BARS_CSS, container=False, js_on_load=None)
         with gr.Column(scale=4, min_width=280):
             seen = gr.HTML(seen_empty_html(DEFAULT), label=T("draw.seen"), elem_id="draw-seen",
                            css_template=FIGURE_CSS, js_on_load=None)
-            model = gr.Dropdown(ctx.zoo.choices(DIGIT_DATASETS), value=ctx.zoo.default(DIGIT_DATASETS),
-                                label=T("draw.model"), elem_id="draw-model", allow_custom_value=True,
-                                info=T("draw.model_info"))
+            model.render()
             show_saliency = gr.Checkbox(False, label=T("draw.saliency"),
                                         elem_id="draw-saliency")
             heat = gr.HTML(heat_off_html(DEFAULT), label=T("draw.heat"), elem_id="draw-heat",
@@ -152,9 +198,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False
     shared = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=8,
                   concurrency_id="draw")
     # preprocess=False everywhere: a bad drawing is refused in the reader's language (inputs.drawing).
-    canvas.change(predict, [canvas, model, show_saliency], outputs, api_name="predict_drawing",
-                  api_description="Recognise a drawing sent as a PNG data URL (dark ink on white), "
-                  "as the page's canvas sends it on every stroke.", preprocess=False, **shared)
+    # .input: the canvas asks the server only when the browser cannot answer (see canvas.py).
+    canvas.input(predict, [canvas, model, show_saliency], outputs, api_name="predict_drawing",
+                 api_description="Recognise a drawing sent as a PNG data URL (dark ink on white), "
+                 "as the page's canvas sends it when the browser does not answer it itself.",
+                 preprocess=False, **shared)
     # preprocess=False: the composite's size is read from its header and refused above
     # inputs.MAX_DRAWING_SIDE before anything is decoded (Gradio would decode up to ~179 MP first).
     api_sketch.change(predict, [api_sketch, model, show_saliency], outputs, api_name="predict_digit",
@@ -173,5 +221,10 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False
         return refresh(request), hint_html(lang), seen_empty_html(lang), heat_off_html(lang)
 
     demo.load(start, None, [model, verdict, seen, heat], api_name=False, queue=False)
+    # The model and saliency choices reach the page's module (draw.js) with no request.
+    to_page = settings_js("draw", ("model", "saliency"))
+    demo.load(None, [model, show_saliency], None, js=to_page)
+    for control in (model, show_saliency):
+        control.change(None, [model, show_saliency], None, js=to_page)
     model.focus(refresh, None, model, api_name=False, queue=False)     # a run trained meanwhile
     return {"drawing": canvas}

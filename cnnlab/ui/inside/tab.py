@@ -16,15 +16,24 @@ from ..canvas import DrawingCanvas
 from ..context import AppContext
 from ..inputs import drawing as raw_drawing
 from ..inputs import flag
-from ..lang import T, lang_of
+from ..draw import settings_js
+from ..lang import T, lang_of, texts
 from .detail_view import detail_html
 from .inputs import drawing_datasets, load_model, parse_pick, photo_datasets, prepare_drawing
 from .panels import LiveRenderer, filters_html, photo_html
-from .style import CSS, DETAIL_JS, PICK_JS
+from .style import CSS, DETAIL_JS, PICK_JS, WALK_CSS
 from .text import note
 from .walk_view import walk_html
 
 EMPTY, EMPTY_DETAIL, PHOTO_EMPTY = Text("inside.empty"), Text("inside.empty_detail"), Text("inside.photo_empty")
+# The live walk in the browser (cnnlab/ui/web/inside.js, walk.js): every layer's maps and the
+# multiply-and-add at a tapped pixel, from the engine, while the pen moves; the server's walk and
+# opened map (/inside_show, /inside_open) are hidden while the browser answers.
+WEB_IDS = {"walk": "inside-web", "server": ["inside-layers", "inside-detail"]}
+
+
+def live_options() -> dict:
+    return {"module": "inside.js", "texts": texts("inside"), "palette": core.PALETTE.tolist(), "ids": WEB_IDS}
 
 
 def show(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick: str | None,
@@ -60,7 +69,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
         gr.Markdown(T("inside.intro"), elem_id="inside-intro")
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=300):
-                canvas = DrawingCanvas(label=T("inside.canvas"), elem_id="inside-sketch")
+                canvas = DrawingCanvas(label=T("inside.canvas"), elem_id="inside-sketch", live=live_options())
                 use_draw = gr.Button(T("inside.use_draw"), elem_id="inside-use-draw", size="sm") \
                     if drawing is not None else None
                 model = gr.Dropdown(ctx.zoo.choices(drawing_datasets()), value=ctx.zoo.default(drawing_datasets()),
@@ -71,6 +80,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
                 detail = gr.HTML(note(EMPTY_DETAIL), elem_id="inside-detail", css_template=CSS,
                                  js_on_load=DETAIL_JS)
             with gr.Column(scale=7, min_width=300):
+                gr.HTML("<div class='wl-detail-box'></div><div class='ins ins-walk wl-root'></div>",
+                        elem_id="inside-web", css_template=CSS + WALK_CSS, container=False, js_on_load=None)
                 layers = gr.HTML(note(EMPTY), elem_id="inside-layers", css_template=CSS, js_on_load=None)
                 picker = gr.HTML("", html_template="<span hidden></span>", js_on_load=PICK_JS,
                                  elem_id="inside-pick", container=False, apply_default_css=False)
@@ -125,7 +136,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
     shared = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=8,
                   concurrency_id="inside", preprocess=False)
     inputs = [canvas, model, one_scale, picker]
-    canvas.change(on_show, inputs, [layers, detail], api_name="inside_show",
+    # .input: the canvas asks the server only when the browser does not answer (see canvas.py).
+    canvas.input(on_show, inputs, [layers, detail], api_name="inside_show",
                   api_description="Every layer of the network for a drawing (a PNG data URL, dark ink on "
                   "white) and the opened map ('stage:channel:row:col' or empty), as HTML.", **shared)
     for control in (model, one_scale):
@@ -170,4 +182,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
         return (*refresh(request), note(EMPTY, lang), note(EMPTY_DETAIL, lang), note(PHOTO_EMPTY, lang),
                 renderer.html(lang)[1])
     demo.load(start, None, [model, photo_model, layers, detail, photo_out, live], api_name=False, queue=False)
+    to_page = settings_js("inside", ("model",))            # the chosen model reaches inside.js, no request
+    demo.load(None, model, None, js=to_page)
+    model.change(None, model, None, js=to_page)
     return {"canvas": canvas, "model": model, "layers": layers, "detail": detail, "picker": picker}
