@@ -106,6 +106,13 @@ export function showValue(el) {
   if (out) out.textContent = el.id === 'pg-ratio' ? `${el.value}%` : el.value;
 }
 
+/** Hidden layers from the two sliders: a new width sets every layer's; a new count keeps the
+ *  layers there were (a link may give them different widths) and adds layers of the shown width. */
+function hiddenOf(layers, neurons, hidden) {
+  if (hidden.length && neurons !== hidden[0]) return Array(layers).fill(neurons);
+  return Array.from({ length: layers }, (_, l) => (l < hidden.length ? hidden[l] : neurons));
+}
+
 /** The settings the controls show, on top of `current` (its seeds and own points carry over).
  *  A new data set is the caller's (suggested settings); this reads the rest. */
 export function readControls(root, current) {
@@ -115,7 +122,7 @@ export function readControls(root, current) {
   const features = [...root.querySelectorAll('#pg-features .pgp-check:not([hidden]) input:checked')].map((i) => i.value);
   return { ...current, classes: n('pg-classes'), noise: n('pg-noise'), points: n('pg-points'),
     train_ratio: n('pg-ratio') / 100, features: features.length ? features : [...current.features],
-    hidden: Array(layers).fill(neurons || (current.hidden[0] || 4)), activation: $(root, 'pg-activation').value,
+    hidden: hiddenOf(layers, neurons, current.hidden), activation: $(root, 'pg-activation').value,
     regularization: $(root, 'pg-regularization').value, reg_rate: n('pg-reg-rate'),
     optimizer: $(root, 'pg-optimizer').value, lr: n('pg-lr'), batch_size: n('pg-batch'), steps_per_frame: n('pg-speed') };
 }
