@@ -22,7 +22,7 @@ MAX_FRAME_SIDE = 480           # pixels, either side (the page sends 320 x 348)
 MAX_FRAME_BYTES = 200_000      # one PNG frame (a smooth picture of 320 px is 20-60 kB)
 MAX_GIF_BYTES = 4_000_000      # all the frames together
 FRAME_MS = 120                 # the GIF's pace
-_ONE_AT_A_TIME = threading.Lock()    # a class asking at once takes turns (each takes 0.1-0.5 s)
+_ONE_AT_A_TIME = threading.Lock()    # one GIF at a time (each takes 0.1-0.5 s)
 
 
 def gif_from_frames(frames) -> bytes:
@@ -34,19 +34,19 @@ def gif_from_frames(frames) -> bytes:
         raise SettingsError(Text("playground.gif_too_many", most=MAX_GIF_FRAMES))
     if sum(len(f) if isinstance(f, str) else MAX_GIF_BYTES for f in frames) * 3 // 4 > MAX_GIF_BYTES:
         raise SettingsError(Text("playground.gif_too_big"))
-    images = []
-    try:
-        for f in frames:
-            if not isinstance(f, str) or not f.startswith("data:image/png;base64,"):
-                raise SettingsError(Text("playground.gif_bad_frame"))
-            im = open_checked(decode_data_url(f, MAX_FRAME_BYTES), max_bytes=MAX_FRAME_BYTES,
-                              max_side=MAX_FRAME_SIDE, formats=("PNG",))
-            images.append(im.convert("RGB"))
-    except ImageInputError:
-        raise SettingsError(Text("playground.gif_bad_frame")) from None
-    size = images[0].size
-    # An adaptive palette without dithering: smooth backgrounds stay small (about 10-30 kB a frame).
-    with _ONE_AT_A_TIME:
+    with _ONE_AT_A_TIME:                 # a class asking at once takes turns: at most one core's share
+        images = []
+        try:
+            for f in frames:
+                if not isinstance(f, str) or not f.startswith("data:image/png;base64,"):
+                    raise SettingsError(Text("playground.gif_bad_frame"))
+                im = open_checked(decode_data_url(f, MAX_FRAME_BYTES), max_bytes=MAX_FRAME_BYTES,
+                                  max_side=MAX_FRAME_SIDE, formats=("PNG",))
+                images.append(im.convert("RGB"))
+        except ImageInputError:
+            raise SettingsError(Text("playground.gif_bad_frame")) from None
+        size = images[0].size
+        # An adaptive palette without dithering: smooth backgrounds stay small (10-30 kB a frame).
         paletted = [(im if im.size == size else im.resize(size)).convert(
             "P", palette=Image.Palette.ADAPTIVE, colors=64, dither=Image.Dither.NONE) for im in images]
         out = io.BytesIO()

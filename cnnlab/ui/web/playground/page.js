@@ -21,8 +21,13 @@ import { pageHTML } from './template.js';
 
 const COOKIE = 'cnnlab-lang';
 const MAX_GIF_FRAMES = 60;             // as the server's limit (cnnlab.lessons.playground.gif)
-const HEAVY_MS = 16;                   // a frame's work above this (smoothed): pictures every other frame
-const HEAVIER_MS = 24;                 // ... and above this a coarser grid (25 x 25 instead of 40 x 40)
+// How much a frame draws, by `level`: the pictures (boundary and neurons) every `every` frames on
+// a size x size grid, the curves' evaluation on every point every `record` frames. The steps per
+// frame never change: a big network keeps its learning speed and draws less often.
+const LEVELS = [{ every: 1, size: 40, record: 4 }, { every: 2, size: 40, record: 8 },
+  { every: 3, size: 25, record: 12 }, { every: 4, size: 20, record: 16 }];
+const HEAVY_MS = 20;                   // a frame's work above this (smoothed, ms): one level lighter
+const LIGHT_MS = 7;                    // below this: one level richer
 
 /** The reader's language: the header's switch (cookie), else the browser's. */
 export function readerLanguage(texts) {
@@ -68,7 +73,8 @@ export function mount(element, props, server) {
   let raf = 0;
   let frameNo = 0;
   let cost = 0;                       // a frame's work in ms, smoothed
-  let level = 0;                      // 0: pictures every frame; 1: every other; 2: and a coarser grid
+  let level = 0;                      // how much a frame draws (LEVELS)
+  let settled = 0;                    // frames since the level last changed
   let pic = null;
   let gif = { frames: [], every: 1 };
   let ownClass = 0;
@@ -164,7 +170,7 @@ export function mount(element, props, server) {
       drawStats();
       return;
     }
-    const size = level >= 2 ? 25 : 40;
+    const size = LEVELS[level].size;
     pic = p.pictures(size);
     drawMain(main, p.data, pic, p.data.task === 'classification' ? p.wrong : null);
     if (root.querySelector('.pg-neurons').tiles) drawNeurons(root.querySelector('.pg-neurons').tiles, pic);
@@ -202,16 +208,19 @@ export function mount(element, props, server) {
     if (!root.isConnected) { playing = false; return; }
     if (root.offsetParent === null) { raf = requestAnimationFrame(tick); return; }   // another tab is shown
     const t0 = performance.now();
-    const record = frameNo % 4 === 0;
+    const how = LEVELS[level];
+    const record = frameNo % how.record === 0;
     const n = p.step(s.steps_per_frame, { record });
     stats.steps += n;
     stats.frames += 1;
-    frameNo += 1;
-    if (level === 0 || frameNo % 2 === 0) drawAll(record);
+    if (frameNo % how.every === 0) drawAll(record);
     else drawStats();
-    if (record && (frameNo - 1) % (8 * gif.every) === 0) keepGifFrame();
+    if (record && frameNo % (4 * how.record * gif.every) === 0) keepGifFrame();
+    frameNo += 1;
     cost = 0.9 * cost + 0.1 * (performance.now() - t0);
-    level = cost > HEAVIER_MS ? 2 : cost > HEAVY_MS ? Math.max(level, 1) : (cost < HEAVY_MS / 2 ? 0 : level);
+    settled += 1;
+    if (settled > 30 && cost > HEAVY_MS && level < LEVELS.length - 1) { level += 1; settled = 0; frameNo = 0; }
+    else if (settled > 120 && cost < LIGHT_MS && level > 0) { level -= 1; settled = 0; frameNo = 0; }
     stats.level = level;
     if (p.finished) {
       p.record();
