@@ -42,7 +42,8 @@ CASES = [
 def launch():
     import app
     from cnnlab.config import AppConfig
-    config = AppConfig(tabs="playground", runs_dir=str(ROOT / "runs-bench-tmp"))
+    import tempfile
+    config = AppConfig(tabs="playground", runs_dir=tempfile.mkdtemp(prefix="cnnlab-bench-"))
     demo = app.build_demo(config)
     demo.queue()
     kwargs = app.launch_kwargs(config, demo)
