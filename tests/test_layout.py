@@ -13,8 +13,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cnnlab"
 MAX_LINES = 500
-# Being rewritten into the browser's JavaScript (cnnlab/ui/web/): split by that work, not here.
-BEING_REWRITTEN = {"cnnlab/lessons/playground.py", "cnnlab/ui/playground.py"}
+# Modules allowed over the limit while another piece of work splits them (none now).
+BEING_REWRITTEN: set[str] = set()
 
 
 def module_name(path: Path) -> str:

@@ -9,8 +9,8 @@ JavaScript runs the same steps from the same fixtures (tests/js/run_playground.m
 loss must be within 1e-5 (relative) of PyTorch's, the final weights within 1e-5. The same for
 L1 / L2, three classes, no hidden layer and the largest network (SGD, Momentum). Two kinds of case
 cannot be held to 1e-5 by any float32 implementation, and are held to what PyTorch itself does
-(see KINK and CHAOTIC). Then the data sets, initial weights and batches against the server's
-Playground (same seed, same numbers), and the course's figures from the JavaScript alone.
+(see KINK and CHAOTIC). Then the data sets, initial weights and batches against the PyTorch
+code the page shows for a setting (same seed, same numbers), and the course's figures from the JavaScript alone.
 Skipped, saying why, where node is missing.
 """
 from __future__ import annotations
@@ -216,20 +216,37 @@ def test_the_fixtures_train(steps):
     assert len(learned) >= 0.7 * len(GRID + EXTRA), sorted(set(steps) - set(learned))
 
 
-# ------------------------------------------------------------------ the same numbers as the server's Playground
+# ------------------------------------------------------------------ the same numbers as the code the page shows
+# The server no longer trains: its part is the PyTorch code of a setting (cnnlab.lessons.playground
+# .code_for). That code, run here, is the oracle: the same data, initial weights, batches and steps.
 def server_playground():
-    """The server's Playground module (cnnlab.playground; cnnlab.lessons.playground after the move)."""
-    for name in ("cnnlab.lessons.playground", "cnnlab.playground"):
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    pytest.skip("the server's Playground module (cnnlab.playground) is not importable here")
+    from cnnlab.lessons import playground
+    return playground
+
+
+def run_code(s, steps: int) -> dict:
+    """Run the code the page shows for ``s`` (STEPS = steps) and return its variables."""
+    import contextlib
+    import io
+    pg = server_playground()
+    names = {"__name__": "playground"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(pg.code_for(s, steps), "playground.py", "exec"), names)
+    return names
+
+
+def evaluate(names) -> dict:
+    """The script's network on its training points: the loss (without the penalty) and accuracy."""
+    with torch.no_grad():
+        out = names["net"](names["features"](names["x_train"]))
+        loss = names["loss_func"](out, names["y_train"]).item()
+        acc = (out.argmax(1) == names["y_train"]).float().mean().item() if out.shape[1] > 1 else None
+    return {"train": loss, "train_acc": acc}
 
 
 def as_json(s) -> dict:
     from dataclasses import asdict
-    return {**asdict(s), "features": list(s.features), "hidden": list(s.hidden)}
+    return {**asdict(s), "features": list(s.features), "hidden": list(s.hidden), "own": [list(r) for r in s.own]}
 
 
 def data_settings(pg) -> list:
@@ -237,6 +254,8 @@ def data_settings(pg) -> list:
     normals), 1000, an odd count, no noise, a train/test split, 2-4 classes."""
     out = []
     for name, spec in pg.DATASETS.items():
+        if spec.own:
+            continue
         variants = [(spec.points, spec.noise, 1.0, 1), (10, 0.3, 0.5, 7), (15, 0.0, 0.7, 3), (1000, 1.0, 0.35, 12345),
                     (201, spec.noise, 0.5, 2)]
         for points, noise, ratio, seed in variants:
@@ -247,19 +266,21 @@ def data_settings(pg) -> list:
     return out
 
 
-def test_every_data_set_is_the_servers_for_the_same_seed(tmp_path):
+def test_every_data_set_is_the_shown_codes_for_the_same_seed(tmp_path):
     pg = server_playground()
     settings = data_settings(pg)
     answer = run_node({"runs": [{"settings": as_json(s), "steps": 0} for s in settings]}, tmp_path)
     for s, js in zip(settings, answer["runs"]):
-        d = pg.make_data(s)
-        assert js["nTrain"] == len(d.x_train), s                           # the same split
+        d = run_code(s, 0)
+        x_all = torch.cat((d["x_train"], d["x_test"])).numpy()
+        y_all = torch.cat((d["y_train"], d["y_test"])).numpy()
+        assert js["nTrain"] == len(d["x_train"]), s                         # the same split
         if pg.DATASETS[s.dataset].task == "classification":                # the same labels, in order
-            np.testing.assert_array_equal(js["y"], d.y_all.numpy(), err_msg=str(s))
+            np.testing.assert_array_equal(js["y"], y_all, err_msg=str(s))
         else:
-            np.testing.assert_allclose(js["y"], d.y_all.numpy().ravel(), rtol=1e-6, atol=1e-6, err_msg=str(s))
+            np.testing.assert_allclose(js["y"], y_all.ravel(), rtol=1e-6, atol=1e-6, err_msg=str(s))
         # the points to float32 rounding (PyTorch computes log, sin and cos in float32 for its normals)
-        np.testing.assert_allclose(js["x"], d.x_all.numpy().ravel(), rtol=1e-6, atol=1e-6, err_msg=str(s))
+        np.testing.assert_allclose(js["x"], x_all.ravel(), rtol=1e-6, atol=1e-6, err_msg=str(s))
 
 
 def test_initial_weights_are_pytorchs_for_the_same_seed(tmp_path):
@@ -271,18 +292,18 @@ def test_initial_weights_are_pytorchs_for_the_same_seed(tmp_path):
                                       (2, 5, (8, 8), 42))]
     answer = run_node({"runs": [{"settings": as_json(s), "steps": 0} for s in settings]}, tmp_path)
     for s, js in zip(settings, answer["runs"]):
-        net = pg.build_net(s)
+        net = run_code(s, 0)["net"]
         for mine, theirs in zip(js["init"], net.parameters(), strict=True):
             np.testing.assert_array_equal(np.array(mine, np.float32), theirs.detach().numpy().ravel())
 
 
 # Settings whose training is well conditioned (a step's rounding does not grow): the whole
-# Playground in the browser (its data, initial weights, batch order, steps) follows the server's.
+# Playground in the browser (its data, initial weights, batch order, steps) follows the code the page shows.
 RUNS = [("regression", 200), ("classification", 100)]
 
 
 @pytest.mark.slow
-def test_the_browser_playground_trains_as_the_servers(tmp_path):
+def test_the_browser_playground_trains_as_the_shown_code(tmp_path):
     pg = server_playground()
     torch.set_num_threads(1)
     runs = [(pg.PRESETS[name], n) for name, n in RUNS] + [
@@ -293,18 +314,23 @@ def test_the_browser_playground_trains_as_the_servers(tmp_path):
                      batch_size=16), 200),
         (pg.Settings(dataset="xor", noise=0.2, points=300, train_ratio=0.5, features=("x1", "x2", "x1*x2"),
                      hidden=(16,) * 6, optimizer="sgd", lr=0.03, batch_size=32, seed=4), 200),
+        (pg.Settings(dataset="own-class", classes=3, own=((-2.0, -2.0, 0), (-1.5, -2.5, 0), (2.0, 2.0, 1), (2.5, 1.0, 1),
+                                                          (-2.0, 3.0, 2), (-1.0, 2.5, 2), (0.25, 0.75, 1)),
+                     features=("x1", "x2"), hidden=(6,), train_ratio=0.7, optimizer="adam", lr=0.03,
+                     batch_size=3), 60),
+        (pg.Settings(dataset="own-curve", own=((-1.0, 1.0), (-0.5, 0.3), (0.0, 0.05), (0.5, 0.2), (1.0, 1.1)),
+                     features=("x1", "x1^2"), hidden=(5,), activation="tanh", lr=0.05, batch_size=5), 100),
     ]
     answer = run_node({"runs": [{"settings": as_json(s), "steps": n} for s, n in runs]}, tmp_path)
     for (s, n), js in zip(runs, answer["runs"]):
-        p = pg.Playground(s)
-        while p.step_count < n:
-            p.step(min(s.steps_per_frame, n - p.step_count))
-        final = np.concatenate([q.detach().numpy().ravel() for q in p.net.parameters()])
+        names = run_code(s, n)
+        final = np.concatenate([q.detach().numpy().ravel() for q in names["net"].parameters()])
+        last = evaluate(names)
         assert js["steps"] == n
         assert np.abs(np.concatenate([np.array(q) for q in js["final"]]) - final).max() <= 1e-5, s
-        assert js["last"]["train"] == pytest.approx(p.last["train"], rel=1e-5), s
-        if p.last["train_acc"] is not None:
-            assert js["last"]["trainAcc"] == pytest.approx(p.last["train_acc"], abs=1e-6), s
+        assert js["last"]["train"] == pytest.approx(last["train"], rel=1e-5), s
+        if last["train_acc"] is not None:
+            assert js["last"]["trainAcc"] == pytest.approx(last["train_acc"], abs=1e-6), s
 
 
 # ------------------------------------------------------------------ the course's figures, in JavaScript
@@ -334,12 +360,14 @@ def test_the_race_puts_adam_and_rmsprop_ahead_of_sgd(presets):
         assert np.mean(losses[-20:]) < np.mean(losses[:20]), name        # every one learned
 
 
-def test_the_race_is_the_servers_race(presets):
+def test_the_race_is_the_race_code_the_page_shows(presets):
     pg = server_playground()
     torch.set_num_threads(1)
-    race = pg.Race()
-    while not race.finished:
-        race.step(pg.MAX_STEPS_PER_CALL)
-    for name, losses in race.losses.items():
+    import contextlib
+    import io
+    names = {"__name__": "race"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(pg.race_code(pg.RACE_STEPS), "race.py", "exec"), names)
+    for name, losses in zip(pg.RACE_NAMES, names["losses_his"]):
         js = np.array(presets["race"]["losses"][name])
         assert np.max(np.abs(js - losses) / np.abs(losses)) <= LOSS_RTOL, name

@@ -135,7 +135,7 @@ test('changing lr between steps takes effect at the next step', () => {
 
 // ------------------------------------------------------------------ seeded data and weights
 test('a data seed gives the same data every time, another seed other data', () => {
-  for (const name of DATASET_NAMES) {
+  for (const name of DATASET_NAMES.filter((n) => !DATASETS[n].own)) {
     const s = usable({ ...DEFAULTS, dataset: name, points: 120, noise: 0.3, classes: 3, train_ratio: 0.5,
       features: DATASETS[name].dims === 1 ? ['x1'] : ['x1', 'x2'] });
     const a = makeData(s);
@@ -222,7 +222,7 @@ test('Python\'s round: halves go to the even neighbour', () => {
 // ------------------------------------------------------------------ settings <-> the page's address
 function randomSettings(g) {
   const pick = (a) => a[g.random() % a.length];
-  const dataset = pick(DATASET_NAMES);
+  const dataset = pick(DATASET_NAMES.filter((n) => !DATASETS[n].own));
   const dims1 = DATASETS[dataset].dims === 1;
   const features = (dims1 ? ['x1', 'x1^2', 'sin(x1)'] : FEATURE_NAMES).filter(() => g.random() % 2) ;
   return checkSettings(usable({
@@ -235,9 +235,20 @@ function randomSettings(g) {
   }));
 }
 
+/** Random own points: a class on the plane or a curve's (x, y). */
+function randomOwn(g) {
+  const curve = g.random() % 2 === 1;
+  const n = 2 + (g.random() % 40);
+  const v = () => Number(((g.random() % 2001) / 100 - 10).toPrecision(6));
+  const own = Array.from({ length: n }, () => (curve ? [v(), v()] : [v() / 2, v() / 2, g.random() % 3]));
+  return checkSettings(usable({ ...DEFAULTS, dataset: curve ? 'own-curve' : 'own-class', classes: 3, own,
+    features: curve ? ['x1'] : ['x1', 'x2'], train_ratio: 1, batch_size: 10 }));
+}
+
 test('settings -> the address -> the same settings (presets and 300 random ones)', () => {
   const g = new TorchGenerator(9);
-  const all = [PRESETS.regression, PRESETS.classification, ...Array.from({ length: 300 }, () => randomSettings(g))];
+  const all = [PRESETS.regression, PRESETS.classification, ...Array.from({ length: 300 }, () => randomSettings(g)),
+    ...Array.from({ length: 30 }, () => randomOwn(g))];
   for (const s of all) {
     const q = toQuery(s);
     for (const prefix of ['', '?', '#']) {
@@ -327,4 +338,25 @@ test('one pass for a frame: the boundary and every neuron, as boundary() and neu
   const wrong = new Playground(PRESETS.classification);
   wrong.record();
   assert.equal(wrong.wrong.reduce((a, b) => a + b, 0), Math.round((1 - wrong.last.trainAcc) * 200));
+});
+
+// ------------------------------------------------------------------ own data
+test('own points train like any data set, and a bad row is named', () => {
+  const own = [[-2, -2, 0], [-1.5, -2.5, 0], [-2.5, -1, 0], [2, 2, 1], [1.5, 2.5, 1], [2.5, 1, 1]];
+  const s = usable({ ...DEFAULTS, dataset: 'own-class', classes: 2, own, features: ['x1', 'x2'], batch_size: 10,
+    lr: 0.1 });
+  assert.equal(s.points, 6);
+  const d = makeData(s);
+  assert.deepEqual(Array.from(d.yAll), [0, 0, 0, 1, 1, 1]);
+  assert.deepEqual(Array.from(d.xAll.slice(0, 2)), [-2, -2]);
+  const p = new Playground(s);
+  while (p.stepCount < 100) p.step(10);
+  assert.equal(p.last.trainAcc, 1);
+  const curve = new Playground(usable({ ...DEFAULTS, dataset: 'own-curve', own: [[-1, 1], [0, 0], [1, 1], [0.5, 0.25]] }));
+  assert.deepEqual(curve.data.view.slice(0, 2), [-1, 1]);
+  assert.throws(() => checkSettings(usable({ ...s, own: [[0, 0, 0]] })), (e) => e.key === 'playground.own_count');
+  assert.throws(() => checkSettings(usable({ ...s, own: [...own, [0, NaN, 1]] })),
+    (e) => e.key === 'playground.own_bad_point' && e.params.n === 7);
+  assert.throws(() => checkSettings(usable({ ...s, own: [...own, [0, 0, 2]] })),
+    (e) => e.key === 'playground.own_bad_class' && e.params.n === 7);
 });

@@ -166,7 +166,27 @@ export const DATASETS = {
   gaussian: { make: gaussian, task: 'classification', dims: 2, noise: 1.0, points: 300, manyClasses: true },
   plane: { make: plane, task: 'regression', dims: 2, noise: 0.05, points: 300, manyClasses: false },
   bumps: { make: bumps, task: 'regression', dims: 2, noise: 0.05, points: 400, manyClasses: false },
+  // The student's own points (tapped onto the plot or pasted), in settings.own: [x1, x2, class]
+  // rows on the plane, [x, y] rows of a curve (cnnlab.lessons.playground.data: own-class, own-curve).
+  'own-class': { make: null, own: true, task: 'classification', dims: 2, noise: 0, points: 0, manyClasses: true },
+  'own-curve': { make: null, own: true, task: 'regression', dims: 1, noise: 0, points: 0, manyClasses: false },
 };
+
+/** The view of a curve of own points before (and while) there are few: x in [-1, 1], y in [-0.5, 1.5]. */
+export const OWN_CURVE_VIEW = [-1, 1, -0.5, 1.5];
+
+/** Own rows -> { x, y, n } as a maker gives them (float32, as torch.tensor of the same numbers). */
+function ownPoints(rows, task) {
+  const n = rows.length;
+  const dims = task === 'classification' ? 2 : 1;
+  const x = new Float32Array(n * dims);
+  const y = task === 'classification' ? new Int32Array(n) : new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < dims; j++) x[i * dims + j] = rows[i][j];
+    y[i] = rows[i][dims];
+  }
+  return { x, y, n };
+}
 
 export const DOMAIN_2D = [-6, 6];    // the plane shown, as in TensorFlow Playground
 
@@ -226,7 +246,7 @@ export function makeData(s) {
   if (!spec) throw new Error(`unknown data set "${s.dataset}"`);
   const classes = spec.manyClasses ? s.classes : 2;
   const g = new TorchGenerator(s.data_seed);
-  const { x, y, n } = spec.make(s.points, s.noise, classes, g);
+  const { x, y, n } = spec.own ? ownPoints(s.own, spec.task) : spec.make(s.points, s.noise, classes, g);
   let tr;
   let te;
   if (s.train_ratio < 1) {                     // the course trains on every point, in order
@@ -249,6 +269,10 @@ export function makeData(s) {
     for (let i = 0; i < n; i++) { if (x[i] < x0) x0 = x[i]; if (x[i] > x1) x1 = x[i]; }
     const pad = 0.1 * ((hi - lo) || 1.0);
     view = [x0, x1, lo - pad, hi + pad];
+    if (spec.own) {
+      const [a, b, c, e] = OWN_CURVE_VIEW;
+      view = [Math.min(a, x0), Math.max(b, x1), Math.min(c, lo - pad), Math.max(e, hi + pad)];
+    }
   } else {
     view = [...DOMAIN_2D, ...DOMAIN_2D];
   }

@@ -22,12 +22,16 @@ export const LIMITS = {
   steps_per_frame: [1, MAX_STEPS_PER_FRAME], data_seed: [0, MAX_SEED], seed: [0, MAX_SEED],
 };
 
-export const DATASET_NAMES = ['curve', 'two-clouds', 'circle', 'xor', 'spiral', 'gaussian', 'plane', 'bumps'];
-const DIMS = { curve: 1 };
-const MANY_CLASSES = new Set(['spiral', 'gaussian']);
+export const DATASET_NAMES = ['curve', 'two-clouds', 'circle', 'xor', 'spiral', 'gaussian', 'plane', 'bumps',
+  'own-class', 'own-curve'];
+export const OWN_DATASETS = ['own-class', 'own-curve'];   // the student's own points, in settings.own
+export const MAX_OWN_POINTS = 300;       // points a student taps or pastes
+export const OWN_RANGE = 100;            // |a coordinate| of an own point
+const DIMS = { curve: 1, 'own-curve': 1 };
+const MANY_CLASSES = new Set(['spiral', 'gaussian', 'own-class']);
 const DATASET_DEFAULTS = {                 // noise and points of each, as cnnlab.playground.DATASETS
   curve: [0.2, 100], 'two-clouds': [1.0, 200], circle: [0.2, 300], xor: [0.2, 300], spiral: [0.1, 400],
-  gaussian: [1.0, 300], plane: [0.05, 300], bumps: [0.05, 400],
+  gaussian: [1.0, 300], plane: [0.05, 300], bumps: [0.05, 400], 'own-class': [0, 0], 'own-curve': [0, 0],
 };
 export const FEATURE_NAMES = ['x1', 'x2', 'x1^2', 'x2^2', 'x1*x2', 'sin(x1)', 'sin(x2)'];
 export const FEATURE_NAMES_1D = ['x1', 'x1^2', 'sin(x1)'];
@@ -77,7 +81,8 @@ export function checkSettings(s) {
     throw new SettingsError('playground.no_dataset', { name: JSON.stringify(s.dataset), choices: DATASET_NAMES.join(', ') },
       `There is no data set called ${JSON.stringify(s.dataset)}.`);
   }
-  whole('points', s.points, ...LIMITS.points);
+  if (OWN_DATASETS.includes(s.dataset)) checkOwn(s);
+  else whole('points', s.points, ...LIMITS.points);
   number('noise', s.noise, ...LIMITS.noise);
   number('train_ratio', s.train_ratio, ...LIMITS.train_ratio);
   whole('classes', s.classes, ...LIMITS.classes);
@@ -115,6 +120,28 @@ export function checkSettings(s) {
   return s;
 }
 
+/** Own points: 2 to MAX_OWN_POINTS rows of finite numbers ([x1, x2, class] or [x, y]). */
+function checkOwn(s) {
+  const rows = s.own;
+  const n = Array.isArray(rows) ? rows.length : 0;
+  if (n < 2 || n > MAX_OWN_POINTS) {
+    throw new SettingsError('playground.own_count', { least: 2, most: MAX_OWN_POINTS, got: n },
+      `Own data needs 2 to ${MAX_OWN_POINTS} points (got ${n}).`);
+  }
+  const width = s.dataset === 'own-class' ? 3 : 2;
+  rows.forEach((row, i) => {
+    if (!Array.isArray(row) || row.length !== width ||
+        row.some((v) => typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > OWN_RANGE)) {
+      throw new SettingsError('playground.own_bad_point', { n: i + 1, most: OWN_RANGE },
+        `Point ${i + 1} is not a row of numbers between -${OWN_RANGE} and ${OWN_RANGE}.`);
+    }
+    if (width === 3 && (!Number.isInteger(row[2]) || row[2] < 0 || row[2] >= s.classes)) {
+      throw new SettingsError('playground.own_bad_class', { n: i + 1, most: s.classes - 1 },
+        `Point ${i + 1}'s class must be a whole number from 0 to ${s.classes - 1}.`);
+    }
+  });
+}
+
 /** `s` with what does not apply to its data set adjusted (cnnlab.playground.usable): a curve's
  *  features keep only those of x1 (x1 when none is left); each feature once. A new object. */
 export function usable(s) {
@@ -123,7 +150,14 @@ export function usable(s) {
     features = features.filter((f) => FEATURE_NAMES_1D.includes(f));
     if (!features.length) features = ['x1'];
   }
-  return { ...s, features, hidden: [...(s.hidden || [])] };
+  const out = { ...s, features, hidden: [...(s.hidden || [])] };
+  if (OWN_DATASETS.includes(s.dataset)) {
+    out.own = Array.isArray(s.own) ? s.own.map((r) => (Array.isArray(r) ? [...r] : r)) : [];
+    out.points = out.own.length;
+  } else {
+    delete out.own;
+  }
+  return out;
 }
 
 /** What decides the data (cnnlab.playground.data_key), as a string to compare. */
@@ -153,8 +187,14 @@ const QUERY_KEYS = [
   ['train_ratio', 'train', 'num'], ['features', 'features', 'list'], ['hidden', 'hidden', 'ints'],
   ['activation', 'act', 'str'], ['regularization', 'reg', 'str'], ['reg_rate', 'reg_rate', 'num'],
   ['optimizer', 'opt', 'str'], ['lr', 'lr', 'num'], ['batch_size', 'batch', 'int'], ['steps_per_frame', 'speed', 'int'],
-  ['data_seed', 'data_seed', 'int'], ['seed', 'seed', 'int'],
+  ['data_seed', 'data_seed', 'int'], ['seed', 'seed', 'int'], ['own', 'own', 'rows'],
 ];
+
+// Own points in the address: rows joined by '*', numbers by '_' (characters a link keeps as they are).
+function rowsToText(rows) { return rows.map((r) => r.map((v) => String(Number(v.toPrecision(6)))).join('_')).join('*'); }
+function rowsFromText(text) {
+  return text === '' ? [] : text.split('*').map((r) => r.split('_').map((t) => (t.trim() === '' ? NaN : Number(t))));
+}
 
 /** Settings -> a query string (no leading '?'), every setting written, so a link means the same
  *  thing even if the defaults change. */
@@ -162,6 +202,10 @@ export function toQuery(s) {
   const q = new URLSearchParams();
   for (const [field, key, kind] of QUERY_KEYS) {
     const v = s[field];
+    if (kind === 'rows') {
+      if (OWN_DATASETS.includes(s.dataset)) q.set(key, rowsToText(v || []));
+      continue;
+    }
     q.set(key, kind === 'list' || kind === 'ints' ? v.join(',') : String(v));
   }
   return q.toString();
@@ -183,9 +227,14 @@ export function fromQuery(query, base = DEFAULTS) {
     else if (kind === 'num') v = raw.trim() === '' ? NaN : Number(raw);
     else if (kind === 'int') v = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
     else if (kind === 'list') v = raw === '' ? [] : raw.split(',');
+    else if (kind === 'rows') v = rowsFromText(raw);
     else v = raw === '' ? [] : raw.split(',').map((t) => (/^\s*\d+\s*$/.test(t) ? Number(t) : NaN));
     const trial = { ...s, [field]: v };
     if (field === 'dataset' && DIMS[v] === 1) trial.features = usable(trial).features;
+    if (field === 'dataset' && OWN_DATASETS.includes(v)) {       // own points come with their data set
+      trial.own = rowsFromText(q.get('own') || '');
+      if (/^\s*\d+\s*$/.test(q.get('classes') || '')) trial.classes = Number(q.get('classes'));
+    }
     try {
       checkSettings(usable(trial));
       Object.assign(s, usable(trial));
