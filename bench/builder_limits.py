@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cnnlab.core import datasets, training  # noqa: E402
+from cnnlab.core import datasets, optimizers, training  # noqa: E402
 from cnnlab.core.nets import builder
 
 STEPS = 10
@@ -43,7 +43,7 @@ def main() -> None:
         assert summary.ok, summary.problem
         torch.manual_seed(0)
         model = builder.build(layers, spec).train().to(memory_format=torch.channels_last)
-        opt = training.make_optimizer("adam", model.parameters(), 1e-3)
+        opt = optimizers.make("adam", model.parameters(), 1e-3)
         learner = training.Learner(model, opt)
         x = torch.randn(BATCH, 1, 28, 28).contiguous(memory_format=torch.channels_last)
         y = torch.randint(0, 10, (BATCH,))

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from cnnlab.config import LimitError, TrainConfig
-from cnnlab.core import checkpoints, datasets
+from cnnlab.core import checkpoints, datasets, optimizers
 from cnnlab.core.checks import check_train
 from cnnlab.core.nets import builder
 from cnnlab.core.nets.builder import TEMPLATES, BuildError, build, summarize, template
@@ -146,7 +146,7 @@ def test_a_built_network_learns(data_root):
     torch.manual_seed(0)
     model = build([{"type": "conv", "channels": 8, "kernel": 3}, {"type": "relu"}, {"type": "maxpool", "size": 2},
                    {"type": "flatten"}, {"type": "dense", "units": 32}, {"type": "relu"}], MNIST)
-    opt = training.make_optimizer("adam", model.parameters(), 3e-3)
+    opt = optimizers.make("adam", model.parameters(), 3e-3)
     x, y = next(training.batches(data, 64, torch.device("cpu")))
     learner = training.Learner(model.train(), opt)
     first = learner.step(x, y)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from cnnlab.config import TrainConfig
-from cnnlab.core import codegen, datasets
+from cnnlab.core import codegen, datasets, optimizers
 from cnnlab.core.nets import builder
 from cnnlab.core.nets.models import build_model
 
@@ -54,7 +54,8 @@ def test_the_script_trains_the_same_network_and_runs(config, tmp_path, data_root
     assert f"default={config.batch_size})" in text and f"default={config.lr!r}, " in text
     assert ("RandomAffine" in text) == config.augment
     assert ("OneCycleLR" in text) == (config.schedule == "onecycle")
-    assert codegen.OPTIMIZERS[config.optimizer] in text
+    decay = "args.weight_decay" if config.weight_decay else None
+    assert optimizers.code(config.optimizer, "model.parameters()", "args.lr", decay, module="optim") in text
 
     env = {**os.environ, "CNNLAB_DATA": str(data_root)}
     run = subprocess.run([sys.executable, str(path), "--dry-run"], cwd=tmp_path, env=env,

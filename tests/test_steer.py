@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cnnlab.config import TrainConfig
-from cnnlab.core import datasets, training
+from cnnlab.core import datasets, optimizers, training
 from cnnlab.core.steer import Steering, check_lr
 from cnnlab.server.classroom import TeacherKey
 from cnnlab.server.jobs import TrainJob
@@ -20,7 +20,7 @@ from cnnlab.server.zoo import ModelZoo
 def tiny_learner(steps: int) -> training.Learner:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
-    opt = training.make_optimizer("adam", model.parameters(), 3e-3)
+    opt = optimizers.make("adam", model.parameters(), 3e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.25)
     return training.Learner(model, opt, sched, "tiny")
 

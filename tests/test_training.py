@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cnnlab.config import OPTIMIZERS, TrainConfig
-from cnnlab.core import datasets, training
+from cnnlab.core import datasets, optimizers, training
 from cnnlab.core.cache import LRU
 from cnnlab.core.nets.models import build_model
 
@@ -28,7 +28,7 @@ def test_overfits_one_batch(data_root):
     gen = training.seed_everything(0)
     model = build_model("cnn", batch.spec)
     before = training.evaluate(model, batch)
-    optimizer = training.make_optimizer("adam", model.parameters(), lr=3e-3)
+    optimizer = optimizers.make("adam", model.parameters(), lr=3e-3)
     learner = training.Learner(model, optimizer)
     losses = [learner.step(*next(training.batches(batch, 32, torch.device("cpu"), gen))) for _ in range(25)]
     after = training.evaluate(model.eval(), batch)
@@ -162,7 +162,7 @@ def test_every_optimizer_learns(data_root, optimizer, lr):
 
 def test_unknown_optimizer_is_named():
     with pytest.raises(KeyError, match="adamw.*sgd, momentum, rmsprop, adam"):
-        training.make_optimizer("adamw", [torch.nn.Parameter(torch.zeros(1))], 0.1)
+        optimizers.make("adamw", [torch.nn.Parameter(torch.zeros(1))], 0.1)
 
 
 @pytest.mark.parametrize("channels, size, photo", [(1, 28, False), (3, 64, True)])

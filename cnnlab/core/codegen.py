@@ -11,17 +11,10 @@ from __future__ import annotations
 
 from ..config import TrainConfig
 from ..i18n import Text
-from . import datasets
+from . import datasets, optimizers
 from .nets import builder
 
 TORCHVISION = {"mnist": "MNIST", "fashion": "FashionMNIST"}
-OPTIMIZERS = {
-    "sgd": "optim.SGD(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)",
-    "momentum": "optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, "
-                "weight_decay=args.weight_decay)",
-    "rmsprop": "optim.RMSprop(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)",
-    "adam": "optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)",
-}
 
 
 class CodegenError(ValueError):
@@ -110,7 +103,7 @@ def script(config: TrainConfig) -> str:
     spec = datasets.get_spec(config.dataset)
     if config.dataset not in TORCHVISION:
         raise CodegenError(Text("codegen.dataset", dataset=Text(f"datasets.{spec.name}")))
-    if config.optimizer not in OPTIMIZERS:
+    if config.optimizer not in optimizers.NAMES:
         raise CodegenError(Text("codegen.optimizer", name=repr(config.optimizer)))
     layers = layers_of(config)
     net = network_code(layers, spec)
@@ -122,6 +115,8 @@ def script(config: TrainConfig) -> str:
     budget = (f"\n# The app stopped this run after {config.time_budget_s:g} s; this script trains every epoch."
               if config.time_budget_s else "")
     name = script_name(config)
+    decay = "args.weight_decay" if config.weight_decay else None
+    optimizer = optimizers.code(config.optimizer, "model.parameters()", "args.lr", decay, module="optim")
     return f'''"""Train {'your own network' if config.model == builder.BUILT else config.model} on {spec.title} with \
 {config.optimizer}, as cnnlab's Train tab did.
 
@@ -205,7 +200,7 @@ def main():
 
     model = Net().to(device)
     print(f"{{sum(p.numel() for p in model.parameters()):,}} parameters")
-    optimizer = {OPTIMIZERS[config.optimizer]}
+    optimizer = {optimizer}
     steps = args.epochs * len(train_loader)
     {"# one-cycle: the learning rate warms up for a quarter of the steps, then anneals to ~0" if schedule else
      "# a constant learning rate"}

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..config import check_finetune
 from ..i18n import DEFAULT, Text, tr
-from . import checkpoints, datasets, training
+from . import checkpoints, datasets, optimizers, training
 from .checkpoints import Loaded
 
 MIN_DRAWINGS = 5             # fewer than this is not worth a fine-tune (and says nothing)
@@ -121,7 +121,7 @@ def finetune(loaded: Loaded, images, labels, root=None, config: FinetuneConfig |
         return datasets.TensorData(torch.cat([drawings.images, mix.images[pick]]),
                                    torch.cat([drawings.labels, mix.labels[pick]]), drawings.spec)
 
-    learner = training.Learner(model, training.make_optimizer("adam", model.parameters(), config.lr))
+    learner = training.Learner(model, optimizers.make("adam", model.parameters(), config.lr))
     hooks = training.Hooks(epoch_data=with_mnist if mix is not None else None, train_mode=_freeze_batchnorm)
     done = None
     for ev in training.loop([learner], drawings, epochs=config.epochs, batch_size=config.batch_size,

@@ -90,7 +90,8 @@ def two_curl(r):
 
 
 def three_round(r):
-    return [_join(_arc(0.45, 0.28, 0.3, 0.23, 200, 450, 18), _arc(0.45, 0.72, r.uniform(0.3, 0.36), 0.23, -90, 150, 18))]
+    return [_join(_arc(0.45, 0.28, 0.3, 0.23, 200, 450, 18),
+                  _arc(0.45, 0.72, r.uniform(0.3, 0.36), 0.23, -90, 150, 18))]
 
 
 def three_flat(r):
@@ -128,7 +129,8 @@ def six_curve(r):
 
 def six_stem(r):
     small = r.uniform(0.18, 0.25)
-    return [_join(_line((0.65, 0.05), (0.3, 1 - 2 * small - 0.05), 8), _arc(0.5, 1 - small - 0.05, 0.22, small, 200, 560, 24))]
+    return [_join(_line((0.65, 0.05), (0.3, 1 - 2 * small - 0.05), 8),
+                  _arc(0.5, 1 - small - 0.05, 0.22, small, 200, 560, 24))]
 
 
 def seven_plain(r):

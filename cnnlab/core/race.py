@@ -12,7 +12,7 @@ from dataclasses import replace
 import torch
 
 from ..config import TrainConfig
-from . import datasets, training
+from . import datasets, optimizers, training
 from .nets.models import build_model
 from .training import Learner, TrainEvent
 
@@ -43,7 +43,7 @@ def race(config: TrainConfig, root=None, stop: threading.Event | None = None, do
     learners = []
     for name, lr in RACE_OPTIMIZERS:
         model = copy.deepcopy(base).to(device)
-        learners.append(Learner(model, training.make_optimizer(name, model.parameters(), lr),
+        learners.append(Learner(model, optimizers.make(name, model.parameters(), lr),
                                 name=lane_label(name, lr)))
     yield TrainEvent("start", total_steps=RACE_STEPS, message=f"optimizer race: {config.model} on {spec.title}")
     epochs = math.ceil(RACE_STEPS / math.ceil(len(train) / config.batch_size))

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import TrainConfig
-from . import calibration, datasets, finish, handaug, hands, training
+from . import calibration, datasets, finish, handaug, hands, optimizers, training
 from .nets.models import build_model
 
 
@@ -217,7 +217,7 @@ def train_digits(recipe: DigitsRecipe, out: str, root=None, log=print) -> dict:
         model = checkpoints.load(recipe.init).model
         config.calib_size = 0
     model = model.to(memory_format=torch.channels_last)
-    optimizer = training.make_optimizer("adam", model.parameters(), recipe.lr, recipe.weight_decay)
+    optimizer = optimizers.make("adam", model.parameters(), recipe.lr, recipe.weight_decay)
     steps = math.ceil(len(train) / recipe.batch_size) * recipe.epochs
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=steps, pct_start=0.25)
     learner = DigitLearner(model, optimizer, scheduler, recipe, generator, outliers, pool)

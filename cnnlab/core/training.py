@@ -18,7 +18,7 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..i18n import Text
-from . import datasets
+from . import datasets, optimizers
 from .cache import LRU, tensor_fingerprint
 from .nets.models import build_model, trunk_frozen
 
@@ -30,19 +30,6 @@ def pick_device() -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    params = [p for p in params if p.requires_grad]
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
-    if name == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise KeyError(f"unknown optimizer {name!r}; choose one of: sgd, momentum, rmsprop, adam")
 
 
 def augment_batch(images: torch.Tensor, generator: torch.Generator, photo: bool) -> torch.Tensor:
@@ -387,7 +374,7 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
         val = test.subset(config.val_size)
     if device.type == "cpu" and any(isinstance(m, nn.Conv2d) for m in learner.modules()):
         learner.to(memory_format=torch.channels_last)   # oneDNN's convolutions: ~1.35x faster on a CPU
-    optimizer = make_optimizer(config.optimizer, learner.parameters(), config.lr, config.weight_decay)
+    optimizer = optimizers.make(config.optimizer, learner.parameters(), config.lr, config.weight_decay)
     scheduler = None
     # A warm-up needs a few steps (and OneCycleLR divides by zero at exactly 4): tiny runs use a constant lr.
     if config.schedule == "onecycle" and total >= 8:

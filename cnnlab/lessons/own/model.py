@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ...config import LIMITS, TrainConfig, check
-from ...core import checkpoints, datasets, finish, training
+from ...core import checkpoints, datasets, finish, optimizers, training
 from ...core.metrics import summarize
 from ...core.nets.models import TransferNet, stock_backbone
 from ...core.threads import configure_training_thread
@@ -287,7 +287,7 @@ class OwnRun:
         learner = self.model.learner()
         config = self.config
         total = math.ceil(len(train) / config.batch_size) * config.epochs
-        optimizer = training.make_optimizer(config.optimizer, learner.parameters(), config.lr, config.weight_decay)
+        optimizer = optimizers.make(config.optimizer, learner.parameters(), config.lr, config.weight_decay)
         scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
                                                          pct_start=0.25) if total >= 8 else None)
         yield from training.loop([Learner(learner, optimizer, scheduler, "head")], train, epochs=config.epochs,

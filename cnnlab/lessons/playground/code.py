@@ -11,6 +11,7 @@ import inspect
 import math
 from functools import lru_cache
 
+from ...core import optimizers
 from .data import ACTIVATION_CODE, DATASETS, FEATURE_CODE, OPTIMIZERS
 from .settings import MAX_CODE_STEPS, Settings, check_settings, classes_of, usable
 
@@ -21,6 +22,8 @@ RACE_HIDDEN = 20                        # the course's Net(1, 20, 1)
 RACE_LR, RACE_BATCH, RACE_EPOCHS = 0.01, 32, 12
 RACE_STEPS = RACE_EPOCHS * math.ceil(RACE_POINTS / RACE_BATCH)        # 384 lockstep steps
 RACE_NAMES = tuple(OPTIMIZERS)          # sgd, momentum, rmsprop, adam
+RACE_OPTIMIZERS = "\n".join(f"    {optimizers.code(name, f'nets[{i}].parameters()', 'LR')},"
+                            for i, name in enumerate(RACE_NAMES))
 
 
 def _own_data(s: Settings) -> tuple[str, str]:
@@ -47,7 +50,8 @@ def code_for(s: Settings, steps: int = 100) -> str:
         maker, make = _own_data(s)
     else:
         maker = inspect.getsource(spec.make).rstrip()
-        make = f"x, y = {spec.make.__name__}({s.points}, {float(s.noise)!r}, {s.classes if spec.many_classes else 2}, g)"
+        classes = s.classes if spec.many_classes else 2
+        make = f"x, y = {spec.make.__name__}({s.points}, {float(s.noise)!r}, {classes}, g)"
     sizes = [len(s.features), *s.hidden]
     n_out = k or 1
     layers = "\n".join(f"        self.hidden{i + 1} = torch.nn.Linear({a}, {b})   # hidden layer {i + 1}"
@@ -185,10 +189,7 @@ torch.manual_seed(1)
 net = Net()
 nets = [copy.deepcopy(net) for _ in range(4)]          # the same initial weights for all four
 optimizers = [
-    torch.optim.SGD(nets[0].parameters(), lr=LR),
-    torch.optim.SGD(nets[1].parameters(), lr=LR, momentum=0.8),
-    torch.optim.RMSprop(nets[2].parameters(), lr=LR, alpha=0.9),
-    torch.optim.Adam(nets[3].parameters(), lr=LR, betas=(0.9, 0.99)),
+{RACE_OPTIMIZERS}
 ]
 names = ["SGD", "Momentum", "RMSprop", "Adam"]
 loss_func = torch.nn.MSELoss()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ...core import optimizers
+
 
 def curve(n, noise, classes, g):
     """Course lesson 1: y = x^2 plus uniform noise (0.2 in the course), x evenly spaced in [-1, 1]."""
@@ -124,11 +126,6 @@ ACTIVATION_CODE = {"relu": "F.relu({})", "tanh": "torch.tanh({})", "sigmoid": "t
 ACTIVATIONS = tuple(ACTIVATION_CODE)
 REGULARIZATIONS = ("none", "L1", "L2")
 
-# The course's four optimizers, with the course's settings (Momentum 0.8, RMSprop alpha 0.9,
-# Adam betas 0.9 and 0.99): (label, code).
-OPTIMIZERS = {
-    "sgd": ("SGD", "torch.optim.SGD(net.parameters(), lr=LR)"),
-    "momentum": ("Momentum", "torch.optim.SGD(net.parameters(), lr=LR, momentum=0.8)"),
-    "rmsprop": ("RMSprop", "torch.optim.RMSprop(net.parameters(), lr=LR, alpha=0.9)"),
-    "adam": ("Adam", "torch.optim.Adam(net.parameters(), lr=LR, betas=(0.9, 0.99))"),
-}
+# The course's four optimizers (cnnlab.core.optimizers): (label, code).
+OPTIMIZERS = {name: (label, optimizers.code(name, "net.parameters()", "LR"))
+              for name, label in zip(optimizers.NAMES, ("SGD", "Momentum", "RMSprop", "Adam"))}

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...core import optimizers
 from ...i18n import Text
 from .table import Table, mae, rmse
 
@@ -148,15 +149,8 @@ def planned_steps(n_rows: int, s: RegressionSettings) -> int:
 
 
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, fused=True)   # fused: one kernel, ~1.5x faster steps on a CPU
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    if name == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    raise KeyError(f"unknown optimizer {name!r}")
+    """The course's optimizer (cnnlab.core.optimizers); Adam fused: ~1.5x faster steps on a CPU."""
+    return optimizers.make(name, params, lr, fused=name == "adam")
 
 
 # ----------------------------------------------------------------------------- a run
