@@ -96,9 +96,10 @@ def main() -> None:
     ap.add_argument("--digits", type=int, default=6, help="digits drawn on each tab")
     args = ap.parse_args()
 
+    from playwright.sync_api import sync_playwright
+
     import app
     from cnnlab.config import AppConfig
-    from playwright.sync_api import sync_playwright
     config = AppConfig(data_dir=os.environ["CNNLAB_DATA"], checkpoint_dir=str(ROOT / "checkpoints"),
                        runs_dir=tempfile.mkdtemp(prefix="cnnlab-bench-"))
     demo = app.build_demo(config)
@@ -125,7 +126,7 @@ def main() -> None:
             page.wait_for_selector("#sketch [data-answers=browser]", state="attached", timeout=60_000)
             page.wait_for_timeout(2000)                 # (the heartbeat stream never goes idle)
             second = wire.bytes, wire.requests
-            print(f"Bytes a phone transfers, page + Draw tab ready (weights of mnist-cnn included):")
+            print("Bytes a phone transfers, page + Draw tab ready (weights of mnist-cnn included):")
             print(f"  first visit:  {first[0] / 1024:.0f} kB in {first[1]} requests")
             print(f"  second visit: {second[0] / 1024:.0f} kB in {second[1]} requests (HTTP cache kept)")
 
@@ -150,7 +151,8 @@ def main() -> None:
             page.click("#inside-sketch .cl-clear")
             draw(page, "#inside-sketch canvas", digits[1:])
             t = page.evaluate("window.cnnlab.timings")
-            print(f"\nInside walk, mnist-cnn, CPU throttled {args.throttle:g}x ({wire.requests} requests while drawing):")
+            print(f"\nInside walk, mnist-cnn, CPU throttled {args.throttle:g}x "
+                  f"({wire.requests} requests while drawing):")
             print(f"  pointer move -> every layer redrawn: {percentiles(t.get('inside', []))}   (goal p95 <= 16 ms)")
             print(f"  of which computing:                  {percentiles(t.get('inside_compute', []))}")
             browser.close()

@@ -40,9 +40,10 @@ CASES = [
 
 
 def launch():
+    import tempfile
+
     import app
     from cnnlab.config import AppConfig
-    import tempfile
     config = AppConfig(tabs="playground", runs_dir=tempfile.mkdtemp(prefix="cnnlab-bench-"))
     demo = app.build_demo(config)
     demo.queue()

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classroom_load import call
 from draw_latency import ROOT, cpu_seconds, data_url, drawings, launch_app, percentiles, stroke_canvas
 
 MODULES = ["boot.js", "page.js", "page.css", "controls.js", "template.js", "view.js", "owndata.js", "net.js",
@@ -134,7 +133,8 @@ def main() -> None:
     frames = gif_frames()
     print(f"{args.drawers} drawers (1 stroke/s) with 0, then {args.players}, then 0 players "
           f"(each: the page's scripts and the code once; {args.gifs} of them a GIF of {len(frames)} frames), "
-          f"{args.seconds:.0f} s each; {uptime()} at start" + (f"; app and class at nice {args.nice}" if args.nice else ""))
+          f"{args.seconds:.0f} s each; {uptime()} at start"
+          + (f"; app and class at nice {args.nice}" if args.nice else ""))
     with tempfile.TemporaryDirectory() as runs:
         proc, base = launch_app(args.checkpoints, runs)
         try:
@@ -142,7 +142,8 @@ def main() -> None:
             results = []
             for players in (0, args.players, 0):
                 cpu0, wall0 = cpu_seconds(proc.pid), time.perf_counter()
-                r = asyncio.run(lesson(base, args.drawers, players, args.seconds, pool, frames, min(args.gifs, players)))
+                gifs = min(args.gifs, players)
+                r = asyncio.run(lesson(base, args.drawers, players, args.seconds, pool, frames, gifs))
                 wall = time.perf_counter() - wall0
                 cpu = cpu_seconds(proc.pid) - cpu0
                 results.append(r)

@@ -25,7 +25,8 @@ def answer_text(page) -> str:
 def bars(page) -> dict[str, float]:
     """The browser's ten bars: {digit: percent}."""
     rows = page.locator("#draw-bars .cl-bar-row")
-    return {rows.nth(k).locator(".cl-bar-name").inner_text(): float(rows.nth(k).locator(".cl-bar-p").inner_text().rstrip("%"))
+    return {rows.nth(k).locator(".cl-bar-name").inner_text():
+            float(rows.nth(k).locator(".cl-bar-p").inner_text().rstrip("%"))
             for k in range(rows.count())}
 
 

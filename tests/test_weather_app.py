@@ -186,7 +186,8 @@ def test_a_chinese_reader_gets_chinese_status_tables_and_errors(app_server, tmp_
         job.result(timeout=300)
         outputs = job.outputs()
         status = final_status(outputs)
-        assert re.search(r"^\*\*训练完成\*\*：共 2 个周期.*（在 2015 年的数据上）：\*\*平均绝对误差（MAE）\d+\.\d+ °C\*\*", status), status
+        finished = r"^\*\*训练完成\*\*：共 2 个周期.*（在 2015 年的数据上）：\*\*平均绝对误差（MAE）\d+\.\d+ °C\*\*"
+        assert re.search(finished, status), status
         assert "和昨天一样" in status and "after" not in status
         table = frames(outputs, 4)[-1]
         assert table["headers"] == ["方法", "平均绝对误差（MAE）", "均方根误差（RMSE）"]

@@ -15,7 +15,6 @@ Skipped, saying why, where node is missing.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 import subprocess
@@ -92,8 +91,8 @@ def case(cid, optimizer, activation, loss, batches="", sizes=None, regularizatio
                 regularization=regularization, reg_rate=reg_rate, batches=batches, seed=seed)
 
 
-GRID = [case(f"{o}-{a}-{l}", o, a, l, seed=i)
-         for i, (o, a, l) in enumerate((o, a, l) for o in OPTIMIZERS for a in ACTIVATIONS for l in LOSSES)]
+GRID = [case(f"{o}-{a}-{loss}", o, a, loss, seed=i)
+         for i, (o, a, loss) in enumerate((o, a, loss) for o in OPTIMIZERS for a in ACTIVATIONS for loss in LOSSES)]
 EXTRA = [   # what else the tab offers: L1 / L2, more classes, no hidden layer, the largest network
     case("adam-tanh-mse-L2", "adam", "tanh", "mse", regularization="L2", reg_rate=0.003, seed=101),
     case("sgd-relu-ce-L1", "sgd", "relu", "ce", regularization="L1", reg_rate=0.001, seed=102),
@@ -286,7 +285,8 @@ def test_every_data_set_is_the_shown_codes_for_the_same_seed(tmp_path):
 def test_initial_weights_are_pytorchs_for_the_same_seed(tmp_path):
     """torch.manual_seed(seed); Net(...) and the browser's network from the same seed: equal, bit for bit."""
     pg = server_playground()
-    settings = [pg.Settings(dataset="spiral", classes=c, features=tuple(pg.FEATURES)[:k], hidden=h, seed=seed, points=100,
+    settings = [pg.Settings(dataset="spiral", classes=c, features=tuple(pg.FEATURES)[:k], hidden=h, seed=seed,
+                            points=100,
                             noise=0.1, batch_size=100)
                 for c, k, h, seed in ((2, 2, (), 0), (3, 7, (16,) * 6, 1), (4, 3, (1, 5, 16), 2**31 - 1),
                                       (2, 5, (8, 8), 42))]
@@ -314,7 +314,8 @@ def test_the_browser_playground_trains_as_the_shown_code(tmp_path):
                      batch_size=16), 200),
         (pg.Settings(dataset="xor", noise=0.2, points=300, train_ratio=0.5, features=("x1", "x2", "x1*x2"),
                      hidden=(16,) * 6, optimizer="sgd", lr=0.03, batch_size=32, seed=4), 200),
-        (pg.Settings(dataset="own-class", classes=3, own=((-2.0, -2.0, 0), (-1.5, -2.5, 0), (2.0, 2.0, 1), (2.5, 1.0, 1),
+        (pg.Settings(dataset="own-class", classes=3,
+                     own=((-2.0, -2.0, 0), (-1.5, -2.5, 0), (2.0, 2.0, 1), (2.5, 1.0, 1),
                                                           (-2.0, 3.0, 2), (-1.0, 2.5, 2), (0.25, 0.75, 1)),
                      features=("x1", "x2"), hidden=(6,), train_ratio=0.7, optimizer="adam", lr=0.03,
                      batch_size=3), 60),

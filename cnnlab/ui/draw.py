@@ -24,14 +24,13 @@ from ..core.inference import answer
 from ..core.preprocess import sketch_pixels
 from ..core.saliency import overlay
 from ..i18n import DEFAULT, Text, say, tr
-from .lang import texts
 from ..server.zoo import ModelZoo
 from .board import build_submit
 from .canvas import SIZE, DrawingCanvas
 from .context import AppContext
 from .inputs import drawing as raw_drawing
 from .inputs import fail, flag
-from .lang import T, lang_of
+from .lang import T, lang_of, texts
 
 DIGIT_DATASETS = ("mnist",)
 HEAT_SIDE = 140            # the saliency overlay is made and sent at about this size
@@ -71,7 +70,8 @@ def settings_js(tab: str, names: tuple[str, ...]) -> str:
     (web/live.js ``settings``): window.cnnlab.settings[tab] = {name: value}, listeners called."""
     args = ", ".join(names)
     fields = ", ".join(f"{n}: {n}" for n in names)
-    return (f"({args}) => {{ const c = (window.cnnlab = window.cnnlab || {{}}); const s = (c.settings = c.settings || {{}});"
+    return (f"({args}) => {{ const c = (window.cnnlab = window.cnnlab || {{}}); "
+            f"const s = (c.settings = c.settings || {{}});"
             f" s.{tab} = {{{fields}}}; ((c.listeners || {{}}).{tab} || []).forEach((f) => f(s.{tab})); }}")
 
 
@@ -175,7 +175,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False
             probs = gr.Label(num_top_classes=10, label=T("draw.probs"), elem_id="probs",
                              show_heading=False)
             # The bars the browser draws (draw.js shows them and hides the Label while it answers).
-            gr.HTML("<div class='cl-bars-box'></div>", elem_id="draw-bars", css_template=BARS_CSS, container=False, js_on_load=None)
+            gr.HTML("<div class='cl-bars-box'></div>", elem_id="draw-bars", css_template=BARS_CSS, container=False,
+                    js_on_load=None)
         with gr.Column(scale=4, min_width=280):
             seen = gr.HTML(seen_empty_html(DEFAULT), label=T("draw.seen"), elem_id="draw-seen",
                            css_template=FIGURE_CSS, js_on_load=None)

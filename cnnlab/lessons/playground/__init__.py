@@ -11,13 +11,32 @@ Nothing here knows about Gradio.
 from __future__ import annotations
 
 from .code import RACE_BATCH, RACE_LR, RACE_NAMES, RACE_POINTS, RACE_STEPS, code_for, race_code
-from .data import (ACTIVATIONS, DATASETS, FEATURE_CODE, FEATURES, FEATURES_1D, OPTIMIZERS, REGULARIZATIONS,
-                   ToyData)
+from .data import ACTIVATIONS, DATASETS, FEATURE_CODE, FEATURES, FEATURES_1D, OPTIMIZERS, REGULARIZATIONS, ToyData
 from .gif import MAX_GIF_FRAMES, gif_data_url, gif_from_frames
-from .settings import (CLASSES_RANGE, LIMITS, LR_RANGE, MAX_HIDDEN_LAYERS, MAX_NEURONS, MAX_OWN_POINTS,
-                       MAX_POINTS, MAX_RUN_STEPS, MAX_SEED, MAX_STEPS_PER_FRAME, MIN_POINTS, NOISE_RANGE,
-                       PRESET_STEPS, PRESETS, REG_RATE_RANGE, TRAIN_RATIO_RANGE, Settings, SettingsError,
-                       check_settings, classes_of, from_browser, usable)
+from .settings import (
+                   CLASSES_RANGE,
+                   LIMITS,
+                   LR_RANGE,
+                   MAX_HIDDEN_LAYERS,
+                   MAX_NEURONS,
+                   MAX_OWN_POINTS,
+                   MAX_POINTS,
+                   MAX_RUN_STEPS,
+                   MAX_SEED,
+                   MAX_STEPS_PER_FRAME,
+                   MIN_POINTS,
+                   NOISE_RANGE,
+                   PRESET_STEPS,
+                   PRESETS,
+                   REG_RATE_RANGE,
+                   TRAIN_RATIO_RANGE,
+                   Settings,
+                   SettingsError,
+                   check_settings,
+                   classes_of,
+                   from_browser,
+                   usable,
+)
 
 __all__ = [
     "ACTIVATIONS", "CLASSES_RANGE", "DATASETS", "FEATURES", "FEATURES_1D", "FEATURE_CODE", "LIMITS", "LR_RANGE",

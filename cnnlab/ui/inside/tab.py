@@ -14,9 +14,9 @@ from ...i18n import DEFAULT, Text
 from ...lessons import inside as core
 from ..canvas import DrawingCanvas
 from ..context import AppContext
+from ..draw import settings_js
 from ..inputs import drawing as raw_drawing
 from ..inputs import flag
-from ..draw import settings_js
 from ..lang import T, lang_of, texts
 from .detail_view import detail_html
 from .inputs import drawing_datasets, load_model, parse_pick, photo_datasets, prepare_drawing
