@@ -3,6 +3,7 @@
     python app.py                       # http://127.0.0.1:7860 on this laptop
     python app.py --lan                 # the whole class joins over the school network
     python app.py --tabs draw,train     # only the tabs this lesson needs
+    python app.py --lan --lesson cnn-20 # lead the class through a lesson plan (cnnlab/lessons/plans)
     gradio app.py                       # the same app in Gradio's reload mode (for developers)
 
 With no flags, Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured (containers and
@@ -21,9 +22,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # (after the offline settings above)
 
 from cnnlab.config import LOOPBACK, AppConfig
-from cnnlab.server import gradio_compat
-from cnnlab.server.classroom import generate_key, join_url, qr_text
+from cnnlab.lessons import plans
+from cnnlab.server import gradio_compat, webfiles
+from cnnlab.server import lead as leading
+from cnnlab.server.classroom import TeacherKey, generate_key, join_url, qr_text
 from cnnlab.ui import header, lang, tabs
+from cnnlab.ui import lead as lead_page
 from cnnlab.ui.context import AppContext, build_context
 from cnnlab.ui.theme import theme_and_css
 
@@ -36,14 +40,31 @@ def build_demo(config: AppConfig | None = None, ctx: AppContext | None = None) -
         header.build(ctx, demo)
         offered = tabs.build_tabs(ctx, demo, tabs.select(config.tabs))
     demo.ctx, demo.offered = ctx, offered           # for tests and benchmarks
+    demo.lead = lead_state(config)                  # where the class is (served beside Gradio: launch_kwargs)
     return demo
 
 
-def launch_kwargs(config: AppConfig) -> dict:
+def lead_state(config: AppConfig) -> leading.Lead:
+    """The class's shared place (tab, preset, plan step) for the tabs this app shows."""
+    offered = [t.id for t in tabs.select(config.tabs)]
+    plan = plans.load(config.lesson, offered) if config.lesson else None
+    return leading.Lead(offered, plans.PRESETS, plan)
+
+
+def launch_kwargs(config: AppConfig, lead: leading.Lead | None = None) -> dict:
+    """Everything ``demo.launch`` needs: the look, bounded sessions (gradio_compat), and our own
+    routes beside Gradio's (lead and follow, the page's script files), none through its queue."""
     theme, css = theme_and_css(projector=config.projector)
+    lead = lead or lead_state(config)
+    kwargs = gradio_compat.launch_kwargs()
+    join = join_url(config.host, config.port) if config.host not in LOOPBACK else None
+    app_kwargs = kwargs["app_kwargs"]
+    app_kwargs["routes"] = [*app_kwargs.get("routes", []), *leading.routes(lead, TeacherKey(config.teacher_key), join),
+                            *webfiles.routes()]
+    head = lang.head() + lead_page.head(list(lead.tabs), lead.presets, key_required=bool(config.teacher_key))
     return dict(server_name=config.host, server_port=config.port, theme=theme, css=css,
                 footer_links=[], max_file_size=config.max_file_size, show_error=True,
-                enable_monitoring=False, i18n=lang.gradio_i18n(), head=lang.head(), **gradio_compat.launch_kwargs())
+                enable_monitoring=False, i18n=lang.gradio_i18n(), head=head, **kwargs)
 
 
 def parse_args(argv=None, env=os.environ) -> AppConfig:
@@ -66,13 +87,23 @@ def parse_args(argv=None, env=os.environ) -> AppConfig:
     p.add_argument("--projector", action="store_true", help="large type and high contrast for a projector")
     p.add_argument("--tabs", default=None,
                    help=f"the tabs this lesson shows, comma-separated (default: all: "
-                        f"{','.join(t.id for t in tabs.TABS)})")
+                        f"{','.join(t.id for t in tabs.TABS)}; with --lesson: the plan's)")
+    p.add_argument("--lesson", default=None, metavar="NAME",
+                   help=f"lead the class through a lesson plan, showing its tabs (plans: "
+                        f"{', '.join(plans.names())}; or the path of a plan's .json file)")
     a = p.parse_args(argv)
     if a.tabs is not None:
         try:
             tabs.select(a.tabs)
         except ValueError as err:
             p.error(str(err))
+    if a.lesson is not None:
+        try:
+            plan = plans.load(a.lesson, [t.id for t in tabs.select(a.tabs)])
+        except plans.PlanError as err:
+            p.error(str(err))
+        if a.tabs is None:
+            a.tabs = ",".join(plan.tabs)
     host = "0.0.0.0" if a.lan else (a.host or env.get("GRADIO_SERVER_NAME") or d.host)
     port = a.port or int(env.get("GRADIO_SERVER_PORT") or d.port)
     key = None if a.no_teacher_key else a.teacher_key
@@ -80,7 +111,7 @@ def parse_args(argv=None, env=os.environ) -> AppConfig:
     return AppConfig(host=host, port=port, data_dir=a.data_dir, checkpoint_dir=a.checkpoints,
                      runs_dir=a.runs_dir, teacher_key=generate_key() if generated else key,
                      teacher_key_generated=generated, allow_download=a.download, projector=a.projector,
-                     tabs=a.tabs)
+                     tabs=a.tabs, lesson=a.lesson)
 
 
 def announce(config: AppConfig) -> None:
@@ -93,12 +124,17 @@ def announce(config: AppConfig) -> None:
               "Keep it to yourself; start with --teacher-key to choose your own.\n", flush=True)
     elif config.host not in LOOPBACK and not config.teacher_key:
         print("No teacher key: anyone on the network may start runs and clear the class board.\n", flush=True)
+    if config.lesson:
+        plan = plans.load(config.lesson)
+        print(f"Lesson: {plan.title_in('en')} ({len(plan.steps)} steps). Lead the class from the page on this "
+              f"laptop (http://127.0.0.1:{config.port}, 'Lead the class'), or add ?lead to the address.\n",
+              flush=True)
 
 
 def launch(demo: gr.Blocks, config: AppConfig) -> None:
     demo.queue(default_concurrency_limit=4, max_size=256)
     announce(config)
-    demo.launch(**launch_kwargs(config))
+    demo.launch(**launch_kwargs(config, demo.lead))
 
 
 # Gradio's convention: a module-level ``demo`` (``gradio app.py`` reloads it). Run as a script,
