@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # offline: no version checks, no analytics
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -114,13 +115,26 @@ def parse_args(argv=None, env=os.environ) -> AppConfig:
                      tabs=a.tabs, lesson=a.lesson)
 
 
+def printable(text: str, stream=None) -> bool:
+    """Whether the terminal's encoding can show ``text``."""
+    stream = stream or sys.stdout
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False
+
+
 def announce(config: AppConfig) -> None:
     """What the teacher reads in the terminal: where students join, and the teacher key."""
     if config.host not in LOOPBACK:
         url = join_url(config.host, config.port)
-        print(f"\nStudents join at  {url}\n{qr_text(url)}", flush=True)
+        print(f"\nStudents join at  {url}", flush=True)
+        if printable(code := qr_text(url)):     # a Chinese Windows console (GBK) has no half blocks
+            print(code, flush=True)
     if config.teacher_key_generated:
-        print(f"Teacher key (starting runs, the class board's teacher actions): {config.teacher_key}\n"
+        print(f"Teacher key (starting runs, leading the class, the class board's teacher actions): "
+              f"{config.teacher_key}\n"
               "Keep it to yourself; start with --teacher-key to choose your own.\n", flush=True)
     elif config.host not in LOOPBACK and not config.teacher_key:
         print("No teacher key: anyone on the network may start runs and clear the class board.\n", flush=True)

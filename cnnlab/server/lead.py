@@ -46,6 +46,7 @@ SEEN_S = 40.0             # a page counts as there while it asked within this lo
 MAX_PAGES = 2000          # pages remembered at most (ids are the page's own: a bound against made-up ones)
 MAX_ID = 64               # characters of a page id kept
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+NO_STORE = {"Cache-Control": "no-store"}
 _KEEP = object()
 
 
@@ -248,7 +249,7 @@ def may_lead(request: Request, teacher: TeacherKey) -> Text | None:
 
 
 def _refuse(why: Text, lang: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": why.in_(lang)}, status_code=status, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"error": why.in_(lang)}, status_code=status, headers=NO_STORE)
 
 
 def _number(text: str | None, default: float) -> float:
@@ -264,6 +265,18 @@ class LeadRoutes:
     def __init__(self, lead: Lead, teacher: TeacherKey, join_url: str | None = None):
         self.lead, self.teacher, self.join_url = lead, teacher, join_url
         self._qr: dict[str, bytes] = {}
+        self._said: dict[tuple[int, str], bytes] = {}       # (version, language) -> a student's answer
+
+    def student_answer(self, lang: str) -> bytes:
+        """What every following page in ``lang`` is told now, encoded once per move and language:
+        when the class moves, fifty pages ask at once for the same bytes."""
+        found = self._said.get((self.lead.version, lang))
+        if found is None:
+            view = self.lead.view(lang)
+            if len(self._said) > 16:
+                self._said.clear()
+            found = self._said[(view["version"], lang)] = json.dumps(view, ensure_ascii=False).encode()
+        return found
 
     async def poll(self, request: Request) -> Response:
         q = request.query_params
@@ -275,7 +288,9 @@ class LeadRoutes:
         self.lead.seen(page, follow, teacher)
         await self.lead.wait(since, wait)
         self.lead.seen(page, follow, teacher)
-        return JSONResponse(self.lead.view(lang, teacher), headers={"Cache-Control": "no-store"})
+        if teacher:
+            return JSONResponse(self.lead.view(lang, teacher=True), headers=NO_STORE)
+        return Response(self.student_answer(lang), media_type="application/json", headers=NO_STORE)
 
     async def move(self, request: Request) -> Response:
         lang = reader_language(request)
@@ -295,7 +310,7 @@ class LeadRoutes:
         except LeadError as err:
             return _refuse(err.args[0], lang, 400)
         self.lead.seen(request.query_params.get("id"), True, True)
-        return JSONResponse(self.lead.view(lang, teacher=True), headers={"Cache-Control": "no-store"})
+        return JSONResponse(self.lead.view(lang, teacher=True), headers=NO_STORE)
 
     async def bye(self, request: Request) -> Response:
         self.lead.bye(request.query_params.get("id"))

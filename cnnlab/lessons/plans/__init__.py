@@ -121,9 +121,10 @@ def parse(data, name: str, known_tabs=None, source: str | None = None) -> Plan:
             choices = f" (choose from: {', '.join(known_tabs)})" if known_tabs else ""
             raise bad(f"{where}: no tab called {tab!r}{choices}")
         preset = raw.get("preset")
-        if preset is not None and preset not in PRESETS.get(tab, ()):
-            choices = ", ".join(PRESETS.get(tab, ())) or f"none: the {tab} tab has no presets"
-            raise bad(f"{where}: preset {preset!r} is not one of the {tab} tab's ({choices})")
+        if preset is not None and not PRESETS.get(tab):
+            raise bad(f"{where}: the {tab} tab has no presets (leave out preset {preset!r})")
+        if preset is not None and preset not in PRESETS[tab]:
+            raise bad(f"{where}: preset {preset!r} is not one of the {tab} tab's ({', '.join(PRESETS[tab])})")
         minutes = raw.get("minutes")
         if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
                                     or not 0 < minutes <= 120):
