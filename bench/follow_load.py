@@ -157,8 +157,10 @@ async def pages(base: str, followers: int, seconds: float, move_every: float) ->
     answers[0] = 0
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)       # "go"
-    own0, stop_at, step = time.process_time(), time.perf_counter() + seconds, 0
+    own0, stop_at = time.process_time(), time.perf_counter() + seconds
     teacher = Connection(url.hostname, url.port)
+    status, data = await teacher.request("GET", "/cnnlab/lead?since=-1")
+    step = json.loads(data)["plan"]["step"]                  # each move changes the step (an earlier phase left it)
     while move_every and time.perf_counter() + move_every < stop_at:
         await asyncio.sleep(move_every)
         step = 1 - step                                      # Next, Back, Next, ...

@@ -201,6 +201,8 @@ def test_only_the_teacher_key_moves_the_class_and_a_wrong_one_gets_a_sentence():
         assert r.status_code == 400 and "kitchen" in r.json()["error"] and "页" in r.json()["error"]
         r = c.post("/cnnlab/lead", content=b"[", headers={"X-Cnnlab-Key": "sesame"})
         assert r.status_code == 400
+        for since in ("nan", "inf", "-inf", "x", "1e400"):
+            assert c.get("/cnnlab/lead", params={"since": since, "wait": since}).status_code == 200
         c.get("/cnnlab/lead", params={"since": -1, "id": "s1"})
         r = c.post("/cnnlab/lead", json={"tab": "inside"}, headers={"X-Cnnlab-Key": "sesame"})
         assert r.status_code == 200 and r.json()["tab"] == "inside" and lead.tab == "inside"

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import io
 import json
+import math
 import secrets
 import threading
 import time
@@ -214,8 +215,7 @@ class Lead:
                                "say": s.text("say", lang) if on_step else None}
                 if teacher:
                     out["plan"].update(notes=s.text("notes", lang), minutes=s.minutes, step_tab=s.tab,
-                                       step_preset=s.preset,
-                                       tabs=[(t.tab, t.preset) for t in self.plan.steps])
+                                       step_preset=s.preset)
         if teacher:
             out["following"], out["pages"] = self.counts()
         return out
@@ -253,10 +253,12 @@ def _refuse(why: Text, lang: str, status: int) -> JSONResponse:
 
 
 def _number(text: str | None, default: float) -> float:
+    """A finite number from a query parameter, else ``default``."""
     try:
-        return float(text) if text is not None else default
+        value = float(text) if text is not None else default
     except ValueError:
         return default
+    return value if math.isfinite(value) else default
 
 
 class LeadRoutes:

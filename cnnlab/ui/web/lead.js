@@ -54,7 +54,7 @@ export const PRESET_PICK = {
 export function pageLanguage(texts = CONFIG.texts || {}) {
   const saved = (document.cookie.match(/(?:^|; )cnnlab-lang=([^;]+)/) || [])[1];
   const nav = (navigator.language || 'en').toLowerCase().split('-')[0];
-  return saved in texts ? saved : (nav in texts ? nav : 'en');
+  return Object.hasOwn(texts, saved ?? '') ? saved : (Object.hasOwn(texts, nav) ? nav : 'en');
 }
 
 const LANG = pageLanguage();
