@@ -158,14 +158,15 @@ def test_a_long_poll_waits_for_a_move_from_any_thread():
         v = lead.version
         t = time.perf_counter()
         await lead.wait(v - 1, 5)                            # an old version: at once
-        assert time.perf_counter() - t < 0.5
+        assert time.perf_counter() - t < 2
+        t = time.perf_counter()
         await lead.wait(v, 0.2)                              # nothing moves: the timeout
-        assert 0.15 < time.perf_counter() - t < 1.5
+        assert 0.15 < time.perf_counter() - t < 5
         threading.Timer(0.2, lambda: lead.move(tab="inside")).start()
         t = time.perf_counter()
-        waiters = [asyncio.create_task(lead.wait(v, 10)) for _ in range(50)]
-        await asyncio.gather(*waiters)
-        assert time.perf_counter() - t < 2 and lead.version == v + 1
+        waiters = [asyncio.create_task(lead.wait(v, 30)) for _ in range(50)]
+        await asyncio.gather(*waiters)                       # woken by the move, long before the 30 s
+        assert time.perf_counter() - t < 10 and lead.version == v + 1
 
     asyncio.run(scenario())
 

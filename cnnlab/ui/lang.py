@@ -2,8 +2,9 @@
 ``gr.I18n``), words made by a handler are rendered on the server in the language of the request.
 
 Both sides agree on the language the same way: the ``cnnlab-lang`` cookie the header's switch
-sets (or an address with ``?lang=zh``), else the browser's own language (Gradio reads ``navigator.language``; the server reads the
-``Accept-Language`` header the same browser sends). The choice is per browser, never per class.
+sets (or an address with ``?lang=zh``), else the browser's own language (Gradio reads
+``navigator.language``; the server reads the ``Accept-Language`` header the same browser sends).
+The choice is per browser, never per class.
 """
 from __future__ import annotations
 
