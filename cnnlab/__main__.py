@@ -38,7 +38,7 @@ def _layers(text: str) -> list:
     import json
     path = Path(text)
     try:
-        return json.loads(path.read_text() if path.suffix == ".json" else text)
+        return json.loads(path.read_text(encoding="utf-8") if path.suffix == ".json" else text)
     except (OSError, ValueError) as err:
         raise argparse.ArgumentTypeError(f"not a JSON layer stack or a readable .json file: {err}") from None
 

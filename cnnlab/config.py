@@ -60,6 +60,7 @@ class AppConfig:
     max_file_size: str = "10mb"   # upload limit
     projector: bool = False       # start in large type and high contrast
     tabs: str | None = None       # comma-separated tab ids for this lesson (None: all)
+    lesson: str | None = None     # a lesson plan (cnnlab/lessons/plans/NAME.json) the teacher leads
     # Gradio's temporary files (uploads, GIFs, exports) older than an hour are deleted every 10
     # minutes, so a server that runs all term does not fill the disk.
     delete_cache: tuple[int, int] = (600, 3600)

@@ -233,5 +233,5 @@ def update(checkpoint: str | Path, metrics: dict | None = None, **fields) -> Pat
     payload["metrics"] = {**payload["metrics"], **(metrics or {})}
     save_payload(checkpoint, payload)
     out = metrics_path(checkpoint)
-    out.write_text(json.dumps(payload["metrics"], indent=2) + "\n")
+    out.write_text(json.dumps(payload["metrics"], indent=2) + "\n", encoding="utf-8")
     return out

@@ -34,6 +34,9 @@ WEIGHTS_PREFIX = "/cnnlab/weights"
 GZIP_MIN_BYTES = 1024
 # Browsers keep the files and ask whether they changed: a 304 is a few hundred bytes.
 REVALIDATE = "no-cache"
+# Named here, not guessed: on Windows, mimetypes reads the registry, where .js is often text/plain
+# (and a browser refuses to run a module served so) and .css may be too (the style is ignored).
+KINDS = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".json": "application/json"}
 
 
 def middleware() -> list[Middleware]:
@@ -67,8 +70,7 @@ class WebFiles:
         if not path.is_file() or self.root not in path.parents:    # nothing outside the folder
             return None
         data = path.read_bytes()
-        kind = "text/javascript" if path.suffix in (".js", ".mjs") else (
-            mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+        kind = KINDS.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         with self._lock:
             return self._files.setdefault(rel, (data, _etag(data), kind))
 
@@ -115,6 +117,10 @@ class BrowserWeights:
         return _cached(request, data, f'"{digest}"', "application/octet-stream", REVALIDATE)
 
 
-def routes(zoo) -> list[Route]:
-    return [Route(WEB_PREFIX + "/{path:path}", WebFiles().respond, methods=["GET"]),
-            Route(WEIGHTS_PREFIX + "/{key}", BrowserWeights(zoo).respond, methods=["GET"])]
+def routes(zoo=None) -> list[Route]:
+    """The page's files, and (given the app's zoo) its models' browser weights. Bound methods, not
+    the objects: Starlette would run a callable object as a raw ASGI app."""
+    files = [Route(WEB_PREFIX + "/{path:path}", WebFiles().respond, methods=["GET"])]
+    if zoo is None:
+        return files
+    return files + [Route(WEIGHTS_PREFIX + "/{key}", BrowserWeights(zoo).respond, methods=["GET"])]

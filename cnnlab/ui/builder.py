@@ -265,7 +265,7 @@ def wire_code(ctx, editor: dict, controls: list, make_config) -> None:
         except (codegen.CodegenError, BuildError, KeyError) as err:
             raise fail(err, lang) from None
         path = ctx.scratch.folder("code-") / codegen.script_name(config)
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")     # a Chinese Windows would write GBK
         return gr.Code(text, visible=True), gr.DownloadButton(value=str(path), visible=True)
 
     editor["code_btn"].click(train_code, controls, [editor["code"], editor["code_file"]], api_name="train_code",

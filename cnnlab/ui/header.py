@@ -1,4 +1,5 @@
-"""The page header: title, language switch, how students join (address + QR code), projector mode."""
+"""The page header: title, language switch, how students join (address + QR code), projector mode,
+and "Lead the class" for the teacher (cnnlab/ui/web/lead.js)."""
 from __future__ import annotations
 
 import html
@@ -22,6 +23,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         build_switch(demo)
         projector = gr.Button(T("header.projector"), size="sm", variant="secondary", scale=0,
                               min_width=160, elem_id="projector-toggle")
+        # Shown on the laptop itself (or with ?lead) and handled in the page (cnnlab/ui/web/lead.js).
+        gr.Button(T("lead.lead"), size="sm", variant="secondary", scale=0, min_width=140, elem_id="lead-toggle")
     projector.click(None, None, None, js=PROJECTOR_JS)
     if config.projector:
         demo.load(None, None, None, js=PROJECTOR_ON_JS)

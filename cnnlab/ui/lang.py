@@ -2,8 +2,9 @@
 ``gr.I18n``), words made by a handler are rendered on the server in the language of the request.
 
 Both sides agree on the language the same way: the ``cnnlab-lang`` cookie the header's switch
-sets, else the browser's own language (Gradio reads ``navigator.language``; the server reads the
-``Accept-Language`` header the same browser sends). The choice is per browser, never per class.
+sets (or an address with ``?lang=zh``), else the browser's own language (Gradio reads
+``navigator.language``; the server reads the ``Accept-Language`` header the same browser sends).
+The choice is per browser, never per class.
 """
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ def _browser_locales() -> dict[str, str]:
 # it for the switch.
 APPLY_JS = """async () => {
   const locales = LOCALES;
+  const asked = (new URLSearchParams(location.search).get('lang') || '').toLowerCase().split('-')[0];
+  if (Object.hasOwn(locales, asked)) document.cookie = 'COOKIE=' + asked + '; path=/; max-age=31536000; SameSite=Lax';
   const saved = (document.cookie.match(/(?:^|; )COOKIE=([^;]+)/) || [])[1];
   const nav = (navigator.language || 'en').toLowerCase().split('-')[0];
   const lang = saved in locales ? saved : (nav in locales ? nav : 'en');

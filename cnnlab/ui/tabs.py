@@ -16,6 +16,7 @@ from ..i18n import tr
 from . import board, draw, inside, own, photo, playground, train, tsne, weather
 from .context import AppContext
 from .lang import T, lang_of
+from .lead import TABS_ID
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,11 @@ def build_tabs(ctx: AppContext, demo: gr.Blocks, tabs: list[Tab]) -> dict:
     """Builds ``tabs`` in order; returns everything they offered each other."""
     offered: dict = {"board_tab": any(t.id == "board" for t in tabs)}
     made = []
-    for t in tabs:
-        with gr.Tab(T(t.title), id=t.id) as tab:
-            offered.update(t.build(ctx, demo, tab, **{name: offered.get(name) for name in t.needs}) or {})
-        made.append(tab)
+    with gr.Tabs(elem_id=TABS_ID):                  # the id lead.js finds the tab bar by
+        for t in tabs:
+            with gr.Tab(T(t.title), id=t.id) as tab:
+                offered.update(t.build(ctx, demo, tab, **{name: offered.get(name) for name in t.needs}) or {})
+            made.append(tab)
 
     def titles(request: gr.Request = None):
         """Tab titles in the reader's language, from the server: Gradio's tab bar keeps the titles

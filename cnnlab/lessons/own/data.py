@@ -166,7 +166,7 @@ class PictureStore:
         index = self.root / "classes.json"
         if index.is_file():
             try:
-                data = json.loads(index.read_text())
+                data = json.loads(index.read_text(encoding="utf-8"))
                 self._classes = [{"id": str(c["id"]), "name": str(c["name"]), "open": bool(c.get("open"))}
                                  for c in data.get("classes", [])]
                 self._next = int(data.get("next", len(self._classes) + 1))
@@ -180,7 +180,7 @@ class PictureStore:
         self.version += 1
         data = json.dumps({"classes": self._classes, "next": self._next}, indent=1)
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".classes.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(data)
         os.replace(tmp, self.root / "classes.json")
 
