@@ -30,6 +30,7 @@ from cnnlab.server.classroom import TeacherKey, generate_key, join_url, qr_text
 from cnnlab.ui import header, lang, tabs
 from cnnlab.ui import lead as lead_page
 from cnnlab.ui.context import AppContext, build_context
+from cnnlab.ui.lang import T
 from cnnlab.ui.theme import theme_and_css
 
 
@@ -42,6 +43,7 @@ def build_demo(config: AppConfig | None = None, ctx: AppContext | None = None) -
     with gr.Blocks(title="cnnlab", analytics_enabled=False, delete_cache=config.delete_cache) as demo:
         header.build(ctx, demo)
         offered = tabs.build_tabs(ctx, demo, tabs.select(config.tabs))
+        gr.Markdown(T("legend.signs"), elem_id="legend-signs")      # one colour language, said once
     demo.ctx, demo.offered = ctx, offered           # for tests and benchmarks
     demo.lead = lead_state(config)                  # where the class is (served beside Gradio: launch_kwargs)
     return demo
