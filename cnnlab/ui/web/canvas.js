@@ -51,20 +51,25 @@ function redraw() {
   strokes.forEach(paint);
   tools();
 }
-// The browser's answer, for the drawing as it is: at once when none was made in the last few
-// milliseconds (pointer events already come about once per frame), else at the next animation
-// frame (a burst of events: one answer for all of them).
-let lastRun = -1e9;
+// The browser's answer, for the drawing as it is: at most one per animation frame. The first
+// change of a frame is answered at once (the answer follows the pen with no wait); changes that
+// come while this frame already has its answer (a burst of pointer events, or events that queued
+// while a slow phone was computing) wait for the next frame and get one answer for all of them.
+let answered = false;      // this animation frame has had its answer
 function run(since) {
-  lastRun = performance.now();
   try { engine.frame(since); } catch (err) { console.error('cnnlab: the browser could not answer', err); }
+}
+function nextFrame() {
+  if (pending === null) { answered = false; return; }
+  const from = pending;
+  pending = null;
+  run(from);
+  requestAnimationFrame(nextFrame);
 }
 function changed(since) {
   if (!engine) return;
-  if (pending === null && performance.now() - lastRun >= 8) { run(since); return; }
-  if (pending !== null) { pending = Math.min(pending, since); return; }
-  pending = since;
-  requestAnimationFrame(() => { const from = pending; pending = null; run(from); });
+  if (!answered) { answered = true; run(since); requestAnimationFrame(nextFrame); return; }
+  pending = pending === null ? since : Math.min(pending, since);
 }
 function empty() { return !(strokes.length || base); }
 function send(ask = true) {

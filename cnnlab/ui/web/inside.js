@@ -4,7 +4,7 @@
 // explanations and parameter counts comes with /inside_show when asked for (the models the browser
 // does not run, the API), and the filters, live-run and photo panels stay server views.
 
-import { forward, toInput } from "./engine/model.js";
+import { forward, makeWork, toInput } from "./engine/model.js";
 import { sketchToMnist } from "./engine/preprocess.js";
 import { language, modelFor, settings, timed } from "./live.js";
 import { createWalk } from "./walk.js";
@@ -18,7 +18,9 @@ export function attach(element, options, canvas) {
   const detail = box && box.querySelector(".wl-detail-box");
   const walk = createWalk(root, detail, options.palette, t);
   let model = null;
+  let work = null;             // the forward pass's arrays for this model, reused every frame
   let chosen = null;
+  let empty = false;           // the empty note is up
   let asked = 0;
 
   function show(browser) {
@@ -39,6 +41,7 @@ export function attach(element, options, canvas) {
     // Drawings are prepared here for digit models (MNIST's way, as the server does); clothing
     // models read a drawing the photo way, which stays on the server.
     model = found.model && found.model.header.preprocess === "digits" ? found.model : null;
+    work = model ? makeWork(model) : null;
     show(Boolean(model));
     if (model) frame(performance.now());
   }
@@ -54,10 +57,14 @@ export function attach(element, options, canvas) {
     const prepared = element.dataset.empty === "1" ? null
       : sketchToMnist(pen.getImageData(0, 0, width, height).data, width, height);
     if (!prepared) {
-      walk.clear();
-      root.innerHTML = `<div class='ins ins-note'>${t.empty}</div>`;
+      if (!empty) {
+        walk.clear();
+        root.innerHTML = `<div class='ins ins-note'>${t.empty}</div>`;
+        empty = true;
+      }
     } else {
-      walk.update(model, forward(model, toInput(model, prepared.seen)));
+      if (empty) { root.innerHTML = ""; empty = false; }
+      walk.update(model, forward(model, toInput(model, prepared.seen, work.input), work));
     }
     const end = performance.now();
     timed("inside", end - since);
