@@ -87,35 +87,43 @@ export function convPlan(inShape, weight, bias, { stride = 1, padding = 0 } = {}
 
 /** Scratch arrays for convPlan's plans (shared by the layers of one model: they run one by one). */
 export function convScratch(plans) {
-  let src = 1, col = 1, acc = 1;
+  let src = 1, col = 1, acc = 1, rows = 1;
   for (const plan of plans) {
     src = Math.max(src, plan.inSize + 1);
     col = Math.max(col, plan.K * plan.Pp);
     acc = Math.max(acc, plan.Op * plan.Pp);
+    rows = Math.max(rows, plan.K);
   }
-  return { src: new Float64Array(src), col: new Float64Array(col), acc: new Float64Array(acc) };
+  return { src: new Float64Array(src), col: new Float64Array(col), acc: new Float64Array(acc),
+    rows: new Int32Array(rows), cols: new Int32Array(rows) };
 }
 
 /**
  * The convolution of `x` (Float32Array, the plan's input shape) into `out` (Float32Array of the
  * output's size), no allocation: im2col (every window laid out as a column of `col`, [K][Pp]),
  * then acc = W col in 4 x 4 blocks (sixteen sums that do not wait on each other; each weight read
- * once for four pixels, each input value once for four channels), then out = acc + bias, rounded
- * to float32 once. Sums are float64 over the same products as convAt.
+ * once for four pixels, each input value once for four channels; rows of four zeros skipped),
+ * then out = acc + bias, rounded to float32 once. Sums are float64 over the same products as convAt.
  */
 export function conv2dInto(plan, x, out, scratch) {
   const { outC, K, P, Pp, Op, inSize, w, b, gather } = plan;
-  const { src, col, acc } = scratch;
+  const { src, col, acc, rows, cols } = scratch;
   for (let k = 0; k < inSize; k++) src[k] = x[k];
   src[inSize] = 0;
   for (let t = 0, n = K * Pp; t < n; t++) col[t] = src[gather[t]];
-  for (let o = 0; o < Op; o += 4) {
-    const w0 = o * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
-    const r0 = o * Pp, r1 = r0 + Pp, r2 = r1 + Pp, r3 = r2 + Pp;
-    for (let p = 0; p < Pp; p += 4) {
+  for (let p = 0; p < Pp; p += 4) {
+    // The rows of this block of four pixels that are not all zero: after a ReLU (and its pooling)
+    // half of a layer's input is 0, and a product with 0 adds nothing (the sums are the same, bit for bit).
+    let n = 0;
+    for (let k = 0, at = p; k < K; k++, at += Pp) {
+      if (col[at] !== 0 || col[at + 1] !== 0 || col[at + 2] !== 0 || col[at + 3] !== 0) { rows[n] = k; cols[n++] = at; }
+    }
+    for (let o = 0; o < Op; o += 4) {
+      const w0 = o * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
       let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
       let c0 = 0, c1 = 0, c2 = 0, c3 = 0, d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-      for (let k = 0, at = p; k < K; k++, at += Pp) {
+      for (let t = 0; t < n; t++) {
+        const k = rows[t], at = cols[t];
         const x0 = col[at], x1 = col[at + 1], x2 = col[at + 2], x3 = col[at + 3];
         const q0 = w[w0 + k], q1 = w[w1 + k], q2 = w[w2 + k], q3 = w[w3 + k];
         a0 += q0 * x0; a1 += q0 * x1; a2 += q0 * x2; a3 += q0 * x3;
@@ -123,10 +131,11 @@ export function conv2dInto(plan, x, out, scratch) {
         c0 += q2 * x0; c1 += q2 * x1; c2 += q2 * x2; c3 += q2 * x3;
         d0 += q3 * x0; d1 += q3 * x1; d2 += q3 * x2; d3 += q3 * x3;
       }
-      acc[r0 + p] = a0; acc[r0 + p + 1] = a1; acc[r0 + p + 2] = a2; acc[r0 + p + 3] = a3;
-      acc[r1 + p] = b0; acc[r1 + p + 1] = b1; acc[r1 + p + 2] = b2; acc[r1 + p + 3] = b3;
-      acc[r2 + p] = c0; acc[r2 + p + 1] = c1; acc[r2 + p + 2] = c2; acc[r2 + p + 3] = c3;
-      acc[r3 + p] = d0; acc[r3 + p + 1] = d1; acc[r3 + p + 2] = d2; acc[r3 + p + 3] = d3;
+      const r0 = o * Pp + p, r1 = r0 + Pp, r2 = r1 + Pp, r3 = r2 + Pp;
+      acc[r0] = a0; acc[r0 + 1] = a1; acc[r0 + 2] = a2; acc[r0 + 3] = a3;
+      acc[r1] = b0; acc[r1 + 1] = b1; acc[r1 + 2] = b2; acc[r1 + 3] = b3;
+      acc[r2] = c0; acc[r2 + 1] = c1; acc[r2 + 2] = c2; acc[r2 + 3] = c3;
+      acc[r3] = d0; acc[r3 + 1] = d1; acc[r3 + 2] = d2; acc[r3 + 3] = d3;
     }
   }
   for (let o = 0; o < outC; o++) {

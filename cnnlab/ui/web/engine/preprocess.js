@@ -290,7 +290,19 @@ const lanczos = (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0);
 
 /** For each output pixel along one axis, the first input pixel it reads and its integer weights
  * (Resample.c: precompute_coeffs, then normalize_coeffs_8bpc). */
+const resampleCache = new Map();      // "in/out" -> taps (a drawing's sizes repeat frame after frame)
 function resampleWeights(inSize, outSize) {
+  const key = `${inSize}/${outSize}`;
+  let taps = resampleCache.get(key);
+  if (!taps) {
+    if (resampleCache.size > 256) resampleCache.clear();
+    taps = computeResampleWeights(inSize, outSize);
+    resampleCache.set(key, taps);
+  }
+  return taps;
+}
+
+function computeResampleWeights(inSize, outSize) {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);           // shrinking widens the filter
   const support = 3 * filterScale;
