@@ -164,6 +164,8 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
         page = Page((await c.get(base + "/config")).json())
     seconds = args.minutes * 60
     times: dict[str, list[float]] = {}         # kind -> latencies in ms
+    steady: dict[str, list[float]] = {}        # the same, of requests sent once every phone had joined
+    joined = [0]                               # phones that have opened the page
     wire = {"first_visit": []}                  # bytes on the wire of one phone's first visit
     errors: list[tuple[str, str]] = []
     rss: list[tuple[float, float]] = []         # (t, MB)
@@ -175,7 +177,10 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
         t = time.perf_counter()
         try:
             result = await asyncio.wait_for(work, 30)
-            times.setdefault(kind, []).append((time.perf_counter() - t) * 1000)
+            ms = (time.perf_counter() - t) * 1000
+            times.setdefault(kind, []).append(ms)
+            if joined[0] == args.students:
+                steady.setdefault(kind, []).append(ms)
             return result
         except Exception as err:                                  # noqa: BLE001 - every failure counts
             errors.append((kind, f"{type(err).__name__}: {str(err)[:160]}"))
@@ -189,7 +194,7 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
     async def student(i: int, client) -> None:
         rng = random.Random(i)
         session = Session(client, base)
-        await asyncio.sleep(rng.random() * min(10.0, seconds / 10))          # students arrive over ~10 s
+        await asyncio.sleep(rng.random() * min(args.arrive, seconds / 3))     # students arrive over --arrive s
         got = [await timed("GET /", get(client, ""))]
         for name in MODULES:
             got.append(await timed("GET module", get(client, f"cnnlab/web/{name}")))
@@ -233,6 +238,9 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
                 k += 1
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
 
+        joined[0] += 1
+        if joined[0] == args.students:
+            notes["joined"] = time.perf_counter() - t0
         loops = [asyncio.create_task(watch()), asyncio.create_task(submit())]
         await stop.wait()
         for task in loops:
@@ -254,6 +262,7 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
         notes["cpu"] = (cpu_seconds(pid) - cpu0) / (time.perf_counter() - t0)
 
     limits = httpx.Limits(max_connections=6 * args.students, max_keepalive_connections=3 * args.students)
+    own0 = time.process_time()
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         tasks = [asyncio.create_task(monitor()), asyncio.create_task(teacher(client))]
         tasks += [asyncio.create_task(student(i, client)) for i in range(args.students)]
@@ -268,19 +277,26 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
             task.cancel()
         if stuck:
             errors.append(("-", f"{len(stuck)} simulated users still stuck a minute after the end"))
-    return {"times": times, "errors": errors, "rss": rss, "notes": notes, "wire": wire}
+    notes["own_cpu"] = (time.process_time() - own0) / (time.perf_counter() - t0)
+    return {"times": times, "steady": steady, "errors": errors, "rss": rss, "notes": notes, "wire": wire}
 
 
 def report(r: dict, args) -> bool:
     print(f"\n{args.students} students, {args.minutes:g} min: a board submission every {args.submit_every:g} s "
           f"and a Train tab tick every {args.view_every:g} s each; {r['notes'].get('training')}; "
-          f"app CPU {r['notes'].get('cpu', float('nan')):.0%} of one core; load average {os.getloadavg()[0]:.1f}")
+          f"app CPU {r['notes'].get('cpu', float('nan')):.0%} of one core, this load generator "
+          f"{r['notes'].get('own_cpu', float('nan')):.0%} (niced); load average {os.getloadavg()[0]:.1f}")
+    joined = r["notes"].get("joined")
+    print(f"   every phone had joined after {joined:.0f} s" if joined else "   NOT every phone joined")
     worst = 0.0
-    print(f"   {'request':24s} {'n':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}")
+    print(f"   {'request':24s} {'n':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}   | once all had joined: "
+          f"{'n':>6s} {'p50 ms':>8s} {'p95 ms':>8s}")
     for kind, ms in r["times"].items():
         if kind not in ("train start (teacher)",):
             worst = max(worst, pct(ms, 95))
-        print(f"   {kind:24s} {len(ms):6d} {pct(ms, 50):8.1f} {pct(ms, 95):8.1f} {max(ms):8.1f}")
+        later = r["steady"].get(kind, [])
+        tail = f"{len(later):6d} {pct(later, 50):8.1f} {pct(later, 95):8.1f}" if later else f"{'-':>6s}"
+        print(f"   {kind:24s} {len(ms):6d} {pct(ms, 50):8.1f} {pct(ms, 95):8.1f} {max(ms):8.1f}   |                      {tail}")
     first = r["wire"]["first_visit"]
     if first:
         print(f"   a phone's first visit (HTML + modules + weights, gzip): {sum(first) / len(first) / 1024:.0f} kB on the wire")
@@ -293,10 +309,9 @@ def report(r: dict, args) -> bool:
           f"{max((mb for _, mb in rss), default=0):.0f} MB)")
     for kind, message in sorted(set(r["errors"]))[:8]:
         print(f"   error ({kind}): {message}")
-    scale = 10.0 / max(args.minutes, 1e-9)
     checks = [(f"p95 of every kind <= {GOAL_P95_MS:.0f} ms", worst <= GOAL_P95_MS, f"worst {worst:.0f} ms"),
               ("0 errors", not r["errors"], f"{len(r['errors'])}"),
-              (f"RSS growth <= {GOAL_RSS_MB:.0f} MB over 10 min", growth * (scale if args.minutes < 10 else 1) <= GOAL_RSS_MB,
+              (f"RSS growth <= {GOAL_RSS_MB:.0f} MB (the goal is over 10 min)", growth <= GOAL_RSS_MB,
                f"{growth:+.0f} MB in {args.minutes:g} min")]
     for name, ok, value in checks:
         print(f"   {'PASS' if ok else 'FAIL'}  {name}: {value}")
@@ -311,12 +326,16 @@ def main() -> None:
     p.add_argument("--submit-every", type=float, default=20, help="seconds between a student's board submissions (default: 20)")
     p.add_argument("--view-every", type=float, default=TICK_S,
                    help=f"seconds between a viewer's Train tab ticks (default: the tab's TICK_S, {TICK_S})")
+    p.add_argument("--arrive", type=float, default=30, help="seconds over which the phones open the page (default: 30)")
+    p.add_argument("--nice", type=int, default=10,
+                   help="niceness of this load generator once the app runs: the phones are other machines (default: 10)")
     p.add_argument("--checkpoints", default=str(ROOT / "checkpoints"))
     args = p.parse_args()
     pool = [data_url(d) for d in drawings(60, seed=5)]
     os.environ["CNNLAB_TEACHER_KEY"] = KEY                  # the app reads its teacher key from here
     with tempfile.TemporaryDirectory() as runs:
         proc, base = launch_app(args.checkpoints, runs)
+        os.nice(args.nice)                                   # after the launch: the app keeps its priority
         try:
             ok = report(asyncio.run(lesson(base, proc.pid, args, pool)), args)
         finally:

@@ -72,6 +72,23 @@ function changed(since) {
   pending = pending === null ? since : Math.min(pending, since);
 }
 function empty() { return !(strokes.length || base); }
+// Where the ink can be, [x, y, w, h] in canvas pixels (null: nowhere): the strokes' points widened
+// by the pen and two pixels of anti-aliasing, the whole canvas under an image from Python. The
+// module reads only this part of the canvas (what lies outside is paper: the answer is the same).
+function inkArea() {
+  if (base) return [0, 0, size, size];
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const s of strokes) {
+    for (const p of s) {
+      if (p[0] < x0) x0 = p[0]; if (p[0] > x1) x1 = p[0];
+      if (p[1] < y0) y0 = p[1]; if (p[1] > y1) y1 = p[1];
+    }
+  }
+  const r = width / 2 + 2;
+  const ax = Math.max(0, Math.floor(x0 - r)), ay = Math.max(0, Math.floor(y0 - r));
+  const bx = Math.min(size, Math.ceil(x1 + r)), by = Math.min(size, Math.ceil(y1 + r));
+  return bx > ax && by > ay ? [ax, ay, bx - ax, by - ay] : null;
+}
 function send(ask = true) {
   sent = empty() ? '' : canvas.toDataURL('image/png');
   props.value = sent;        // Gradio fires .change (the drawing's current value, for other tabs)
@@ -182,7 +199,7 @@ if (props.live && props.live.module) {
     const root = (window.gradio_config && window.gradio_config.root) || (location.origin + location.pathname);
     const url = new URL('cnnlab/web/' + props.live.module, root.replace(/\/?$/, '/')).href;
     import(url).then((m) => {
-      engine = m.attach(element, props.live, canvas, { empty, ask: () => trigger('input') });
+      engine = m.attach(element, props.live, canvas, { empty, inkArea, ask: () => trigger('input') });
       if (!empty()) changed(performance.now());
     }).catch((err) => console.info('cnnlab: answers come from the server', err));
   } catch (err) {

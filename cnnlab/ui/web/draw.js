@@ -10,8 +10,7 @@
 // look like a digit") needs the server's fitted detector and stays there.
 
 import { forward, makeWork, toInput } from "./engine/model.js";
-import { sketchToMnist } from "./engine/preprocess.js";
-import { esc, language, modelFor, say, settings, timed } from "./live.js";
+import { esc, language, modelFor, prepareDrawing, say, settings, timed } from "./live.js";
 
 /** cnnlab.core.calibration.is_sure: top probability, lead over the runner-up, spread (normalised
  * entropy) against the rule of the kind ("digits"). */
@@ -32,7 +31,7 @@ function views(ids) {
     barsBlock: bars, probs: byId(ids.probs) };
 }
 
-export function attach(element, options, canvas) {
+export function attach(element, options, canvas, helpers) {
   const lang = language(options.texts);
   const t = options.texts[lang];
   const pen = canvas.getContext("2d", { willReadFrequently: true });
@@ -140,9 +139,7 @@ export function attach(element, options, canvas) {
     if (!model) return;
     const start = performance.now();
     const v = views(options.ids);
-    const { width, height } = canvas;
-    const prepared = element.dataset.empty === "1" ? null
-      : sketchToMnist(pen.getImageData(0, 0, width, height).data, width, height);
+    const prepared = prepareDrawing(element, canvas, pen, helpers);
     if (!prepared) {
       blank(v);
     } else {

@@ -5,11 +5,10 @@
 // does not run, the API), and the filters, live-run and photo panels stay server views.
 
 import { forward, makeWork, toInput } from "./engine/model.js";
-import { sketchToMnist } from "./engine/preprocess.js";
-import { language, modelFor, settings, timed } from "./live.js";
+import { language, modelFor, prepareDrawing, settings, timed } from "./live.js";
 import { createWalk } from "./walk.js";
 
-export function attach(element, options, canvas) {
+export function attach(element, options, canvas, helpers) {
   const lang = language(options.texts);
   const t = options.texts[lang];
   const pen = canvas.getContext("2d", { willReadFrequently: true });
@@ -53,9 +52,7 @@ export function attach(element, options, canvas) {
   function frame(since) {
     if (!model || !root) return;
     const start = performance.now();
-    const { width, height } = canvas;
-    const prepared = element.dataset.empty === "1" ? null
-      : sketchToMnist(pen.getImageData(0, 0, width, height).data, width, height);
+    const prepared = prepareDrawing(element, canvas, pen, helpers);
     if (!prepared) {
       if (!empty) {
         walk.clear();
