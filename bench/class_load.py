@@ -137,7 +137,9 @@ class Session:
                         done = self.pending.get(msg.get("event_id"))
                         if msg.get("msg") == "process_completed" and done is not None:
                             del self.pending[msg["event_id"]]
-                            if msg.get("success"):
+                            if done.done():                  # its waiter gave up (timed out)
+                                pass
+                            elif msg.get("success"):
                                 done.set_result(msg["output"])
                             else:
                                 done.set_exception(RuntimeError(f"the app answered with an error: "
