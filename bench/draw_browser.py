@@ -4,6 +4,7 @@ screen, digits drawn with the pointer.
 
     .venv/bin/python bench/draw_browser.py                 # 4x throttling, 6 digits on each tab
     .venv/bin/python bench/draw_browser.py --throttle 1 --digits 10
+    .venv/bin/python bench/draw_browser.py --web /tmp/old/web     # another copy of cnnlab/ui/web (say, an older commit's)
 
 Prints, for the shipped CNN (mnist-cnn):
 - Draw: the time from a pointer move to the answer updated on the page (the big answer, the ten
@@ -94,10 +95,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--throttle", type=float, default=4.0, help="CPU slowdown (DevTools), default 4")
     ap.add_argument("--digits", type=int, default=6, help="digits drawn on each tab")
+    ap.add_argument("--web", type=Path, default=None,
+                    help="serve the page's code from this copy of cnnlab/ui/web instead (to compare versions)")
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
 
+    if args.web:
+        import cnnlab.server.web as web_files
+        import cnnlab.ui.canvas as canvas_ui
+        web_files.WebFiles.__init__.__defaults__ = (args.web,)
+        canvas_ui.JS_ON_LOAD = (args.web / "canvas.js").read_text(encoding="utf-8")
+        print(f"page code from {args.web}")
     import app
     from cnnlab.config import AppConfig
     config = AppConfig(data_dir=os.environ["CNNLAB_DATA"], checkpoint_dir=str(ROOT / "checkpoints"),

@@ -1,17 +1,21 @@
 // Times the browser engine in node: one drawing's preprocessing, and one forward pass per model.
 // Run through bench/web_engine.py, which exports the shipped checkpoints and draws the digits:
 //
-//   node bench/web_engine.mjs DRAWINGS.u8 SIDE MODEL.bin [MODEL.bin ...]
+//   node bench/web_engine.mjs ENGINE_DIR DRAWINGS.u8 SIDE MODEL.bin [MODEL.bin ...]
 //
+// ENGINE_DIR: the engine's folder (cnnlab/ui/web/engine, or an older copy to compare with);
 // DRAWINGS: square RGBA canvases of SIDE pixels, one after the other (ink as the canvas holds it).
+// Buffers are reused from call to call as the page does (makeWork, when the engine has it).
 import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
-import { forward, loadModel, toInput } from "../cnnlab/ui/web/engine/model.js";
-import { sketchToMnist } from "../cnnlab/ui/web/engine/preprocess.js";
-import { unpack } from "../cnnlab/ui/web/engine/weights.js";
+const [engineDir, drawingsPath, sideText, ...modelPaths] = process.argv.slice(2);
+const engine = (file) => import(pathToFileURL(resolve(engineDir, file)).href);
+const { forward, loadModel, makeWork, toInput } = await engine("model.js");
+const { sketchToMnist } = await engine("preprocess.js");
+const { unpack } = await engine("weights.js");
 
-const [drawingsPath, sideText, ...modelPaths] = process.argv.slice(2);
 const side = Number(sideText);
 const bytes = new Uint8Array(readFileSync(drawingsPath));
 const drawings = [];
@@ -38,9 +42,10 @@ for (const path of modelPaths) {
   const { header, blob } = unpack(file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength));
   const model = loadModel(header, blob);
   const inputs = seen.map((s) => toInput(model, s));
-  console.log(`${basename(path)}: forward ${timed((k) => forward(model, inputs[k % inputs.length]))}`);
+  const work = makeWork ? makeWork(model) : undefined;
+  console.log(`${basename(path)}: forward ${timed((k) => forward(model, inputs[k % inputs.length], work))}`);
   console.log(`${basename(path)}: drawing -> answer ${timed((k) => {
     const prepared = sketchToMnist(drawings[k % drawings.length], side, side);
-    return forward(model, toInput(model, prepared.seen));
+    return forward(model, toInput(model, prepared.seen, work && work.input), work);
   })}`);
 }

@@ -3,6 +3,7 @@ and the forward pass of each shipped model the browser runs, p50/p95/max per cal
 
     python bench/web_engine.py                  # 280 x 280 canvas, float16 weights
     python bench/web_engine.py --side 600 --dtype float32
+    python bench/web_engine.py --compare /tmp/old/engine   # an older engine first, then this one
 
 Chromium with its CPU throttled (the issue's 4x) is the phone-like figure; this one tells the
 engine's own cost and catches a slow change. Needs node on PATH.
@@ -35,6 +36,8 @@ def main() -> None:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--side", type=int, default=280, help="canvas side in pixels")
     parser.add_argument("--dtype", choices=webexport.DTYPES, default="float16", help="weights as sent")
+    parser.add_argument("--compare", type=Path, default=None,
+                        help="another engine folder (say, an older commit's) timed first, on the same files")
     args = parser.parse_args()
     node = shutil.which("node")
     if node is None:
@@ -54,8 +57,11 @@ def main() -> None:
             data, _ = webexport.browser_file(checkpoints.load(ROOT / "checkpoints" / f"{name}.pt"), args.dtype)
             paths.append(tmp / f"{name}.bin")
             paths[-1].write_bytes(data)
-        subprocess.run([node, str(ROOT / "bench" / "web_engine.mjs"), str(tmp / "drawings.u8"), str(args.side),
-                        *map(str, paths)], check=True)
+        engines = ([args.compare] if args.compare else []) + [ROOT / "cnnlab" / "ui" / "web" / "engine"]
+        for engine in engines:
+            print(f"engine: {engine}", flush=True)
+            subprocess.run([node, str(ROOT / "bench" / "web_engine.mjs"), str(engine), str(tmp / "drawings.u8"),
+                            str(args.side), *map(str, paths)], check=True)
 
 
 if __name__ == "__main__":

@@ -123,12 +123,11 @@ watch('value', () => { if (wasFocused) { const b = element.querySelector('.ins-b
 
 
 # The browser's live walk (cnnlab/ui/web/walk.js): a layer's maps in one canvas, enlarged pixel
-# for pixel; a dense layer's numbers as a row of coloured cells.
+# for pixel; a dense layer's numbers as rows of coloured cells (one canvas, up to 64 a row).
 WALK_CSS = """
 .wl-maps {display: block; width: 100%; max-width: 640px; image-rendering: pixelated; cursor: pointer;
   touch-action: manipulation; border: 1px solid #bbb}
-.wl-vec {display: flex; flex-wrap: wrap; gap: 1px}
-.wl-cell {display: inline-block; width: 10px; height: 14px; border: 1px solid #ddd}
+.wl-vec {display: block; width: 100%; image-rendering: pixelated; border: 1px solid #bbb}
 .wl-big, .wl-kernel {display: block; width: 100%; aspect-ratio: 1 / 1; image-rendering: pixelated;
   border: 1px solid #888; border-radius: 4px; cursor: crosshair}
 .wl-detail:empty {display: none}

@@ -51,22 +51,44 @@ function redraw() {
   strokes.forEach(paint);
   tools();
 }
-// The browser's answer, for the drawing as it is: at once when none was made in the last few
-// milliseconds (pointer events already come about once per frame), else at the next animation
-// frame (a burst of events: one answer for all of them).
-let lastRun = -1e9;
+// The browser's answer, for the drawing as it is: at most one per animation frame. The first
+// change of a frame is answered at once (the answer follows the pen with no wait); changes that
+// come while this frame already has its answer (a burst of pointer events, or events that queued
+// while a slow phone was computing) wait for the next frame and get one answer for all of them.
+let answered = false;      // this animation frame has had its answer
 function run(since) {
-  lastRun = performance.now();
   try { engine.frame(since); } catch (err) { console.error('cnnlab: the browser could not answer', err); }
+}
+function nextFrame() {
+  if (pending === null) { answered = false; return; }
+  const from = pending;
+  pending = null;
+  run(from);
+  requestAnimationFrame(nextFrame);
 }
 function changed(since) {
   if (!engine) return;
-  if (pending === null && performance.now() - lastRun >= 8) { run(since); return; }
-  if (pending !== null) { pending = Math.min(pending, since); return; }
-  pending = since;
-  requestAnimationFrame(() => { const from = pending; pending = null; run(from); });
+  if (!answered) { answered = true; run(since); requestAnimationFrame(nextFrame); return; }
+  pending = pending === null ? since : Math.min(pending, since);
 }
 function empty() { return !(strokes.length || base); }
+// Where the ink can be, [x, y, w, h] in canvas pixels (null: nowhere): the strokes' points widened
+// by the pen and two pixels of anti-aliasing, the whole canvas under an image from Python. The
+// module reads only this part of the canvas (what lies outside is paper: the answer is the same).
+function inkArea() {
+  if (base) return [0, 0, size, size];
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const s of strokes) {
+    for (const p of s) {
+      if (p[0] < x0) x0 = p[0]; if (p[0] > x1) x1 = p[0];
+      if (p[1] < y0) y0 = p[1]; if (p[1] > y1) y1 = p[1];
+    }
+  }
+  const r = width / 2 + 2;
+  const ax = Math.max(0, Math.floor(x0 - r)), ay = Math.max(0, Math.floor(y0 - r));
+  const bx = Math.min(size, Math.ceil(x1 + r)), by = Math.min(size, Math.ceil(y1 + r));
+  return bx > ax && by > ay ? [ax, ay, bx - ax, by - ay] : null;
+}
 function send(ask = true) {
   sent = empty() ? '' : canvas.toDataURL('image/png');
   props.value = sent;        // Gradio fires .change (the drawing's current value, for other tabs)
@@ -177,7 +199,7 @@ if (props.live && props.live.module) {
     const root = (window.gradio_config && window.gradio_config.root) || (location.origin + location.pathname);
     const url = new URL('cnnlab/web/' + props.live.module, root.replace(/\/?$/, '/')).href;
     import(url).then((m) => {
-      engine = m.attach(element, props.live, canvas, { empty, ask: () => trigger('input') });
+      engine = m.attach(element, props.live, canvas, { empty, inkArea, ask: () => trigger('input') });
       if (!empty()) changed(performance.now());
     }).catch((err) => console.info('cnnlab: answers come from the server', err));
   } catch (err) {

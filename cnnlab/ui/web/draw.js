@@ -9,9 +9,8 @@
 // rule (cnnlab.core.calibration.is_sure, sent in options.sure); the novelty check ("that does not
 // look like a digit") needs the server's fitted detector and stays there.
 
-import { forward, toInput } from "./engine/model.js";
-import { sketchToMnist } from "./engine/preprocess.js";
-import { esc, language, modelFor, say, settings, timed } from "./live.js";
+import { forward, makeWork, toInput } from "./engine/model.js";
+import { esc, language, modelFor, prepareDrawing, say, settings, timed } from "./live.js";
 
 /** cnnlab.core.calibration.is_sure: top probability, lead over the runner-up, spread (normalised
  * entropy) against the rule of the kind ("digits"). */
@@ -32,11 +31,13 @@ function views(ids) {
     barsBlock: bars, probs: byId(ids.probs) };
 }
 
-export function attach(element, options, canvas) {
+export function attach(element, options, canvas, helpers) {
   const lang = language(options.texts);
   const t = options.texts[lang];
   const pen = canvas.getContext("2d", { willReadFrequently: true });
   let model = null;            // the engine's model for the chosen key, or null (the server answers)
+  let work = null;             // the forward pass's arrays for this model, reused every frame
+  let shown = null;            // what the views show now ({ blank } or { answer, answerAt, bars, list }): only changes are written
   let chosen = null;           // { model: key, saliency }
   let asked = 0;               // which choice the last weights request was for
   let mode = "server";
@@ -56,6 +57,8 @@ export function attach(element, options, canvas) {
     const found = s.model ? await modelFor(s.model, lang) : { server: true };
     if (ticket !== asked) return;                        // another model was chosen meanwhile
     model = found.model || null;
+    work = model ? makeWork(model) : null;
+    shown = null;
     show(Boolean(model));
     if (model) frame(performance.now());
   }
@@ -81,12 +84,14 @@ export function attach(element, options, canvas) {
         + `<div class='draw-caption'>${esc(t.seen_caption)}</div>`;
       pic = figure.querySelector("canvas.pixels");
     }
-    const image = new ImageData(28, 28);
+    if (!pic.cnnlabImage) pic.cnnlabImage = { g: pic.getContext("2d"), image: new ImageData(28, 28) };
+    const { g, image } = pic.cnnlabImage;
+    const px = image.data;
     for (let k = 0; k < 784; k++) {
-      image.data[4 * k] = image.data[4 * k + 1] = image.data[4 * k + 2] = seen[k];
-      image.data[4 * k + 3] = 255;
+      px[4 * k] = px[4 * k + 1] = px[4 * k + 2] = seen[k];
+      px[4 * k + 3] = 255;
     }
-    pic.getContext("2d").putImageData(image, 0, 0);
+    g.putImageData(image, 0, 0);
   }
 
   function drawBars(v, probs) {
@@ -101,15 +106,25 @@ export function attach(element, options, canvas) {
     }
     let top = 0;
     for (let i = 1; i < probs.length; i++) if (probs[i] > probs[top]) top = i;
-    for (let i = 0; i < probs.length; i++) {
+    const before = (shown && shown.bars && shown.bars.length === probs.length && shown.list === list) ? shown.bars : null;
+    const bars = [];
+    for (let i = 0; i < probs.length; i++) {           // only what changed goes to the page
       const row = list.children[i];
-      row.classList.toggle("top", i === top);
-      row.children[1].firstChild.style.width = `${(100 * probs[i]).toFixed(1)}%`;
-      row.children[2].textContent = say("{p:.0%}", { p: probs[i] });
+      const width = `${(100 * probs[i]).toFixed(1)}%`;
+      const text = say("{p:.0%}", { p: probs[i] });
+      const was = before && before[i];
+      if (!was || was[2] !== (i === top)) row.classList.toggle("top", i === top);
+      if (!was || was[0] !== width) row.children[1].firstChild.style.width = width;
+      if (!was || was[1] !== text) row.children[2].textContent = text;
+      bars.push([width, text, i === top]);
     }
+    shown.bars = bars;
+    shown.list = list;
   }
 
   function blank(v) {
+    if (shown && shown.blank) return;
+    shown = { blank: true };
     const answer = v.answer && v.answer.querySelector(".big-answer");
     if (answer) answer.innerHTML = `<span class='hint'>${esc(t.hint)}</span>`;
     const figure = v.seen && v.seen.querySelector(".draw-figure");
@@ -124,18 +139,24 @@ export function attach(element, options, canvas) {
     if (!model) return;
     const start = performance.now();
     const v = views(options.ids);
-    const { width, height } = canvas;
-    const prepared = element.dataset.empty === "1" ? null
-      : sketchToMnist(pen.getImageData(0, 0, width, height).data, width, height);
+    const prepared = prepareDrawing(element, canvas, pen, helpers);
     if (!prepared) {
       blank(v);
     } else {
-      const run = forward(model, toInput(model, prepared.seen));
+      const run = forward(model, toInput(model, prepared.seen, work.input), work);
+      if (!shown || shown.blank) shown = { answer: null, bars: null, list: null };
+      const html = answerHtml(run.probs);
       const answer = v.answer && v.answer.querySelector(".big-answer");
-      if (answer) answer.innerHTML = answerHtml(run.probs);
+      if (answer && (html !== shown.answer || answer !== shown.answerAt)) {   // (Gradio may have redrawn it)
+        answer.innerHTML = html;
+        shown.answer = html;
+        shown.answerAt = answer;
+      }
       drawBars(v, run.probs);
       drawSeen(v, prepared.seen);
-      element.dataset.top = model.classes[run.probs.indexOf(Math.max(...run.probs))];
+      let top = 0;
+      for (let i = 1; i < run.probs.length; i++) if (run.probs[i] > run.probs[top]) top = i;
+      if (element.dataset.top !== model.classes[top]) element.dataset.top = model.classes[top];
     }
     const end = performance.now();
     timed("draw", end - since);              // pointer event -> views updated

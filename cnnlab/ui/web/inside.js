@@ -4,12 +4,11 @@
 // explanations and parameter counts comes with /inside_show when asked for (the models the browser
 // does not run, the API), and the filters, live-run and photo panels stay server views.
 
-import { forward, toInput } from "./engine/model.js";
-import { sketchToMnist } from "./engine/preprocess.js";
-import { language, modelFor, settings, timed } from "./live.js";
+import { forward, makeWork, toInput } from "./engine/model.js";
+import { language, modelFor, prepareDrawing, settings, timed } from "./live.js";
 import { createWalk } from "./walk.js";
 
-export function attach(element, options, canvas) {
+export function attach(element, options, canvas, helpers) {
   const lang = language(options.texts);
   const t = options.texts[lang];
   const pen = canvas.getContext("2d", { willReadFrequently: true });
@@ -18,7 +17,9 @@ export function attach(element, options, canvas) {
   const detail = box && box.querySelector(".wl-detail-box");
   const walk = createWalk(root, detail, options.palette, t);
   let model = null;
+  let work = null;             // the forward pass's arrays for this model, reused every frame
   let chosen = null;
+  let empty = false;           // the empty note is up
   let asked = 0;
 
   function show(browser) {
@@ -39,6 +40,7 @@ export function attach(element, options, canvas) {
     // Drawings are prepared here for digit models (MNIST's way, as the server does); clothing
     // models read a drawing the photo way, which stays on the server.
     model = found.model && found.model.header.preprocess === "digits" ? found.model : null;
+    work = model ? makeWork(model) : null;
     show(Boolean(model));
     if (model) frame(performance.now());
   }
@@ -50,14 +52,16 @@ export function attach(element, options, canvas) {
   function frame(since) {
     if (!model || !root) return;
     const start = performance.now();
-    const { width, height } = canvas;
-    const prepared = element.dataset.empty === "1" ? null
-      : sketchToMnist(pen.getImageData(0, 0, width, height).data, width, height);
+    const prepared = prepareDrawing(element, canvas, pen, helpers);
     if (!prepared) {
-      walk.clear();
-      root.innerHTML = `<div class='ins ins-note'>${t.empty}</div>`;
+      if (!empty) {
+        walk.clear();
+        root.innerHTML = `<div class='ins ins-note'>${t.empty}</div>`;
+        empty = true;
+      }
     } else {
-      walk.update(model, forward(model, toInput(model, prepared.seen)));
+      if (empty) { root.innerHTML = ""; empty = false; }
+      walk.update(model, forward(model, toInput(model, prepared.seen, work.input), work));
     }
     const end = performance.now();
     timed("inside", end - since);

@@ -4,7 +4,7 @@
 
 import { loadModel } from "./engine/model.js";
 import { unpack } from "./engine/weights.js";
-import { roundHalfEven } from "./engine/preprocess.js";
+import { roundHalfEven, sketchToMnist } from "./engine/preprocess.js";
 
 const COOKIE = "cnnlab-lang";
 
@@ -78,4 +78,15 @@ export function timed(name, ms) {
   const list = (all[name] = all[name] || []);
   list.push(ms);
   if (list.length > 2000) list.splice(0, list.length - 2000);
+}
+
+/** The drawing on `canvas` prepared for the network (engine/preprocess.js), or null when there is
+ * no ink: only the part of the canvas where ink can be is read (helpers.inkArea from canvas.js;
+ * the rest is paper and changes nothing), the whole canvas when that is not known. */
+export function prepareDrawing(element, canvas, pen, helpers) {
+  if (element.dataset.empty === "1") return null;
+  const area = helpers && helpers.inkArea ? helpers.inkArea() : [0, 0, canvas.width, canvas.height];
+  if (!area) return null;
+  const [x, y, w, h] = area;
+  return sketchToMnist(pen.getImageData(x, y, w, h).data, w, h);
 }

@@ -43,71 +43,119 @@ export function pad(input, ph, pw) {
 }
 
 /**
- * 2-D convolution (PyTorch's Conv2d: cross-correlation, zero padding, groups 1, dilation 1).
- * out[o, y, x] = bias[o] + sum over c, i, j of weight[o, c, i, j] * input[c, y*sh + i - ph, x*sw + j - pw]
- * which is convAt(...).total at every pixel; `bias` may be null (a convolution without bias).
- *
- * For speed it works on a zero-padded copy of the input and makes four output channels at two
- * neighbouring pixels at once: eight sums that do not wait on each other, each input value read
- * once for four weights and each weight once for two pixels (1.4x faster than one pixel at a time,
- * 3x faster than one channel at a time, in node).
+ * A convolution made ready for an input of shape [inC, inH, inW] (done once per model, see model.js):
+ * its output shape, its weights and bias as float64 (exact copies: the multiply-adds then read them
+ * without a conversion), and for im2col the input index that each kernel weight k = (c * kh + i) * kw + j
+ * reads at each output pixel p (`gather[k * Pp + p]`; padding and the spare columns read index
+ * `inSize`, a zero). Pp is the number of pixels rounded up to 4 and Op the channels rounded up to
+ * 4 (zero kernels): the multiply works on 4 x 4 blocks.
  */
-export function conv2d(input, weight, bias, { stride = 1, padding = 0 } = {}) {
-  const [inC, inH, inW] = input.shape;
+export function convPlan(inShape, weight, bias, { stride = 1, padding = 0 } = {}) {
+  const [inC, inH, inW] = inShape;
   const [outC, wC, kh, kw] = weight.shape;
   if (wC !== inC) throw new Error(`conv2d: weight expects ${wC} channels, input has ${inC}`);
   const [sh, sw] = pair(stride);
   const [ph, pw] = pair(padding);
   const outH = outputSize(inH, kh, sh, ph);
   const outW = outputSize(inW, kw, sw, pw);
-  const out = tensor([outC, outH, outW]).data;
-  const padded = pad(input, ph, pw);
-  const x = padded.data;
-  const rowLength = padded.shape[2];
-  const w = weight.data;
-  const biases = bias ?? new Float32Array(outC);
-  // Where weight k of a kernel (k = (c * kh + i) * kw + j) finds its input, counted from the
-  // window's top-left corner in the padded image.
-  const perKernel = inC * kh * kw;
-  const offsets = new Int32Array(perKernel);
+  const K = inC * kh * kw;
+  const P = outH * outW;
+  const Pp = Math.ceil(P / 4) * 4;
+  const Op = Math.ceil(outC / 4) * 4;
+  const inSize = inC * inH * inW;
+  const w = new Float64Array(Op * K);
+  w.set(weight.data);
+  const b = new Float64Array(outC);
+  if (bias) b.set(bias);
+  const gather = new Int32Array(K * Pp).fill(inSize);
   for (let c = 0, k = 0; c < inC; c++) {
     for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) offsets[k++] = (c * padded.shape[1] + i) * rowLength + j;
-    }
-  }
-  const plane = outH * outW;
-  const store = (channel, at, first, next, second) => {
-    out[channel * plane + at] = first + biases[channel];
-    if (second) out[channel * plane + at + 1] = next + biases[channel];
-  };
-  for (let o = 0; o < outC; o += 4) {
-    // the kernels of channels o..o+3 (past the last channel: the last one again, not stored)
-    const w0 = o * perKernel;
-    const w1 = Math.min(o + 1, outC - 1) * perKernel;
-    const w2 = Math.min(o + 2, outC - 1) * perKernel;
-    const w3 = Math.min(o + 3, outC - 1) * perKernel;
-    for (let oy = 0; oy < outH; oy++) {
-      for (let ox = 0; ox < outW; ox += 2) {
-        const corner = oy * sh * rowLength + ox * sw;     // window of pixel ox; pixel ox + 1 is sw further
-        const second = ox + 1 < outW ? sw : 0;            // (a last odd pixel: itself again, not stored)
-        let a0 = 0, a1 = 0, a2 = 0, a3 = 0;               // pixel ox, channels o..o+3
-        let b0 = 0, b1 = 0, b2 = 0, b3 = 0;               // pixel ox + 1
-        for (let k = 0; k < perKernel; k++) {
-          const u = x[corner + offsets[k]];
-          const v = x[corner + offsets[k] + second];
-          const q0 = w[w0 + k], q1 = w[w1 + k], q2 = w[w2 + k], q3 = w[w3 + k];
-          a0 += q0 * u; a1 += q1 * u; a2 += q2 * u; a3 += q3 * u;
-          b0 += q0 * v; b1 += q1 * v; b2 += q2 * v; b3 += q3 * v;
+      for (let j = 0; j < kw; j++, k++) {
+        for (let oy = 0; oy < outH; oy++) {
+          const iy = oy * sh + i - ph;
+          if (iy < 0 || iy >= inH) continue;
+          for (let ox = 0; ox < outW; ox++) {
+            const ix = ox * sw + j - pw;
+            if (ix >= 0 && ix < inW) gather[k * Pp + oy * outW + ox] = (c * inH + iy) * inW + ix;
+          }
         }
-        const at = oy * outW + ox;
-        store(o, at, a0, b0, second);
-        if (o + 1 < outC) store(o + 1, at, a1, b1, second);
-        if (o + 2 < outC) store(o + 2, at, a2, b2, second);
-        if (o + 3 < outC) store(o + 3, at, a3, b3, second);
       }
     }
   }
-  return tensor([outC, outH, outW], out);
+  return { shape: [outC, outH, outW], outC, K, P, Pp, Op, inSize, w, b, gather };
+}
+
+/** Scratch arrays for convPlan's plans (shared by the layers of one model: they run one by one). */
+export function convScratch(plans) {
+  let src = 1, col = 1, acc = 1, rows = 1;
+  for (const plan of plans) {
+    src = Math.max(src, plan.inSize + 1);
+    col = Math.max(col, plan.K * plan.Pp);
+    acc = Math.max(acc, plan.Op * plan.Pp);
+    rows = Math.max(rows, plan.K);
+  }
+  return { src: new Float64Array(src), col: new Float64Array(col), acc: new Float64Array(acc),
+    rows: new Int32Array(rows), cols: new Int32Array(rows) };
+}
+
+/**
+ * The convolution of `x` (Float32Array, the plan's input shape) into `out` (Float32Array of the
+ * output's size), no allocation: im2col (every window laid out as a column of `col`, [K][Pp]),
+ * then acc = W col in 4 x 4 blocks (sixteen sums that do not wait on each other; each weight read
+ * once for four pixels, each input value once for four channels; rows of four zeros skipped),
+ * then out = acc + bias, rounded to float32 once. Sums are float64 over the same products as convAt.
+ */
+export function conv2dInto(plan, x, out, scratch) {
+  const { outC, K, P, Pp, Op, inSize, w, b, gather } = plan;
+  const { src, col, acc, rows, cols } = scratch;
+  for (let k = 0; k < inSize; k++) src[k] = x[k];
+  src[inSize] = 0;
+  for (let t = 0, n = K * Pp; t < n; t++) col[t] = src[gather[t]];
+  for (let p = 0; p < Pp; p += 4) {
+    // The rows of this block of four pixels that are not all zero: after a ReLU (and its pooling)
+    // half of a layer's input is 0, and a product with 0 adds nothing (the sums are the same, bit for bit).
+    let n = 0;
+    for (let k = 0, at = p; k < K; k++, at += Pp) {
+      if (col[at] !== 0 || col[at + 1] !== 0 || col[at + 2] !== 0 || col[at + 3] !== 0) { rows[n] = k; cols[n++] = at; }
+    }
+    for (let o = 0; o < Op; o += 4) {
+      const w0 = o * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+      let c0 = 0, c1 = 0, c2 = 0, c3 = 0, d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+      for (let t = 0; t < n; t++) {
+        const k = rows[t], at = cols[t];
+        const x0 = col[at], x1 = col[at + 1], x2 = col[at + 2], x3 = col[at + 3];
+        const q0 = w[w0 + k], q1 = w[w1 + k], q2 = w[w2 + k], q3 = w[w3 + k];
+        a0 += q0 * x0; a1 += q0 * x1; a2 += q0 * x2; a3 += q0 * x3;
+        b0 += q1 * x0; b1 += q1 * x1; b2 += q1 * x2; b3 += q1 * x3;
+        c0 += q2 * x0; c1 += q2 * x1; c2 += q2 * x2; c3 += q2 * x3;
+        d0 += q3 * x0; d1 += q3 * x1; d2 += q3 * x2; d3 += q3 * x3;
+      }
+      const r0 = o * Pp + p, r1 = r0 + Pp, r2 = r1 + Pp, r3 = r2 + Pp;
+      acc[r0] = a0; acc[r0 + 1] = a1; acc[r0 + 2] = a2; acc[r0 + 3] = a3;
+      acc[r1] = b0; acc[r1 + 1] = b1; acc[r1 + 2] = b2; acc[r1 + 3] = b3;
+      acc[r2] = c0; acc[r2 + 1] = c1; acc[r2 + 2] = c2; acc[r2 + 3] = c3;
+      acc[r3] = d0; acc[r3 + 1] = d1; acc[r3 + 2] = d2; acc[r3 + 3] = d3;
+    }
+  }
+  for (let o = 0; o < outC; o++) {
+    const bias = b[o];
+    for (let p = 0, from = o * Pp, to = o * P; p < P; p++) out[to + p] = acc[from + p] + bias;
+  }
+  return out;
+}
+
+/**
+ * 2-D convolution (PyTorch's Conv2d: cross-correlation, zero padding, groups 1, dilation 1).
+ * out[o, y, x] = bias[o] + sum over c, i, j of weight[o, c, i, j] * input[c, y*sh + i - ph, x*sw + j - pw]
+ * which is convAt(...).total at every pixel; `bias` may be null (a convolution without bias).
+ * (A model plans its convolutions once and reuses every array: model.js, conv2dInto.)
+ */
+export function conv2d(input, weight, bias, options = {}) {
+  const plan = convPlan(input.shape, weight, bias, options);
+  const out = tensor(plan.shape);
+  conv2dInto(plan, input.data, out.data, convScratch([plan]));
+  return out;
 }
 
 /**
@@ -172,39 +220,52 @@ export function foldBatchNorm(weight, bias, scale, shift) {
   return { weight: tensor(weight.shape, w), bias: b };
 }
 
+/** Output shape of a pooling layer over an input of shape [c, h, w]. */
+export function poolShape([c, inH, inW], { kernel, stride, padding = 0 }) {
+  const [kh, kw] = pair(kernel);
+  const [sh, sw] = pair(stride ?? kernel);
+  const [ph, pw] = pair(padding);
+  return [c, outputSize(inH, kh, sh, ph), outputSize(inW, kw, sw, pw)];
+}
+
 /**
- * Pooling over kernel x kernel windows (PyTorch's MaxPool2d / AvgPool2d, ceil_mode off).
- * `reduce(values, n, padded)` gets one window: its n values that lie inside the input, and the
- * window's size counting the padding it covers (PyTorch's divisor for average pooling). Max
- * pooling ignores padding; average pooling counts padded cells as zeros (count_include_pad=True)
- * unless countPadding is false.
+ * Pooling over kernel x kernel windows (PyTorch's MaxPool2d / AvgPool2d, ceil_mode off) of `x`
+ * (shape `inShape`) into `out`. Max pooling ignores padding (NaN wins, as in PyTorch); average
+ * pooling counts padded cells as zeros (count_include_pad=True) unless countPadding is false,
+ * dividing by the window clipped to the padded input, as PyTorch does.
  */
-function pool(input, { kernel, stride, padding = 0 }, reduce) {
-  const [c, inH, inW] = input.shape;
+export function poolInto(x, inShape, out, { kernel, stride, padding = 0 }, max, countPadding = true) {
+  const [c, inH, inW] = inShape;
   const [kh, kw] = pair(kernel);
   const [sh, sw] = pair(stride ?? kernel);
   const [ph, pw] = pair(padding);
   const outH = outputSize(inH, kh, sh, ph);
   const outW = outputSize(inW, kw, sw, pw);
-  const out = tensor([c, outH, outW]);
-  const window = new Float64Array(kh * kw);
-  for (let ch = 0; ch < c; ch++) {
+  for (let ch = 0, to = 0; ch < c; ch++) {
+    const plane = ch * inH * inW;
     for (let oy = 0; oy < outH; oy++) {
-      for (let ox = 0; ox < outW; ox++) {
-        let n = 0;
-        for (let i = 0; i < kh; i++) {
-          const iy = oy * sh + i - ph;
-          if (iy < 0 || iy >= inH) continue;
-          for (let j = 0; j < kw; j++) {
-            const ix = ox * sw + j - pw;
-            if (ix >= 0 && ix < inW) window[n++] = input.data[(ch * inH + iy) * inW + ix];
-          }
-        }
-        // PyTorch's window for the divisor: clipped to the padded input, not to the input
-        const y0 = oy * sh - ph;
+      const y0 = oy * sh - ph;
+      const ya = Math.max(y0, 0), yb = Math.min(y0 + kh, inH);
+      for (let ox = 0; ox < outW; ox++, to++) {
         const x0 = ox * sw - pw;
-        const padded = (Math.min(y0 + kh, inH + ph) - y0) * (Math.min(x0 + kw, inW + pw) - x0);
-        out.data[(ch * outH + oy) * outW + ox] = reduce(window, n, padded);
+        const xa = Math.max(x0, 0), xb = Math.min(x0 + kw, inW);
+        if (max) {
+          let best = -Infinity;
+          for (let iy = ya; iy < yb; iy++) {
+            for (let ix = xa, at = plane + iy * inW + xa; ix < xb; ix++, at++) {
+              const v = x[at];
+              if (v > best || v !== v) best = v;
+            }
+          }
+          out[to] = best;
+        } else {
+          let sum = 0;
+          for (let iy = ya; iy < yb; iy++) {
+            for (let ix = xa, at = plane + iy * inW + xa; ix < xb; ix++, at++) sum += x[at];
+          }
+          const padded = (Math.min(y0 + kh, inH + ph) - y0) * (Math.min(x0 + kw, inW + pw) - x0);
+          out[to] = sum / (countPadding ? padded : (yb - ya) * (xb - xa));
+        }
       }
     }
   }
@@ -213,20 +274,16 @@ function pool(input, { kernel, stride, padding = 0 }, reduce) {
 
 /** Max pooling: the largest value in each window. */
 export function maxPool2d(input, { kernel, stride = kernel, padding = 0 }) {
-  return pool(input, { kernel, stride, padding }, (values, n) => {
-    let best = -Infinity;
-    for (let k = 0; k < n; k++) if (values[k] > best || Number.isNaN(values[k])) best = values[k];
-    return best;
-  });
+  const out = tensor(poolShape(input.shape, { kernel, stride, padding }));
+  poolInto(input.data, input.shape, out.data, { kernel, stride, padding }, true);
+  return out;
 }
 
 /** Average pooling: the mean of each window (padding counted as zeros unless countPadding is false). */
 export function avgPool2d(input, { kernel, stride = kernel, padding = 0, countPadding = true }) {
-  return pool(input, { kernel, stride, padding }, (values, n, padded) => {
-    let sum = 0;
-    for (let k = 0; k < n; k++) sum += values[k];
-    return sum / (countPadding ? padded : n);
-  });
+  const out = tensor(poolShape(input.shape, { kernel, stride, padding }));
+  poolInto(input.data, input.shape, out.data, { kernel, stride, padding }, false, countPadding);
+  return out;
 }
 
 /** An image [C, H, W] -> a vector [C*H*W] (the same numbers in the same order, as nn.Flatten). */

@@ -29,10 +29,10 @@ export const ACTIVATIONS = {
   linear: { f: (x) => x, df: () => 1, dy: () => 1 },
 };
 
-/** Softmax of an array of logits, stable (the largest logit is subtracted first). */
-export function softmax(logits) {
+/** Softmax of an array of logits, stable (the largest logit is subtracted first); into `out` when given. */
+export function softmax(logits, out) {
   const n = logits.length;
-  const p = new Float32Array(n);
+  const p = out || new Float32Array(n);
   let m = -Infinity;
   for (let i = 0; i < n; i++) if (logits[i] > m) m = logits[i];
   let s = 0;

@@ -38,29 +38,42 @@ const clip = (v, low, high) => Math.min(Math.max(v, low), high);
  * (Image.alpha_composite, integer maths) and turned grey (convert("L"): ITU-R 601-2 weights).
  * A grey image (one byte a pixel) is returned as it is.
  */
-export function greyPixels(pixels, w, h) {
-  if (pixels.length === w * h) return Uint8Array.from(pixels);
+export function greyPixels(pixels, w, h, out) {
+  if (pixels.length === w * h) return out ? (out.set(pixels), out) : Uint8Array.from(pixels);
   if (pixels.length !== 4 * w * h) throw new Error(`greyPixels: ${pixels.length} bytes is neither grey nor RGBA ${w}x${h}`);
-  const grey = new Uint8Array(w * h);
-  const onWhite = (value, alpha) => {
-    // Pillow's AlphaComposite.c with an opaque white background, 7 bits of precision
-    const coef1 = alpha * 128;                 // alpha * 255 * 255 * 128 / (255 * 255)
-    const coef2 = 255 * 128 - coef1;
-    const t = value * coef1 + 255 * coef2 + (0x80 << 7);
-    return (((t >> 8) + t) >> 8) >> 7;
-  };
-  for (let k = 0; k < w * h; k++) {
-    const a = pixels[4 * k + 3];
+  const grey = out || new Uint8Array(w * h);
+  const table = onWhiteTable();
+  for (let k = 0, at = 0; k < w * h; k++, at += 4) {
+    const a = pixels[at + 3];
     if (a === 0) {
       grey[k] = 255;                         // paper
       continue;
     }
-    const r = onWhite(pixels[4 * k], a);
-    const g = onWhite(pixels[4 * k + 1], a);
-    const b = onWhite(pixels[4 * k + 2], a);
-    grey[k] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+    const row = a << 8;
+    const r = pixels[at], g = pixels[at + 1], b = pixels[at + 2];
+    // a grey pixel stays itself (19595 + 38470 + 7471 = 65536: the weights add up to one exactly)
+    grey[k] = r === g && g === b ? table[row | r]
+      : (table[row | r] * 19595 + table[row | g] * 38470 + table[row | b] * 7471 + 0x8000) >> 16;
   }
   return grey;
+}
+
+/** Pillow's AlphaComposite.c for a value over opaque white paper, 7 bits of precision. */
+function onWhite(value, alpha) {
+  const coef1 = alpha * 128;                 // alpha * 255 * 255 * 128 / (255 * 255)
+  const coef2 = 255 * 128 - coef1;
+  const t = value * coef1 + 255 * coef2 + (0x80 << 7);
+  return (((t >> 8) + t) >> 8) >> 7;
+}
+
+let whiteTable = null;
+/** onWhite for every alpha and value: table[(alpha << 8) | value] (64 kB, made once). */
+function onWhiteTable() {
+  if (!whiteTable) {
+    whiteTable = new Uint8Array(256 * 256);
+    for (let a = 0; a < 256; a++) for (let v = 0; v < 256; v++) whiteTable[(a << 8) | v] = onWhite(v, a);
+  }
+  return whiteTable;
 }
 
 // ------------------------------------------------------------------ small image helpers
@@ -68,11 +81,16 @@ export function greyPixels(pixels, w, h) {
 export function inkBox(image, w, h) {
   let y0 = h, y1 = -1, x0 = w, x1 = -1;
   for (let y = 0; y < h; y++) {
+    const row = y * w;
+    let first = -1, lastX = -1;
     for (let x = 0; x < w; x++) {
-      if (image[y * w + x] > INK_THRESHOLD) {
-        y0 = Math.min(y0, y); y1 = Math.max(y1, y); x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-      }
+      if (image[row + x] > INK_THRESHOLD) { if (first < 0) first = x; lastX = x; }
     }
+    if (first < 0) continue;
+    if (y0 === h) y0 = y;
+    y1 = y;
+    if (first < x0) x0 = first;
+    if (lastX > x1) x1 = lastX;
   }
   return y1 < 0 ? null : [y0, y1 + 1, x0, x1 + 1];
 }
@@ -272,7 +290,19 @@ const lanczos = (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0);
 
 /** For each output pixel along one axis, the first input pixel it reads and its integer weights
  * (Resample.c: precompute_coeffs, then normalize_coeffs_8bpc). */
+const resampleCache = new Map();      // "in/out" -> taps (a drawing's sizes repeat frame after frame)
 function resampleWeights(inSize, outSize) {
+  const key = `${inSize}/${outSize}`;
+  let taps = resampleCache.get(key);
+  if (!taps) {
+    if (resampleCache.size > 256) resampleCache.clear();
+    taps = computeResampleWeights(inSize, outSize);
+    resampleCache.set(key, taps);
+  }
+  return taps;
+}
+
+function computeResampleWeights(inSize, outSize) {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);           // shrinking widens the filter
   const support = 3 * filterScale;
@@ -338,6 +368,47 @@ export function resizeLanczos(image, w, h, outW, outH) {
 
 // ------------------------------------------------------------------ the whole path
 /**
+ * 255 - greyPixels(pixels) into `ink` and, in the same pass, inkBox(ink): the canvas is read once.
+ */
+function inkOf(pixels, w, h, ink) {
+  if (pixels.length !== 4 * w * h) {
+    greyPixels(pixels, w, h, ink);
+    for (let k = 0; k < ink.length; k++) ink[k] = 255 - ink[k];
+    return inkBox(ink, w, h);
+  }
+  const table = onWhiteTable();
+  let y0 = h, y1 = -1, x0 = w, x1 = -1;
+  for (let y = 0, k = 0, at = 0; y < h; y++) {
+    let first = -1, lastX = -1;
+    for (let x = 0; x < w; x++, k++, at += 4) {
+      const a = pixels[at + 3];
+      let v = 0;                                         // paper
+      if (a !== 0) {
+        const row = a << 8;
+        const r = pixels[at], g = pixels[at + 1], b = pixels[at + 2];
+        v = 255 - (r === g && g === b ? table[row | r]
+          : (table[row | r] * 19595 + table[row | g] * 38470 + table[row | b] * 7471 + 0x8000) >> 16);
+      }
+      ink[k] = v;
+      if (v > INK_THRESHOLD) { if (first < 0) first = x; lastX = x; }
+    }
+    if (first < 0) continue;
+    if (y0 === h) y0 = y;
+    y1 = y;
+    if (first < x0) x0 = first;
+    if (lastX > x1) x1 = lastX;
+  }
+  return y1 < 0 ? null : [y0, y1 + 1, x0, x1 + 1];
+}
+
+let canvasBytes = new Uint8Array(0);
+/** A grey image of the canvas's size, reused from drawing to drawing (nothing keeps it). */
+function canvasBuffer(size) {
+  if (canvasBytes.length !== size) canvasBytes = new Uint8Array(size);
+  return canvasBytes;
+}
+
+/**
  * A drawing (dark ink on light paper; RGBA canvas pixels or grey levels, `width` x `height`) ->
  * { seen, offset, scale, shift }, or null when there is no ink. `seen`: the 28x28 grey digit
  * (Uint8Array, bright ink on black) the model gets; where it came from in the drawing:
@@ -345,9 +416,8 @@ export function resizeLanczos(image, w, h, outW, outH) {
  * `strokeWidth`: the pen width wanted in the 28x28 frame (null keeps the student's own).
  */
 export function sketchToMnist(pixels, width, height, { strokeWidth: penWidth = STROKE_WIDTH_28 } = {}) {
-  const paper = greyPixels(pixels, width, height);
-  const ink = inverted(paper);                            // bright ink on black, like MNIST
-  const box = inkBox(ink, width, height);
+  const ink = canvasBuffer(width * height);
+  const box = inkOf(pixels, width, height, ink);          // bright ink on black, like MNIST
   if (box === null) return null;
   let digit = { image: crop(ink, width, box), w: box[3] - box[2], h: box[1] - box[0], origin: [box[2], box[0]], step: 1 };
   let strong = 0;                                        // pixels of full ink
