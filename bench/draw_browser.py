@@ -4,7 +4,7 @@ screen, digits drawn with the pointer.
 
     .venv/bin/python bench/draw_browser.py                 # 4x throttling, 6 digits on each tab
     .venv/bin/python bench/draw_browser.py --throttle 1 --digits 10
-    .venv/bin/python bench/draw_browser.py --web /tmp/old/web     # another copy of cnnlab/ui/web (say, an older commit's)
+    .venv/bin/python bench/draw_browser.py --web /tmp/old/web  # an older copy of cnnlab/ui/web
 
 Prints, for the shipped CNN (mnist-cnn):
 - Draw: the time from a pointer move to the answer updated on the page (the big answer, the ten
