@@ -6,7 +6,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .i18n import Text
+from .i18n import Refusal, Text
 
 DATA_ENV = "CNNLAB_DATA"          # environment variable naming the data root
 DEFAULT_DATA_DIR = "./data"       # where torchvision puts downloads when no root is given
@@ -165,7 +165,7 @@ SHARED_FINETUNE_MODES = ("head", "top")        # what the shared run accepts: "a
 SCHEDULES = ("onecycle", "constant")
 
 
-class LimitError(ValueError):
+class LimitError(Refusal, ValueError):
     """A setting outside its allowed range; its argument is a Text (cnnlab.i18n) for the user."""
 
 

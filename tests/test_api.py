@@ -19,7 +19,6 @@ import re
 import zipfile
 from pathlib import Path
 
-import gradio as gr
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -27,6 +26,7 @@ from handwriting import DIGITS, render
 from PIL import Image
 
 from cnnlab.config import LIMITS, TrainConfig
+from cnnlab.i18n import Refusal
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "demo" / "fashion-sneaker.jpg"
@@ -289,7 +289,7 @@ def test_the_train_tabs_handler_refuses_a_value_typed_past_the_widget(field, val
     settings = dict(dataset="mnist", model="cnn", optimizer="adam", lr=0.003, batch_size=128, epochs=3,
                     budget=0, train_size=0, augment=False)
     settings[field] = value
-    with pytest.raises(gr.Error, match=re.escape(sentence)):
+    with pytest.raises(Refusal, match=re.escape(sentence)):
         make_config(**settings)
 
 

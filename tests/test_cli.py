@@ -28,10 +28,10 @@ def cli(*args, cwd) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_dry_run_trains_two_batches_and_saves_nothing(tmp_path, data_root):
-    result = cli("train", "--dry-run", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "dry run" in result.stdout
+def test_dry_run_trains_two_batches_and_saves_nothing(tmp_path, data_root, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)                 # a function call: `python -m cnnlab` is tested below
+    assert main(["train", "--dry-run"]) in (0, None)
+    assert "dry run" in capsys.readouterr().out
     assert list(tmp_path.iterdir()) == [], "a dry run writes no checkpoint"
 
 

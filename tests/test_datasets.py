@@ -31,7 +31,7 @@ def test_registry_names():
 def test_unknown_data_set_names_the_choices():
     with pytest.raises(KeyError) as err:
         datasets.get_spec("mnsit")
-    message = err.value.args[0]
+    message = str(err.value)
     assert "mnsit" in message and "mnist" in message and "fashion" in message
     with pytest.raises(KeyError, match="unknown data set"):
         datasets.load("mnsit", "train")

@@ -13,6 +13,7 @@ from rungate import RunGate
 
 from cnnlab.config import TrainConfig
 from cnnlab.core import checkpoints, race, threads
+from cnnlab.i18n import TeacherOnly
 from cnnlab.server import jobs, runstate
 from cnnlab.server.classroom import TeacherKey
 from cnnlab.server.jobs import TrainJob
@@ -20,6 +21,13 @@ from cnnlab.server.zoo import LATEST, ModelZoo
 
 # Small and quick: 2,000 training images (16 steps an epoch), frequent validation on 500 images.
 QUICK = dict(train_size=2000, epochs=1, val_size=500, eval_every_s=0.3)
+
+
+def teacher_refusal(call) -> str:
+    """The sentence of the TeacherOnly refusal that ``call()`` raises."""
+    with pytest.raises(TeacherOnly) as refused:
+        call()
+    return str(refused.value)
 
 
 def make_job(tmp_path, data_root, teacher_key=None) -> TrainJob:
@@ -135,15 +143,15 @@ def test_second_start_is_refused_with_a_message_and_stop_acts_within_one_batch(t
 
 def test_teacher_key_is_needed_when_set(tmp_path, data_root):
     job = make_job(tmp_path, data_root, teacher_key="owl")
-    assert "teacher key" in str(job.start(TrainConfig(**QUICK)))
-    assert "teacher key" in str(job.start(TrainConfig(**QUICK), key="cat"))
-    assert "teacher key" in str(job.start_race(TrainConfig(**QUICK)))
+    assert "teacher key" in teacher_refusal(lambda: job.start(TrainConfig(**QUICK)))
+    assert "teacher key" in teacher_refusal(lambda: job.start(TrainConfig(**QUICK), key="cat"))
+    assert "teacher key" in teacher_refusal(lambda: job.start_race(TrainConfig(**QUICK)))
     assert not job.is_running and job.state().run_id == 0
     try:
         with RunGate(job, hold=[1]) as gate:
             assert "started" in str(job.start(TrainConfig(**QUICK), key="owl"))
             gate.wait_held()                               # the run cannot end while we try
-            assert "teacher key" in str(job.stop())
+            assert "teacher key" in teacher_refusal(lambda: job.stop())
             assert job.is_running
             assert "Stopping" in str(job.stop(key="owl"))
             gate.release()
@@ -219,7 +227,7 @@ def test_an_uploaded_checkpoint_becomes_latest_and_a_bad_one_is_refused(finished
     assert "Loaded" in message and "latest run" in message
     assert job.latest_path.is_file() and job.zoo.get(LATEST).model_name == "cnn"
     locked = make_job(tmp_path / "locked", data_root, teacher_key="owl")
-    assert "teacher key" in str(locked.use_checkpoint(trained.latest_path))
+    assert "teacher key" in teacher_refusal(lambda: locked.use_checkpoint(trained.latest_path))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux-only")

@@ -81,7 +81,7 @@ def test_transfer_modes_head_top_and_all(built):
 def test_unknown_model_names_the_choices():
     with pytest.raises(KeyError) as err:
         build_model("resnet9000", datasets.get_spec("mnist"))
-    message = err.value.args[0]
+    message = str(err.value)
     assert "resnet9000" in message and all(name in message for name in MODELS)
     with pytest.raises(KeyError, match="unknown model"):
         get_model_info("CNN ")

@@ -13,7 +13,7 @@ from gradio_client.exceptions import AppError
 from cnnlab.config import LIMITS
 from cnnlab.core import datasets, plots
 from cnnlab.i18n import catalog
-from cnnlab.lessons.own.data import OwnClass
+from cnnlab.lessons.own.data import OwnClass, OwnDataError
 from cnnlab.lessons.own.model import check_ready
 from cnnlab.ui.own_views import verdict
 
@@ -26,7 +26,9 @@ ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
 def test_too_few_pictures_says_the_count_needed_in_each_language(tmp_path):
     snapshot = [(OwnClass("c1", "rose"), [tmp_path / f"r{i}.jpg" for i in range(3)]),
                 (OwnClass("c2", "tulip"), [tmp_path / f"t{i}.jpg" for i in range(5)])]
-    problem = check_ready(snapshot)
+    with pytest.raises(OwnDataError) as refused:
+        check_ready(snapshot)
+    problem = refused.value
     assert str(problem) == ("Every class needs at least 5 pictures to train; 'rose' has 3 (add 2 more). "
                             "Add more pictures, then click Train again.")
     assert problem.in_("zh") == ("每个类别至少需要 5 张图片才能训练；“rose”只有 3 张（还要再加 2 张）。"

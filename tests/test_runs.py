@@ -13,12 +13,20 @@ from rungate import RunGate
 
 from cnnlab.config import LIMITS, LimitError, TrainConfig
 from cnnlab.core import checkpoints, sweep
+from cnnlab.i18n import TeacherOnly
 from cnnlab.server.classroom import TeacherKey
 from cnnlab.server.jobs import TrainJob
 from cnnlab.server.runs import RunIndex, RunRecord, RunRecorder, overlay_figure
 from cnnlab.server.zoo import ModelZoo
 
 QUICK = dict(train_size=1000, epochs=1, val_size=500, eval_every_s=0.3)
+
+
+def teacher_refusal(call) -> str:
+    """The sentence of the TeacherOnly refusal that ``call()`` raises."""
+    with pytest.raises(TeacherOnly) as refused:
+        call()
+    return str(refused.value)
 
 
 def make_job(tmp_path, data_root, teacher_key=None):
@@ -149,7 +157,7 @@ def test_grid_is_the_product_of_the_lists_with_the_time_shared():
 def test_grid_runs_each_configuration_fills_its_table_and_keeps_each_run(tmp_path, data_root):
     job, index = make_job(tmp_path, data_root, teacher_key="k")
     p = sweep.plan(TrainConfig(**QUICK), "0.003, 0.0001", "128", ["adam"], ["mlp"], 60)
-    assert "teacher key" in str(job.start_sweep(p, "wrong"))
+    assert "teacher key" in teacher_refusal(lambda: job.start_sweep(p, "wrong"))
     seen = []
     job.subscribe(lambda ev, model, config: ev.kind == "start" and seen.append(job.state().sweep))
     assert "Hyperparameter grid" in str(job.start_sweep(p, "k"))

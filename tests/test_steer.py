@@ -12,9 +12,17 @@ import torch
 from cnnlab.config import TrainConfig
 from cnnlab.core import datasets, optimizers, training
 from cnnlab.core.steer import Steering, check_lr
+from cnnlab.i18n import TeacherOnly
 from cnnlab.server.classroom import TeacherKey
 from cnnlab.server.jobs import TrainJob
 from cnnlab.server.zoo import ModelZoo
+
+
+def teacher_refusal(call) -> str:
+    """The sentence of the TeacherOnly refusal that ``call()`` raises."""
+    with pytest.raises(TeacherOnly) as refused:
+        call()
+    return str(refused.value)
 
 
 def tiny_learner(steps: int) -> training.Learner:
@@ -97,19 +105,19 @@ def test_the_shared_run_pauses_takes_a_new_lr_resumes_and_marks_it(tmp_path, dat
     job = make_job(tmp_path, data_root, key="k")
     first_step = threading.Event()
     job.subscribe(lambda ev, model, config: first_step.set() if ev.kind == "step" and ev.step else None)
-    assert "teacher key" in str(job.pause(None))
+    assert "teacher key" in teacher_refusal(lambda: job.pause(None))
     assert str(job.pause("k")) == "No run is going."
     assert "started" in str(job.start(TrainConfig(train_size=2000, epochs=2, val_size=300, eval_every_s=60,
                                               event_every_s=0), "k"))
     assert first_step.wait(180), "no step within three minutes"
-    assert "teacher key" in str(job.pause("wrong"))
+    assert "teacher key" in teacher_refusal(lambda: job.pause("wrong"))
     assert str(job.pause("k")).startswith("Paused")
     assert job._steering.halted.wait(60)
     snap = job.state()
     assert snap.state == "paused" and snap.running and "Resume" in str(snap.status)
     step = snap.step
     assert job.state().step == step                            # held at the gate
-    assert "teacher key" in str(job.set_lr(0.001, None))
+    assert "teacher key" in teacher_refusal(lambda: job.set_lr(0.001, None))
     assert "Learning rate" in str(job.set_lr(-1, "k"))
     assert "0.001" in str(job.set_lr(0.001, "k"))
     assert str(job.resume("k")) == "Resumed."

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from cnnlab.i18n import Refusal
 from cnnlab.lessons import weather as T
 from cnnlab.lessons.weather import run as weather_run
 
@@ -182,7 +183,9 @@ def test_a_huge_learning_rate_is_reported_as_diverged(table):
     (dict(activation="softmax"), "activation"), (dict(optimizer="lbfgs"), "optimizer"), (dict(loss="hinge"), "loss"),
 ])
 def test_bad_settings_get_a_sentence(change, words):
-    assert words in str(T.check_settings(T.RegressionSettings(**change)))
+    with pytest.raises(Refusal) as refused:
+        T.check_settings(T.RegressionSettings(**change))
+    assert words in str(refused.value)
 
 
 def test_the_code_shown_is_the_code_that_runs():
@@ -317,4 +320,6 @@ def test_a_bad_file_and_a_bad_setting_are_explained_in_chinese_too(tmp_path):
     with pytest.raises(T.TableError) as err:
         T.csv_table(t, "y", ["id"])
     assert "“id”列不能用作特征：它有 200 种不同的文本" in err.value.args[0].in_("zh")
-    assert T.check_settings(T.RegressionSettings(batch_size=0)).in_("zh") == "批大小必须在 1 到 4096 之间。"
+    with pytest.raises(Refusal) as refused:
+        T.check_settings(T.RegressionSettings(batch_size=0))
+    assert refused.value.in_("zh") == "批大小必须在 1 到 4096 之间。"

@@ -90,16 +90,33 @@ def test_a_cancelled_run_stops_training(client, app_server):
     assert worker.submitted == chunks                        # no more steps for a run nobody waits for
 
 
-def test_stop_ends_the_run_with_its_results_so_far(client):
+def test_stop_ends_the_run_at_once_while_the_worker_is_busy(client, app_server):
+    """Stop under load: every worker thread is held by another student's work (a chunk that waits
+    on an Event, so the load is certain, not timed), and the run still ends, with its results so
+    far, while they hold. A Stop that did nothing, or that waited for the worker, would leave the
+    run queued behind them until the timeout."""
+    worker = app_server[0].offered["weather_worker"]
     job = client.submit(*LESSON, "nn", 128, "sigmoid", "adam", 0.001, 16, 2000, "mse", api_name="/weather_train")
     deadline = time.monotonic() + 120
     while not any(isinstance(o[0], str) and "/2000 · step" in o[0] for o in job.outputs()):
         assert time.monotonic() < deadline, "the run never started"
         time.sleep(0.2)
-    client.predict(api_name="/weather_stop")
-    job.result(timeout=60)
-    status = final_status(job.outputs())
-    assert re.search(r"Stopped\*\* after \d+ epochs .*MAE \d+\.\d+ °C", status), status
+    release = threading.Event()
+    busy = [threading.Event() for _ in range(worker.threads)]
+    try:
+        for started in busy:
+            worker.submit(lambda started=started: (started.set(), release.wait(600)))
+        for started in busy:
+            assert started.wait(60), "the worker never took the other students' work"
+        # now every worker thread is held: the run's next chunk waits in the queue behind them
+        client.predict(api_name="/weather_stop")
+        job.result(timeout=60)          # ends while the worker is still held; TimeoutError: Stop did not act
+        status = final_status(job.outputs())
+    finally:
+        release.set()
+    m = re.search(r"Stopped\*\* after (\d+) epochs .*MAE \d+\.\d+ °C", status)
+    assert m, status
+    assert int(m.group(1)) < 2000                           # well before its natural end
 
 
 def test_an_uploaded_csv_offers_its_columns_and_trains(client, tmp_path):

@@ -4,6 +4,7 @@ screen (390 px), where nothing may stick out sideways."""
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 from conftest import open_tab
@@ -70,15 +71,26 @@ def test_on_a_phone_wide_screen_nothing_sticks_out_sideways(browser, app_server)
         context.close()
 
 
-def test_stop_ends_a_long_run_and_train_comes_back(page, idle_job):
+def test_stop_ends_a_long_run_and_train_comes_back(page, idle_job, app_server):
     # idle_job: a class run left going by an earlier test would starve the weather worker (it runs
-    # at low priority on purpose). Stop no longer waits for it, but the run has to get going first.
+    # at low priority on purpose) before the run gets going.
     start(page, 2000)
     status = page.locator("#weather-status")
     expect(status).to_contain_text("/2000 · step", timeout=60_000)
     expect(page.locator("#weather-train")).to_be_disabled()
-    page.locator("#weather-stop").click(timeout=60_000)          # (a busy test machine draws slowly)
-    expect(status).to_contain_text("Stopped after", timeout=180_000)   # (a busy machine starves the worker)
+    # Stop under load: every worker thread held by other work (Event-blocked, so certain), and the
+    # run must still end while they hold (a Stop that waited for the worker would not).
+    worker = app_server[0].offered["weather_worker"]
+    release = threading.Event()
+    busy = [threading.Event() for _ in range(worker.threads)]
+    try:
+        for started in busy:
+            worker.submit(lambda started=started: (started.set(), release.wait(600)))
+        assert all(started.wait(60) for started in busy)
+        page.locator("#weather-stop").click(timeout=60_000)      # (a busy test machine draws slowly)
+        expect(status).to_contain_text("Stopped after", timeout=60_000)
+    finally:
+        release.set()
     expect(status).to_contain_text("same as yesterday")
     expect(page.locator("#weather-train")).to_be_enabled()
     expect(page.locator("#weather-stop")).to_be_disabled()

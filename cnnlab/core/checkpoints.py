@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..i18n import Text
+from ..i18n import Refusal, Text
 from . import datasets
 from .nets import builder
 from .nets.builder import BUILT
@@ -35,7 +35,7 @@ TYPES = {"format_version": int, "model": str, "dataset": str, "classes": (list, 
          "state_dict": dict, "config": dict, "metrics": dict}
 
 
-class CheckpointError(ValueError):
+class CheckpointError(Refusal, ValueError):
     """A file that is not a usable cnnlab checkpoint; its argument is a Text (cnnlab.i18n) saying why."""
 
 

@@ -10,14 +10,14 @@ batch (what a test runs), ``--download`` lets torchvision fetch the data the fir
 from __future__ import annotations
 
 from ..config import TrainConfig
-from ..i18n import Text
+from ..i18n import Refusal, Text
 from . import datasets, optimizers
 from .nets import builder
 
 TORCHVISION = {"mnist": "MNIST", "fashion": "FashionMNIST"}
 
 
-class CodegenError(ValueError):
+class CodegenError(Refusal, ValueError):
     """Settings the script cannot reproduce; its argument is a Text (cnnlab.i18n) saying why. (The
     script itself is Python with English comments, whatever the reader's language.)"""
 

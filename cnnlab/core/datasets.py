@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..config import DATA_ENV, data_root
-from ..i18n import Text
+from ..i18n import BadValue, Refusal, Text, UnknownName
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -46,7 +46,7 @@ PHOTO_MEAN, PHOTO_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)   # EfficientNet-Lite e
 PHOTO_SIZE = 224                                          # the backbone's native input size
 
 
-class DataMissingError(RuntimeError):
+class DataMissingError(Refusal, RuntimeError):
     """The data set is not on disk and downloading was not allowed (or failed)."""
 
 
@@ -100,7 +100,7 @@ def get_spec(name: str, classes=None) -> DatasetSpec:
     try:
         return DATASETS[name]
     except KeyError:
-        raise KeyError(f"unknown data set {name!r}; choose one of: {', '.join(DATASETS)}") from None
+        raise UnknownName(Text("errors.unknown_dataset", name=repr(name), choices=", ".join(DATASETS))) from None
 
 
 @dataclass
@@ -141,7 +141,7 @@ def load(name: str, split: str = "train", root: str | Path | None = None,
     """Load a split ("train" or "test") into memory once per process; later calls are free."""
     spec = get_spec(name)
     if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+        raise BadValue(Text("errors.bad_split", split=repr(split)))
     root = data_root(str(root) if root else None)
     key = (name, split, str(root.resolve()))
     with _cache_lock:
@@ -151,10 +151,8 @@ def load(name: str, split: str = "train", root: str | Path | None = None,
 
 
 def _missing(spec: DatasetSpec, root: Path, detail: str = "") -> DataMissingError:
-    return DataMissingError(
-        f"The {spec.title} data set was not found in {root / spec.folder}{detail}. "
-        f"Point --data-dir (or ${DATA_ENV}) at the folder that holds '{spec.folder}/', "
-        f"or run with --download on a machine with internet to let torchvision fetch it there.")
+    return DataMissingError(Text("errors.data_missing", title=Text(f"datasets.{spec.name}"),
+                                 folder=str(root / spec.folder), detail=detail, env=DATA_ENV, name=spec.folder))
 
 
 def _load_mnist_like(spec: DatasetSpec, split: str, root: Path, download: bool) -> TensorData:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..i18n import Text
+from ..i18n import Refusal, Text
 
 MAX_BYTES = 10 * 1024 * 1024       # same as the app's upload limit (AppConfig.max_file_size)
 MAX_PIXELS = 50_000_000            # 50 megapixels: any phone photo, never a 20000x20000 bomb
@@ -36,7 +36,7 @@ Image.init()
 FORMATS = tuple(f for f in PHOTO_FORMATS if f in Image.OPEN)   # JPEG covers iPhone MPO too; no EPS etc.
 
 
-class ImageInputError(ValueError):
+class ImageInputError(Refusal, ValueError):
     """A file we cannot use as a photo; its argument, a ``Text`` (cnnlab/i18n, section "imageio"),
     says why and what to do in plain words, in the reader's language (``str(err)``: English)."""
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..config import check_tsne
-from ..i18n import Text
+from ..i18n import BadValue, Text
 from . import checkpoints, datasets
 from .cache import LRU, file_digest, tensor_fingerprint
 from .imageio import data_url
@@ -141,7 +141,7 @@ class TsneMap:
     def load(cls, path: str | Path) -> TsneMap:
         with np.load(path, allow_pickle=False) as z:
             if int(z["format"]) != MAP_FORMAT:
-                raise ValueError(f"{Path(path).name}: map format {int(z['format'])}, expected {MAP_FORMAT}")
+                raise BadValue(Text("errors.map_format", file=Path(path).name, got=int(z["format"]), want=MAP_FORMAT))
             comps = z["pca_components"]
             coords = z["coords"].astype(np.float32)
             coords -= (coords.max(axis=0) + coords.min(axis=0)) / 2

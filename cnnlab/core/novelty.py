@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..i18n import BadValue, Text
 from .training import batches, eval_mode
 
 K = 256             # PCA directions kept (64 and 128 let through half the temple crops)
@@ -61,14 +62,14 @@ class Novelty:
         """From a checkpoint's ``novelty`` dict; ValueError when it does not fit together."""
         if not isinstance(payload, dict) or any(not isinstance(payload.get(f), torch.Tensor) for f in FIELDS) \
                 or not isinstance(payload.get("stock", False), bool):
-            raise ValueError("novelty: missing or not tensors")
+            raise BadValue(Text("errors.novelty_missing"))
         n = cls(*(payload[f].float() for f in FIELDS), stock=payload.get("stock", False))
         d, k = n.basis.shape if n.basis.dim() == 2 else (0, 0)
         ok = (n.mean.shape == (d,) and n.centres.dim() == 2 and n.centres.shape[1] == k
               and n.precision.shape == (k, k) and n.limit.dim() == 0 and float(n.limit) > 0
               and all(torch.isfinite(getattr(n, f)).all() for f in FIELDS))
         if not ok:
-            raise ValueError("novelty: shapes do not fit together")
+            raise BadValue(Text("errors.novelty_shapes"))
         return n
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from ..i18n import Text, UnknownName
+
 NAMES = ("sgd", "momentum", "rmsprop", "adam")
 MOMENTUM = 0.8               # the course's Momentum
 RMSPROP_ALPHA = 0.9          # the course's RMSprop smoothing
@@ -32,7 +34,7 @@ def make(name: str, params, lr: float, weight_decay: float = 0.0, fused: bool = 
     if name == "adam":
         adam = torch.optim.AdamW if weight_decay else torch.optim.Adam
         return adam(params, lr=lr, betas=ADAM_BETAS, weight_decay=weight_decay, **({'fused': True} if fused else {}))
-    raise KeyError(f"unknown optimizer {name!r}; choose one of: {', '.join(NAMES)}")
+    raise UnknownName(Text("errors.unknown_optimizer", name=repr(name), choices=", ".join(NAMES)))
 
 
 def code(name: str, params: str = "model.parameters()", lr: str = "lr", weight_decay: str | None = None,
@@ -49,4 +51,4 @@ def code(name: str, params: str = "model.parameters()", lr: str = "lr", weight_d
         return f"{optim}.RMSprop({params}, lr={lr}, alpha={RMSPROP_ALPHA}{decay})"
     if name == "adam":
         return f"{optim}.{'AdamW' if weight_decay else 'Adam'}({params}, lr={lr}, betas={ADAM_BETAS}{decay})"
-    raise KeyError(f"unknown optimizer {name!r}; choose one of: {', '.join(NAMES)}")
+    raise UnknownName(Text("errors.unknown_optimizer", name=repr(name), choices=", ".join(NAMES)))

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..i18n import Text
+from ..i18n import Refusal, Text
 from . import datasets
 from .nets.models import embedding_fixed
 from .threads import TRAIN_NICE, lower_thread_priority
@@ -23,6 +23,10 @@ MAX_SNAPSHOTS = 24           # ... and at most this many (when full, every other
 FOLLOW_ITER = 400            # iterations for a snapshot map that starts from the previous map
 
 log = logging.getLogger(__name__)
+
+
+class NothingYet(Refusal, LookupError):
+    """No snapshot (or map) to show yet; its Text says why (no run, recording, a new run)."""
 
 
 # --------------------------------------------------------------------------- how it learned
@@ -168,7 +172,7 @@ class SnapshotRecorder:
         of the snapshots before it first, each started from the one before)."""
         rec = self.recording()
         if not rec.snapshots:
-            raise LookupError(rec.note)
+            raise NothingYet(rec.note)
         i = int(min(max(i, 0), len(rec.snapshots) - 1))
         with self._compute:
             prev = None
@@ -197,10 +201,10 @@ class SnapshotRecorder:
     def all_maps(self, progress: Progress = quiet) -> tuple[Recording, list[np.ndarray]]:
         rec = self.recording()
         if not rec.snapshots:
-            raise LookupError(rec.note)
+            raise NothingYet(rec.note)
         self.map_at(len(rec.snapshots) - 1, progress)
         with self._lock:
             maps = [self._maps.get(s.uid) for s in rec.snapshots]
         if any(m is None for m in maps):            # a new run started meanwhile
-            raise LookupError(Text("tsne.new_run"))
+            raise NothingYet(Text("tsne.new_run"))
         return rec, maps

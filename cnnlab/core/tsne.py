@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import LIMITS
-from ..i18n import Text
+from ..i18n import BadValue, Text
 from . import datasets
 from .threads import cpu_cores
 from .training import eval_mode
@@ -202,7 +202,7 @@ def run_tsne(X: np.ndarray, perplexity: float = DEFAULT_PERPLEXITY, seed: int = 
     from openTSNE import TSNEEmbedding, initialization
     X = np.ascontiguousarray(X, dtype=np.float32)
     if len(X) < 5:
-        raise ValueError("a t-SNE map needs at least 5 points")
+        raise BadValue(Text("errors.tsne_few_points"))
     n_jobs = n_jobs or tsne_threads()
     if main_iter is None:
         main_iter = MAIN_ITER if len(X) < LARGE_N else LARGE_MAIN_ITER

@@ -83,6 +83,54 @@ class Text:
     __hash__ = None
 
 
+class Refusal(Exception):
+    """The one way the app says no: something the user must fix, or may not do, with the sentence
+    that says so. Core, lessons and the server raise it (or a subclass, where a caller must tell
+    the kinds apart: ``LimitError``, ``CheckpointError``, ``TeacherOnly`` ...); the page turns it
+    into a ``gr.Error`` in the reader's language (``cnnlab.ui.common.refusing``).
+
+    ``args[0]`` is the ``Text`` (a plain string only for words that are the user's own);
+    ``title``, optional, heads the message box. ``str(err)`` is English (logs, the CLI)."""
+
+    def __init__(self, text: Text | str, /, *, title: Text | None = None):
+        if not isinstance(text, (Text, str)):
+            raise TypeError(f"a Refusal says a Text or a string, not {type(text).__name__}")
+        super().__init__(text)
+        self.title = title
+
+    @property
+    def text(self) -> Text | str:
+        return self.args[0] if self.args else ""
+
+    def in_(self, lang: str) -> str:
+        return say(lang, self.text)
+
+    def __str__(self) -> str:               # also for KeyError subclasses, which would quote it
+        return str(self.text)
+
+
+def refusal_of(err: BaseException) -> Refusal:
+    """``err`` as a Refusal: itself when it is one; else its sentence (a Text the core put in a
+    ValueError, or the exception's English) for the few places that catch a library's errors."""
+    if isinstance(err, Refusal):
+        return err
+    return Refusal(err.args[0] if err.args and isinstance(err.args[0], (Text, str)) else str(err))
+
+
+class TeacherOnly(Refusal):
+    """An action that needs the teacher key (``cnnlab.server.classroom.TeacherKey.require``)."""
+
+
+class UnknownName(Refusal, KeyError):
+    """A registry (models, data sets, optimizers, templates, the zoo) has nothing by that name;
+    still a ``KeyError`` for code that looks names up."""
+
+
+class BadValue(Refusal, ValueError):
+    """A value the core cannot work with (a wrong shape, a point outside the picture ...); still a
+    ``ValueError``."""
+
+
 def tr(lang: str, key: str, /, **fields) -> str:
     """The text called ``key`` in ``lang``, with its fields filled in."""
     return Text(key, **fields).in_(lang)

@@ -14,6 +14,8 @@ import socket
 
 import numpy as np
 
+from ..i18n import TeacherOnly, Text
+
 
 def lan_address() -> str | None:
     """This machine's address on the local network (private IPv4), or None if it has none."""
@@ -76,6 +78,13 @@ class TeacherKey:
     def accepts(self, key: str | None) -> bool:
         """True when no key is set, or when ``key`` matches it (constant-time compare)."""
         return not self.secret or hmac.compare_digest(str(key or "").encode(), self.secret.encode())
+
+    def require(self, key: str | None, message: Text | None = None) -> None:
+        """Nothing when ``accepts(key)``; else a ``TeacherOnly`` refusal saying ``message`` (by
+        default: this needs the teacher key). The one check of the key: the job's actions and the
+        pages' teacher-only handlers (``cnnlab.ui.common.teacher_only``) both come here."""
+        if not self.accepts(key):
+            raise TeacherOnly(message or Text("errors.teacher_key"))
 
 
 def generate_key() -> str:

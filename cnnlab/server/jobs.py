@@ -139,15 +139,13 @@ class TrainJob:
     def start_own(self, run, key: str | None = None) -> str | Text:
         """Train the class's own classes (an ``ownmodel.OwnRun``: a small head on the pictures'
         cached backbone features, trained by the one loop) as the shared run everyone watches."""
-        if not self.teacher.accepts(key):
-            return Text("own.train_needs_key")
+        self.teacher.require(key, Text("own.train_needs_key"))
         if self.is_running:
             return Text("own.in_progress", status=self.state().status)
         return self._launch("own", run.config, lambda config, run_id: self._run_own(run, config))
 
     def stop(self, key: str | None = None) -> Text:
-        if not self.teacher.accepts(key):
-            return Text("jobs.needs_key", what=Text("jobs.what_stop"))
+        self.teacher.require(key, Text("jobs.needs_key", what=Text("jobs.what_stop")))
         with self._lock:
             if not self._state.running:
                 return Text("jobs.no_run")
@@ -190,8 +188,7 @@ class TrainJob:
         return Text("jobs.lr_set", lr=f"{float(lr):g}")
 
     def _steerable(self, key: str | None, what: str) -> Text | None:
-        if not self.teacher.accepts(key):
-            return Text("jobs.needs_key", what=Text(what))
+        self.teacher.require(key, Text("jobs.needs_key", what=Text(what)))
         with self._lock:
             if not self._state.running:
                 return Text("jobs.no_run")
@@ -208,8 +205,7 @@ class TrainJob:
 
     def use_checkpoint(self, path: str | Path, key: str | None = None) -> Text:
         """Make an uploaded checkpoint the latest run. Raises CheckpointError for a bad file."""
-        if not self.teacher.accepts(key):
-            return Text("jobs.needs_key", what=Text("jobs.what_load"))
+        self.teacher.require(key, Text("jobs.needs_key", what=Text("jobs.what_load")))
         if self.is_running:
             return Text("jobs.load_while_running")
         payload = checkpoints.read_payload(path)
@@ -226,8 +222,7 @@ class TrainJob:
 
     # ---- internals
     def _check(self, config: TrainConfig, key: str | None) -> Text | str | None:
-        if not self.teacher.accepts(key):
-            return Text("jobs.needs_key", what=Text("jobs.what_train"))
+        self.teacher.require(key, Text("jobs.needs_key", what=Text("jobs.what_train")))
         if self.is_running:
             return Text("jobs.in_progress", status=self.state().status)
         return train_problem(config)

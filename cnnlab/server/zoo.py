@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..core import checkpoints
 from ..core.checkpoints import Loaded
-from ..i18n import DEFAULT, Text, tr
+from ..i18n import DEFAULT, Text, UnknownName, tr
 
 LATEST = "latest"           # key of the latest run trained in this app (Train tab)
 # The shipped model each data set starts with (the best one we ship for it).
@@ -88,8 +88,8 @@ class ModelZoo:
         if entry is None:
             name = key.removeprefix("broken:")
             if name in self.unreadable:
-                raise KeyError(f"{name} cannot be read: {self.unreadable[name]}")
-            raise KeyError(f"no model called {key!r}; choose one of: {', '.join(self._entries)}")
+                raise UnknownName(Text("errors.zoo_unreadable", name=name, why=self.unreadable[name]))
+            raise UnknownName(Text("errors.zoo_unknown", name=repr(key), choices=", ".join(self._entries)))
         loaded = checkpoints.load(entry.path)
         with self._lock:
             return self._loaded.setdefault(key, loaded)

@@ -21,10 +21,11 @@ from ..config import LIMITS
 from ..core import finetune as ft
 from ..core.datasets import DataMissingError
 from ..core.plots import RIGHT, WRONG
-from ..i18n import DEFAULT, Text, say, template, tr
+from ..i18n import DEFAULT, Refusal, Text, refusal_of, say, template, tr
 from ..lessons.board.drawings import NICKNAME_MAX, NUM_CLASSES, BoardError, Submission, Summary, Thumbnails, check_digit
 from ..lessons.board.store import FIRST_TITLE
-from .inputs import fail, flag, number
+from .common import refusing, teacher_only
+from .inputs import flag, number
 from .lang import T, lang_of
 
 LATEST_SHOWN = 24          # drawings in the live gallery: four rows of six on a projector
@@ -131,6 +132,7 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction, recognise=None, 
     """
     store = ctx.board
 
+    @refusing
     def submit(digit, nickname, prediction, request: gr.Request):
         lang = lang_of(request)
         try:
@@ -140,10 +142,11 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction, recognise=None, 
             result = store.add(prediction["seen"], intended, prediction["pred"], prediction["probs"],
                                prediction.get("model", ""), request.session_hash, nickname)
         except (BoardError, KeyError, TypeError) as err:
-            raise fail(err if isinstance(err, BoardError) else Text("board.draw_again"), lang) from None
+            raise (err if isinstance(err, BoardError) else Refusal(Text("board.draw_again"))) from None
         # Clear the canvas (and the prediction with it): one drawing, one submission.
         return confirmation_html(result.submission, result.duplicate, lang), None, None
 
+    @refusing
     def take_back(request: gr.Request):
         lang = lang_of(request)
         removed = store.undo_last(request.session_hash)
@@ -164,6 +167,7 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction, recognise=None, 
         confirm = gr.HTML(elem_id="board-confirm")
         # The API's digit (the page sends a button's label instead); never shown.
         digit_in = gr.Number(label="digit", precision=0, visible=False, elem_id="board-api-digit")
+    @refusing
     def page_submit(digit, nickname, prediction, drawing=None, key=None, request: gr.Request = None):
         if recognise is not None:
             prediction = recognise(drawing, key, request=request)
@@ -175,6 +179,7 @@ def build_submit(ctx, demo: gr.Blocks, sketch, last_prediction, recognise=None, 
                      api_visibility="private", concurrency_id="board_submit", concurrency_limit=8,
                      show_progress_on=[confirm])
 
+    @refusing
     def board_submit(digit, nickname: str | None = None, prediction=None, request: gr.Request = None):
         return submit(digit, nickname, prediction, request)
 
@@ -215,12 +220,10 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
         return view
 
     def cell_view(meant, saw, lang: str = DEFAULT):
-        try:
-            subs = store.submissions(intended=_cell_filter(meant), predicted=_cell_filter(saw), limit=CELL_SHOWN)
-        except BoardError as err:
-            raise fail(err, lang) from None
+        subs = store.submissions(intended=_cell_filter(meant), predicted=_cell_filter(saw), limit=CELL_SHOWN)
         return gallery_items(subs, thumbs, lang), cell_caption(meant or ANY, saw or ANY, len(subs), lang)
 
+    @refusing
     def refresh(seen_version, meant, saw, request: gr.Request = None):
         if store.version() == seen_version:                  # nothing new: leave the page alone
             return (gr.skip(),) * 6
@@ -229,6 +232,7 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
         cell, caption = cell_view(meant, saw, lang)
         return header, latest, table, cell, caption, version
 
+    @refusing
     def pick_cell(evt: gr.SelectData, request: gr.Request = None):
         row, col = evt.index
         meant, saw = str(row), (ANY if col == 0 else str(col - 1))
@@ -247,26 +251,21 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
                             "nickname": x.nickname, "caption": x.caption, "model": x.model} for x in latest]}
 
     # -- teacher actions
-    def require_teacher(key, lang: str = DEFAULT):
-        if not ctx.teacher_ok(key):
-            raise fail(Text("board.wrong_key"), lang)
-
+    @teacher_only(ctx.teacher, Text("board.wrong_key"))
     def new_board(teacher_key: str | None = None, title: str | None = None, request: gr.Request = None):
         lang = lang_of(request)
-        require_teacher(teacher_key, lang)
         s = store.new_session(title, untitled=template(lang, "board.untitled"))
         return tr(lang, "board.new_board", title=html.escape(s.title)), ""
 
+    @teacher_only(ctx.teacher, Text("board.wrong_key"))
     def clear_board(teacher_key: str | None = None, sure: bool = False, request: gr.Request = None):
         lang = lang_of(request)
-        require_teacher(teacher_key, lang)
-        if not flag(Text("board.sure_flag"), sure, lang=lang):
-            raise fail(Text("board.tick_first"), lang)
+        if not flag(Text("board.sure_flag"), sure):
+            raise Refusal(Text("board.tick_first"))
         n = store.clear()
         return tr(lang, "board.deleted_one" if n == 1 else "board.deleted_many", n=n), False
 
-    def export(key, kind, lang: str = DEFAULT):
-        require_teacher(key, lang)
+    def export(kind):
         board = store.current_session()
         folder = ctx.scratch.folder("board-export-")
         name = f"class-board-{board.id}-{datetime.now():%Y%m%d-%H%M}"
@@ -279,25 +278,26 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
     def model_choices(lang: str = DEFAULT):
         return ctx.zoo.choices(("mnist",), lang), ctx.zoo.default(("mnist",), latest_first=True)
 
+    @refusing
     def refresh_models(current, request: gr.Request = None):
         choices, default = model_choices(lang_of(request))
         return gr.Dropdown(choices=choices, value=current if current in [k for _, k in choices] else default)
 
+    @teacher_only(ctx.teacher, Text("board.wrong_key"))
     def run_finetune(teacher_key=None, model=None, seconds=ft.FinetuneConfig.time_budget_s, mix_mnist=False,
                      progress=gr.Progress(), request: gr.Request = None):
         lang = lang_of(request)
-        require_teacher(teacher_key, lang)
-        model_key, mix = model, flag(Text("board.mix_flag"), mix_mnist, lang=lang)
-        seconds = number("finetune_seconds", seconds, ft.FinetuneConfig.time_budget_s, lang)
+        model_key, mix = model, flag(Text("board.mix_flag"), mix_mnist)
+        seconds = number("finetune_seconds", seconds, ft.FinetuneConfig.time_budget_s)
         if not model_key:
-            raise fail(Text("board.ft_no_model"), lang)
+            raise Refusal(Text("board.ft_no_model"))
         subs = store.submissions(newest_first=False)
         if len(subs) < ft.MIN_DRAWINGS:
-            raise fail(Text("board.ft_too_few", least=ft.MIN_DRAWINGS, n=len(subs)), lang)
+            raise Refusal(Text("board.ft_too_few", least=ft.MIN_DRAWINGS, n=len(subs)))
         if training_running(ctx):
-            raise fail(Text("board.ft_training_running"), lang)
+            raise Refusal(Text("board.ft_training_running"))
         if not finetune_lock.acquire(blocking=False):
-            raise fail(Text("board.ft_busy"), lang)
+            raise Refusal(Text("board.ft_busy"))
         try:
             loaded = ctx.zoo.get(model_key)
             config = ft.FinetuneConfig(time_budget_s=float(seconds), mnist_mix=MIX_DIGITS if mix else 0)
@@ -306,7 +306,7 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
             ft.publish(result, loaded, model_key, ctx.zoo, ctx.config.runs_dir, config,
                        board=store.current_session().title)
         except (ValueError, KeyError, DataMissingError) as err:       # each says what to do
-            raise fail(err, lang) from None
+            raise refusal_of(err) from None
         finally:
             finetune_lock.release()
         table = pd.DataFrame(result.rows(lang), columns=ft_headers(lang))
@@ -380,6 +380,7 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
                concurrency_limit=None, queue=False)
     matrix.select(pick_cell, None, [cell_meant, cell_saw, cell, cell_info], api_visibility="private",
                   show_progress="hidden")
+    @refusing
     def board_cell(meant="any", saw="any", request: gr.Request = None):
         return cell_view(meant, saw, lang_of(request))
 
@@ -395,11 +396,13 @@ def build(ctx, demo: gr.Blocks, tab: gr.Tab) -> None:
     clear_btn.click(clear_board, [key, sure], [teacher_msg, sure], api_name="board_clear",
                     api_description="Teacher: delete every drawing on this board (sure must be true).")
 
+    @teacher_only(ctx.teacher, Text("board.wrong_key"))
     def board_export_csv(teacher_key: str | None = None, request: gr.Request = None):
-        return export(teacher_key, "csv", lang_of(request))
+        return export("csv")
 
+    @teacher_only(ctx.teacher, Text("board.wrong_key"))
     def board_export_zip(teacher_key: str | None = None, request: gr.Request = None):
-        return export(teacher_key, "zip", lang_of(request))
+        return export("zip")
 
     for button, fn, output, what in ((csv_btn, board_export_csv, csv_file, "a CSV file (one row per drawing)"),
                                      (zip_btn, board_export_zip, zip_file, "a zip of PNGs in one folder per digit")):

@@ -17,8 +17,8 @@ from ..core import checkpoints, codegen
 from ..core.datasets import get_spec
 from ..core.nets import builder, export
 from ..core.nets.builder import BUILT, MAX_LAYERS, TEMPLATES, BuildError, normalize, summarize, template, title
-from ..i18n import DEFAULT, Text, say, tr
-from .inputs import fail
+from ..i18n import DEFAULT, Refusal, Text, refusal_of, say, tr
+from .common import refusing
 from .lang import T, lang_of
 
 START = "cnn"                  # the stack a student starts with
@@ -162,6 +162,7 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
     layers = gr.State(first)
     fields = [size, kernel, padding, stride, pool, p]
 
+    @refusing
     def show_fields(k, request: gr.Request = None):
         visible = fields_for(k)
         label = tr(lang_of(request), "builder.size_dense" if k == "dense" else "builder.size_conv")
@@ -185,6 +186,7 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
         return (stack, table_html(stack, data, lang), gr.Dropdown(choices=row_choices(stack, lang), value=i),
                 gr.Dropdown(value=BUILT) if custom else gr.skip())
 
+    @refusing
     def show(stack, data, i, request: gr.Request = None):
         """The editor opened: its table and layer picker in the reader's language."""
         lang = lang_of(request)
@@ -192,6 +194,7 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
         return table_html(stack, data, lang), gr.Dropdown(choices=row_choices(stack, lang), value=at)
 
     def do(action):
+        @refusing
         def handler(stack, data, i, k, size, kernel, padding, stride, pool, p, request: gr.Request = None):
             lang = lang_of(request)
             try:
@@ -205,6 +208,7 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
     outputs = [layers, table, row, model]
     for action, button in buttons.items():
         button.click(do(action), [layers, dataset, row, kind] + fields, outputs, queue=False, api_name=False)
+    @refusing
     def load_template(name, data, request: gr.Request = None):
         return render(start_stack(name), data, 0, lang_of(request))
 
@@ -214,6 +218,7 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
     row.input(fill, [layers, row], [kind] + fields, queue=False, api_name=False)
     kind.change(show_fields, kind, fields, queue=False, api_name=False)
 
+    @refusing
     def redraw(stack, data, request: gr.Request = None):
         return table_html(stack, data, lang_of(request))
 
@@ -228,17 +233,14 @@ def build(ctx, dataset: gr.Dropdown, model: gr.Dropdown) -> dict:
         onnx_btn = gr.Button(T("builder.onnx_make"), elem_id="onnx-make")
         onnx_file = gr.DownloadButton(T("builder.onnx_download"), visible=False, elem_id="onnx-download")
 
+    @refusing
     def train_export_onnx(request: gr.Request = None):
-        lang = lang_of(request)
         path = ctx.job.state().latest
         if not path:
-            raise fail(Text("builder.onnx_none"), lang)
-        try:
-            loaded = checkpoints.load(path)
-            name = f"cnnlab-{loaded.dataset}-{loaded.model_name}.onnx"
-            out = export.to_onnx(loaded, ctx.scratch.folder("onnx-") / name)
-        except (checkpoints.CheckpointError, export.ExportError) as err:
-            raise fail(err, lang) from None
+            raise Refusal(Text("builder.onnx_none"))
+        loaded = checkpoints.load(path)
+        name = f"cnnlab-{loaded.dataset}-{loaded.model_name}.onnx"
+        out = export.to_onnx(loaded, ctx.scratch.folder("onnx-") / name)
         return gr.DownloadButton(value=str(out), visible=True)
 
     onnx_btn.click(train_export_onnx, None, onnx_file, api_name="train_export_onnx", concurrency_limit=1,
@@ -253,6 +255,7 @@ def wire_code(ctx, editor: dict, controls: list, make_config) -> None:
 
     d = TrainConfig()
 
+    @refusing
     def train_code(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
                    lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
                    time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
@@ -262,8 +265,8 @@ def wire_code(ctx, editor: dict, controls: list, make_config) -> None:
             config = make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s, train_size,
                                  augment, layers, lang=lang)
             text = codegen.script(config)
-        except (codegen.CodegenError, BuildError, KeyError) as err:
-            raise fail(err, lang) from None
+        except (codegen.CodegenError, BuildError, KeyError) as err:       # each says what to do
+            raise refusal_of(err) from None
         path = ctx.scratch.folder("code-") / codegen.script_name(config)
         path.write_text(text, encoding="utf-8")     # a Chinese Windows would write GBK
         return gr.Code(text, visible=True), gr.DownloadButton(value=str(path), visible=True)

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from ..core.imageio import data_url, on_white
-from ..i18n import Text
+from ..i18n import Refusal, Text
 from .lang import PICK_TEXTS, texts
 
 SIZE = 280                 # canvas pixels (10x the 28x28 the model sees)
@@ -61,7 +61,7 @@ CSS_TEMPLATE = (WEB / "canvas.css").read_text(encoding="utf-8")
 JS_ON_LOAD = (WEB / "canvas.js").read_text(encoding="utf-8")
 
 
-class DrawingError(ValueError):
+class DrawingError(Refusal, ValueError):
     """A drawing that cannot be read; its argument is a Text for the user."""
 
 

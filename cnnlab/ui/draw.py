@@ -23,13 +23,14 @@ from ..core.imageio import data_url
 from ..core.inference import answer
 from ..core.preprocess import sketch_pixels
 from ..core.saliency import overlay
-from ..i18n import DEFAULT, Text, say, tr
+from ..i18n import DEFAULT, Refusal, Text, refusal_of, tr
 from ..server.zoo import ModelZoo
 from .board import build_submit
 from .canvas import SIZE, DrawingCanvas
+from .common import refusing
 from .context import AppContext
 from .inputs import drawing as raw_drawing
-from .inputs import fail, flag
+from .inputs import flag
 from .lang import T, lang_of, texts
 
 DIGIT_DATASETS = ("mnist",)
@@ -138,14 +139,13 @@ def predict_digit(zoo: ModelZoo, sketch, model_key: str | None, show_saliency: b
 def digit_model(zoo: ModelZoo, key: str | None, lang: str = DEFAULT):
     """The loaded checkpoint called ``key``, if it is one that reads digits."""
     if key is None:
-        raise fail(Text("draw.no_model"), lang)
+        raise Refusal(Text("draw.no_model"))
     if key not in {k for _, k in zoo.choices(DIGIT_DATASETS)}:
-        raise fail(Text("draw.unknown_model", key=key), lang)
+        raise Refusal(Text("draw.unknown_model", key=key))
     try:
         return zoo.get(key)
     except (KeyError, ValueError, CheckpointError) as err:
-        raise fail(Text("draw.broken_model", key=key, why=say(lang, err.args[0] if err.args else err)),
-                   lang) from None
+        raise Refusal(Text("draw.broken_model", key=key, why=refusal_of(err).text)) from None
 
 
 def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False) -> dict:
@@ -156,11 +156,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False
                         label=T("draw.model"), elem_id="draw-model", allow_custom_value=True,
                         info=T("draw.model_info"), render=False)
 
+    @refusing
     def recognise(drawing, key, request: gr.Request = None):
         """The page's board submission recognises the drawing it sends (the browser answered the
         strokes, so no per-stroke record exists); /board_submit keeps the last API answer."""
         lang = lang_of(request)
-        sketch = drawing if drawing is None or isinstance(drawing, dict) else raw_drawing(drawing, lang)
+        sketch = drawing if drawing is None or isinstance(drawing, dict) else raw_drawing(drawing)
         return predict_digit(ctx.zoo, sketch, key, False, lang)[4]
 
     with gr.Row(equal_height=False):
@@ -191,10 +192,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False
 
     outputs = [verdict, probs, seen, heat, last_prediction]
 
+    @refusing
     def predict(drawing, model=None, show_saliency=False, request: gr.Request = None):
         lang = lang_of(request)
-        return predict_digit(ctx.zoo, raw_drawing(drawing, lang), model,
-                             flag(Text("draw.saliency_flag"), show_saliency, lang=lang), lang)
+        return predict_digit(ctx.zoo, raw_drawing(drawing), model,
+                             flag(Text("draw.saliency_flag"), show_saliency), lang)
 
     shared = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=8,
                   concurrency_id="draw")
@@ -213,9 +215,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, board_tab: bool = False
     for control in (model, show_saliency):
         control.change(predict, [canvas, model, show_saliency], outputs, api_name=False, preprocess=False,
                        **shared)
+    @refusing
     def refresh(request: gr.Request = None):
         return gr.Dropdown(choices=ctx.zoo.choices(DIGIT_DATASETS, lang_of(request)))
 
+    @refusing
     def start(request: gr.Request = None):
         """A new page: the model list as it is now, the empty views in the reader's language."""
         lang = lang_of(request)

@@ -12,45 +12,32 @@ a message that does not name the setting. These helpers take the raw values inst
   from the header before decoding).
 * ``number`` / ``flag``: a setting checked against ``cnnlab.config.LIMITS``.
 
-Each failure is a ``gr.Error`` whose sentence says what to do.
+Each failure is a ``Refusal`` (cnnlab.i18n) whose sentence says what to do; the handler's
+``@refusing`` (cnnlab.ui.common) shows it in the reader's language.
 """
 from __future__ import annotations
 
-import gradio as gr
 import numpy as np
 from PIL import Image
 
-from ..config import LimitError, check, check_flag
+from ..config import check, check_flag
 from ..core import imageio
-from ..i18n import DEFAULT, Text, say
+from ..i18n import Refusal, Text
 from .canvas import MAX_SIDE as MAX_DRAWING_SIDE
-from .canvas import DrawingError, decode_drawing
+from .canvas import decode_drawing
 
 DRAWING_FORMATS = ("PNG", "JPEG", "WEBP")    # what a canvas or a script saves a drawing as
 
 
-def fail(message, lang: str = DEFAULT) -> gr.Error:
-    """A gr.Error saying ``message`` (a Text, an exception carrying one, or a string) in ``lang``."""
-    if isinstance(message, BaseException):
-        message = message.args[0] if message.args else str(message)
-    return gr.Error(say(lang, message), print_exception=False)
-
-
-def number(name: str, value, default=None, lang: str = DEFAULT):
+def number(name: str, value, default=None):
     """A setting from ``cnnlab.config.LIMITS``; ``None`` or "" means ``default`` when one is given."""
     if value in (None, "") and default is not None:
         value = default
-    try:
-        return check(name, value)
-    except LimitError as err:
-        raise fail(err, lang) from None
+    return check(name, value)
 
 
-def flag(label, value, default: bool = False, lang: str = DEFAULT) -> bool:
-    try:
-        return check_flag(label, default if value is None else value)
-    except LimitError as err:
-        raise fail(err, lang) from None
+def flag(label, value, default: bool = False) -> bool:
+    return check_flag(label, default if value is None else value)
 
 
 def _file_source(value) -> str | bytes | None:
@@ -83,35 +70,26 @@ def drawing_pixels(source: str | bytes) -> np.ndarray:
         raise imageio.ImageInputError(Text("canvas.damaged")) from err
 
 
-def drawing(raw, lang: str = DEFAULT) -> dict | None:
+def drawing(raw) -> dict | None:
     """The Sketchpad-style value ``{"background": None, "layers": [], "composite": (H, W) uint8}``
     of a raw drawing (PNG data URL or Sketchpad value); None for an empty canvas."""
     if raw is None or raw == "":
         return None
     if isinstance(raw, str):                      # the page's canvas: a PNG data URL
-        try:
-            pixels = decode_drawing(raw)
-        except DrawingError as err:
-            raise fail(err, lang) from None
+        pixels = decode_drawing(raw)
     elif isinstance(raw, dict):                   # a Sketchpad value: only its composite is read
         composite = raw.get("composite")
         if composite is None:
             return None
-        try:
-            pixels = drawing_pixels(_file_source(composite))
-        except imageio.ImageInputError as err:
-            raise fail(err, lang) from None
+        pixels = drawing_pixels(_file_source(composite))
     else:
-        raise fail(Text("canvas.not_a_picture"), lang)
+        raise Refusal(Text("canvas.not_a_picture"))
     return None if pixels is None else {"background": None, "layers": [], "composite": pixels}
 
 
-def photo(raw, lang: str = DEFAULT):
+def photo(raw):
     """A decoded ``imageio.Photo`` from a raw Image value (path, FileData dict or data URL)."""
-    try:
-        source = _file_source(raw)
-        if source is None:
-            return None
-        return imageio.load_photo(source)
-    except imageio.ImageInputError as err:
-        raise fail(err, lang) from None
+    source = _file_source(raw)
+    if source is None:
+        return None
+    return imageio.load_photo(source)

@@ -30,7 +30,7 @@ from ..config import LIMITS
 from ..core import imageio
 from ..core.inference import answer
 from ..core.nets import export
-from ..i18n import Text, say, tr
+from ..i18n import Refusal, Text, refusal_of, say, tr
 from ..lessons.own.data import (
     MIN_PICTURES,
     OwnDataError,
@@ -38,6 +38,7 @@ from ..lessons.own.data import (
 )
 from ..lessons.own.model import OwnRun, space_for
 from ..lessons.own.prepared import load_dataset
+from .common import refusing, teacher_only
 from .context import AppContext
 from .lang import T, lang_of
 from .own_views import (
@@ -67,14 +68,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     def teacher(key) -> bool:
         return ctx.teacher_ok(key)
 
-    def require_teacher(key, lang: str) -> None:
-        if not teacher(key):
-            raise gr.Error(tr(lang, "own.need_key"), print_exception=False)
+    teacher_action = teacher_only(ctx.teacher)
 
-    def fail(err: Exception, lang: str):
-        """The error's sentence (a Text from the core, or a plain one) in the reader's language."""
-        raise gr.Error(say(lang, err.args[0] if err.args else str(err)), title=tr(lang, "own.failed_title"),
-                       print_exception=False) from err
+    def failed(err: Exception) -> Refusal:
+        """The error's sentence (a Text from the core, or a plain one) under this tab's title."""
+        return Refusal(refusal_of(err).text, title=Text("own.failed_title"))
 
     gr.Markdown(T("own.intro"))
     key = gr.Textbox(label=T("own.key"), type="password", visible=bool(ctx.config.teacher_key),
@@ -151,57 +149,58 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     seen = gr.State({})                      # what this viewer was last sent (skip unchanged parts)
 
     # ---- classes (teacher)
+    @teacher_action
     def own_create(name: str | None = None, teacher_key: str | None = None, request: gr.Request = None):
         """Add a class (open for pictures)."""
         lang = lang_of(request)
-        require_teacher(teacher_key, lang)
         try:
             c = store.create(name)
         except OwnDataError as err:
-            fail(err, lang)
+            raise failed(err) from err
         choices = class_choices(space, lang)
         return (tr(lang, "own.created", name=c.name), "", gr.update(choices=choices, value=c.id),
                 gr.update(choices=choices, value=c.id))
 
+    @teacher_action
     def own_rename(class_id: str | None = None, name: str | None = None, teacher_key: str | None = None,
                    request: gr.Request = None):
         """Rename a class (its pictures stay)."""
         lang = lang_of(request)
-        require_teacher(teacher_key, lang)
         try:
             c = store.rename(class_id, name)
         except OwnDataError as err:
-            fail(err, lang)
+            raise failed(err) from err
         choices = class_choices(space, lang)
         return tr(lang, "own.renamed", name=c.name), "", gr.update(choices=choices), gr.update(choices=choices)
 
+    @teacher_action
     def own_delete(class_id: str | None = None, teacher_key: str | None = None, request: gr.Request = None):
         """Delete a class and its pictures."""
         lang = lang_of(request)
-        require_teacher(teacher_key, lang)
         try:
             c = store.delete(class_id)
         except OwnDataError as err:
-            fail(err, lang)
+            raise failed(err) from err
         space.cache.clear_unused({p.stem for _, files in store.snapshot() for p in files})
         choices = class_choices(space, lang)
         return (tr(lang, "own.deleted", name=c.name, n=c.count), gr.update(choices=choices, value=None),
                 gr.update(choices=choices, value=None))
 
     def set_open(class_id: str, teacher_key: str | None, is_open: bool, lang: str):
-        require_teacher(teacher_key, lang)
         try:
             c = store.set_open(class_id, is_open)
         except OwnDataError as err:
-            fail(err, lang)
+            raise failed(err) from err
         choices = class_choices(space, lang)
         return (tr(lang, "own.now_open" if is_open else "own.now_closed", name=c.name), gr.update(choices=choices),
                 gr.update(choices=choices))
 
+    @teacher_action
     def own_open(class_id: str | None = None, teacher_key: str | None = None, request: gr.Request = None):
         """Open a class for everyone's pictures."""
         return set_open(class_id, teacher_key, True, lang_of(request))
 
+    @teacher_action
     def own_close(class_id: str | None = None, teacher_key: str | None = None, request: gr.Request = None):
         """Close a class: only the teacher adds pictures to it."""
         return set_open(class_id, teacher_key, False, lang_of(request))
@@ -216,12 +215,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         host = getattr(getattr(request, "client", None), "host", None) or "?"
         wait = max(space.rate.take(f"s:{session}", n), space.host_rate.take(f"h:{host}", n))
         if wait:
-            raise gr.Error(tr(lang, "own.rate", s=max(1.0, wait)), print_exception=False)
+            raise Refusal(Text("own.rate", s=max(1.0, wait)))
 
     def add_sources(class_id, sources, names, teacher_key, request, bad=()):
         lang = lang_of(request)
         if not class_id:
-            raise gr.Error(tr(lang, "own.pick_class"), print_exception=False)
+            raise Refusal(Text("own.pick_class"))
         is_teacher = teacher(teacher_key)
         try:
             cls = store.get(class_id)
@@ -230,28 +229,29 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             check_rate(len(sources), is_teacher, request, lang)
             report = store.add(class_id, sources, names, require_open=not is_teacher)
         except OwnDataError as err:
-            fail(err, lang)
+            raise failed(err) from err
         report.bad = list(bad) + report.bad
         if report.added:
             space.pictures_added()
         if not report.added and not report.duplicates and (report.bad or report.refused):
-            raise gr.Error(report_text(report, cls.name, lang), title=tr(lang, "own.failed_title"),
-                           print_exception=False)
+            raise Refusal(report_text(report, cls.name, lang), title=Text("own.failed_title"))
         choices = class_choices(space, lang)
         return report_text(report, cls.name, lang), gr.update(choices=choices), gr.update(choices=choices)
 
+    @refusing
     def own_add_photo(photo=None, class_id: str | None = None, teacher_key: str | None = None,
                       request: gr.Request = None):
         """Add one picture (webcam shot or upload) to a class open for pictures."""
         try:
             source = photo_source(photo)
         except imageio.ImageInputError as err:
-            fail(err, lang_of(request))
+            raise failed(err) from err
         if source is None:
             return gr.skip(), gr.skip(), gr.skip()
         name = Text("own.webcam_picture") if not isinstance(source, str) else Path(source).name
         return add_sources(class_id, [source], [name], teacher_key, request)
 
+    @refusing
     def own_add_files(files=None, class_id: str | None = None, teacher_key: str | None = None,
                       request: gr.Request = None):
         """Add several pictures, or the pictures in a zip, to a class open for pictures."""
@@ -275,20 +275,20 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         return add_sources(class_id, sources, names, teacher_key, request, bad)
 
     # ---- a prepared data set (teacher)
+    @teacher_action
     def own_load_dataset(files=None, teacher_key: str | None = None, request: gr.Request = None):
         """Load a prepared data set: a zip in ImageFolder layout, or pictures + an annotation file."""
         lang = lang_of(request)
-        require_teacher(teacher_key, lang)
         paths = file_paths(files)
         if not paths:
-            raise gr.Error(tr(lang, "own.load_empty"), print_exception=False)
+            raise Refusal(Text("own.load_empty"))
         try:
             prepared = load_dataset([p for p, _ in paths], [n for _, n in paths])
             report = store.import_set(prepared)
         except OwnDataError as err:
-            fail(err, lang)
+            raise failed(err) from err
         if not report.added and not report.duplicates:
-            raise gr.Error(report_text(report, "", lang), title=tr(lang, "own.failed_title"), print_exception=False)
+            raise Refusal(report_text(report, "", lang), title=Text("own.failed_title"))
         space.pictures_added()
         counts = joined([Text("own.name_count", name=name, n=n) for name, n in prepared.counts().items()],
                         "own.join_names")
@@ -296,29 +296,30 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         choices = class_choices(space, lang)
         return report_text(report, "", lang, head=head, named=8), gr.update(choices=choices), gr.update(choices=choices)
 
+    @teacher_action
     def own_clear_pictures(sure: bool = False, teacher_key: str | None = None, request: gr.Request = None):
         """Delete every picture of every class (the classes stay)."""
         lang = lang_of(request)
-        require_teacher(teacher_key, lang)
         if sure is not True:
-            raise gr.Error(tr(lang, "own.clear_confirm"), print_exception=False)
+            raise Refusal(Text("own.clear_confirm"))
         n = store.clear_pictures()
         space.cache.clear_unused(set())
         choices = class_choices(space, lang)
         return tr(lang, "own.cleared", n=n), False, gr.update(choices=choices), gr.update(choices=choices)
 
     # ---- training (teacher) and the run's view (everyone)
+    @teacher_action
     def own_train(epochs: float = 40, teacher_key: str | None = None, request: gr.Request = None):
         """Train the own classes as the class's shared run (a small head on the pretrained network's features)."""
         lang = lang_of(request)
-        require_teacher(teacher_key, lang)
         from ..lessons.own.model import default_config
         try:
             run = OwnRun(store, space.cache, default_config(epochs=epochs))
         except ValueError as err:
-            fail(err, lang)
+            raise failed(err) from err
         return say(lang, job.start_own(run, teacher_key))
 
+    @refusing
     def own_stop(teacher_key: str | None = None, request: gr.Request = None):
         """Stop the shared run after the current batch."""
         return say(lang_of(request), job.stop(teacher_key))
@@ -384,6 +385,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                 "model": list(space.model().classes) if space.model() else None}
 
     # ---- test and export
+    @refusing
     def own_test(photo=None, request: gr.Request = None):
         """Classify a picture with the model trained on the own classes: top classes, and 'I'm not sure' when unsure."""
         lang = lang_of(request)
@@ -393,7 +395,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                 return tr(lang, "own.test_hint"), None
             picture = imageio.load_photo(source)
         except imageio.ImageInputError as err:
-            fail(err, lang)
+            raise failed(err) from err
         loaded = space.model()
         if loaded is None:
             return tr(lang, "own.no_model", n=MIN_PICTURES), None
@@ -407,36 +409,33 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             return tr(lang_of(request), "own.live_limit", minutes=LIVE_LIMIT_S // 60), None, clock
         return *own_test(photo, request), clock
 
+    @teacher_action
     def own_export_model(teacher_key: str | None = None, request: gr.Request = None):
         """The model trained on the own classes as a cnnlab checkpoint (.pt)."""
-        lang = lang_of(request)
-        require_teacher(teacher_key, lang)
         if space.model() is None:
-            raise gr.Error(tr(lang, "own.no_download_model"), print_exception=False)
+            raise Refusal(Text("own.no_download_model"))
         folder = scratch.folder("own-model-")
         out = folder / "own-classes.pt"
         out.write_bytes(space.model_path.read_bytes())
         return str(out)
 
+    @teacher_action
     def own_export_onnx(teacher_key: str | None = None, request: gr.Request = None):
         """The model trained on the own classes as ONNX: the pretrained network and the new layer in
         one file, normalised pictures in, probabilities out; class names in its metadata."""
-        lang = lang_of(request)
-        require_teacher(teacher_key, lang)
         loaded = space.model()
         if loaded is None:
-            raise gr.Error(tr(lang, "own.no_download_model"), print_exception=False)
+            raise Refusal(Text("own.no_download_model"))
         try:
             return str(export.to_onnx(loaded, scratch.folder("own-onnx-") / "own-classes.onnx"))
         except export.ExportError as err:
-            fail(err, lang)
+            raise failed(err) from err
 
+    @teacher_action
     def own_export_data(teacher_key: str | None = None, request: gr.Request = None):
         """The pictures as a zip: ImageFolder layout + annotations.txt + cat_to_name.json."""
-        lang = lang_of(request)
-        require_teacher(teacher_key, lang)
         if not store.total():
-            raise gr.Error(tr(lang, "own.no_download_data"), print_exception=False)
+            raise Refusal(Text("own.no_download_data"))
         return str(store.export_zip(scratch.folder("own-data-") / "own-classes.zip"))
 
     lists = [chosen, target]

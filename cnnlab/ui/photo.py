@@ -23,9 +23,9 @@ from ..core.datasets import FASHION_CLASSES
 from ..core.inference import Answer, answer
 from ..core.preprocess import _background as background_surface
 from ..core.saliency import enlarge, overlay
-from ..i18n import DEFAULT, Text, class_name, say, tr
+from ..i18n import DEFAULT, Refusal, Text, class_name, refusal_of, say, tr
+from .common import refusing
 from .context import AppContext
-from .inputs import fail
 from .lang import T, lang_of
 
 # task -> the data sets whose models fit it
@@ -51,18 +51,17 @@ def model_choices(zoo, task: str, lang: str = DEFAULT) -> list[tuple[str, str]]:
 def pick_model(zoo, task: str, key: str | None, lang: str = DEFAULT):
     """The loaded model for ``key`` when it fits the task, else the task's default."""
     if task not in TASKS:
-        raise fail(Text("photo.choose_task"), lang)
+        raise Refusal(Text("photo.choose_task"))
     keys = [k for _, k in model_choices(zoo, task)]
     key = key if key in keys else zoo.default(TASKS[task])
     if key is None:
         if task == OWN_TASK:
-            raise fail(Text("photo.no_own_model"), lang)
-        raise fail(Text("photo.no_clothing_model" if task == "Clothing" else "photo.no_flower_model"), lang)
+            raise Refusal(Text("photo.no_own_model"))
+        raise Refusal(Text("photo.no_clothing_model" if task == "Clothing" else "photo.no_flower_model"))
     try:
         return zoo.get(key)
     except (KeyError, ValueError) as err:
-        raise fail(Text("photo.load_failed", key=key, why=say(lang, err.args[0] if err.args else err)),
-                   lang) from err
+        raise Refusal(Text("photo.load_failed", key=key, why=refusal_of(err).text)) from err
 
 
 # --- judging the answer ----------------------------------------------------------------------
@@ -138,7 +137,7 @@ def read_photo(value, cache: dict | None, lang: str = DEFAULT) -> tuple[imageio.
             return cache["photo"], cache
         photo = imageio.load_photo(source)
     except imageio.ImageInputError as err:
-        raise gr.Error(say(lang, err.args[0]), title=tr(lang, "photo.failed_title"), print_exception=False) from err
+        raise Refusal(err.text, title=Text("photo.failed_title")) from err
     for note in photo.notes:
         gr.Info(say(lang, note))
     return photo, {"key": key, "photo": photo}
@@ -221,6 +220,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     cache = gr.State(None)                # this user's decoded photo, reused for toggles
     zoo_version = gr.State(zoo.version)   # which list of models this user's dropdown shows
 
+    @refusing
     def classify(photo, task, model, show_saliency, cache, request: gr.Request = None):   # names = API names
         return classify_photo(zoo, photo, task, model, show_saliency, cache, lang_of(request))
 
@@ -231,17 +231,20 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                 "a verdict that says when the model is unsure, the top 3, and what the model sees.",
                 preprocess=False, concurrency_limit=2, concurrency_id="photo",
                 show_progress="minimal")
+    @refusing
     def failed(request: gr.Request = None):
         return tr(lang_of(request), "photo.failed"), None, None, gr.update(value=None)
 
     run.failure(failed, None, outputs[:4], api_visibility="private", queue=False)
 
+    @refusing
     def task_models(t, request: gr.Request = None):
         return gr.update(choices=model_choices(zoo, t, lang_of(request)), value=zoo.default(TASKS[t])), zoo.version
 
     task.change(task_models, task, [model, zoo_version], api_name="photo_models", api_visibility="undocumented",
                 queue=False)
 
+    @refusing
     def refresh(t, current, seen_version, request: gr.Request = None):   # a run trained since the page opened
         lang = lang_of(request)                                           # joins the list
         named = gr.Dataset(sample_labels=[say(lang, x) for x in labels]) if lang != DEFAULT else gr.skip()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..i18n import DEFAULT, Text, normalise
+from ..i18n import DEFAULT, Refusal, Text, normalise
 from ..lessons import playground as pg
 from .context import AppContext
 from .lang import T, texts
@@ -33,9 +33,9 @@ def _lang(payload) -> str:
         else DEFAULT
 
 
-def _refusal(err: pg.SettingsError, lang: str) -> dict:
-    why = err.args[0] if err.args else err
-    return {"error": why.in_(lang) if hasattr(why, "in_") else str(why)}
+def _refusal(err: Refusal, lang: str) -> dict:
+    """The page's own functions answer in JSON, not with gr.Error: the Playground's JavaScript shows it."""
+    return {"error": err.in_(lang)}
 
 
 def playground_code(payload) -> dict:
@@ -48,7 +48,7 @@ def playground_code(payload) -> dict:
         if not isinstance(steps, int) or isinstance(steps, bool):
             steps = 100
         return {"code": pg.code_for(pg.from_browser(payload.get("settings")), steps)}
-    except pg.SettingsError as err:
+    except Refusal as err:
         return _refusal(err, lang)
 
 
@@ -58,7 +58,7 @@ def playground_gif(payload) -> dict:
     try:
         frames = payload.get("frames") if isinstance(payload, dict) else None
         return {"gif": pg.gif_data_url(frames)}
-    except pg.SettingsError as err:
+    except Refusal as err:
         return _refusal(err, lang)
 
 

@@ -19,15 +19,15 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from ..config import LIMITS, OPTIMIZERS, LimitError, TrainConfig, check_flag
+from ..config import LIMITS, OPTIMIZERS, TrainConfig, check_flag
 from ..core import sweep
 from ..core.datasets import DATASETS, get_spec
 from ..core.nets.models import models_for
 from ..core.tblog import TensorBoardLogger
-from ..i18n import DEFAULT, Text, say, tr
+from ..i18n import DEFAULT, Refusal, Text, say, tr
 from ..server.runs import overlay_figure
+from .common import refusing, teacher_only
 from .context import AppContext
-from .inputs import fail
 from .lang import T, lang_of
 
 TICK_S = 1.0
@@ -156,11 +156,9 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
         model = models_for(DATASETS[dataset])[0] if isinstance(dataset, str) and dataset in DATASETS else None
         base = make_config(dataset, model, d.optimizer, d.lr, d.batch_size, epochs, d.time_budget_s, train_size,
                            augment, lang=lang)
-        try:
-            return sweep.plan(base, learning_rates, batch_sizes, optimizer_list, model_list, grid_seconds)
-        except LimitError as err:
-            raise fail(err, lang) from None
+        return sweep.plan(base, learning_rates, batch_sizes, optimizer_list, model_list, grid_seconds)
 
+    @teacher_only(ctx.teacher)
     def train_grid(dataset: str = d.dataset, epochs: int = d.epochs, train_size: int = d.train_size,
                    augment: bool = d.augment, learning_rates: str = "0.001, 0.003", batch_sizes: str = "64, 128",
                    optimizers: list | None = None, models: list | None = None, seconds: float = 120,
@@ -175,31 +173,28 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
             gr.Warning(message)
         return message
 
+    @teacher_only(ctx.teacher, Text("runs.tb_key"))
     def train_tensorboard(on: bool = False, teacher_key: str | None = None, request: gr.Request = None):
         """The teacher's switch: log the shared runs for TensorBoard (from the next run on)."""
         lang = lang_of(request)
-        if not ctx.teacher.accepts(teacher_key):
-            gr.Warning(tr(lang, "runs.tb_key"))
-            return tr(lang, "runs.tb_key"), board.enabled
-        try:
-            wanted = check_flag(Text("runs.tb"), on)
-        except LimitError as err:
-            raise fail(err, lang) from None
+        wanted = check_flag(Text("runs.tb"), on)
         board.set_enabled(wanted)
         return (tr(lang, "runs.tb_on", dir=tb_dir) if wanted else tr(lang, "runs.tb_off")), wanted
 
+    @refusing
     def grid_size(dataset, epochs, train_size, augment, learning_rates, batch_sizes, optimizer_list, model_list,
                   grid_seconds, request: gr.Request = None) -> str:
         lang = lang_of(request)
         try:
             p = plan_of(dataset, epochs, train_size, augment, learning_rates, batch_sizes, optimizer_list,
                         model_list, grid_seconds, lang=lang)
-        except gr.Error as err:
-            return tr(lang, "runs.grid_refused", error=err.message)
+        except Refusal as err:
+            return tr(lang, "runs.grid_refused", error=err.in_(lang))
         c = p.configs
         sizes = " x ".join(str(len({getattr(x, f) for x in c})) for f in ("lr", "batch_size", "optimizer", "model"))
         return tr(lang, "runs.grid_size", n=len(c), sizes=sizes, each=p.per_config_s)
 
+    @refusing
     def refresh(state: dict, picked, request: gr.Request = None):
         snap = job.state()
         grid_key = (snap.sweep_id, tuple(r["state"] for r in snap.sweep))
@@ -237,9 +232,11 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
         return {overlay_plot: pictures.get(key, "compare-runs.png",
                                            write_figure(lambda: overlay_figure(picked, lang=lang)))}
 
+    @refusing
     def picked_changed(chosen, state: dict, request: gr.Request = None):
         return {**draw(index.runs(), chosen or [], lang_of(request)), seen: {**state, "picked": True}}
 
+    @refusing
     def models_of(name, request: gr.Request = None):
         options = model_options(name, lang_of(request))
         return gr.CheckboxGroup(choices=options, value=options[:1] and [options[0][1]])

@@ -8,6 +8,7 @@ import gradio as gr
 
 from ..core.steer import MAX_LR
 from ..i18n import DEFAULT, Text, say, tr
+from .common import teacher_only
 from .lang import T, lang_of
 
 SERIES = "learning rate changed"   # the markers' series on the loss curve (shown as train.series_marker)
@@ -49,12 +50,15 @@ def build(job, key: gr.Textbox, notice: gr.Markdown, default_lr: float) -> dict:
             gr.Warning(shown)
         return shown
 
+    @teacher_only(job.teacher)
     def train_pause(teacher_key: str | None = None, request: gr.Request = None) -> str:
         return answer(job.pause(teacher_key), "jobs.paused", request)
 
+    @teacher_only(job.teacher)
     def train_resume(teacher_key: str | None = None, request: gr.Request = None) -> str:
         return answer(job.resume(teacher_key), "jobs.resumed", request)
 
+    @teacher_only(job.teacher)
     def train_set_lr(lr: float = default_lr, teacher_key: str | None = None, request: gr.Request = None) -> str:
         return answer(job.set_lr(lr, teacher_key), "jobs.lr_set", request)
 

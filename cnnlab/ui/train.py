@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ..config import LIMITS, LimitError, TrainConfig
+from ..config import LIMITS, TrainConfig
 from ..core import plots
-from ..core.checkpoints import CheckpointError
 from ..core.checks import check_train
 from ..core.datasets import DATASETS, get_spec
 from ..core.imageio import data_url
@@ -34,8 +33,9 @@ from ..i18n import DEFAULT, Text, class_name, languages, say, tr
 from . import builder as builder_ui
 from . import runs as runs_ui
 from . import steer as steer_ui
+from .common import refusing, teacher_only
 from .context import AppContext
-from .inputs import fail, flag, number
+from .inputs import flag, number
 from .lang import T, lang_of
 
 TICK_S = 0.5                 # how often viewers poll the shared run (2 updates a second)
@@ -98,17 +98,14 @@ def make_config(dataset, model, optimizer, lr, batch_size, epochs, budget, train
     ``lang``. ``layers``: the network builder's stack, used when the model is the student's own ("custom")."""
     d = TrainConfig()
     config = TrainConfig(dataset=dataset or d.dataset, model=model or d.model, optimizer=optimizer or d.optimizer,
-                         lr=number("lr", lr, d.lr, lang),
-                         batch_size=number("batch_size", batch_size, d.batch_size, lang),
-                         epochs=number("epochs", epochs, d.epochs, lang),
-                         time_budget_s=float(number("time_budget_s", budget, d.time_budget_s, lang)),
-                         train_size=number("train_size", train_size, d.train_size, lang),
-                         augment=flag(Text("limits.augment"), augment, d.augment, lang=lang),
+                         lr=number("lr", lr, d.lr),
+                         batch_size=number("batch_size", batch_size, d.batch_size),
+                         epochs=number("epochs", epochs, d.epochs),
+                         time_budget_s=float(number("time_budget_s", budget, d.time_budget_s)),
+                         train_size=number("train_size", train_size, d.train_size),
+                         augment=flag(Text("limits.augment"), augment, d.augment),
                          layers=list(layers) if model == BUILT and isinstance(layers, list) else None)
-    try:
-        return check_train(config)
-    except LimitError as err:
-        raise fail(err, lang) from None
+    return check_train(config)
 
 
 # ---------------------------------------------------------------------- drawing the shared state
@@ -326,6 +323,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     controls = [dataset, model, optimizer, lr, batch, epochs, budget, train_size, augment]
     layers = editor["layers"]                   # the builder's stack (per user; not an API parameter)
 
+    @teacher_only(ctx.teacher)
     def train_start(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
                     lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
                     time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
@@ -335,6 +333,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         return _launch(job.start, make_config(dataset, model, optimizer, lr, batch_size, epochs, time_budget_s,
                                               train_size, augment, layers, lang), teacher_key, lang)
 
+    @teacher_only(ctx.teacher)
     def train_race(dataset: str = d.dataset, model: str = d.model, optimizer: str = d.optimizer,
                    lr: float = d.lr, batch_size: int = d.batch_size, epochs: int = d.epochs,
                    time_budget_s: float = d.time_budget_s, train_size: int = d.train_size,
@@ -361,19 +360,19 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             gr.Warning(shown)
         return shown
 
+    @teacher_only(ctx.teacher)
     def train_stop(teacher_key: str | None = None, request: gr.Request = None) -> str:
         return say(lang_of(request), job.stop(teacher_key))
 
+    @teacher_only(ctx.teacher)
     def train_upload_checkpoint(checkpoint, teacher_key: str | None = None, request: gr.Request = None):
         lang = lang_of(request)
         if not checkpoint:
             return gr.skip(), gr.skip()
-        try:
-            message = job.use_checkpoint(checkpoint, teacher_key)
-        except CheckpointError as err:
-            raise fail(err, lang) from None
+        message = job.use_checkpoint(checkpoint, teacher_key)
         return say(lang, message), None
 
+    @refusing
     def refresh(state, request: gr.Request = None):
         snap = job.state()
         if state.get("version") == snap.version:
@@ -459,6 +458,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                concurrency_id="train-refresh", show_progress="hidden")
     demo.load(refresh, seen, outputs, api_name=False, concurrency_limit=None,
               concurrency_id="train-refresh", show_progress="hidden")
+    @refusing
     def pick_dataset(name, request: gr.Request = None):
         fits = models_for(get_spec(name))
         return gr.Dropdown(choices=model_choices(name, lang_of(request)),
@@ -467,6 +467,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     dataset.change(pick_dataset, dataset, model, queue=False, api_name=False)
     optimizer.input(lambda name: SUGGESTED_LR.get(name, d.lr), optimizer, lr, queue=False, api_name=False)
 
+    @refusing
     def train_snapshot(request: gr.Request = None) -> dict:
         """The shared run as JSON: state, status (in the caller's language), progress, curves, the 16
         guesses, results."""

@@ -24,10 +24,11 @@ from ..core.datasets import get_spec
 from ..core.plots import CLASS_COLORS, RIGHT, STAR_COLOR, WRONG, animation_gif, star_rows, tsne_points_frame
 from ..core.preprocess import prepare_for, sketch_pixels
 from ..core.snapshots import SnapshotRecorder
-from ..i18n import DEFAULT, Text, class_name, say, tr
+from ..i18n import DEFAULT, Refusal, Text, class_name, refusal_of, say, tr
+from .common import refusing
 from .context import AppContext
 from .inputs import drawing as raw_drawing
-from .inputs import fail, flag, number
+from .inputs import flag, number
 from .inputs import photo as raw_photo
 from .lang import T, lang_of
 
@@ -49,9 +50,9 @@ def _entry(ctx: AppContext, key: str | None, lang: str = DEFAULT):
     entries = {e.key: e for e in ctx.zoo.entries()}
     key = key or ctx.zoo.default()
     if key is None:
-        raise fail(Text("tsne.no_model"), lang)
+        raise Refusal(Text("tsne.no_model"))
     if key not in entries:
-        raise fail(Text("tsne.unknown_model", key=key, choices=", ".join(entries)), lang)
+        raise Refusal(Text("tsne.unknown_model", key=key, choices=", ".join(entries)))
     return entries[key]
 
 
@@ -63,18 +64,17 @@ def get_map(ctx: AppContext, key: str | None, n, perplexity, progress=None, lang
     """The map for a model choice: cached, shipped with the model, or computed now."""
     maps = ctx.maps
     entry = _entry(ctx, key, lang)
-    n = number("tsne_points", n, tsne.DEFAULT_N, lang)                 # limits: cnnlab.config.LIMITS
-    perplexity = float(number("tsne_perplexity", perplexity, tsne.DEFAULT_PERPLEXITY, lang))
+    n = number("tsne_points", n, tsne.DEFAULT_N)                 # limits: cnnlab.config.LIMITS
+    perplexity = float(number("tsne_perplexity", perplexity, tsne.DEFAULT_PERPLEXITY))
     try:
         return maps.get(entry.path, entry.dataset, lambda: ctx.zoo.get(entry.key), n, perplexity,
                         progress=_progress(progress, lang))
-    except gr.Error:
+    except (gr.Error, Refusal):
         raise
     except FileNotFoundError as err:
-        raise fail(Text("tsne.file_missing", name=err.filename), lang) from err
+        raise Refusal(Text("tsne.file_missing", name=err.filename)) from err
     except Exception as err:                       # data missing, bad checkpoint: say so plainly
-        why = say(lang, err.args[0]) if err.args else str(err)
-        raise fail(Text("tsne.map_failed", why=why), lang) from err
+        raise Refusal(Text("tsne.map_failed", why=refusal_of(err).text)) from err
 
 
 def star_name(kind: str, lang: str = DEFAULT) -> str:
@@ -164,11 +164,11 @@ def place(ctx: AppContext, key, n, perplexity, colour_by, pictures, source, kind
     if isinstance(source, dict) or source is None:        # a Draw-tab sketch
         pixels = sketch_pixels(source)
         if pixels is None or (255 - pixels.astype(int) > 30).sum() == 0:
-            raise fail(Text("tsne.nothing_drawn"), lang)
+            raise Refusal(Text("tsne.nothing_drawn"))
         source = source if loaded.spec.kind == "digits" else Image.fromarray(pixels).convert("RGB")
     prepared = prepare_for(loaded, source)
     if prepared is None:
-        raise fail(Text("tsne.nothing_seen"), lang)
+        raise Refusal(Text("tsne.nothing_seen"))
     features, probs = tsne.embed_one(loaded.model, prepared.tensor, loaded.temperature)
     xy = m.place(features)[0]
     k = int(probs.argmax())
@@ -192,10 +192,7 @@ def place(ctx: AppContext, key, n, perplexity, colour_by, pictures, source, kind
 
 def snapshot_view(recorder: SnapshotRecorder, index, colour_by: str, progress=None, lang: str = DEFAULT):
     """The map at snapshot ``index`` of the recorded run: plot, colours, legend, caption."""
-    try:
-        rec, snap, coords = recorder.map_at(int(index or 0), _progress(progress, lang))
-    except LookupError as err:
-        raise fail(err, lang) from err
+    rec, snap, coords = recorder.map_at(int(index or 0), _progress(progress, lang))
     frame = tsne_points_frame(coords, rec.labels, snap.preds.astype(np.int64), rec.classes,
                               COLOUR_MODES.get(colour_by, "class"), lang=lang)
     when = Text("tsne.after_seconds", seconds=snap.seconds) if snap.step else Text("tsne.before_any")
@@ -303,12 +300,14 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
     # (argument names = API names)
     # request (the last parameter of each handler) is filled in by Gradio, not an API input: the
     # reader's language, for every word the handler makes.
+    @refusing
     def tsne_map(model, n, perplexity, colour_by, pictures, progress=gr.Progress(), request: gr.Request = None):
         lang = lang_of(request)
         m = get_map(ctx, model, n, perplexity, progress, lang)
         return (*points(ctx, m, colour_by, pictures, lang=lang), describe(m, n, lang), {"map": m.ident, "stars": []},
                 "", None)
 
+    @refusing
     def tsne_redraw(model, n, perplexity, colour_by, pictures, stars, request: gr.Request = None):
         lang = lang_of(request)
         m = get_map(ctx, model, n, perplexity, lang=lang)
@@ -316,21 +315,24 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
 
     # The API's events take raw values (preprocess=False): every setting and picture is checked by
     # cnnlab.ui.inputs before use, images by their header before decoding.
+    @refusing
     def tsne_place_drawing(model, n, perplexity, colour_by, pictures, drawing, stars, request: gr.Request = None):
         lang = lang_of(request)
-        return place(ctx, model, n, perplexity, colour_by, flag(Text("tsne.pictures_flag"), pictures, True, lang),
-                     raw_drawing(drawing, lang), "drawing", stars, lang)
+        return place(ctx, model, n, perplexity, colour_by, flag(Text("tsne.pictures_flag"), pictures, True),
+                     raw_drawing(drawing), "drawing", stars, lang)
 
+    @refusing
     def tsne_place_photo(model, n, perplexity, colour_by, pictures, photo, stars, request: gr.Request = None):
         lang = lang_of(request)
-        picture = raw_photo(photo, lang)
+        picture = raw_photo(photo)
         if picture is None:
-            raise fail(Text("tsne.no_photo"), lang)
+            raise Refusal(Text("tsne.no_photo"))
         for note in picture.notes:
             gr.Info(say(lang, note))
-        return place(ctx, model, n, perplexity, colour_by, flag(Text("tsne.pictures_flag"), pictures, True, lang),
+        return place(ctx, model, n, perplexity, colour_by, flag(Text("tsne.pictures_flag"), pictures, True),
                      picture.image, "photo", stars, lang)
 
+    @refusing
     def tsne_clear(model, n, perplexity, colour_by, pictures, request: gr.Request = None):
         lang = lang_of(request)
         m = get_map(ctx, model, n, perplexity, lang=lang)
@@ -369,28 +371,28 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
                              api_description="The map again without this session's stars.", **raw),
                  [scatter], colours)
 
+    @refusing
     def tsne_snapshots(request: gr.Request = None):
         rec = recorder.recording()
         count = len(rec.snapshots)
         return say(lang_of(request), rec.note), gr.Slider(minimum=0, maximum=max(count - 1, 1),
                                                           value=max(count - 1, 0), interactive=count > 1)
 
+    @refusing
     def tsne_snapshot(index=0, colour_by="true class", progress=gr.Progress(), request: gr.Request = None):
         lang = lang_of(request)
         try:
             index = int(float(0 if index in (None, "") else index))     # past the last: the last one
         except (TypeError, ValueError, OverflowError):
-            raise fail(Text("tsne.snapshot_number", sent=repr(str(index)[:20])), lang) from None
+            raise Refusal(Text("tsne.snapshot_number", sent=repr(str(index)[:20]))) from None
         return snapshot_view(recorder, index, colour_by, progress, lang)
 
+    @refusing
     def tsne_gif(progress=gr.Progress(), request: gr.Request = None):
         lang = lang_of(request)
-        try:
-            rec, all_maps = recorder.all_maps(_progress(progress, lang))
-        except LookupError as err:
-            raise fail(err, lang) from err
+        rec, all_maps = recorder.all_maps(_progress(progress, lang))
         if len(all_maps) < 2:
-            raise fail(Text("tsne.one_snapshot"), lang)
+            raise Refusal(Text("tsne.one_snapshot"))
         out = ctx.scratch.folder("tsne-") / f"tsne-{rec.model}-{rec.dataset}.gif"
         return str(animation_gif(rec, all_maps, out, colors=CLASS_COLORS, lang=lang))
 
@@ -405,6 +407,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
     make_gif.click(tsne_gif, None, gif, api_name="tsne_gif", show_progress_on=[gif],
                    api_description="An animated GIF of the map through the whole recorded training run.")
 
+    @refusing
     def tsne_compare(model, n, perplexity, progress=gr.Progress(), request: gr.Request = None):
         return compare_view(ctx, model, n, perplexity, progress, lang_of(request))
 
@@ -415,11 +418,13 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> None:
                                    "last layer, with how often neighbours share a class in each.", **raw),
                  [raw_plot, last_plot], compare_colours)
 
+    @refusing
     def refresh_choices(current, request: gr.Request = None):
         choices = ctx.zoo.choices(lang=lang_of(request))
         keys = [k for _, k in choices]
         return gr.Dropdown(choices=choices, value=current if current in keys else ctx.zoo.default())
 
+    @refusing
     def tsne_open(model, n, perplexity, colour_by, pictures, stars, progress=gr.Progress(),
                   request: gr.Request = None):
         """Opening the tab: show the map, unless this user already sees the current one."""

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from ..core.threads import cpu_cores
-from ..i18n import DEFAULT, Text, languages, say, tr
+from ..i18n import DEFAULT, Refusal, Text, languages, say, tr
 from ..lessons import weather as tb
+from .common import refusing
 from .context import AppContext
-from .inputs import fail
 from .lang import T, lang_of
 from .train import drawable
 
@@ -79,11 +79,8 @@ def settings_from(version, hidden, activation, optimizer, lr, batch, epochs, los
                                   lr=float(given(lr, d.lr)), batch_size=int(given(batch, d.batch_size)),
                                   epochs=int(given(epochs, d.epochs)), loss=loss or d.loss)
     except (TypeError, ValueError):
-        raise fail(Text("weather.bad_setting"), lang) from None
-    problem = tb.check_settings(s)
-    if problem:
-        raise fail(problem, lang)
-    return s
+        raise Refusal(Text("weather.bad_setting")) from None
+    return tb.check_settings(s)
 
 
 def thin(rows: list, n: int) -> list:
@@ -267,6 +264,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
     running: dict = {}               # session -> its run in progress, so that Stop reaches it at once
 
     # ---- handlers
+    @refusing
     def start(request: gr.Request = None):
         """A new page: the limits of a CSV, and (for a reader not in English) the plots and the
         table in the reader's language."""
@@ -280,16 +278,14 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
     def choose_source(which):
         return gr.Group(visible=which == "csv")
 
+    @refusing
     def read_upload(path, request: gr.Request = None):
         """Types the uploaded file's columns and offers them; a sentence for a file we cannot use."""
         lang = lang_of(request)
         if not path:
             return (None, tr(lang, "weather.csv_none"), gr.Dropdown(choices=[], value=None),
                     gr.CheckboxGroup(choices=[], value=[]))
-        try:
-            t = tb.read_csv_table(path)
-        except tb.TableError as err:
-            raise fail(err, lang) from None
+        t = tb.read_csv_table(path)
         unusable = [tr(lang, "weather.csv_unusable_item", name=c.name, why=say(lang, c.why))
                     for c in t.columns if c.kind == "unusable"]
         info = tr(lang, "weather.csv_loaded", name=_file_name(path), rows=len(t.frame), cols=len(t.columns),
@@ -302,6 +298,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
         return (path, info, gr.Dropdown(choices=t.numeric, value=first),
                 gr.CheckboxGroup(choices=labels, value=usable))
 
+    @refusing
     def cleared(request: gr.Request = None):
         return read_upload(None, request)
 
@@ -318,18 +315,17 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
         if which != "csv":
             return tb.lesson_table()
         if not path:
-            raise fail(Text("weather.csv_need_file"), lang)
+            raise Refusal(Text("weather.csv_need_file"))
         if not target_name:
-            raise fail(Text("weather.csv_need_target"), lang)
+            raise Refusal(Text("weather.csv_need_target"))
         try:
             t = tb.read_csv_table(path)
             return tb.csv_table(t, target_name, list(feature_names or []), bool(drop_missing), split_kind or "random")
         except FileNotFoundError:
-            raise fail(Text("weather.csv_gone"), lang) from None
-        except tb.TableError as err:
-            raise fail(err, lang) from None
+            raise Refusal(Text("weather.csv_gone")) from None
 
     # argument names = the API's parameter names
+    @refusing
     async def run_training(which="weather", path=None, target_name=None, feature_names=None, drop_missing=False,
                            split_kind="random", version="nn", hidden=128, activation="sigmoid", optimizer="adam",
                            lr=0.001, batch_size=16, epochs=300, loss="mse", request: gr.Request = None):
@@ -387,10 +383,16 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
         stopped (a Stop while a chunk still waits in the worker's queue ends the wait too)."""
         last_loss = last_plot = 0.0
         seen_epochs = 0
+        async def unless_stopped(fn):
+            """``fn()`` on the worker; None as soon as Stop is pressed, even while it still waits
+            behind other students' chunks."""
+            future = asyncio.wrap_future(worker.submit(fn))
+            while not future.done() and not run.stopped:
+                await asyncio.wait([future], timeout=STOP_POLL_S)
+            return None if run.stopped else future.result()
+
         while not run.done:
-            chunk = asyncio.wrap_future(worker.submit(run.advance, CHUNK_STEPS, CHUNK_S))
-            while not chunk.done() and not run.stopped:
-                await asyncio.wait([chunk], timeout=STOP_POLL_S)
+            await unless_stopped(lambda: run.advance(CHUNK_STEPS, CHUNK_S))
             if run.stopped:
                 return
             out = {}
@@ -401,7 +403,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
                                             refs, settings.epochs, lang)
             if now - last_plot >= PLOT_EVERY_S or run.done:
                 last_plot = now
-                predicted = await asyncio.wrap_future(worker.submit(run.test_predictions))
+                predicted = await unless_stopped(run.test_predictions)
                 if run.stopped:
                     return
                 if np.isfinite(predicted).all():
@@ -430,6 +432,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
                     concurrency_limit=TRAIN_CONCURRENCY, concurrency_id="weather-train",
                     show_progress="hidden", trigger_mode="once")
 
+    @refusing
     def ask_stop(request: gr.Request):
         """The run ends at its next step, and its stream says so with its results so far (a
         cancelled event would leave the outputs marked as failed). Stop writes no status of its

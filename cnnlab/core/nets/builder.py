@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ...i18n import Text
+from ...i18n import Refusal, Text, UnknownName
 from .base import Classifier
 
 # ---- limits: what keeps training a built network sensible on a 2-core laptop (the server
@@ -68,7 +68,7 @@ def type_name(kind: str) -> Text:
     return Text(f"builder.types.{kind}")
 
 
-class BuildError(ValueError):
+class BuildError(Refusal, ValueError):
     """A stack that cannot work; its argument is a Text (cnnlab.i18n) naming the layer and why."""
 
 
@@ -101,7 +101,7 @@ TEMPLATES: dict[str, list[dict]] = {
 def template(name: str) -> list[dict]:
     """A fresh copy of a registry model's stack (a clear error on a typo)."""
     if name not in TEMPLATES:
-        raise KeyError(f"no template called {name!r}; choose one of: {', '.join(TEMPLATES)}")
+        raise UnknownName(Text("errors.unknown_template", name=repr(name), choices=", ".join(TEMPLATES)))
     return [dict(layer) for layer in TEMPLATES[name]]
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ...i18n import Text
+from ...i18n import Refusal, Text
 from ..checkpoints import Loaded
 
 OPSET = 17                  # supported by every ONNX Runtime of the last years
 
 
-class ExportError(ValueError):
+class ExportError(Refusal, ValueError):
     """A model that cannot be exported; its argument is a Text (cnnlab.i18n) saying why."""
 
 

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...i18n import BadValue, Text, UnknownName
 from . import builder
 from .base import Classifier
 
@@ -242,7 +243,7 @@ def get_model_info(name: str) -> ModelInfo:
     try:
         return MODELS[name]
     except KeyError:
-        raise KeyError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
+        raise UnknownName(Text("errors.unknown_model", name=repr(name), choices=", ".join(MODELS))) from None
 
 
 def models_for(spec) -> list[str]:
@@ -257,14 +258,14 @@ def build_model(name: str, spec, finetune: str | bool = "head", pretrained: bool
     ``layers`` (a stack, see cnnlab.core.nets.builder) or the name "custom" builds the student's own network."""
     if name == "custom":
         if layers is None:
-            raise ValueError("the custom model needs its layers (a stack from the network builder)")
+            raise BadValue(Text("errors.custom_needs_layers"))
         return builder.build(layers, spec)
     if layers is not None:
-        raise ValueError(f"layers are for the custom model, not {name!r}")
+        raise BadValue(Text("errors.layers_not_custom", name=repr(name)))
     info = get_model_info(name)
     if name not in models_for(spec):
-        raise ValueError(f"model {name!r} does not fit the {spec.title} data set; "
-                         f"choose one of: {', '.join(models_for(spec))}")
+        raise BadValue(Text("errors.model_not_fit", name=repr(name), dataset=Text(f"datasets.{spec.name}"),
+                            choices=", ".join(models_for(spec))))
     kwargs = dict(num_classes=spec.num_classes, in_channels=spec.channels, size=spec.size)
     if info.inputs == "photo":
         kwargs.update(finetune=finetune, pretrained=pretrained)

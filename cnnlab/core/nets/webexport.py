@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...i18n import Text
+from ...i18n import Refusal, Text
 from .base import Classifier
 
 FORMAT = "cnnlab-web"
@@ -63,7 +63,7 @@ SKIPPED = (nn.Dropout, nn.Identity)         # nothing to do when the model answe
 SERVER_ONLY = {"lstm": "LSTM", "transfer": "EfficientNet"}     # registry models the browser lacks
 
 
-class WebExportError(ValueError):
+class WebExportError(Refusal, ValueError):
     """A model the browser engine cannot run; its argument is a Text (cnnlab.i18n) saying why."""
 
 

@@ -19,7 +19,7 @@ from PIL import Image, ImageColor
 
 from ...core.metrics import confusion_matrix
 from ...core.plots import RIGHT, WRONG
-from ...i18n import Text
+from ...i18n import Refusal, Text
 
 NUM_CLASSES = 10
 NICKNAME_MAX = 20            # characters; long enough for a first name, short enough for a caption
@@ -27,7 +27,7 @@ IMAGE_SIZE = 28              # stored drawings are what the model saw: 28x28 gre
 RIGHT_RGB, WRONG_RGB = ImageColor.getrgb(RIGHT), ImageColor.getrgb(WRONG)
 
 
-class BoardError(ValueError):
+class BoardError(Refusal, ValueError):
     """Input the board refuses; its argument is a Text (cnnlab.i18n) that says what to do."""
 
 

@@ -17,7 +17,7 @@ from torch import nn
 from ...core import datasets
 from ...core.cache import LRU, file_digest
 from ...core.training import eval_mode
-from ...i18n import Text
+from ...i18n import BadValue, Text
 from .stages import Stage, first_tensor, pair, walk
 
 PATCH_IMAGES = 2000         # test pictures searched for each filter's most exciting patches
@@ -68,7 +68,7 @@ def filter_patches(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     probe = walk(model, datasets.normalize(images[:1], stats))
     convs = probe.convs
     if len(convs) < conv_number:
-        raise ValueError("this model has no convolution")
+        raise BadValue(Text("errors.no_convolution"))
     stage = convs[conv_number - 1]
     field, jump, start = receptive_field(probe.stages, stage.index)
     grabbed: list[torch.Tensor] = []

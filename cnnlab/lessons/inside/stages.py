@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...core.training import eval_mode
-from ...i18n import Text
+from ...i18n import BadValue, Text
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish)
 POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
@@ -183,7 +183,7 @@ def walk(model: nn.Module, x: torch.Tensor, temperature: float = 1.0) -> Walk:
     """The stages of ``model`` for one input ``x`` (1, C, H, W); see the module docstring.
     ``temperature``: the checkpoint's calibration (cnnlab.core.calibration), applied before the softmax."""
     if x.dim() != 4 or x.shape[0] != 1:
-        raise ValueError(f"walk takes one picture (1, C, H, W), not {tuple(x.shape)}")
+        raise BadValue(Text("errors.walk_one_picture", shape=str(tuple(x.shape))))
     calls, logits = run_hooked(model, x)
     device_free = lambda t: t.detach().float().cpu()[0] if t.dim() > 0 and t.shape[0] == 1 else t.detach().float().cpu()  # noqa: E731
     stages = [Stage(0, "input", Text("inside.stage_input"), Text("inside.how_input", shape=shape_text(x.shape[1:])),
@@ -290,10 +290,10 @@ def multiply_add(stage: Stage, channel: int, row: int, col: int) -> MultiplyAdd:
     """Inputs x weights + bias = value at (channel, row, col) of a convolution stage, computed
     from the real weights and the stage's real input (float64, so the sum is exact to print)."""
     if stage.kind != "conv" or stage.weight is None or stage.input is None:
-        raise ValueError(f"{stage.title} is not a convolution")
+        raise BadValue(Text("errors.not_a_convolution", stage=stage.title))
     c_out, _, height, width = (stage.value.shape[0], None, *stage.value.shape[-2:])
     if not (0 <= channel < c_out and 0 <= row < height and 0 <= col < width):
-        raise ValueError(f"pixel ({channel}, {row}, {col}) is outside {shape_text(stage.shape)}")
+        raise BadValue(Text("errors.pixel_outside", channel=channel, row=row, col=col, shape=shape_text(stage.shape)))
     left, right, top, bottom = stage.padding
     x = F.pad(stage.input.double(), (left, right, top, bottom))
     cin_g = stage.weight.shape[1]

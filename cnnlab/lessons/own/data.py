@@ -35,7 +35,7 @@ from PIL import Image
 
 from ...config import LIMITS
 from ...core import imageio
-from ...i18n import Text
+from ...i18n import Refusal, Text
 
 PICTURE_SIDE = 224                 # longest side stored: what the backbone sees (224 x 224 after the crop)
 JPEG_QUALITY = 85                  # ~10-20 kB a picture at 224 px
@@ -50,7 +50,7 @@ RATE_PER_S = 1.0                   # ... then one a second (the teacher is not l
 RATE_CLIENTS = 500                 # buckets kept (oldest forgotten first)
 
 
-class OwnDataError(ValueError):
+class OwnDataError(Refusal, ValueError):
     """Something the user must fix; its argument is a ``Text`` (a sentence that says what, in the
     reader's language when the page renders it; ``str()`` is English)."""
 

@@ -36,7 +36,7 @@ from ...core.threads import configure_training_thread
 from ...core.training import Learner, TrainEvent
 from ...i18n import Text
 from ...server.runstate import Grid, most_confident_mistakes
-from .data import MIN_PICTURES, RATE_BURST, RATE_PER_S, PictureStore, RateLimit, joined, open_picture
+from .data import MIN_PICTURES, RATE_BURST, RATE_PER_S, OwnDataError, PictureStore, RateLimit, joined, open_picture
 
 log = logging.getLogger(__name__)
 
@@ -182,17 +182,17 @@ class FeatureWorker:
 
 
 # --------------------------------------------------------------------------- a run
-def check_ready(snapshot) -> Text | None:
-    """Why the pictures cannot train yet (a Text with the counts needed), or None."""
+def check_ready(snapshot) -> None:
+    """Nothing when the pictures can train; else an ``OwnDataError`` saying why (a Text with the
+    counts needed)."""
     with_pictures = [(c, files) for c, files in snapshot]
     need_classes = int(LIMITS["own_classes"].low)
     if len(with_pictures) < need_classes:
-        return Text("own.too_few_classes", n=need_classes, have=len(with_pictures))
+        raise OwnDataError(Text("own.too_few_classes", n=need_classes, have=len(with_pictures)))
     lacking = [Text("own.lacking", name=c.name, have=len(files), more=MIN_PICTURES - len(files))
                for c, files in with_pictures if len(files) < MIN_PICTURES]
     if lacking:
-        return Text("own.too_few_pictures", need=MIN_PICTURES, lacking=joined(lacking, "own.join_items"))
-    return None
+        raise OwnDataError(Text("own.too_few_pictures", need=MIN_PICTURES, lacking=joined(lacking, "own.join_items")))
 
 
 def split(snapshot, share: float = HELD_OUT, seed: int = SEED):
@@ -229,9 +229,7 @@ class OwnRun:
         self.store, self.cache = store, cache
         self.config = config or default_config()
         self.snapshot = store.snapshot()
-        problem = check_ready(self.snapshot)
-        if problem:
-            raise ValueError(problem)
+        check_ready(self.snapshot)
         self.classes = tuple(c.name for c, _ in self.snapshot)
         self.spec = datasets.own_spec(self.classes)
         self.train_files, self.held_files = split(self.snapshot)

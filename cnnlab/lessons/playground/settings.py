@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from ...i18n import Text
+from ...i18n import Refusal, Text
 from .data import ACTIVATIONS, DATASETS, FEATURES, FEATURES_1D, OPTIMIZERS, REGULARIZATIONS
 
 # ------------------------------------------------------------------ limits (enforced on the server)
@@ -71,7 +71,7 @@ PRESETS = {
 PRESET_STEPS = {"regression": 200, "classification": 100}     # how long the course trains them
 
 
-class SettingsError(ValueError):
+class SettingsError(Refusal, ValueError):
     """A setting out of range; its argument is a ``Text`` (cnnlab.i18n) that says which and what is
     allowed (``str(err)`` is the English sentence)."""
 

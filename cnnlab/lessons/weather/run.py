@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ...core import optimizers
-from ...i18n import Text
+from ...i18n import BadValue, Text
 from .table import Table, mae, rmse
 
 # ----------------------------------------------------------------------------- the two networks
@@ -123,25 +123,25 @@ MAX_STEPS = 60_000                 # the most optimizer steps one run may take (
 MANUAL_SETTINGS = {"activation": "relu", "lr": 0.001}      # the course's hand-written version
 
 
-def check_settings(s: RegressionSettings) -> Text | None:
-    """A sentence (a ``Text``) saying what is wrong with ``s``, or None when it can run."""
+def check_settings(s: RegressionSettings) -> RegressionSettings:
+    """``s`` when it can run; else a ``BadValue`` refusal whose ``Text`` says what is wrong."""
     if s.version not in VERSIONS:
-        return Text("weather.choose_version", choices=", ".join(VERSIONS))
+        raise BadValue(Text("weather.choose_version", choices=", ".join(VERSIONS)))
     if s.activation not in ACTIVATIONS:
-        return Text("weather.choose_activation", choices=", ".join(ACTIVATIONS))
+        raise BadValue(Text("weather.choose_activation", choices=", ".join(ACTIVATIONS)))
     if s.optimizer not in OPTIMIZERS:
-        return Text("weather.choose_optimizer", choices=", ".join(OPTIMIZERS))
+        raise BadValue(Text("weather.choose_optimizer", choices=", ".join(OPTIMIZERS)))
     if s.loss not in LOSSES:
-        return Text("weather.choose_loss", choices=", ".join(LOSSES))
+        raise BadValue(Text("weather.choose_loss", choices=", ".join(LOSSES)))
     if not 1 <= s.hidden <= MAX_HIDDEN:
-        return Text("weather.hidden_range", most=MAX_HIDDEN)
+        raise BadValue(Text("weather.hidden_range", most=MAX_HIDDEN))
     if not 1 <= s.batch_size <= MAX_BATCH:
-        return Text("weather.batch_range", most=MAX_BATCH)
+        raise BadValue(Text("weather.batch_range", most=MAX_BATCH))
     if not 1 <= s.epochs <= MAX_EPOCHS:
-        return Text("weather.epochs_range", most=MAX_EPOCHS)
+        raise BadValue(Text("weather.epochs_range", most=MAX_EPOCHS))
     if not (math.isfinite(s.lr) and 0 < s.lr <= 1):
-        return Text("weather.lr_range")
-    return None
+        raise BadValue(Text("weather.lr_range"))
+    return s
 
 
 def planned_steps(n_rows: int, s: RegressionSettings) -> int:
@@ -162,9 +162,7 @@ class Run:
     """
 
     def __init__(self, table: Table, settings: RegressionSettings):
-        problem = check_settings(settings)
-        if problem:
-            raise ValueError(problem)
+        check_settings(settings)
         self.table, self.settings = table, settings
         torch.manual_seed(settings.seed)
         self.generator = torch.Generator().manual_seed(settings.seed)
@@ -263,8 +261,9 @@ class Worker:
 
     def __init__(self, threads: int = 1, nice: int = 10):
         self.nice = nice
+        self.threads = max(1, threads)
         self.submitted = 0                     # chunks handed in so far (tests watch a run stop)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="cnnlab-tabular",
+        self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="cnnlab-tabular",
                                         initializer=self._init)
 
     def _init(self) -> None:

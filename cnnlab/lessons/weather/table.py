@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ...i18n import Text
+from ...i18n import Refusal, Text
 
 # ----------------------------------------------------------------------------- the weather table
 TRAIN_YEARS = (2012, 2013, 2014)   # the years the network learns from
@@ -39,7 +39,7 @@ WEATHER_FEATURES = ("year", "month", "day", "temp_2", "temp_1", "average") + tup
 WEATHER_TARGET = "actual"
 
 
-class TableError(ValueError):
+class TableError(Refusal, ValueError):
     """A table we cannot learn from; its argument is a ``Text`` (cnnlab.i18n) that says what is
     wrong and what to do (``str(err)`` is the English sentence)."""
 

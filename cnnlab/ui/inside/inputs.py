@@ -8,9 +8,8 @@ from PIL import Image
 from ...core import datasets
 from ...core.checkpoints import CheckpointError
 from ...core.preprocess import photo_to_fashion, prepare_for, sketch_pixels, sketch_to_mnist
-from ...i18n import DEFAULT, Text, say
+from ...i18n import DEFAULT, Refusal, Text, refusal_of
 from ..context import AppContext
-from ..inputs import fail
 
 PICK_RE = re.compile(r"^(\d{1,3}):(\d{1,4}):(-1|\d{1,4}):(-1|\d{1,4})$")
 SMALL_KINDS = ("digits", "clothing")        # data sets whose pictures one can draw
@@ -29,14 +28,13 @@ def load_model(ctx: AppContext, key: str | None, kinds: tuple[str, ...], lang: s
     data sets; else a sentence that says what to do."""
     key = key or ctx.zoo.default(kinds)
     if key is None:
-        raise fail(Text("inside.no_model"), lang)
+        raise Refusal(Text("inside.no_model"))
     if key not in {k for _, k in ctx.zoo.choices(kinds)}:
-        raise fail(Text("inside.unknown_model", key=key), lang)
+        raise Refusal(Text("inside.unknown_model", key=key))
     try:
         return ctx.zoo.get(key)
     except (KeyError, ValueError, CheckpointError) as err:
-        why = say(lang, err.args[0] if err.args else err)
-        raise fail(Text("inside.load_failed", key=key, err=why), lang) from None
+        raise Refusal(Text("inside.load_failed", key=key, err=refusal_of(err).text)) from None
 
 
 def prepare_drawing(loaded, drawing):
@@ -58,6 +56,6 @@ def parse_pick(pick: str | None, lang: str = DEFAULT) -> tuple[int, int, int, in
         return None
     m = PICK_RE.match(str(pick).strip()) if len(str(pick)) <= 40 else None
     if m is None:
-        raise fail(Text("inside.bad_pick"), lang)
+        raise Refusal(Text("inside.bad_pick"))
     return tuple(int(g) for g in m.groups())
 

@@ -12,10 +12,9 @@ from ...core import datasets, imageio
 from ...core.imageio import data_url
 from ...core.plots import CLASS_COLORS
 from ...core.preprocess import prepare_for
-from ...i18n import DEFAULT, Text, class_name, say, tr
+from ...i18n import DEFAULT, Refusal, Text, class_name, say, tr
 from ...lessons import inside as core
 from ..context import AppContext
-from ..inputs import fail
 from .inputs import drawing_datasets, load_model, photo_datasets
 from .text import esc, fmt, note
 from .walk_view import input_html, maps_html, section_head
@@ -144,12 +143,9 @@ def photo_html(ctx: AppContext, path: str | None, model_key: str | None, lang: s
     if not path:
         return note(Text("inside.photo_empty"), lang)
     if not ctx.zoo.choices(photo_datasets()):
-        raise fail(Text("inside.photo_none"), lang)
+        raise Refusal(Text("inside.photo_none"))
     loaded = load_model(ctx, model_key, photo_datasets(), lang)
-    try:
-        photo = imageio.load_photo(path)
-    except imageio.ImageInputError as err:
-        raise fail(err, lang) from None
+    photo = imageio.load_photo(path)
     prepared = prepare_for(loaded, photo.image)
     early, late = core.photo_channels(loaded.model, prepared.tensor)
     intro = tr(lang, "inside.photo_intro", early=esc(say(lang, early.title)), early_shape=core.shape_text(early.shape),

@@ -13,6 +13,7 @@ import gradio as gr
 from ...i18n import DEFAULT, Text
 from ...lessons import inside as core
 from ..canvas import DrawingCanvas
+from ..common import refusing
 from ..context import AppContext
 from ..draw import settings_js
 from ..inputs import drawing as raw_drawing
@@ -109,27 +110,32 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
     # events take raw values (preprocess=False) so that a bad drawing or setting is refused in
     # that language (cnnlab.ui.inputs), as in the Draw tab.
     def checked(drawing, one_scale, lang):
-        return raw_drawing(drawing, lang), flag(Text("inside.one_scale"), one_scale, lang=lang)
+        return raw_drawing(drawing), flag(Text("inside.one_scale"), one_scale)
 
+    @refusing
     def on_show(drawing, model, one_scale=False, opened="", request: gr.Request = None):
         lang = lang_of(request)
         sketch, one_scale = checked(drawing, one_scale, lang)
         return show(ctx, sketch, model, one_scale, opened, lang)
 
+    @refusing
     def on_open(drawing, model, one_scale=False, opened="", request: gr.Request = None):
         lang = lang_of(request)
         sketch, one_scale = checked(drawing, one_scale, lang)
         return open_map(ctx, sketch, model, one_scale, opened, lang)
 
+    @refusing
     def on_filters(model, request: gr.Request = None):
         return filters_html(ctx, cache, model, lang_of(request))
 
+    @refusing
     def on_tick(seen, request: gr.Request = None):
         version, text = renderer.html(lang_of(request))
         if version == seen:
             return gr.skip(), seen
         return text, version
 
+    @refusing
     def on_photo(photo, model, request: gr.Request = None):
         return photo_html(ctx, photo, model, lang_of(request))
 
@@ -151,6 +157,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
                        "that excite it most, as HTML.")
     filters_box.collapse(lambda: False, None, filters_open, api_name=False, queue=False)
     filters_box.expand(lambda: True, None, filters_open, api_name=False, queue=False)
+    @refusing
     def on_model_filters(is_open, key, request: gr.Request = None):
         return on_filters(key, request) if is_open else gr.skip()
 
@@ -170,12 +177,14 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
     if use_draw is not None:
         use_draw.click(lambda d: d, drawing, canvas, api_name=False, queue=False)
 
+    @refusing
     def refresh(request: gr.Request = None):
         lang = lang_of(request)
         return gr.Dropdown(choices=ctx.zoo.choices(drawing_datasets(), lang)), \
             gr.Dropdown(choices=ctx.zoo.choices(photo_datasets(), lang))
     model.focus(refresh, None, [model, photo_model], api_name=False, queue=False)
 
+    @refusing
     def start(request: gr.Request = None):
         """A new page: the model lists and the empty views in the reader's language."""
         lang = lang_of(request)
