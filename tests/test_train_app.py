@@ -39,7 +39,7 @@ def test_a_short_run_streams_its_curves_and_finishes(client, idle_job):
         gate.release()
         snaps = [held] + poll(client, lambda s: not s["running"])
     assert held["running"] and held["step"] == 4 and len(held["loss"]) >= 3
-    assert "images/s" in held["status"]
+    assert "pictures/s" in held["status"]
     sizes = [len(s["loss"]) for s in snaps]
     assert sizes == sorted(sizes) and sizes[-1] > sizes[0]       # the curve grew while we watched
     last = snaps[-1]
