@@ -16,9 +16,14 @@ from cnnlab.core.training import evaluate
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 SHIPPED = sorted(CHECKPOINT_DIR.glob("*.pt"))
-# The issue's targets: MNIST 99.3%, Fashion-MNIST 92.5%, flowers5 90%. flowers5 is held to what
-# the fine-tuned EfficientNet-Lite0 reaches (80.8%; README "Known limits"), so a regression still fails.
-TARGETS = {"mnist": 0.993, "fashion": 0.925, "flowers5": 0.805}
+# The issues' goals for the best shipped model of each data set (issue 28: the flowers, on the real
+# photos, 95%), and the floors the shipped weights reach today: a regression below a floor fails,
+# and a goal not reached yet is a strict expected failure at the goal's own figure.
+GOALS = {"mnist": 0.993, "fashion": 0.925, "flowers5": 0.95}
+FLOORS = {"mnist": 0.993, "fashion": 0.925, "flowers5": 0.94}      # flowers: 94.23% (README)
+REACHED = {"mnist", "fashion"}
+HANDS_GOAL = 0.97            # issue 31: digits in many hands (cnnlab.core.hands.test_set)
+HANDS_FLOOR = 0.96
 MAX_FOLDER_BYTES = 30 * 1024 * 1024
 
 
@@ -55,15 +60,49 @@ def test_reproduces_its_recorded_accuracy(path, data_root, request):
         f"{path.name}: measured {accuracy:.4%}, recorded {recorded['test_accuracy']:.4%}")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("dataset", list(TARGETS))
-def test_best_shipped_model_meets_the_target(dataset, data_root, request):
+def best_of(dataset: str, request) -> tuple[float, str]:
     if dataset == "flowers5":
         request.getfixturevalue("flowers_root")
     mine = [p for p in SHIPPED if checkpoints.read_payload(p)["dataset"] == dataset]
     assert mine, f"no shipped checkpoint for {dataset}"
-    best = max((measured(p)[1], p.name) for p in mine)
-    assert best[0] >= TARGETS[dataset], f"best {dataset} model {best[1]}: {best[0]:.2%} < {TARGETS[dataset]:.1%}"
+    return max((measured(p)[1], p.name) for p in mine)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", list(FLOORS))
+def test_best_shipped_model_holds_its_floor(dataset, data_root, request):
+    best = best_of(dataset, request)
+    assert best[0] >= FLOORS[dataset], f"best {dataset} model {best[1]}: {best[0]:.2%} < {FLOORS[dataset]:.2%}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", [d if d in REACHED else pytest.param(
+    d, marks=pytest.mark.xfail(strict=True, reason=f"goal {GOALS[d]:.0%} not reached yet (README, Known limits)"))
+    for d in GOALS])
+def test_best_shipped_model_meets_the_goal(dataset, data_root, request):
+    best = best_of(dataset, request)
+    assert best[0] >= GOALS[dataset], f"best {dataset} model {best[1]}: {best[0]:.2%} < {GOALS[dataset]:.1%}"
+
+
+@functools.cache
+def hands_accuracy() -> float:
+    """The shipped Draw model on the 600 drawings in many hands, through the app's preprocessing."""
+    from cnnlab.core import hands
+    images, labels, _ = hands.test_set()
+    loaded = checkpoints.load(CHECKPOINT_DIR / "mnist-cnn.pt")
+    with torch.no_grad():
+        answers = AsAnswered(loaded)(datasets.normalize(images, loaded.spec)).argmax(1)
+    return (answers == labels).float().mean().item()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("figure", [HANDS_FLOOR, HANDS_GOAL if HANDS_FLOOR >= HANDS_GOAL else pytest.param(
+    HANDS_GOAL, marks=pytest.mark.xfail(strict=True, reason="goal not reached yet (README)"))], ids=["floor", "goal"])
+def test_the_draw_model_reads_many_hands(figure):
+    """Issue 31: flagged and footed 1s, crossed 7s, closed 4s, small-loop 9s, thick pens, drawn by
+    cnnlab.core.hands (never trained on), through the app's preprocessing."""
+    accuracy = hands_accuracy()
+    assert accuracy >= figure, f"{accuracy:.2%} < {figure:.2%}"
 
 
 def test_checkpoint_folder_is_small_enough_for_git():
@@ -81,3 +120,12 @@ def test_every_shipped_checkpoint_carries_a_fitted_temperature(path):
     assert loaded.temperature == pytest.approx(c["temperature"]) and 0.2 < loaded.temperature < 5
     assert c["fitted_on"] >= 300 and c["reported_on"] >= 400      # one number: a tenth of flowers5's 3,445 is plenty
     assert c["ece_after"] <= c["ece_before"] + 0.002 and c["ece_after"] < 0.05
+
+
+def test_the_flower_model_stays_honest():
+    """Issue 28: calibrated on the test split (ECE <= 3%), and its "unlike anything I learned"
+    check calls at most 3% of real test flowers unfamiliar (bench/trust.py measures the non-flowers:
+    README)."""
+    loaded = checkpoints.load(CHECKPOINT_DIR / "flowers5-transfer.pt")
+    assert loaded.mirror and loaded.metrics["calibration"]["ece_after"] <= 0.03
+    assert loaded.novelty is not None and loaded.metrics["novelty"]["unfamiliar_share"] <= 0.03
