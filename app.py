@@ -152,6 +152,8 @@ def announce(config: AppConfig) -> None:
 
 
 def launch(demo: gr.Blocks, config: AppConfig) -> None:
+    # max_size: what may wait (board submissions, training, exports); the class's polling (the Train
+    # tick, the page's load events) goes outside the queue, so 120 phones do not fill it.
     demo.queue(default_concurrency_limit=4, max_size=256)
     announce(config)
     demo.launch(**launch_kwargs(config, demo))

@@ -17,12 +17,14 @@ that drawing costs the laptop nothing:
   (``POST /gradio_api/queue/join`` with the canvas's PNG data URL and the model key, the answer from
   ``GET /gradio_api/queue/data``), exactly as the page sends it;
 - watches the Train tab: the tab's gr.Timer tick (every ``--view-every`` s, the tab's TICK_S),
-  the same queued event with the viewer's gr.State kept on the server.
+  sent as the page sends it (through the queue, or as one ``POST /gradio_api/run/predict`` when
+  the event is ``queue=False``), with the viewer's gr.State kept on the server.
 
 The teacher starts a shared training run with the key through ``/call/train_start`` at the start
 (MNIST CNN, 20 epochs so that it lasts) and stops it at the end.
 
-Prints p50/p95/max of each kind of request, the errors, and the server's RSS (after the first
+Prints p50/p95/max of each kind of request, the errors, the app's CPU seconds per student-minute
+once every phone has joined (the shared run's training included), and the server's RSS (after the first
 minute, or after the class has joined for runs under two minutes, to the end). Goals: p95 of every
 kind <= 150 ms, 0 errors, RSS growth <= 100 MB over 10 minutes.
 """
@@ -58,7 +60,7 @@ class Page:
         components = {c["id"]: c for c in config["components"]}
         by_elem = {c.get("props", {}).get("elem_id"): c["id"] for c in config["components"]}
         self.buttons = {}                      # digit -> (fn, trigger, inputs)
-        self.tick = None                       # (fn, trigger, inputs)
+        self.tick = None                       # (fn, trigger, inputs, queued)
         self.load_events = []                  # (fn, trigger, queued, data)
         canvas = None
         for dep in config["dependencies"]:
@@ -73,10 +75,10 @@ class Page:
                 if event == "tick" and dep.get("backend_fn") and self.tick is None:
                     outputs = {components[o].get("props", {}).get("elem_id") for o in dep.get("outputs", [])}
                     if "train-grid" in outputs:
-                        self.tick = (dep["id"], target, dep["inputs"])
+                        self.tick = (dep["id"], target, dep["inputs"], bool(dep.get("queue", True)))
                 if event == "load" and dep.get("backend_fn"):
-                    data = [None if components[i]["type"] == "state" else components[i].get("props", {}).get("value")
-                            for i in dep["inputs"]]
+                    data = [None if components[i]["type"] == "state"
+                            else components[i].get("props", {}).get("value") for i in dep["inputs"]]
                     self.load_events.append((dep["id"], target, bool(dep.get("queue")), data))
         if len(self.buttons) != 10 or canvas is None:
             raise RuntimeError("the app has no board buttons (meant-0..9) under the Draw tab's canvas")
@@ -173,7 +175,7 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
     rss: list[tuple[float, float]] = []         # (t, MB)
     stop = asyncio.Event()
     t0 = time.perf_counter()
-    notes = {}
+    notes = {"load0": os.getloadavg()[0]}
 
     async def timed(kind: str, work):
         t = time.perf_counter()
@@ -210,20 +212,24 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
                     pass
 
         beat = asyncio.create_task(heartbeat())
-        for fn, trigger, queued, data in page.load_events:
-            if queued:
-                await timed("load event", session.event(fn, trigger, data))
-            else:
-                body = {"data": data, "event_data": None, "fn_index": fn, "trigger_id": trigger,
-                        "session_hash": session.hash}
-                await timed("load event", client.post(f"{base}/gradio_api/run/predict", json=body))
+        async def direct(fn: int, trigger: int, data: list):    # an event outside the queue: one POST
+            body = {"data": data, "event_data": None, "fn_index": fn, "trigger_id": trigger,
+                    "session_hash": session.hash}
+            r = await client.post(f"{base}/gradio_api/run/predict", json=body)
+            r.raise_for_status()
+            return r.json()
 
-        async def watch():                                       # the Train tab's timer
-            fn, trigger, inputs = page.tick
+        for fn, trigger, queued, data in page.load_events:
+            await timed("load event", session.event(fn, trigger, data) if queued else direct(fn, trigger, data))
+
+        async def watch():                                       # the Train tab's timer, as the page sends it
+            fn, trigger, inputs, queued = page.tick
             await asyncio.sleep(rng.random() * args.view_every)
             while not stop.is_set():
                 due = time.perf_counter() + args.view_every
-                await timed("train view tick", session.event(fn, trigger, [None] * len(inputs)))
+                data = [None] * len(inputs)
+                await timed("train view tick", session.event(fn, trigger, data) if queued
+                            else direct(fn, trigger, data))
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
 
         async def submit():                                      # the class board, every 20 s
@@ -251,8 +257,8 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
         await asyncio.gather(*loops, beat, return_exceptions=True)
 
     async def teacher(client) -> None:
-        line = await timed("train start (teacher)", rest_call(client, base, "train_start",
-                                                              ["mnist", "cnn", "adam", 3e-3, 128, 20, 0, 0, False, KEY]))
+        settings = ["mnist", "cnn", "adam", 3e-3, 128, 20, 0, 0, False, KEY]
+        line = await timed("train start (teacher)", rest_call(client, base, "train_start", settings))
         notes["training"] = "training started" if line else "training did NOT start"
         await stop.wait()
 
@@ -261,7 +267,13 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
         while not stop.is_set():
             await asyncio.sleep(1)
             rss.append((time.perf_counter() - t0, rss_mb(pid)))
+            if joined[0] == args.students and "steady_cpu" not in notes:
+                notes["steady_cpu"] = (cpu_seconds(pid), time.perf_counter())
         notes["cpu"] = (cpu_seconds(pid) - cpu0) / (time.perf_counter() - t0)
+        if "steady_cpu" in notes:                  # once the whole class is in: the app's CPU per phone
+            cpu1, t1 = notes["steady_cpu"]
+            minutes = (time.perf_counter() - t1) / 60
+            notes["cpu_per_student_min"] = (cpu_seconds(pid) - cpu1) / args.students / minutes if minutes else None
 
     limits = httpx.Limits(max_connections=6 * args.students, max_keepalive_connections=3 * args.students)
     own0 = time.process_time()
@@ -290,6 +302,10 @@ def report(r: dict, args) -> bool:
           f"{r['notes'].get('own_cpu', float('nan')):.0%} (niced); load average {os.getloadavg()[0]:.1f}")
     joined = r["notes"].get("joined")
     print(f"   every phone had joined after {joined:.0f} s" if joined else "   NOT every phone joined")
+    per = r["notes"].get("cpu_per_student_min")
+    if per is not None:    # the shared run's training included: a busy machine slows it, not this
+        print(f"   app CPU once every phone had joined: {per:.2f} s per student-minute (training included); "
+              f"load average at the start {r['notes']['load0']:.1f}")
     worst = 0.0
     print(f"   {'request':24s} {'n':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}   | once all had joined: "
           f"{'n':>6s} {'p50 ms':>8s} {'p95 ms':>8s}")
@@ -298,10 +314,12 @@ def report(r: dict, args) -> bool:
             worst = max(worst, pct(ms, 95))
         later = r["steady"].get(kind, [])
         tail = f"{len(later):6d} {pct(later, 50):8.1f} {pct(later, 95):8.1f}" if later else f"{'-':>6s}"
-        print(f"   {kind:24s} {len(ms):6d} {pct(ms, 50):8.1f} {pct(ms, 95):8.1f} {max(ms):8.1f}   |                      {tail}")
+        print(f"   {kind:24s} {len(ms):6d} {pct(ms, 50):8.1f} {pct(ms, 95):8.1f} {max(ms):8.1f}   |"
+              f"                      {tail}")
     first = r["wire"]["first_visit"]
     if first:
-        print(f"   a phone's first visit (HTML + modules + weights, gzip): {sum(first) / len(first) / 1024:.0f} kB on the wire")
+        print(f"   a phone's first visit (HTML + modules + weights, gzip): {sum(first) / len(first) / 1024:.0f} kB "
+              "on the wire")
     rss = r["rss"]
     since = 60.0 if args.minutes >= 2 else 15.0
     base = next((mb for t, mb in rss if t >= since), rss[0][1] if rss else 0.0)
@@ -325,12 +343,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--students", type=int, default=120, help="simulated phones (default: 120)")
     p.add_argument("--minutes", type=float, default=10, help="how long the lesson lasts (default: 10)")
-    p.add_argument("--submit-every", type=float, default=20, help="seconds between a student's board submissions (default: 20)")
+    p.add_argument("--submit-every", type=float, default=20,
+                   help="seconds between a student's board submissions (default: 20)")
     p.add_argument("--view-every", type=float, default=TICK_S,
                    help=f"seconds between a viewer's Train tab ticks (default: the tab's TICK_S, {TICK_S})")
     p.add_argument("--arrive", type=float, default=30, help="seconds over which the phones open the page (default: 30)")
     p.add_argument("--nice", type=int, default=10,
-                   help="niceness of this load generator once the app runs: the phones are other machines (default: 10)")
+                   help="niceness of this load generator once the app runs: the phones are other machines "
+                   "(default: 10)")
     p.add_argument("--checkpoints", default=str(ROOT / "checkpoints"))
     args = p.parse_args()
     pool = [data_url(d) for d in drawings(60, seed=5)]

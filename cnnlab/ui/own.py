@@ -492,8 +492,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     timer = gr.Timer(REFRESH_S)
     timer.tick(refresh, seen, outputs, api_visibility="private", concurrency_limit=None,
                concurrency_id="own-refresh", show_progress="hidden")
+    # Outside the queue: every phone sends it when the page opens.
     for event in ([tab.select] if isinstance(tab, gr.Tab) else []) + [demo.load]:
-        event(start, seen, outputs, api_visibility="private",
-              concurrency_limit=None, concurrency_id="own-refresh", show_progress="hidden")
+        event(start, seen, outputs, api_visibility="private", queue=False, show_progress="hidden")
     gr.api(own_status, api_name="own_status", concurrency_limit=None,
            api_description="The own classes as JSON: names, picture counts, open or closed, the last run.")

@@ -1,8 +1,10 @@
 """Train tab: the teacher clicks Train and the whole class watches one shared run learn, live.
 
-Everyone polls the shared ``ctx.job`` (cnnlab.server.jobs.TrainJob) with a gr.Timer; a viewer's
-gr.State remembers what it already shows, so a tick with nothing new sends nothing, and the
-confusion matrix and mistake pictures are drawn once per run (and language) for all viewers. The
+Everyone polls the shared ``ctx.job`` (cnnlab.server.jobs.TrainJob) with a gr.Timer outside the
+queue; a viewer's gr.State remembers what it already shows, so a tick with nothing new sends
+nothing. What viewers see is drawn once per run version and language (``SharedViews``: curves,
+the 16 guesses, the status) and reused by every viewer; the confusion matrix and mistake pictures
+once per run and language. The
 job hands plain rows and Texts; the DataFrames gr.LinePlot wants are made here, and every word
 (the shared status included) is rendered by each viewer's own handler in that viewer's language
 (cnnlab/i18n, section "train").
@@ -13,6 +15,8 @@ import html
 import math
 import shutil
 import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -39,6 +43,9 @@ from .inputs import flag, number
 from .lang import T, lang_of
 
 TICK_S = 0.5                 # how often viewers poll the shared run (2 updates a second)
+# Renders of the shared run kept for every viewer to reuse, one per (run version, language): a
+# class reads one or two languages and the version moves on ~4 times a second, so a handful is plenty.
+VIEWS_KEPT = 8
 OPTIMIZER_CHOICES = [("SGD", "sgd"), ("Momentum", "momentum"), ("RMSprop", "rmsprop"), ("Adam", "adam")]
 # A sensible peak learning rate per optimizer (one-cycle schedule), filled in when one is picked.
 SUGGESTED_LR = {"sgd": 0.1, "momentum": 0.05, "rmsprop": 1e-3, "adam": 3e-3}
@@ -181,6 +188,12 @@ def drawable(frame: pd.DataFrame, series: list[str]) -> pd.DataFrame:
     return pd.concat([pad, frame], ignore_index=True) if len(frame) else pad
 
 
+def plot_payload(plot: gr.LinePlot, rows: pd.DataFrame) -> dict:
+    """A gr.LinePlot's value as Gradio sends it (what its postprocess makes of the DataFrame): made
+    once per shared render, and passed through as is for every viewer."""
+    return plot.postprocess(rows).model_dump()
+
+
 def loss_ceiling(snap) -> float:
     """A fixed top for the loss axis: above a random guess's loss (ln of the number of classes)."""
     classes = len(snap.grid.classes) if snap.grid else 10
@@ -252,6 +265,67 @@ class SharedPictures:
         path = self._dir / name
         fig.savefig(path, format="png", dpi=100)
         return str(path)
+
+
+@dataclass(frozen=True)
+class View:
+    """One version of the shared run as a reader of one language sees it: drawn once (SharedViews)
+    and reused by every viewer of that version and language; never modified."""
+    status: str
+    top: float                          # the loss axis' top
+    loss: pd.DataFrame                  # what each gr.LinePlot draws (for a new run's first picture)
+    accuracy: pd.DataFrame
+    race: pd.DataFrame
+    payloads: dict                      # {"loss"|"accuracy"|"race": the plot's value as Gradio sends it}
+    grid_key: tuple                     # (run id, guesses): a viewer whose grid_key differs gets ``grid``
+    grid: str
+    results_key: tuple                  # (run id, done)
+    results: str
+    images: tuple                       # (confusion matrix, mistakes, reliability) PNG paths or None
+
+
+class SharedViews:
+    """The shared run drawn once per (run version, language) for all its viewers: a class of phones
+    ticking twice a second costs one render per version and language, not one per phone and tick.
+    Keeps the last ``kept`` renders (bounded memory however long the lesson)."""
+
+    def __init__(self, pictures: SharedPictures, payload, kept: int = VIEWS_KEPT):
+        self._pictures, self._payload, self._kept = pictures, payload, kept
+        self._lock = threading.Lock()
+        self._views: OrderedDict[tuple, View] = OrderedDict()
+        self.renders = 0                # how many were drawn (tests and benches read it)
+
+    def get(self, snap, lang: str = DEFAULT) -> View:
+        key = (snap.version, snap.run_id, lang)
+        with self._lock:                # one render per key: a second viewer waits for the first
+            view = self._views.get(key)
+            if view is None:
+                view = self._views[key] = self._draw(snap, lang)
+                self.renders += 1
+                while len(self._views) > self._kept:
+                    self._views.popitem(last=False)
+            return view
+
+    def _draw(self, snap, lang: str) -> View:
+        names = series_names(lang)
+        top = loss_ceiling(snap)
+        loss = frame(list(snap.loss) + steer_ui.marker_rows(snap.markers, top), ("epoch", "value", "series"))
+        loss = drawable(loss.assign(value=loss["value"].clip(upper=top)), LOSS_SERIES)
+        loss = loss.assign(series=loss["series"].map(lambda s: names.get(s, s)))
+        accuracy = drawable(frame(snap.accuracy, ("epoch", "value", "series")), ["validation accuracy"])
+        accuracy = accuracy.assign(series=accuracy["series"].map(lambda s: names.get(s, s)))
+        race = frame(snap.race, ("step", "loss", "optimizer"))
+        race = drawable(race.assign(loss=race["loss"].clip(upper=top)), LANES)
+        race = race.assign(optimizer=race["optimizer"].map(lambda s: names.get(s, s)))
+        done = snap.results is not None
+        text = "\n\n".join(filter(None, [results_markdown(snap, lang), steer_ui.changes_text(snap.markers, lang)]))
+        return View(status=say(lang, snap.status), top=top, loss=loss, accuracy=accuracy, race=race,
+                    payloads={"loss": self._payload(loss), "accuracy": self._payload(accuracy),
+                              "race": self._payload(race)},
+                    grid_key=(snap.run_id, tuple(snap.grid.predictions or ()) if snap.grid else None),
+                    grid=grid_html(snap.grid, self._pictures.uris(snap), lang) if snap.grid else idle_grid(lang),
+                    results_key=(snap.run_id, done), results=text,
+                    images=self._pictures.results(snap, lang) if done else (None, None, None))
 
 
 # ---------------------------------------------------------------------- the tab
@@ -380,42 +454,32 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         return render(snap, state, lang_of(request))
 
     def render(snap, state, lang: str = DEFAULT) -> dict:
-        out = {status: say(lang, snap.status)}
-        names = series_names(lang)
-        top = loss_ceiling(snap)
-        loss = frame(list(snap.loss) + steer_ui.marker_rows(snap.markers, top), ("epoch", "value", "series"))
-        loss = drawable(loss.assign(value=loss["value"].clip(upper=top)), LOSS_SERIES)
-        loss = loss.assign(series=loss["series"].map(lambda s: names.get(s, s)))
-        accuracy = drawable(frame(snap.accuracy, ("epoch", "value", "series")), ["validation accuracy"])
-        accuracy = accuracy.assign(series=accuracy["series"].map(lambda s: names.get(s, s)))
-        race = frame(snap.race, ("step", "loss", "optimizer"))
-        race = drawable(race.assign(loss=race["loss"].clip(upper=top)), LANES)
-        race = race.assign(optimizer=race["optimizer"].map(lambda s: names.get(s, s)))
+        """What this viewer lacks, taken from the version's shared View."""
+        view = views.get(snap, lang)
+        out = {status: view.status}
         if state.get("mode") != snap.mode or state.get("run") != snap.run_id:
             racing = snap.mode == "race"
             epochs_lim = [0, snap.epochs or d.epochs]
             epoch, curve = tr(lang, "train.axis_epoch"), tr(lang, "train.legend_curve")
-            out[loss_plot] = gr.LinePlot(loss, visible=not racing, x_lim=epochs_lim, y_lim=[0, top], x_title=epoch,
-                                         y_title=tr(lang, "train.axis_loss"), color_title=curve)
-            out[acc_plot] = gr.LinePlot(accuracy, visible=not racing, x_lim=epochs_lim, x_title=epoch,
+            out[loss_plot] = gr.LinePlot(view.loss, visible=not racing, x_lim=epochs_lim, y_lim=[0, view.top],
+                                         x_title=epoch, y_title=tr(lang, "train.axis_loss"), color_title=curve)
+            out[acc_plot] = gr.LinePlot(view.accuracy, visible=not racing, x_lim=epochs_lim, x_title=epoch,
                                         y_title=tr(lang, "train.axis_accuracy"), color_title=curve)
-            out[race_plot] = gr.LinePlot(race, visible=racing, y_lim=[0, top], x_title=tr(lang, "train.axis_step"),
-                                         y_title=tr(lang, "train.axis_train_loss"),
+            out[race_plot] = gr.LinePlot(view.race, visible=racing, y_lim=[0, view.top],
+                                         x_title=tr(lang, "train.axis_step"), y_title=tr(lang, "train.axis_train_loss"),
                                          color_title=tr(lang, "train.legend_optimizer"))
         elif snap.mode == "race":
-            out[race_plot] = race
+            out[race_plot] = view.payloads["race"]
         else:
-            out[loss_plot] = loss
+            out[loss_plot] = view.payloads["loss"]
             if state.get("acc_n") != len(snap.accuracy):
-                out[acc_plot] = accuracy
-        grid_state = (snap.run_id, tuple(snap.grid.predictions or ()) if snap.grid else None)
-        if state.get("grid") != grid_state:
-            out[grid] = grid_html(snap.grid, shared.uris(snap), lang) if snap.grid else idle_grid(lang)
+                out[acc_plot] = view.payloads["accuracy"]
+        if state.get("grid") != view.grid_key:
+            out[grid] = view.grid
         done = snap.results is not None
-        if state.get("results") != (snap.run_id, done):
-            cm, mistakes, reliability = shared.results(snap, lang) if done else (None, None, None)
-            out[results] = "\n\n".join(filter(None, [results_markdown(snap, lang),
-                                                     steer_ui.changes_text(snap.markers, lang)]))
+        if state.get("results") != view.results_key:
+            cm, mistakes, reliability = view.images
+            out[results] = view.results
             out[cm_image] = gr.Image(cm, visible=cm is not None)
             out[mistakes_image] = gr.Image(mistakes, visible=mistakes is not None)
             out[reliability_image] = gr.Image(reliability, visible=reliability is not None)
@@ -429,10 +493,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         out.update(steering["render"](snap, state))
         out[seen] = {"steer": steering["key"](snap), "version": snap.version, "run": snap.run_id,
                      "mode": snap.mode, "acc_n": len(snap.accuracy),
-                     "grid": grid_state, "results": (snap.run_id, done), "running": snap.running,
+                     "grid": view.grid_key, "results": view.results_key, "running": snap.running,
                      "latest": (snap.latest, done)}
         return out
 
+    views = SharedViews(shared, lambda rows: plot_payload(loss_plot, rows))
     outputs = [status, loss_plot, acc_plot, race_plot, grid, results, cm_image, mistakes_image, reliability_image,
                train_btn, race_btn, stop_btn, download, seen] + steering["components"]
     # preprocess=False: the settings reach make_config as sent, so a value out of range (or a word
@@ -454,10 +519,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     upload.upload(train_upload_checkpoint, [upload, key], [notice, upload], api_name="train_upload_checkpoint",
                   api_description="Make an uploaded cnnlab checkpoint (.pt) the 'latest run' for every tab.",
                   concurrency_limit=2, show_progress="minimal")
-    timer.tick(refresh, seen, outputs, api_visibility="private", concurrency_limit=None,
-               concurrency_id="train-refresh", show_progress="hidden")
-    demo.load(refresh, seen, outputs, api_name=False, concurrency_limit=None,
-              concurrency_id="train-refresh", show_progress="hidden")
+    # queue=False: a tick is one short POST answered at once (no queue join, no event stream), and
+    # 120 phones ticking twice a second never fill the queue the teacher's and students' work needs.
+    timer.tick(refresh, seen, outputs, api_visibility="private", queue=False, show_progress="hidden")
+    demo.load(refresh, seen, outputs, api_name=False, queue=False, show_progress="hidden")
+
     @refusing
     def pick_dataset(name, request: gr.Request = None):
         fits = models_for(get_spec(name))
