@@ -279,7 +279,7 @@ def test_thin_keeps_every_series_short_and_its_last_point():
 
 @pytest.mark.slow
 def test_a_finished_run_is_calibrated_and_the_train_tab_draws_its_reliability_diagram(finished, tmp_path):
-    from cnnlab.ui.train import SharedPictures
+    from cnnlab.ui.train_views import SharedPictures
     job, _, _ = finished
     snap = job.state()
     c = snap.results["calibration"]

@@ -56,7 +56,7 @@ from .own_views import (
     zip_pictures,
 )
 from .photo import photo_source
-from .train import drawable, frame
+from .train_views import drawable, frame
 
 
 # --------------------------------------------------------------------------- the tab

@@ -26,7 +26,7 @@ from ..lessons import weather as tb
 from .common import refusing
 from .context import AppContext
 from .lang import T, lang_of
-from .train import drawable
+from .train_views import drawable
 
 CHUNK_STEPS = 400            # the most steps one student's turn on the worker takes
 CHUNK_S = 0.15               # ... and the most seconds
