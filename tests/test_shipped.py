@@ -23,7 +23,7 @@ GOALS = {"mnist": 0.993, "fashion": 0.925, "flowers5": 0.95}
 FLOORS = {"mnist": 0.993, "fashion": 0.925, "flowers5": 0.94}      # flowers: 94.23% (README)
 REACHED = {"mnist", "fashion"}
 HANDS_GOAL = 0.97            # issue 31: digits in many hands (cnnlab.core.hands.test_set)
-HANDS_FLOOR = 0.96
+HANDS_FLOOR = 0.975          # 98.17% (README)
 MAX_FOLDER_BYTES = 30 * 1024 * 1024
 
 
