@@ -17,6 +17,8 @@ def test_a_chinese_phone_sees_the_three_tabs_in_chinese(browser, app_server, tmp
     from playwright.sync_api import expect
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     page = context.new_page()
+    # the server's walk and words (the browser's own walk is tests/test_inside_engine_browser.py)
+    page.route("**/cnnlab/web/**", lambda route: route.abort())
     try:
         page.goto(app_server[1])
         traffic = Traffic(page)

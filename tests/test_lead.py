@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -168,7 +169,8 @@ def test_a_long_poll_waits_for_a_move_from_any_thread():
         await asyncio.gather(*waiters)                       # woken by the move, long before the 30 s
         assert time.perf_counter() - t < 10 and lead.version == v + 1
 
-    asyncio.run(scenario())
+    with ThreadPoolExecutor(1) as pool:      # a loop of its own: playwright's sync API leaves one running here
+        pool.submit(asyncio.run, scenario()).result()
 
 
 # ------------------------------------------------------------------ the routes

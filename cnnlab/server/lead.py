@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..i18n import DEFAULT, Text, catalog, normalise
+from ..i18n import DEFAULT, BadValue, Text, catalog, normalise
 from .classroom import TeacherKey
 
 PREFIX = "/cnnlab"
@@ -51,7 +51,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 _KEEP = object()
 
 
-class LeadError(ValueError):
+class LeadError(BadValue):
     """A move the class cannot make; its argument is a ``Text`` (cnnlab.i18n)."""
 
 

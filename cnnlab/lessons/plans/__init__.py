@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...i18n import DEFAULT, Text, languages
+from ...i18n import DEFAULT, BadValue, Text, languages
 
 FOLDER = Path(__file__).parent
 
@@ -35,7 +35,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
 }
 
 
-class PlanError(ValueError):
+class PlanError(BadValue):
     """A lesson plan that cannot be used; its argument is a ``Text`` (``str(err)`` is English)."""
 
 
