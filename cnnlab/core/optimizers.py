@@ -42,13 +42,12 @@ def code(name: str, params: str = "model.parameters()", lr: str = "lr", weight_d
     """The same optimizer as Python source, for the code students take home:
     ``code("momentum", "net.parameters()", "LR")`` -> ``torch.optim.SGD(net.parameters(), lr=LR, momentum=0.8)``."""
     decay = f", weight_decay={weight_decay}" if weight_decay else ""
-    optim = module
     if name == "sgd":
-        return f"{optim}.SGD({params}, lr={lr}{decay})"
+        return f"{module}.SGD({params}, lr={lr}{decay})"
     if name == "momentum":
-        return f"{optim}.SGD({params}, lr={lr}, momentum={MOMENTUM}{decay})"
+        return f"{module}.SGD({params}, lr={lr}, momentum={MOMENTUM}{decay})"
     if name == "rmsprop":
-        return f"{optim}.RMSprop({params}, lr={lr}, alpha={RMSPROP_ALPHA}{decay})"
+        return f"{module}.RMSprop({params}, lr={lr}, alpha={RMSPROP_ALPHA}{decay})"
     if name == "adam":
-        return f"{optim}.{'AdamW' if weight_decay else 'Adam'}({params}, lr={lr}, betas={ADAM_BETAS}{decay})"
+        return f"{module}.{'AdamW' if weight_decay else 'Adam'}({params}, lr={lr}, betas={ADAM_BETAS}{decay})"
     raise UnknownName(Text("errors.unknown_optimizer", name=repr(name), choices=", ".join(NAMES)))
