@@ -17,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def value_of(default, text: str):
+    """``text`` read as the type of the field's default ("False" is no bool True)."""
+    if isinstance(default, bool):
+        return text.strip().lower() in ("1", "true", "yes")
+    return type(default)(text)
+
+
 def main(argv: list[str]) -> None:
     import torch
 
@@ -29,9 +36,8 @@ def main(argv: list[str]) -> None:
     datasets.load("mnist", "train", root)                        # in memory before any clock
     for spec in argv or ["epochs=1"]:
         fields = dict(item.split("=", 1) for item in spec.split(","))
-        kinds = {f: type(getattr(TrainConfig(), f)) for f in fields}
         config = TrainConfig(eval_every_s=math.inf, val_size=100, event_every_s=0.0,
-                             **{f: kinds[f](v) for f, v in fields.items()})
+                             **{f: value_of(getattr(TrainConfig(), f), v) for f, v in fields.items()})
         training.seed_everything(config.seed)
         model = build_model(config.model, datasets.get_spec("mnist"))
         start, steps = time.perf_counter(), 0
