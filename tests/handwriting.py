@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 
-from PIL import Image, ImageDraw
+from PIL import Image
+
+from cnnlab.core import hands
 
 
 def _arc(cx, cy, rx, ry, start_deg, end_deg, n=24):
@@ -59,18 +61,7 @@ DIGITS: dict[int, list[list[tuple[float, float]]]] = {
 }
 
 
-def render(strokes, size: int = 280, width: int = 22, box=(0.2, 0.15, 0.8, 0.85),
-           ink: int = 0, paper: int = 255) -> Image.Image:
-    """Draw strokes (unit-box points) into ``box`` (fractions of the canvas) with a round pen."""
-    image = Image.new("L", (size, size), paper)
-    pen = ImageDraw.Draw(image)
-    x0, y0, x1, y1 = (v * size for v in box)
-    r = width / 2
-    for stroke in strokes:
-        pts = [(x0 + x * (x1 - x0), y0 + y * (y1 - y0)) for x, y in stroke]
-        if len(pts) > 1:
-            pen.line(pts, fill=ink, width=max(1, int(round(width))), joint="curve")
-        if width > 2:
-            for px, py in pts:                              # round pen: a dot at every point
-                pen.ellipse((px - r, py - r, px + r, py + r), fill=ink)
-    return image
+def render(strokes, size: int = 280, width: float = 22, box=(0.2, 0.15, 0.8, 0.85)) -> Image.Image:
+    """Draw strokes (unit-box points) into ``box`` (fractions of the canvas) with a round pen, as
+    the canvas draws them (cnnlab.core.hands.render)."""
+    return hands.render(strokes, width, box, size)

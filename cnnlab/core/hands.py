@@ -217,8 +217,9 @@ def render(strokes: list[Stroke], pen: float, box: tuple[float, float, float, fl
         pts = [(x0 + x * (x1 - x0), y0 + y * (y1 - y0)) for x, y in stroke]
         if len(pts) > 1:
             draw.line(pts, fill=0, width=max(1, round(pen)), joint="curve")
-        for px, py in pts:                              # the round ends and joints
-            draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=0)
+        if pen > 2:                                     # the round ends and joints (a hairline has none)
+            for px, py in pts:
+                draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=0)
     return image
 
 
