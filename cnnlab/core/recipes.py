@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import TrainConfig
-from . import calibration, datasets, finish, handaug, hands, optimizers, training
+from . import calibration, checkpoints, datasets, finish, handaug, hands, optimizers, training
 from .nets.models import build_model
 
 
@@ -43,6 +43,8 @@ class FlowersRecipe:
     jitter: float = 0.3           # brightness / contrast / saturation: +-30%
     holdout: int = 345            # 10% of the 3,445 training photos: the temperature's data
     seed: int = 0
+    init: str = ""                # a flowers checkpoint to start from: the second, full-size stage
+    pct_start: float = 0.15       # one-cycle warm-up share
 
 
 class FlowerLearner(training.Learner):
@@ -98,7 +100,9 @@ def train_flowers(recipe: FlowersRecipe, out: str, root=None, log=print) -> dict
     generator = training.seed_everything(recipe.seed)
     full = datasets.load("flowers5", "train", root)
     train, held = datasets.holdout(full, recipe.holdout, recipe.seed)
-    model = build_model("transfer", spec, finetune="all").to(memory_format=torch.channels_last)
+    # with ``init``, FixRes's second stage: the first stage's network, trained on at the test size
+    model = checkpoints.load(recipe.init).model if recipe.init else build_model("transfer", spec, finetune="all")
+    model = model.train().to(memory_format=torch.channels_last)
     head = [p for n, p in model.named_parameters() if n.startswith("head.")]
     body = [p for n, p in model.named_parameters() if not n.startswith("head.")]
     optimizer = torch.optim.AdamW([{"params": body, "lr": recipe.lr},
@@ -106,7 +110,7 @@ def train_flowers(recipe: FlowersRecipe, out: str, root=None, log=print) -> dict
                                   weight_decay=recipe.weight_decay)
     steps = math.ceil(len(train) / recipe.batch_size) * recipe.epochs
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=[recipe.lr, recipe.lr * recipe.head_lr_mult], total_steps=steps, pct_start=0.15)
+        optimizer, max_lr=[recipe.lr, recipe.lr * recipe.head_lr_mult], total_steps=steps, pct_start=recipe.pct_start)
     learner = FlowerLearner(model, optimizer, scheduler, recipe, generator)
     config = TrainConfig(dataset="flowers5", model="transfer", optimizer="adam", lr=recipe.lr,
                          batch_size=recipe.batch_size, epochs=recipe.epochs, augment=True,
@@ -213,7 +217,6 @@ def train_digits(recipe: DigitsRecipe, out: str, root=None, log=print) -> dict:
         log(f"{len(pool[1])} drawings in many hands made in {time.perf_counter() - t0:.0f} s")
     model = build_model(recipe.model, spec)
     if recipe.init:
-        from . import checkpoints
         model = checkpoints.load(recipe.init).model
         config.calib_size = 0
     model = model.to(memory_format=torch.channels_last)

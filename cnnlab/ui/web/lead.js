@@ -195,6 +195,9 @@ function headers() {
   return h;
 }
 
+/** Who this page asks as: a reply asked for as a student lacks what the teacher sees. */
+const whoAsks = () => (leading ? `lead:${key}` : 'follow');
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function pollForever() {
@@ -202,11 +205,14 @@ async function pollForever() {
   for (;;) {
     poller = new AbortController();
     const since = state ? state.version : -1;
+    const askedAs = whoAsks();
     try {
       const r = await fetch(`${LEAD_URL}?${query({ since })}`, { headers: headers(), cache: 'no-store', signal: poller.signal });
       if (!r.ok) throw new Error(`lead: HTTP ${r.status}`);
       const s = await r.json();
       failures = 0;
+      // asked before this page began (or stopped) leading: a student's answer, without the notes
+      if (askedAs !== whoAsks()) continue;
       received(s);
     } catch (err) {
       if (err.name === 'AbortError') continue;       // asked again at once (follow toggled, page woke up)
