@@ -63,12 +63,20 @@ def app_server(tmp_path_factory, data_root):
     demo.close()
 
 
-@pytest.fixture()
-def client(app_server):
+@pytest.fixture(scope="session")
+def _one_client(app_server):
     from gradio_client import Client
     c = Client(app_server[1], verbose=False)
     yield c
     c.close()
+
+
+@pytest.fixture()
+def client(_one_client):
+    """A gradio_client on the app, as a new visitor: a fresh session (its own state) on one client
+    (a new Client reads the whole 9-tab config and takes a second to close)."""
+    _one_client.reset_session()
+    yield _one_client
 
 
 @pytest.fixture(scope="session")

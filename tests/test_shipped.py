@@ -20,7 +20,7 @@ SHIPPED = sorted(CHECKPOINT_DIR.glob("*.pt"))
 # photos, 95%), and the floors the shipped weights reach today: a regression below a floor fails,
 # and a goal not reached yet is a strict expected failure at the goal's own figure.
 GOALS = {"mnist": 0.993, "fashion": 0.925, "flowers5": 0.95}
-FLOORS = {"mnist": 0.993, "fashion": 0.925, "flowers5": 0.94}      # flowers: 94.23% (README)
+FLOORS = {"mnist": 0.993, "fashion": 0.925, "flowers5": 0.945}     # flowers: 94.92% (README)
 REACHED = {"mnist", "fashion"}
 HANDS_GOAL = 0.97            # issue 31: digits in many hands (cnnlab.core.hands.test_set)
 HANDS_FLOOR = 0.975          # 98.17% (README)

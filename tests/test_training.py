@@ -79,7 +79,7 @@ def test_same_seed_same_run(data_root):
 
 @pytest.mark.parametrize("train_size", [128, 512, 1024])
 def test_very_short_runs_finish(data_root, train_size):
-    events = run(TrainConfig(train_size=train_size, epochs=1, **QUIET), data_root)
+    events = run(TrainConfig(train_size=train_size, batch_size=128, epochs=1, **QUIET), data_root)
     assert events[-1].kind == "done" and not events[-1].stopped
     assert events[-1].step == train_size // 128
 
@@ -113,7 +113,7 @@ def test_time_budget_ends_the_run_at_the_first_batch_past_it(data_root, monkeypa
     clock, model = clocked(monkeypatch, config, data_root, per_forward=0.125)
     events = run(config, data_root, model=model)
     done, steps = events[-1], [e for e in events if e.kind == "step"]
-    steps_per_epoch = math.ceil((60_000 - config.calib_size) / 128)   # calib_size kept out for the temperature
+    steps_per_epoch = math.ceil((60_000 - config.calib_size) / config.batch_size)   # calib_size kept out
     assert done.kind == "done" and done.stopped and done.total_steps == 20 * steps_per_epoch
     assert done.step == 12                               # 12 x 0.125 s = 1.5 s: not one batch more
     assert all(e.elapsed_s < 1.5 for e in steps) and len(steps) == 11

@@ -54,6 +54,8 @@ def check_train(config: TrainConfig) -> TrainConfig:
     check_choice(Text("limits.finetune"), config.finetune, FINETUNE_MODES)
     for name in ("lr", "batch_size", "epochs", "time_budget_s", "train_size", "weight_decay", "val_size"):
         check(name, getattr(config, name))
+    if config.dropout is not None:
+        check("dropout", config.dropout)
     check_flag(Text("limits.augment"), config.augment)
     if spec.kind == "photo" and config.finetune not in SHARED_FINETUNE_MODES:
         raise LimitError(Text("limits.finetune_all"))

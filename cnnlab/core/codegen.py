@@ -28,7 +28,10 @@ def layers_of(config: TrainConfig) -> list[dict]:
         return builder.normalize(config.layers or [])
     if config.model not in builder.TEMPLATES:
         raise CodegenError(Text("codegen.model", models=", ".join(builder.TEMPLATES), model=config.model))
-    return builder.normalize(builder.template(config.model))
+    layers = builder.template(config.model)
+    if config.dropout is not None:              # the run's own dropout (the layers stay: the same names)
+        layers = [{**x, "p": config.dropout} if x["type"] == "dropout" else x for x in layers]
+    return builder.normalize(layers)
 
 
 def _module_code(layer: dict, shape: tuple[int, ...]) -> str:

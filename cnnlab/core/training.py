@@ -320,6 +320,14 @@ def calib_count(calib_size: int, n_train: int) -> int:
     return min(int(calib_size), n_train // 10)
 
 
+def set_dropout(model: nn.Module, p: float) -> nn.Module:
+    """Every dropout layer of ``model`` drops a share ``p`` from now on (it has no weights)."""
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = float(p)
+    return model
+
+
 def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
         device: torch.device | None = None, model: nn.Module | None = None,
         max_steps: int = 0, download: bool = False, final_eval: bool = True,
@@ -341,6 +349,8 @@ def fit(config: TrainConfig, root=None, stop: threading.Event | None = None,
     val = test.subset(config.val_size)
     model = (model or build_model(config.model, spec, finetune=config.finetune,
                                  layers=config.layers)).to(device)
+    if config.dropout is not None and config.layers is None:       # a student's stack keeps its own
+        set_dropout(model, config.dropout)
     stop = stop or threading.Event()
     start = time.perf_counter()
     learner = model

@@ -35,7 +35,7 @@ from .train_views import CURVE_COLORS, RACE_COLORS, SharedPictures, SharedViews,
 TICK_S = 0.5                 # how often viewers poll the shared run (2 updates a second)
 OPTIMIZER_CHOICES = [("SGD", "sgd"), ("Momentum", "momentum"), ("RMSprop", "rmsprop"), ("Adam", "adam")]
 # A sensible peak learning rate per optimizer (one-cycle schedule), filled in when one is picked.
-SUGGESTED_LR = {"sgd": 0.1, "momentum": 0.05, "rmsprop": 1e-3, "adam": 3e-3}
+SUGGESTED_LR = {"sgd": 0.1, "momentum": 0.05, "rmsprop": 1e-3, "adam": TrainConfig().lr}
 BATCH_SIZES = [b for b in (16, 32, 64, 128, 256, 512, 1024) if b <= LIMITS["batch_size"].high]
 TRAIN_SIZES = [(T("train.all_images") if n == 0 else f"{n:,}", n) for n in (0, 1000, 5000, 10000, 30000)
                if n <= LIMITS["train_size"].high]

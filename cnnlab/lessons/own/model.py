@@ -212,7 +212,8 @@ def default_config(epochs: int = EPOCHS, lr: float = LR) -> TrainConfig:
     """The shared run's settings for the own classes (what the Train tab's status line shows)."""
     return TrainConfig(dataset=datasets.OWN, model="transfer", optimizer="adam", lr=float(check("own_lr", lr)),
                        batch_size=BATCH, epochs=int(check("own_epochs", epochs)), weight_decay=WEIGHT_DECAY,
-                       schedule="onecycle", finetune="head", eval_every_s=0.5, event_every_s=0.1, seed=SEED)
+                       schedule="onecycle", finetune="head", eval_every_s=0.5, event_every_s=0.1, seed=SEED,
+                       dropout=None)        # the head keeps its own: few photos per class
 
 
 @dataclass
