@@ -74,3 +74,11 @@ def test_settings_it_cannot_write_are_refused_with_a_reason():
         codegen.script(TrainConfig(dataset="flowers5", model="transfer"))
     with pytest.raises(codegen.CodegenError, match="flatten"):
         codegen.script(TrainConfig(model="custom", layers=[{"type": "dense", "units": 3}]))
+
+
+@pytest.mark.parametrize("dropout, layer", [(0.0, "nn.Dropout(0)"), (0.4, "nn.Dropout(0.4)"),
+                                            (None, "nn.Dropout(0.25)")])
+def test_the_script_drops_what_the_run_dropped(dropout, layer):
+    """The live run sets the registry CNN's dropout (none by default): the script writes the run's."""
+    text = codegen.script(TrainConfig(model="cnn", dropout=dropout))
+    assert layer in text and text.count("nn.Dropout(") == 1

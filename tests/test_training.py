@@ -8,9 +8,10 @@ import threading
 import pytest
 import torch
 
-from cnnlab.config import OPTIMIZERS, TrainConfig
+from cnnlab.config import OPTIMIZERS, LimitError, TrainConfig
 from cnnlab.core import datasets, optimizers, training
 from cnnlab.core.cache import LRU
+from cnnlab.core.checks import check_train
 from cnnlab.core.nets.models import build_model
 
 QUIET = dict(eval_every_s=1e9, val_size=500)     # no mid-epoch validation unless a test wants it
@@ -260,3 +261,15 @@ def test_stop_while_reading_photos(tiny_photos):
         if str(ev.message).startswith("reading photos"):
             stop.set()
     assert events[-1].kind == "done" and events[-1].stopped and events[-1].step == 0
+
+
+@pytest.mark.parametrize("dropout, p", [(0.0, 0.0), (0.5, 0.5), (None, 0.25)])
+def test_the_runs_dropout_reaches_every_dropout_layer(data_root, dropout, p):
+    model = build_model("cnn", datasets.get_spec("mnist"))
+    run(TrainConfig(train_size=256, dropout=dropout, **QUIET), data_root, model=model, max_steps=1)
+    assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [p]
+
+
+def test_a_dropout_out_of_range_is_refused_with_a_sentence():
+    with pytest.raises(LimitError, match="Dropout probability"):
+        check_train(TrainConfig(dropout=1.5))
