@@ -20,7 +20,7 @@ from cnnlab.server.jobs import TrainJob
 from cnnlab.server.zoo import LATEST, ModelZoo
 
 # Small and quick: 2,000 training images (16 steps an epoch), frequent validation on 500 images.
-QUICK = dict(train_size=2000, epochs=1, val_size=500, eval_every_s=0.3)
+QUICK = dict(train_size=2000, batch_size=128, lr=3e-3, epochs=1, val_size=500, eval_every_s=0.3)
 
 
 def teacher_refusal(call) -> str:

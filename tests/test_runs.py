@@ -19,7 +19,7 @@ from cnnlab.server.jobs import TrainJob
 from cnnlab.server.runs import RunIndex, RunRecord, RunRecorder, overlay_figure
 from cnnlab.server.zoo import ModelZoo
 
-QUICK = dict(train_size=1000, epochs=1, val_size=500, eval_every_s=0.3)
+QUICK = dict(train_size=1000, batch_size=128, lr=3e-3, epochs=1, val_size=500, eval_every_s=0.3)
 
 
 def teacher_refusal(call) -> str:
