@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -15,7 +15,18 @@ from ..i18n import Refusal, Text
 from . import datasets
 from .nets.models import embedding_fixed
 from .threads import TRAIN_NICE, lower_thread_priority
-from .tsne import DEFAULT_PERPLEXITY, SEED, Progress, align, balanced_sample, embed, fit_projection, quiet, run_tsne
+from .tsne import (
+    DEFAULT_PERPLEXITY,
+    PCA_DIMS,
+    SEED,
+    Progress,
+    align,
+    balanced_sample,
+    embed,
+    fit_projection,
+    quiet,
+    run_tsne,
+)
 
 SNAPSHOT_N = 1000            # sample size for the training snapshots (fast to embed and to map)
 SNAPSHOT_EVERY_S = 3.0       # at most one snapshot this often during a run ...
@@ -38,7 +49,7 @@ class FeatureSnapshot:
     epoch: float
     seconds: float
     val_acc: float | None
-    features: np.ndarray             # (n, k) float16
+    features: np.ndarray             # (n, k) float16: the raw features until the mapper reduces them (PCA)
     preds: np.ndarray                # (n,) int16
 
     @property
@@ -120,14 +131,15 @@ class SnapshotRecorder:
         self._take(None, model)
 
     def _take(self, event, model: nn.Module) -> None:
+        # Only the forward pass happens here, in the training thread; the PCA (a third of a second
+        # or more, holding Python's lock in parts) is the mapper's, below the trainer's priority.
         feats, preds = embed(model, self._images, self._stats)
-        reduced = fit_projection(feats, seed=self.seed)(feats).astype(np.float16)
         with self._lock:
             self._uid += 1
             snap = FeatureSnapshot(self._uid, int(getattr(event, "step", 0) or 0),
                             float(getattr(event, "epoch", 0.0) or 0.0),
                             float(getattr(event, "elapsed_s", 0.0) or 0.0),
-                            getattr(event, "val_acc", None), reduced, preds.astype(np.int16))
+                            getattr(event, "val_acc", None), feats.astype(np.float16), preds.astype(np.int16))
             snaps = self._rec.snapshots + (snap,)
             if len(snaps) > self.max_snapshots:          # keep the first, the last and every other
                 snaps = snaps[:-1][::2] + snaps[-1:]
@@ -175,6 +187,7 @@ class SnapshotRecorder:
             raise NothingYet(rec.note)
         i = int(min(max(i, 0), len(rec.snapshots) - 1))
         with self._compute:
+            rec = self._reduce(rec)
             prev = None
             todo = [s for s in rec.snapshots[:i + 1] if s.uid not in self._maps]
             done = 0
@@ -198,11 +211,23 @@ class SnapshotRecorder:
                 prev = coords
         return rec, rec.snapshots[i], prev
 
+    def _reduce(self, rec: Recording) -> Recording:
+        """``rec`` with every snapshot's features reduced to PCA_DIMS numbers (kept so: the raw
+        features of a 1,000-image sample are 3 MB a snapshot)."""
+        if all(s.features.shape[1] <= PCA_DIMS for s in rec.snapshots):
+            return rec
+        small = {s.uid: replace(s, features=fit_projection(s.features, seed=self.seed)(s.features).astype(np.float16))
+                 for s in rec.snapshots if s.features.shape[1] > PCA_DIMS}
+        with self._lock:
+            if self._rec.run_id == rec.run_id:
+                self._rec = replace(self._rec, snapshots=tuple(small.get(s.uid, s) for s in self._rec.snapshots))
+        return replace(rec, snapshots=tuple(small.get(s.uid, s) for s in rec.snapshots))
+
     def all_maps(self, progress: Progress = quiet) -> tuple[Recording, list[np.ndarray]]:
         rec = self.recording()
         if not rec.snapshots:
             raise NothingYet(rec.note)
-        self.map_at(len(rec.snapshots) - 1, progress)
+        rec, *_ = self.map_at(len(rec.snapshots) - 1, progress)
         with self._lock:
             maps = [self._maps.get(s.uid) for s in rec.snapshots]
         if any(m is None for m in maps):            # a new run started meanwhile
