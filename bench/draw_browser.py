@@ -140,6 +140,7 @@ def main() -> None:
             print(f"  second visit: {second[0] / 1024:.0f} kB in {second[1]} requests (HTTP cache kept)")
 
             cdp.send("Emulation.setCPUThrottlingRate", {"rate": args.throttle})
+            page.wait_for_load_state("networkidle")     # the page's last lazy loads are not the drawing's
             page.wait_for_timeout(500)
             wire.reset()
             page.evaluate("window.cnnlab.timings = {}")
