@@ -62,16 +62,29 @@ class Wire:
     """Bytes on the wire (encodedDataLength) of every request the page makes, via CDP."""
 
     def __init__(self, cdp):
-        self.bytes, self.requests = 0, 0
+        self.bytes, self.requests, self.urls = 0, 0, []
         cdp.send("Network.enable")
         cdp.on("Network.loadingFinished", self._done)
-        cdp.on("Network.requestWillBeSent", lambda e: setattr(self, "requests", self.requests + 1))
+        cdp.on("Network.requestWillBeSent", self._sent)
+
+    def _sent(self, event):
+        self.requests += 1
+        self.urls.append(event.get("request", {}).get("url", "?"))
 
     def _done(self, event):
         self.bytes += event.get("encodedDataLength", 0)
 
     def reset(self):
-        self.bytes, self.requests = 0, 0
+        self.bytes, self.requests, self.urls = 0, 0, []
+
+    def settle(self, page, quiet_ms: int = 1500, most_ms: int = 30_000):
+        """Wait until the page has asked for nothing for ``quiet_ms`` (its held streams never end,
+        so Playwright's "networkidle" never comes)."""
+        before, waited = -1, 0
+        while self.requests != before and waited < most_ms:
+            before = self.requests
+            page.wait_for_timeout(quiet_ms)
+            waited += quiet_ms
 
 
 def draw(page, canvas_sel, digits, clear=True):
@@ -140,14 +153,14 @@ def main() -> None:
             print(f"  second visit: {second[0] / 1024:.0f} kB in {second[1]} requests (HTTP cache kept)")
 
             cdp.send("Emulation.setCPUThrottlingRate", {"rate": args.throttle})
-            page.wait_for_load_state("networkidle")     # the page's last lazy loads are not the drawing's
+            wire.settle(page)                           # the page's last lazy loads are not the drawing's
             page.wait_for_timeout(500)
             wire.reset()
             page.evaluate("window.cnnlab.timings = {}")
             draw(page, "#sketch canvas", digits)
             t = page.evaluate("window.cnnlab.timings")
             print(f"\nDraw, mnist-cnn, CPU throttled {args.throttle:g}x, {len(digits)} digits "
-                  f"({wire.requests} requests while drawing):")
+                  f"({wire.requests} requests while drawing{': ' if wire.urls else ''}{', '.join(wire.urls)}):")
             print(f"  pointer move -> answer updated: {percentiles(t.get('draw', []))}   (goal p95 <= 8 ms)")
             print(f"  of which computing:             {percentiles(t.get('draw_compute', []))}")
 
@@ -162,7 +175,7 @@ def main() -> None:
             draw(page, "#inside-sketch canvas", digits[1:])
             t = page.evaluate("window.cnnlab.timings")
             print(f"\nInside walk, mnist-cnn, CPU throttled {args.throttle:g}x "
-                  f"({wire.requests} requests while drawing):")
+                  f"({wire.requests} requests while drawing{': ' if wire.urls else ''}{', '.join(wire.urls)}):")
             print(f"  pointer move -> every layer redrawn: {percentiles(t.get('inside', []))}   (goal p95 <= 16 ms)")
             print(f"  of which computing:                  {percentiles(t.get('inside_compute', []))}")
             browser.close()
