@@ -125,7 +125,7 @@ def heat_html(sketch, result, lang: str = DEFAULT) -> str:
 def predict_digit(zoo: ModelZoo, sketch, model_key: str | None, show_saliency: bool, lang: str = DEFAULT):
     """Answer, probabilities, what the model sees, the saliency overlay, and the per-user record."""
     key = model_key or zoo.default(DIGIT_DATASETS)
-    result = answer(digit_model(zoo, key, lang), sketch, with_saliency=bool(show_saliency))
+    result = answer(digit_model(zoo, key), sketch, with_saliency=bool(show_saliency))
     if result is None:
         return hint_html(lang), None, seen_empty_html(lang), heat_off_html(lang), None
     heat = heat_html(sketch, result, lang) if show_saliency else heat_off_html(lang)
@@ -136,7 +136,7 @@ def predict_digit(zoo: ModelZoo, sketch, model_key: str | None, show_saliency: b
             seen_html(result.prepared.seen, lang), heat, record)
 
 
-def digit_model(zoo: ModelZoo, key: str | None, lang: str = DEFAULT):
+def digit_model(zoo: ModelZoo, key: str | None):
     """The loaded checkpoint called ``key``, if it is one that reads digits."""
     if key is None:
         raise Refusal(Text("draw.no_model"))

@@ -186,7 +186,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         return (tr(lang, "own.deleted", name=c.name, n=c.count), gr.update(choices=choices, value=None),
                 gr.update(choices=choices, value=None))
 
-    def set_open(class_id: str, teacher_key: str | None, is_open: bool, lang: str):
+    def set_open(class_id: str, is_open: bool, lang: str):
         try:
             c = store.set_open(class_id, is_open)
         except OwnDataError as err:
@@ -198,18 +198,16 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     @teacher_action
     def own_open(class_id: str | None = None, teacher_key: str | None = None, request: gr.Request = None):
         """Open a class for everyone's pictures."""
-        return set_open(class_id, teacher_key, True, lang_of(request))
+        return set_open(class_id, True, lang_of(request))
 
     @teacher_action
     def own_close(class_id: str | None = None, teacher_key: str | None = None, request: gr.Request = None):
         """Close a class: only the teacher adds pictures to it."""
-        return set_open(class_id, teacher_key, False, lang_of(request))
+        return set_open(class_id, False, lang_of(request))
 
     # ---- adding pictures (anyone, to open classes)
-    def check_rate(n: int, is_teacher: bool, request: gr.Request | None, lang: str) -> None:
-        if is_teacher and ctx.teacher.required:
-            return
-        if not ctx.teacher.required:           # no key: the app only serves this laptop (one user)
+    def check_rate(n: int, is_teacher: bool, request: gr.Request | None) -> None:
+        if is_teacher or not ctx.teacher.required:   # no key: the app only serves this laptop (one user)
             return
         session = getattr(request, "session_hash", None) or "?"
         host = getattr(getattr(request, "client", None), "host", None) or "?"
@@ -226,7 +224,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             cls = store.get(class_id)
             if not is_teacher and not cls.open:
                 raise OwnDataError(Text("own.not_open", name=cls.name))
-            check_rate(len(sources), is_teacher, request, lang)
+            check_rate(len(sources), is_teacher, request)
             report = store.add(class_id, sources, names, require_open=not is_teacher)
         except OwnDataError as err:
             raise failed(err) from err

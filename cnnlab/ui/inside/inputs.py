@@ -8,7 +8,7 @@ from PIL import Image
 from ...core import datasets
 from ...core.checkpoints import CheckpointError
 from ...core.preprocess import photo_to_fashion, prepare_for, sketch_pixels, sketch_to_mnist
-from ...i18n import DEFAULT, Refusal, Text, refusal_of
+from ...i18n import Refusal, Text, refusal_of
 from ..context import AppContext
 
 PICK_RE = re.compile(r"^(\d{1,3}):(\d{1,4}):(-1|\d{1,4}):(-1|\d{1,4})$")
@@ -23,7 +23,7 @@ def photo_datasets() -> tuple[str, ...]:
     return tuple(name for name, spec in datasets.DATASETS.items() if spec.kind == "photo") + (datasets.OWN,)
 
 
-def load_model(ctx: AppContext, key: str | None, kinds: tuple[str, ...], lang: str = DEFAULT):
+def load_model(ctx: AppContext, key: str | None, kinds: tuple[str, ...]):
     """The loaded checkpoint called ``key`` (None: the zoo's default) if it is one of ``kinds``'
     data sets; else a sentence that says what to do."""
     key = key or ctx.zoo.default(kinds)
@@ -50,7 +50,7 @@ def prepare_drawing(loaded, drawing):
     return prepare_for(loaded, Image.fromarray(pixels).convert("RGB"))
 
 
-def parse_pick(pick: str | None, lang: str = DEFAULT) -> tuple[int, int, int, int] | None:
+def parse_pick(pick: str | None) -> tuple[int, int, int, int] | None:
     """The opened map, "stage:channel:row:col" as the page sends it (row -1: no pixel yet)."""
     if not pick:
         return None

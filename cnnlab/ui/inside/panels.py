@@ -27,7 +27,7 @@ MARK = CLASS_COLORS[1]      # sky blue, the receptive field's square
 def filters_html(ctx: AppContext, cache: core.PatchCache, model_key: str | None, lang: str = DEFAULT) -> str:
     """The first layer's filters and their patches (searched once per checkpoint file), in ``lang``."""
     key = model_key or ctx.zoo.default(drawing_datasets())
-    loaded = load_model(ctx, key, drawing_datasets(), lang)
+    loaded = load_model(ctx, key, drawing_datasets())
     entry = next(e for e in ctx.zoo.entries() if e.key == key)
     return _filters_html(loaded, cache.get(entry.path, lambda: _find_patches(ctx, loaded)), lang)
 
@@ -144,7 +144,7 @@ def photo_html(ctx: AppContext, path: str | None, model_key: str | None, lang: s
         return note(Text("inside.photo_empty"), lang)
     if not ctx.zoo.choices(photo_datasets()):
         raise Refusal(Text("inside.photo_none"))
-    loaded = load_model(ctx, model_key, photo_datasets(), lang)
+    loaded = load_model(ctx, model_key, photo_datasets())
     photo = imageio.load_photo(path)
     prepared = prepare_for(loaded, photo.image)
     early, late = core.photo_channels(loaded.model, prepared.tensor)

@@ -40,8 +40,8 @@ def live_options() -> dict:
 def show(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick: str | None,
          lang: str = DEFAULT):
     """One stroke: the whole walk, and the opened map (if any) for the new drawing."""
-    loaded = load_model(ctx, model_key, drawing_datasets(), lang)
-    chosen = parse_pick(pick, lang)
+    loaded = load_model(ctx, model_key, drawing_datasets())
+    chosen = parse_pick(pick)
     prepared = prepare_drawing(loaded, drawing)
     if prepared is None:
         return note(EMPTY, lang), note(EMPTY_DETAIL, lang)
@@ -53,8 +53,8 @@ def show(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick:
 def open_map(ctx: AppContext, drawing, model_key: str | None, one_scale: bool, pick: str | None,
              lang: str = DEFAULT) -> str:
     """A click on a map (or on a pixel of the opened map): the opened map alone."""
-    loaded = load_model(ctx, model_key, drawing_datasets(), lang)
-    chosen = parse_pick(pick, lang)
+    loaded = load_model(ctx, model_key, drawing_datasets())
+    chosen = parse_pick(pick)
     prepared = prepare_drawing(loaded, drawing)
     if prepared is None or chosen is None:
         return note(EMPTY_DETAIL, lang)
@@ -109,19 +109,19 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
     # request: filled in by Gradio (not an API input), for the reader's language. The drawing
     # events take raw values (preprocess=False) so that a bad drawing or setting is refused in
     # that language (cnnlab.ui.inputs), as in the Draw tab.
-    def checked(drawing, one_scale, lang):
+    def checked(drawing, one_scale):
         return raw_drawing(drawing), flag(Text("inside.one_scale"), one_scale)
 
     @refusing
     def on_show(drawing, model, one_scale=False, opened="", request: gr.Request = None):
         lang = lang_of(request)
-        sketch, one_scale = checked(drawing, one_scale, lang)
+        sketch, one_scale = checked(drawing, one_scale)
         return show(ctx, sketch, model, one_scale, opened, lang)
 
     @refusing
     def on_open(drawing, model, one_scale=False, opened="", request: gr.Request = None):
         lang = lang_of(request)
-        sketch, one_scale = checked(drawing, one_scale, lang)
+        sketch, one_scale = checked(drawing, one_scale)
         return open_map(ctx, sketch, model, one_scale, opened, lang)
 
     @refusing
