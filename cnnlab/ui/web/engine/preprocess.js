@@ -79,20 +79,26 @@ function onWhiteTable() {
 // ------------------------------------------------------------------ small image helpers
 /** [y0, y1, x0, x1] around the pixels brighter than INK_THRESHOLD (ends exclusive), or null. */
 export function inkBox(image, w, h) {
-  let y0 = h, y1 = -1, x0 = w, x1 = -1;
+  const box = [-1, -1, w, -1];
   for (let y = 0; y < h; y++) {
     const row = y * w;
     let first = -1, lastX = -1;
     for (let x = 0; x < w; x++) {
       if (image[row + x] > INK_THRESHOLD) { if (first < 0) first = x; lastX = x; }
     }
-    if (first < 0) continue;
-    if (y0 === h) y0 = y;
-    y1 = y;
-    if (first < x0) x0 = first;
-    if (lastX > x1) x1 = lastX;
+    addRow(box, y, first, lastX);
   }
-  return y1 < 0 ? null : [y0, y1 + 1, x0, x1 + 1];
+  return box[0] < 0 ? null : box;
+}
+
+/** Grow `box` ([y0, y1, x0, x1], ends exclusive; y0 -1 while empty) by row y's ink, which runs
+ *  from x = first to x = last (first -1: none). */
+function addRow(box, y, first, last) {
+  if (first < 0) return;
+  if (box[0] < 0) box[0] = y;
+  box[1] = y + 1;
+  if (first < box[2]) box[2] = first;
+  if (last + 1 > box[3]) box[3] = last + 1;
 }
 
 /** 1 where the image is brighter than `level`, else 0. */
@@ -377,7 +383,7 @@ function inkOf(pixels, w, h, ink) {
     return inkBox(ink, w, h);
   }
   const table = onWhiteTable();
-  let y0 = h, y1 = -1, x0 = w, x1 = -1;
+  const box = [-1, -1, w, -1];
   for (let y = 0, k = 0, at = 0; y < h; y++) {
     let first = -1, lastX = -1;
     for (let x = 0; x < w; x++, k++, at += 4) {
@@ -392,13 +398,9 @@ function inkOf(pixels, w, h, ink) {
       ink[k] = v;
       if (v > INK_THRESHOLD) { if (first < 0) first = x; lastX = x; }
     }
-    if (first < 0) continue;
-    if (y0 === h) y0 = y;
-    y1 = y;
-    if (first < x0) x0 = first;
-    if (lastX > x1) x1 = lastX;
+    addRow(box, y, first, lastX);
   }
-  return y1 < 0 ? null : [y0, y1 + 1, x0, x1 + 1];
+  return box[0] < 0 ? null : box;
 }
 
 let canvasBytes = new Uint8Array(0);
