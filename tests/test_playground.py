@@ -153,6 +153,20 @@ def test_gif_frames_are_bounded_on_the_server(frames, words):
         pg.gif_from_frames(frames)
 
 
+def test_a_big_networks_batch_is_capped_so_a_phone_keeps_its_speed():
+    largest = replace(pg.PRESETS["classification"], dataset="gaussian", classes=4, points=1000,
+                      features=tuple(pg.FEATURES), hidden=(pg.MAX_NEURONS,) * pg.MAX_HIDDEN_LAYERS, batch_size=1000)
+    assert pg.weight_count(largest) == 1556 and pg.max_batch(largest) == 32
+    assert pg.usable(largest).batch_size == 32
+    assert pg.from_browser(largest.to_dict() | {"batch_size": 1000}).batch_size == 32
+    with pytest.raises(pg.SettingsError) as err:
+        pg.check_settings(largest)
+    assert err.value.args[0].in_("zh") == "这个网络的批大小最多是 32：批次再大，手机上每一步都会变慢。"
+    for preset in pg.PRESETS.values():                                   # the course's full batches stay
+        assert pg.usable(preset) == preset
+    assert pg.usable(replace(largest, batch_size=10)).batch_size == 10
+
+
 # ------------------------------------------------------------------ in the reader's language
 def test_a_setting_out_of_range_is_refused_in_chinese_too():
     with pytest.raises(pg.SettingsError) as err:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -295,6 +296,18 @@ def test_initial_weights_are_pytorchs_for_the_same_seed(tmp_path):
         net = run_code(s, 0)["net"]
         for mine, theirs in zip(js["init"], net.parameters(), strict=True):
             np.testing.assert_array_equal(np.array(mine, np.float32), theirs.detach().numpy().ravel())
+
+
+def test_the_browser_caps_a_big_networks_batch_as_the_server_does(tmp_path):
+    pg = server_playground()
+    base = replace(pg.PRESETS["classification"], dataset="gaussian", classes=4, points=1000, batch_size=1000)
+    settings = [replace(base, hidden=hidden, features=features)
+                for hidden in [(), (10,), (16,) * 3, (16,) * 6, (3, 16, 1)]
+                for features in [("x1", "x2"), tuple(pg.FEATURES)]]
+    answer = run_node({"runs": [{"settings": as_json(s), "steps": 0} for s in settings]}, tmp_path)
+    caps = [js["batch_size"] for js in answer["runs"]]
+    assert caps == [pg.usable(s).batch_size for s in settings]
+    assert caps[0] == 1000 and min(caps) == pg.MAX_STEP_WORK // pg.weight_count(settings[7]) == 32
 
 
 # Settings whose training is well conditioned (a step's rounding does not grow): the whole

@@ -11,7 +11,8 @@ import { makeData, DATASETS, featurize, roundHalfEven } from '../../cnnlab/ui/we
 import { Playground, buildNet, initLikeTorch } from '../../cnnlab/ui/web/playground/net.js';
 import { Race, RACE_NAMES } from '../../cnnlab/ui/web/playground/race.js';
 import { DEFAULTS, PRESETS, toQuery, fromQuery, checkSettings, usable, suggested, weightsToJSON, weightsFromJSON,
-  SettingsError, DATASET_NAMES, FEATURE_NAMES, ACTIVATION_NAMES, MAX_HIDDEN_LAYERS, MAX_NEURONS }
+  SettingsError, DATASET_NAMES, FEATURE_NAMES, ACTIVATION_NAMES, MAX_HIDDEN_LAYERS, MAX_NEURONS,
+  MAX_STEP_WORK, maxBatch, weightCount }
   from '../../cnnlab/ui/web/playground/settings.js';
 
 const close = (a, b, tol, what) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tolerance ${tol})`);
@@ -269,6 +270,20 @@ test('an address with bad or unknown values: the rest applies, each bad one is n
   assert.deepEqual(problems.map((p) => p.key), ['hidden', 'act', 'lr']);
   assert.ok(problems.every((p) => p.error instanceof SettingsError && p.error.key.startsWith('playground.')));
   assert.deepEqual(fromQuery('').settings, { ...DEFAULTS, features: ['x1'], hidden: [10] });
+});
+
+test('a big network\'s batch is capped: usable lowers it, the check refuses it, small networks keep every batch', () => {
+  const largest = { ...DEFAULTS, dataset: 'gaussian', classes: 4, points: 1000, features: [...FEATURE_NAMES],
+    hidden: Array(MAX_HIDDEN_LAYERS).fill(MAX_NEURONS), batch_size: 1000 };
+  assert.equal(weightCount(largest), 7 * 16 + 16 + 5 * (16 * 16 + 16) + 16 * 4 + 4);
+  assert.equal(maxBatch(largest), Math.floor(MAX_STEP_WORK / weightCount(largest)));
+  assert.equal(usable(largest).batch_size, maxBatch(largest));
+  assert.ok(weightCount(largest) * usable(largest).batch_size <= MAX_STEP_WORK);
+  assert.throws(() => checkSettings(largest), (e) => e.key === 'playground.batch_too_big' && e.params.most === maxBatch(largest));
+  assert.equal(usable({ ...largest, batch_size: 10 }).batch_size, 10);                      // under the cap: kept
+  for (const s of Object.values(PRESETS)) assert.equal(usable(s).batch_size, s.batch_size);   // the course's full batches
+  assert.equal(maxBatch({ ...PRESETS.classification, points: 1000 }), 961);    // 52 weights: nearly every batch
+  assert.equal(fromQuery(toQuery(largest)).settings.batch_size, maxBatch(largest));   // a link's batch, lowered
 });
 
 test('settings out of range are refused with a sentence key', () => {

@@ -6,7 +6,8 @@
 //       regularization, reg_rate, init: [[...]] in parameters() order, batches: a key of "batches"};
 //       "batches": {key: {n, steps, X, Y}}. Answers {id, losses (each step's), final (weights)}.
 //   "runs": [{settings, steps}]: a whole Playground from its settings (its own data, initial
-//       weights, batches); answers the data, the initial and final weights, the last evaluation.
+//       weights, batches); answers the data, the initial and final weights, the last evaluation
+//       and the batch it trained on.
 //   "presets": true: the course's figures: both presets trained as long as the course does, and
 //       the race.
 import { readFileSync } from 'node:fs';
@@ -51,7 +52,7 @@ function runSettings({ settings, steps }) {
   }
   const d = p.data;
   return { x: Array.from(d.xAll), y: Array.from(d.yAll), nTrain: d.nTrain, init, final: weights(p.net),
-    last: p.last, losses, steps: p.stepCount };
+    last: p.last, losses, steps: p.stepCount, batch_size: p.settings.batch_size };
 }
 
 function presets() {

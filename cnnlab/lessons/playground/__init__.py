@@ -23,6 +23,7 @@ from .settings import (
                    MAX_POINTS,
                    MAX_RUN_STEPS,
                    MAX_SEED,
+                   MAX_STEP_WORK,
                    MAX_STEPS_PER_FRAME,
                    MIN_POINTS,
                    NOISE_RANGE,
@@ -35,14 +36,17 @@ from .settings import (
                    check_settings,
                    classes_of,
                    from_browser,
+                   max_batch,
                    usable,
+                   weight_count,
 )
 
 __all__ = [
     "ACTIVATIONS", "CLASSES_RANGE", "DATASETS", "FEATURES", "FEATURES_1D", "FEATURE_CODE", "LIMITS", "LR_RANGE",
     "MAX_GIF_FRAMES", "MAX_HIDDEN_LAYERS", "MAX_NEURONS", "MAX_OWN_POINTS", "MAX_POINTS", "MAX_RUN_STEPS",
-    "MAX_SEED", "MAX_STEPS_PER_FRAME", "MIN_POINTS", "NOISE_RANGE", "OPTIMIZERS", "PRESETS", "PRESET_STEPS",
+    "MAX_SEED", "MAX_STEP_WORK", "MAX_STEPS_PER_FRAME", "MIN_POINTS", "NOISE_RANGE", "OPTIMIZERS", "PRESETS",
+    "PRESET_STEPS",
     "RACE_BATCH", "RACE_LR", "RACE_NAMES", "RACE_POINTS", "RACE_STEPS", "REGULARIZATIONS", "REG_RATE_RANGE",
     "TRAIN_RATIO_RANGE", "Settings", "SettingsError", "ToyData", "check_settings", "classes_of", "code_for",
-    "from_browser", "gif_data_url", "gif_from_frames", "race_code", "usable",
+    "from_browser", "gif_data_url", "gif_from_frames", "max_batch", "race_code", "usable", "weight_count",
 ]

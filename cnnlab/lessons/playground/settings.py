@@ -19,6 +19,10 @@ OWN_RANGE = 100.0                        # |a coordinate| of an own point
 MAX_HIDDEN_LAYERS = 6                    # hidden layers 0-6 ...
 MAX_NEURONS = 16                         # ... of 1-16 neurons: at most ~1,700 weights per net
 MAX_STEPS_PER_FRAME = 25                 # the Speed slider (steps the browser runs per frame)
+# A step's work: examples in the batch x the network's weights. A phone keeps >= 10 steps a frame
+# at 30 frames a second up to this (bench/playground_browser.py: the largest network, 1,556
+# weights, at batch 32); a bigger network gets a smaller largest batch (max_batch).
+MAX_STEP_WORK = 50_000
 MAX_RUN_STEPS = 20_000                   # then the run pauses: Reset to start again
 MAX_CODE_STEPS = 100_000                 # STEPS in the code the page shows
 LR_RANGE = (1e-5, 10.0)                  # TensorFlow Playground's choices span 0.00001-10
@@ -132,18 +136,39 @@ def check_settings(s: Settings) -> Settings:
         raise SettingsError(Text("playground.pick_features", choices=", ".join(allowed)))
     if len(set(s.features)) != len(s.features):
         raise SettingsError(Text("playground.feature_once"))
+    if s.batch_size > (most := max_batch(s)):
+        raise SettingsError(Text("playground.batch_too_big", most=most))
     return s
 
 
 def usable(s: Settings) -> Settings:
     """``s`` with what does not apply to its data set adjusted: a curve's features keep only those
-    of x1 (x1 when none is left); own data counts its own points."""
+    of x1 (x1 when none is left); own data counts its own points; a batch over the network's
+    largest (``max_batch``) is lowered to it."""
     spec = DATASETS.get(s.dataset)
     features = tuple(dict.fromkeys(s.features)) if isinstance(s.features, tuple) else s.features
     if spec is not None and spec.dims == 1 and isinstance(features, tuple):
         features = tuple(f for f in features if f in FEATURES_1D) or ("x1",)
     points = len(s.own) if spec is not None and spec.own and isinstance(s.own, tuple) else s.points
-    return replace(s, features=features, points=points)
+    s = replace(s, features=features, points=points)
+    try:
+        most = max_batch(s)
+    except (TypeError, ValueError, KeyError):       # check_settings names what is wrong
+        return s
+    if isinstance(s.batch_size, int) and not isinstance(s.batch_size, bool) and most < s.batch_size <= MAX_POINTS:
+        s = replace(s, batch_size=most)          # out of range altogether: check_settings refuses it
+    return s
+
+
+def weight_count(s: Settings) -> int:
+    """The network's weights and biases: features -> hidden... -> classes (or 1 value)."""
+    sizes = [len(s.features), *s.hidden, classes_of(s) or 1]
+    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+
+
+def max_batch(s: Settings) -> int:
+    """The largest batch the settings' network may train on (``MAX_STEP_WORK``)."""
+    return max(1, min(MAX_POINTS, int(MAX_STEP_WORK // weight_count(s))))
 
 
 def classes_of(s: Settings) -> int:

@@ -241,7 +241,25 @@ export function backwardBatch(net, n, work) {
     for (let o = 0; o < outF; o++) gB[o] = 0;
     const bias = work.accB || (work.accB = new Float64Array(Math.max(...s)));
     bias.fill(0, 0, outF);
-    for (let r = 0; r < n; r++) {
+    let r = 0;
+    for (; r + 4 <= n; r += 4) {          // four rows at a time: each sum is read and written once
+      const d0 = r * outF;
+      const a0 = r * inF;
+      for (let o = 0; o < outF; o++) {
+        const da = D[d0 + o];
+        const db = D[d0 + outF + o];
+        const dc = D[d0 + 2 * outF + o];
+        const dd = D[d0 + 3 * outF + o];
+        if (da === 0 && db === 0 && dc === 0 && dd === 0) continue;   // units ReLU turned off
+        bias[o] += da + db + dc + dd;
+        const row = o * inF;
+        for (let i = 0; i < inF; i++) {
+          const a = a0 + i;
+          acc[row + i] += da * A[a] + db * A[a + inF] + dc * A[a + 2 * inF] + dd * A[a + 3 * inF];
+        }
+      }
+    }
+    for (; r < n; r++) {
       const d0 = r * outF;
       const a0 = r * inF;
       for (let o = 0; o < outF; o++) {

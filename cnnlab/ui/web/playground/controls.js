@@ -3,7 +3,7 @@
 // from one. Words come from `say` (the page's texts in the reader's language).
 
 import { DATASET_NAMES, FEATURE_NAMES, FEATURE_NAMES_1D, ACTIVATION_NAMES, REGULARIZATIONS, OPTIMIZER_NAMES,
-  MAX_HIDDEN_LAYERS, MAX_NEURONS, MIN_POINTS, MAX_POINTS, MAX_STEPS_PER_FRAME, OWN_DATASETS } from './settings.js';
+  MAX_HIDDEN_LAYERS, MAX_NEURONS, MIN_POINTS, MAX_POINTS, MAX_STEPS_PER_FRAME, OWN_DATASETS, maxBatch } from './settings.js';
 import { DATASETS } from './data.js';
 
 export const LR_CHOICES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.02, 0.03, 0.1, 0.2, 0.3, 1, 3, 10];
@@ -57,6 +57,7 @@ export function controlsHTML(say) {
     ${select('pg-optimizer', say('optimizer'), OPTIMIZER_NAMES.map((n) => [n, say(`optimizers.${n}`)]))}
     ${select('pg-lr', say('lr'), LR_CHOICES.map((v) => [number(v), number(v)]))}
     ${range('pg-batch', say('batch'), 1, MAX_POINTS, 1, say('batch_info'))}
+    <small class="pgp-note" id="pg-batch-cap" hidden></small>
     ${select('pg-regularization', say('regularization'), REGULARIZATIONS.map((n) => [n, say(`regularizations.${n}`)]))}
     ${select('pg-reg-rate', say('reg_rate'), REG_RATE_CHOICES.map((v) => [number(v), number(v)]))}
     ${range('pg-speed', say('speed'), 1, MAX_STEPS_PER_FRAME, 1, say('speed_info'))}
@@ -71,13 +72,18 @@ function setSelect(el, value) {
   el.value = v;
 }
 
-/** Show settings `s` in the controls. */
-export function writeControls(root, s) {
+/** Show settings `s` in the controls (`say` words the note on the network's largest batch). */
+export function writeControls(root, s, say) {
   const spec = DATASETS[s.dataset];
   const own = OWN_DATASETS.includes(s.dataset);
   $(root, 'pg-dataset').value = s.dataset;
   $(root, 'pg-classes-box').hidden = !spec.manyClasses || own;
   for (const el of root.querySelectorAll('.pgp-made')) el.hidden = own;
+  const most = maxBatch(s);                 // a big network's batch is capped (settings.js: MAX_STEP_WORK)
+  $(root, 'pg-batch').max = String(most);
+  const cap = $(root, 'pg-batch-cap');
+  cap.hidden = most >= MAX_POINTS;
+  cap.textContent = cap.hidden ? '' : say('batch_cap', { most });
   const values = { 'pg-classes': s.classes, 'pg-noise': s.noise, 'pg-points': s.points,
     'pg-ratio': Math.round(100 * s.train_ratio), 'pg-layers': s.hidden.length, 'pg-neurons': s.hidden[0] || 4,
     'pg-batch': s.batch_size, 'pg-speed': s.steps_per_frame };

@@ -119,23 +119,35 @@ export function mount(element, props, server) {
   function fmt(v, d) { return v === null || v === undefined ? '–' : Number(v).toFixed(d); }
   function pct(v) { return v === null || v === undefined ? '–' : `${(100 * v).toFixed(1)}%`; }
 
+  // The numbers under the plot. Their lines are written once (per task and language) and then
+  // only the numbers change: rewriting the HTML every frame costs a phone a layout a frame.
   function drawStats() {
     const el = root.querySelector('#pg-view .pg-stats');
     const view = root.querySelector('#pg-view');
     if (!p) {
       el.innerHTML = `<span class="pg-need">${say('own_need_more')}</span>`;
+      el.dataset.lines = '';
       view.dataset.step = '0';
       return;
     }
-    const L = p.last;
-    let h = `${say('view.epoch')} <b class="pg-epoch">${fmt(p.epoch, 1)}</b> · ${say('view.step')} ` +
-      `<b class="pg-step">${p.stepCount}</b><br>${say('view.train_loss')} <b class="pg-train-loss">${fmt(L.train, 4)}</b>` +
-      ` · ${say('view.test_loss')} <b class="pg-test-loss">${fmt(L.test, 4)}</b>`;
-    if (p.data.task === 'classification') {
-      h += `<br>${say('view.accuracy')} <b class="pg-acc">${pct(L.trainAcc)}</b> · ${say('view.test_accuracy')} ` +
-        `<b class="pg-test-acc">${pct(L.testAcc)}</b>`;
+    const classify = p.data.task === 'classification';
+    let lines = `${say('view.epoch')} <b class="pg-epoch"></b> · ${say('view.step')} <b class="pg-step"></b><br>` +
+      `${say('view.train_loss')} <b class="pg-train-loss"></b> · ${say('view.test_loss')} <b class="pg-test-loss"></b>`;
+    if (classify) {
+      lines += `<br>${say('view.accuracy')} <b class="pg-acc"></b> · ${say('view.test_accuracy')} <b class="pg-test-acc"></b>`;
     }
-    el.innerHTML = h;
+    if (el.dataset.lines !== lines) {
+      el.innerHTML = lines;
+      el.dataset.lines = lines;
+    }
+    const L = p.last;
+    const numbers = { 'pg-epoch': fmt(p.epoch, 1), 'pg-step': String(p.stepCount), 'pg-train-loss': fmt(L.train, 4),
+      'pg-test-loss': fmt(L.test, 4) };
+    if (classify) Object.assign(numbers, { 'pg-acc': pct(L.trainAcc), 'pg-test-acc': pct(L.testAcc) });
+    for (const [cls, text] of Object.entries(numbers)) {
+      const b = el.querySelector(`.${cls}`);
+      if (b.textContent !== text) b.textContent = text;
+    }
     view.dataset.step = String(p.stepCount);
   }
 
@@ -170,13 +182,20 @@ export function mount(element, props, server) {
       drawStats();
       return;
     }
-    const size = LEVELS[level].size;
-    pic = p.pictures(size);
+    drawPictures();
+    if (curvesToo) drawCurvesNow();
+    drawStats();
+  }
+
+  function drawPictures() {
+    pic = p.pictures(LEVELS[level].size);
     drawMain(main, p.data, pic, p.data.task === 'classification' ? p.wrong : null);
     if (root.querySelector('.pg-neurons').tiles) drawNeurons(root.querySelector('.pg-neurons').tiles, pic);
-    if (curvesToo) drawCurves(curves, p.history, p.data.task === 'classification', say('view.epoch'));
-    drawStats();
     stats.pictureFrames += 1;
+  }
+
+  function drawCurvesNow() {
+    drawCurves(curves, p.history, p.data.task === 'classification', say('view.epoch'));
   }
 
   function keepGifFrame() {
@@ -209,13 +228,17 @@ export function mount(element, props, server) {
     if (root.offsetParent === null) { raf = requestAnimationFrame(tick); return; }   // another tab is shown
     const t0 = performance.now();
     const how = LEVELS[level];
-    const record = frameNo % how.record === 0;
+    // The curves' evaluation (every point) and the pictures fall on different frames once the
+    // pictures skip frames, so that no frame carries both (a frame over budget costs a whole one).
+    const pictures = frameNo % how.every === 0;
+    const record = (frameNo + (how.every > 1 ? 1 : 0)) % how.record === 0;
     const n = p.step(s.steps_per_frame, { record });
     stats.steps += n;
     stats.frames += 1;
-    if (frameNo % how.every === 0) drawAll(record);
-    else drawStats();
-    if (record && frameNo % (4 * how.record * gif.every) === 0) keepGifFrame();
+    if (pictures) drawPictures();
+    if (record) drawCurvesNow();
+    if (pictures || record) drawStats();      // the numbers change with the pictures: one layout, not one a frame
+    if (pictures && frameNo % (4 * how.record * gif.every) === 0) keepGifFrame();   // the picture just drawn
     frameNo += 1;
     cost = 0.9 * cost + 0.1 * (performance.now() - t0);
     settled += 1;
@@ -254,7 +277,7 @@ export function mount(element, props, server) {
   }
 
   function showAll() {
-    writeControls(root, s);
+    writeControls(root, s, say);
     ownTools();
     legend();
     neuronTiles();
@@ -278,7 +301,7 @@ export function mount(element, props, server) {
     } catch (err) {
       if (!(err instanceof SettingsError)) throw err;
       say1(sentence(err), 'error');
-      writeControls(root, s);
+      writeControls(root, s, say);
     }
     if (address) writeAddress();
   }

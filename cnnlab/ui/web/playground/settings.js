@@ -7,11 +7,18 @@
 // Errors are SettingsError: `key` and `params` name a sentence in cnnlab/i18n (section
 // "playground"), `message` is the English one.
 
+import { classesOf } from './data.js';
+
 export const MIN_POINTS = 10;
 export const MAX_POINTS = 1000;          // points in a data set (the race uses the course's 1000)
 export const MAX_HIDDEN_LAYERS = 6;      // hidden layers 0-6 ...
 export const MAX_NEURONS = 16;           // ... of 1-16 neurons
 export const MAX_STEPS_PER_FRAME = 25;   // the Speed slider
+// A step's work: examples in the batch x the network's weights. A phone keeps >= 10 steps a frame
+// at 30 frames a second up to this (bench/playground_browser.py: the largest network, 1,556
+// weights, at batch 32); a bigger network gets a smaller largest batch. The course's presets and
+// any small network keep every batch up to MAX_POINTS.
+export const MAX_STEP_WORK = 50000;
 export const MAX_RUN_STEPS = 20000;      // then the run pauses: Reset to start again
 export const MAX_HISTORY = 200;          // points per loss curve
 export const MAX_SEED = 2 ** 31 - 1;
@@ -117,7 +124,25 @@ export function checkSettings(s) {
   if (new Set(s.features).size !== s.features.length) {
     throw new SettingsError('playground.feature_once', {}, 'Each input feature can be picked once.');
   }
+  const most = maxBatch(s);
+  if (s.batch_size > most) {
+    throw new SettingsError('playground.batch_too_big', { most },
+      `With this network a batch holds at most ${most} points: a bigger one would slow a phone's steps down.`);
+  }
   return s;
+}
+
+/** The network's weights and biases: features -> hidden... -> classes (or 1 value). */
+export function weightCount(s) {
+  const sizes = [s.features.length, ...s.hidden, classesOf(s) || 1];
+  let n = 0;
+  for (let l = 0; l + 1 < sizes.length; l++) n += (sizes[l] + 1) * sizes[l + 1];
+  return n;
+}
+
+/** The largest batch the settings' network may train on (MAX_STEP_WORK; cnnlab.playground.max_batch). */
+export function maxBatch(s) {
+  return Math.max(1, Math.min(MAX_POINTS, Math.floor(MAX_STEP_WORK / weightCount(s))));
 }
 
 /** Own points: 2 to MAX_OWN_POINTS rows of finite numbers ([x1, x2, class] or [x, y]). */
@@ -143,7 +168,8 @@ function checkOwn(s) {
 }
 
 /** `s` with what does not apply to its data set adjusted (cnnlab.playground.usable): a curve's
- *  features keep only those of x1 (x1 when none is left); each feature once. A new object. */
+ *  features keep only those of x1 (x1 when none is left); each feature once; a batch over the
+ *  network's largest (maxBatch) lowered to it. A new object. */
 export function usable(s) {
   let features = [...new Set(s.features || [])];
   if (DIMS[s.dataset] === 1) {
@@ -156,6 +182,10 @@ export function usable(s) {
     out.points = out.own.length;
   } else {
     delete out.own;
+  }
+  const most = DATASET_NAMES.includes(s.dataset) && Array.isArray(out.features) ? maxBatch(out) : NaN;
+  if (Number.isInteger(out.batch_size) && out.batch_size > most && out.batch_size <= MAX_POINTS) {
+    out.batch_size = most;                  // out of range altogether: checkSettings refuses it
   }
   return out;
 }
