@@ -148,3 +148,22 @@ def _sizes():
 def test_no_module_over_500_lines(path):
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{path.name} has {lines} lines (at most {MAX_LINES}): split it by concern"
+
+
+def test_one_cache_type():
+    """Every cache of values is a ``core.cache.LRU`` (bounded, thread-safe): no ``functools``
+    cache on a function of arguments. (``functools.cache`` on a function of none is "once": one
+    value, read at start-up, such as the language catalogue.)"""
+    wrong = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for d in node.decorator_list:
+                called = d.func if isinstance(d, ast.Call) else d
+                what = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", "")
+                args = node.args
+                takes = args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
+                if what == "lru_cache" or (what == "cache" and takes):
+                    wrong.append(f"{name}.{node.name} (line {node.lineno})")
+    assert not wrong, "caches that are not core.cache.LRU: " + "; ".join(wrong)

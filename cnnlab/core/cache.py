@@ -1,5 +1,6 @@
-"""A small thread-safe least-recently-used cache: every cache in cnnlab is bounded, so a server
-that runs for a whole term holds no more than a few of each thing."""
+"""A small thread-safe least-recently-used cache, the one cache type of cnnlab: every cache is an
+``LRU``, so every cache is bounded and a server that runs for a whole term holds no more than a
+few of each thing. ``on_evict`` lets a cache of files delete the file it lets go of."""
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,9 @@ V = TypeVar("V")
 
 
 class LRU(Generic[V]):
-    def __init__(self, max_items: int):
+    def __init__(self, max_items: int, on_evict: Callable[[V], None] | None = None):
         self.max_items = max_items
+        self.on_evict = on_evict
         self._items: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -29,10 +31,13 @@ class LRU(Generic[V]):
 
     def put(self, key: Hashable, value: V) -> V:
         with self._lock:
+            old = self._items.get(key)
             self._items[key] = value
             self._items.move_to_end(key)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
+            gone = [self._items.popitem(last=False)[1] for _ in range(len(self._items) - self.max_items)]
+        if self.on_evict:
+            for v in gone + ([old] if old is not None and old is not value else []):
+                self.on_evict(v)
         return value
 
     def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
@@ -40,6 +45,12 @@ class LRU(Generic[V]):
         compute it; the second result replaces the first)."""
         value = self.get(key)
         return value if value is not None else self.put(key, make())
+
+    def retain(self, keep: Callable[[Hashable], bool]) -> None:
+        """Let go of every entry whose key ``keep`` refuses."""
+        with self._lock:
+            for key in [k for k in self._items if not keep(k)]:
+                del self._items[key]
 
     def clear(self) -> None:
         with self._lock:

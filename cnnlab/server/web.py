@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import threading
 from pathlib import Path
 
 from starlette.middleware import Middleware
@@ -25,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..core import checkpoints
+from ..core.cache import LRU
 from ..core.nets import webexport
 from ..i18n import DEFAULT, tr
 
@@ -32,6 +32,8 @@ WEB_ROOT = Path(__file__).resolve().parents[1] / "ui" / "web"
 WEB_PREFIX = "/cnnlab/web"
 WEIGHTS_PREFIX = "/cnnlab/weights"
 GZIP_MIN_BYTES = 1024
+WEB_FILES = 256            # the page's files (about 40 ship)
+WEB_MODELS = 8             # models exported for browsers (the zoo holds a few)
 # Browsers keep the files and ask whether they changed: a 304 is a few hundred bytes.
 REVALIDATE = "no-cache"
 # Named here, not guessed: on Windows, mimetypes reads the registry, where .js is often text/plain
@@ -59,20 +61,18 @@ class WebFiles:
 
     def __init__(self, root: Path = WEB_ROOT):
         self.root = root.resolve()
-        self._files: dict[str, tuple[bytes, str, str]] = {}
-        self._lock = threading.Lock()
+        self._files: LRU[tuple[bytes, str, str]] = LRU(WEB_FILES)
 
     def get(self, rel: str) -> tuple[bytes, str, str] | None:
-        with self._lock:
-            if rel in self._files:
-                return self._files[rel]
+        found = self._files.get(rel)
+        if found is not None:
+            return found
         path = (self.root / rel).resolve()
         if not path.is_file() or self.root not in path.parents:    # nothing outside the folder
             return None
         data = path.read_bytes()
         kind = KINDS.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        with self._lock:
-            return self._files.setdefault(rel, (data, _etag(data), kind))
+        return self._files.put(rel, (data, _etag(data), kind))
 
     async def respond(self, request: Request) -> Response:
         found = self.get(request.path_params["path"])
@@ -89,18 +89,15 @@ class BrowserWeights:
 
     def __init__(self, zoo):
         self.zoo = zoo
-        self._made: dict[str, tuple[int, bytes, str]] = {}
-        self._lock = threading.Lock()
+        self._made: LRU[tuple[object, bytes, str]] = LRU(WEB_MODELS)
 
     def file(self, key: str) -> tuple[bytes, str]:
         loaded = self.zoo.get(key)                      # KeyError: no such model
-        with self._lock:
-            made = self._made.get(key)
-            if made and made[0] == id(loaded):
-                return made[1], made[2]
+        made = self._made.get(key)
+        if made and made[0] is loaded:
+            return made[1], made[2]
         data, digest = webexport.browser_file(loaded)   # WebExportError: the browser cannot run it
-        with self._lock:
-            self._made[key] = (id(loaded), data, digest)
+        self._made.put(key, (loaded, data, digest))
         return data, digest
 
     async def respond(self, request: Request) -> Response:

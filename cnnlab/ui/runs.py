@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..config import LIMITS, OPTIMIZERS, TrainConfig, check_flag
 from ..core import sweep
+from ..core.cache import LRU
 from ..core.datasets import DATASETS, get_spec
 from ..core.nets.models import models_for
 from ..core.tblog import TensorBoardLogger
@@ -73,24 +74,24 @@ def state_name(state: str, lang: str = DEFAULT) -> str:
 
 class SharedFiles:
     """Files shared by every viewer (CSV tables, overlay pictures): written once per key, the last
-    ``keep`` kept (a slow download or a page still showing one finds its file)."""
+    ``keep`` kept (a slow download or a page still showing one finds its file); a file let go of
+    is deleted."""
 
     def __init__(self, folder: Path, keep: int):
-        self._dir, self._keep = folder, keep
+        self._dir = folder
         self._lock = threading.Lock()
-        self._files: dict[tuple, str] = {}
+        self._files: LRU[str] = LRU(keep, on_evict=lambda path: Path(path).unlink(missing_ok=True))
 
     def get(self, key: tuple, name: str, write) -> str:
         """The file for ``key``; ``write(path)`` makes it the first time."""
         with self._lock:
-            if key not in self._files or not Path(self._files[key]).is_file():   # new, or pruned after an hour
+            path = self._files.get(key)
+            if path is None or not Path(path).is_file():                 # new, or pruned after an hour
                 self._dir.mkdir(parents=True, exist_ok=True)
-                path = Path(tempfile.mkdtemp(dir=self._dir)) / name
-                write(path)
-                self._files[key] = str(path)
-                for old in list(self._files)[:-self._keep]:
-                    Path(self._files.pop(old)).unlink(missing_ok=True)
-            return self._files[key]
+                path = str(Path(tempfile.mkdtemp(dir=self._dir)) / name)
+                write(Path(path))
+                self._files.put(key, path)
+            return path
 
 
 def write_text(text):

@@ -30,13 +30,24 @@ import torch
 
 from ...config import LIMITS, TrainConfig, check
 from ...core import checkpoints, datasets, finish, optimizers, training
+from ...core.cache import LRU
 from ...core.metrics import summarize
 from ...core.nets.models import TransferNet, stock_backbone
 from ...core.threads import configure_training_thread
 from ...core.training import Learner, TrainEvent
 from ...i18n import Text
 from ...server.runstate import Grid, most_confident_mistakes
-from .data import MIN_PICTURES, RATE_BURST, RATE_PER_S, OwnDataError, PictureStore, RateLimit, joined, open_picture
+from .data import (
+    MIN_PICTURES,
+    RATE_BURST,
+    RATE_PER_S,
+    OwnDataError,
+    PictureStore,
+    RateLimit,
+    joined,
+    max_pictures,
+    open_picture,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,19 +85,18 @@ class Backbone:
 
 # --------------------------------------------------------------------------- the feature cache
 class FeatureCache:
-    """digest -> (1280,) float16 features, in memory and on disk."""
+    """digest -> (1280,) float16 features, on disk and the most recent in memory (2.5 kB each)."""
 
     def __init__(self, folder: str | Path, backbone: Backbone | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.backbone = backbone or Backbone()
-        self._lock = threading.Lock()
-        self._memory: dict[str, np.ndarray] = {}
+        self._memory: LRU[np.ndarray] = LRU(max_pictures())
 
     def get(self, digest: str) -> np.ndarray | None:
-        with self._lock:
-            if digest in self._memory:
-                return self._memory[digest]
+        found = self._memory.get(digest)
+        if found is not None:
+            return found
         path = self.folder / f"{digest}.npy"
         if path.is_file():
             try:
@@ -94,9 +104,7 @@ class FeatureCache:
             except (OSError, ValueError):
                 return None
             if f.shape == (FEATURES,):
-                with self._lock:
-                    self._memory[digest] = f
-                return f
+                return self._memory.put(digest, f)
         return None
 
     def put(self, digest: str, features: np.ndarray) -> None:
@@ -105,8 +113,7 @@ class FeatureCache:
         with os.fdopen(fd, "wb") as f:
             np.save(f, features, allow_pickle=False)
         os.replace(tmp, self.folder / f"{digest}.npy")
-        with self._lock:
-            self._memory[digest] = features
+        self._memory.put(digest, features)
 
     def missing(self, paths: list[Path]) -> list[Path]:
         return [p for p in paths if self.get(p.stem) is None]
@@ -138,8 +145,7 @@ class FeatureCache:
             if path.stem not in keep:
                 path.unlink(missing_ok=True)
                 gone += 1
-        with self._lock:
-            self._memory = {k: v for k, v in self._memory.items() if k in keep}
+        self._memory.retain(lambda k: k in keep)
         return gone
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import inspect
 import math
-from functools import lru_cache
 
 from ...core import optimizers
+from ...core.cache import LRU
 from .data import ACTIVATION_CODE, DATASETS, FEATURE_CODE, OPTIMIZERS
 from .settings import MAX_CODE_STEPS, Settings, check_settings, classes_of, usable
 
@@ -38,9 +38,15 @@ def _own_data(s: Settings) -> tuple[str, str]:
     return f"POINTS = [{rows}]                  # your own points", make
 
 
-@lru_cache(maxsize=256)
+_codes: LRU[str] = LRU(256)           # a class asks for the same few settings' code
+
+
 def code_for(s: Settings, steps: int = 100) -> str:
     """A short standalone PyTorch script that trains what ``s`` describes, in the course's style."""
+    return _codes.get_or_make((s, steps), lambda: _write_code(s, steps))
+
+
+def _write_code(s: Settings, steps: int) -> str:
     s = check_settings(usable(s))
     steps = max(0, min(int(steps), MAX_CODE_STEPS))
     spec = DATASETS[s.dataset]
