@@ -120,12 +120,12 @@ def _step(model, train, spec, steps, start=0):
 
 @pytest.fixture(scope="module")
 def recorded(data_root):
-    return record_a_run(data_root)
+    return record_a_run(data_root)[0]
 
 
-def record_a_run(data_root):
+def record_a_run(data_root, end: bool = True):
     """A recorder fed like the training job does: start, an eval with unchanged weights, a
-    little training, the end."""
+    little training, the end (unless ``end`` is False: the run still trains)."""
     spec = datasets.get_spec("mnist")
     torch.manual_seed(0)
     model = build_model("cnn", spec)
@@ -135,8 +135,9 @@ def record_a_run(data_root):
     recorder(TrainEvent("start"), model, config)
     recorder(TrainEvent("eval", step=5, epoch=0.01, val_acc=0.1), model, config)
     _step(model, train, spec, 40)
-    recorder(TrainEvent("done", step=45, epoch=0.1, val_acc=0.9), model, config)
-    return recorder
+    if end:
+        recorder(TrainEvent("done", step=45, epoch=0.1, val_acc=0.9), model, config)
+    return recorder, model, config
 
 
 @pytest.mark.slow
@@ -156,14 +157,20 @@ def test_snapshots_are_recorded_and_stay_aligned(recorded):
 
 
 @pytest.mark.slow
-def test_snapshot_maps_are_made_in_the_background_as_the_run_goes(data_root):
-    """Nobody asks for a map: the recorder's own thread makes them, so the slider and the GIF
-    work the moment the run ends."""
-    recorded = record_a_run(data_root)
+def test_snapshot_maps_wait_for_the_runs_end_then_are_made_in_the_background(data_root):
+    """While the run trains, its snapshots wait (mapping beside the training starved the server);
+    once it ends, nobody asks for a map: the recorder's own thread makes them, so the slider and
+    the GIF work soon after."""
+    recorded, model, config = record_a_run(data_root, end=False)
+    deadline = time.monotonic() + 60
+    while not recorded.parked and time.monotonic() < deadline:       # the mapper has a snapshot ...
+        time.sleep(0.05)
+    assert recorded.parked and recorded.mapped() == 0                  # ... and holds it
+    recorded(TrainEvent("done", step=45, epoch=0.1, val_acc=0.9), model, config)
     deadline = time.monotonic() + 120
     while recorded.mapped() < 3 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert recorded.mapped() == len(recorded.recording().snapshots) == 3
+    assert recorded.mapped() == len(recorded.recording().snapshots) == 3 and not recorded.parked
 
 
 @pytest.mark.slow

@@ -36,6 +36,10 @@ FOLLOW_ITER = 400            # iterations for a snapshot map that starts from th
 log = logging.getLogger(__name__)
 
 
+class _RunStarted(Exception):
+    """A new run began while the mapper worked: its maps wait for that run's end."""
+
+
 class NothingYet(Refusal, LookupError):
     """No snapshot (or map) to show yet; its Text says why (no run, recording, a new run)."""
 
@@ -76,8 +80,13 @@ class SnapshotRecorder:
     """Subscribes to the shared training job (``TrainJob.subscribe``) and keeps the fixed sample's
     last-layer features at the start, at most every SNAPSHOT_EVERY_S seconds at an "eval" event,
     and at the end. The subscriber only embeds 1,000 small images (tens of milliseconds for the
-    small CNNs); a background thread maps each snapshot soon after, started from the previous map
-    and turned to match it, so points move only as much as the network's view of them changes."""
+    small CNNs); a background thread maps the snapshots, each started from the previous map and
+    turned to match it, so points move only as much as the network's view of them changes.
+
+    The maps wait for the run to end: mapping beside the training took 40% of a 2-core laptop and
+    made every phone's Train tab tick wait seconds (bench/class_load.py, 60 phones: p95 3.2 s
+    mapping during the run, 0.16 s without). A viewer who asks for a map before it is made
+    computes it on demand (``map_at``, with progress)."""
 
     def __init__(self, data_root=None, n: int = SNAPSHOT_N, every_s: float = SNAPSHOT_EVERY_S,
                  max_snapshots: int = MAX_SNAPSHOTS, perplexity: float = DEFAULT_PERPLEXITY,
@@ -95,17 +104,23 @@ class SnapshotRecorder:
         self._uid = 0
         self._maps: dict[int, np.ndarray] = {}
         self._wake = threading.Event()           # a new snapshot waits for its map
+        self._quiet = threading.Event()          # set while no run trains: the background maps go then
+        self._quiet.set()
+        self.parked = False                      # the mapper holds a snapshot until the run ends
         self._mapper: threading.Thread | None = None
 
     # ---- the trainer side
     def __call__(self, event, model: nn.Module, config) -> None:
         """The job subscriber: (TrainEvent, model, TrainConfig), called in the training thread."""
         if event.kind == "start":
+            self._quiet.clear()
             self._start(model, config)
         elif self._images is not None and event.kind in ("eval", "done"):
             now = time.perf_counter()
             if event.kind == "done" or now - self._last >= self._every:
                 self._take(event, model)
+        if event.kind == "done":
+            self._quiet.set()
 
     def _start(self, model: nn.Module, config) -> None:
         spec = datasets.get_spec(config.dataset)
@@ -156,15 +171,22 @@ class SnapshotRecorder:
         self._wake.set()
 
     def _map_in_background(self) -> None:
-        """Maps each new snapshot soon after it is taken, below the training thread's priority, so
-        the slider works the moment the run ends (the first look used to wait for every map)."""
+        """Maps the run's snapshots once it has ended, below the training thread's priority, so the
+        slider works soon after (the first look used to wait for every map). A new run stops it."""
         lower_thread_priority(TRAIN_NICE + 5)         # a new thread has one torch thread already
+
+        def unless_training(fraction, text):
+            if not self._quiet.is_set():
+                raise _RunStarted
         while True:
             self._wake.wait()
+            self.parked = not self._quiet.is_set()       # a snapshot waits for the run's end
+            self._quiet.wait()
+            self.parked = False
             self._wake.clear()
             try:
-                self.map_at(len(self.recording().snapshots) - 1)
-            except LookupError:
+                self.map_at(len(self.recording().snapshots) - 1, unless_training)
+            except (LookupError, _RunStarted):
                 pass
             except Exception:                              # never let the mapper die
                 log.exception("mapping a training snapshot failed")
