@@ -32,7 +32,7 @@ from .inputs import flag, number
 from .lang import T, lang_of
 from .train_views import CURVE_COLORS, RACE_COLORS, SharedPictures, SharedViews, idle_grid, plot_payload
 
-TICK_S = 0.5                 # how often viewers poll the shared run (2 updates a second)
+TICK_S = 1.0                 # how often viewers poll the shared run: once per live validation point
 OPTIMIZER_CHOICES = [("SGD", "sgd"), ("Momentum", "momentum"), ("RMSprop", "rmsprop"), ("Adam", "adam")]
 # A sensible peak learning rate per optimizer (one-cycle schedule), filled in when one is picked.
 SUGGESTED_LR = {"sgd": 0.1, "momentum": 0.05, "rmsprop": 1e-3, "adam": TrainConfig().lr}
