@@ -111,7 +111,9 @@ def test_pause_change_the_learning_rate_and_resume(page, idle_job):
     train, pause, resume = page.locator("#train-start"), page.locator("#train-pause"), page.locator("#train-resume")
     expect(train).to_be_enabled(timeout=15_000)
     expect(pause).to_be_disabled()
-    page.locator("#train-size input").fill("5000")
+    page.locator("#train-size input").fill("30000")           # long enough that Pause lands mid-run
+    page.keyboard.press("Enter")
+    page.locator("#train-epochs input[type=number]").fill("3")
     page.keyboard.press("Enter")
     train.click()
     status = page.locator("#train-status")

@@ -1,10 +1,7 @@
 """core.cache.LRU, the one cache type: bounded, most recent kept, and told what it lets go of."""
 from __future__ import annotations
 
-import pytest
-
 from cnnlab.core.cache import LRU
-
 
 
 def test_the_least_recently_used_goes_first():

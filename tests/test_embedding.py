@@ -166,6 +166,9 @@ def test_snapshot_maps_wait_for_the_runs_end_then_are_made_in_the_background(dat
     while not recorded.parked and time.monotonic() < deadline:       # the mapper has a snapshot ...
         time.sleep(0.05)
     assert recorded.parked and recorded.mapped() == 0                  # ... and holds it
+    with pytest.raises(snapshots.NothingYet):                         # how a new run stops a mapping
+        recorded.map_at(2, stop=lambda: True)
+    assert recorded.mapped() == 0
     recorded(TrainEvent("done", step=45, epoch=0.1, val_acc=0.9), model, config)
     deadline = time.monotonic() + 120
     while recorded.mapped() < 3 and time.monotonic() < deadline:

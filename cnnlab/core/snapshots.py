@@ -36,10 +36,6 @@ FOLLOW_ITER = 400            # iterations for a snapshot map that starts from th
 log = logging.getLogger(__name__)
 
 
-class _RunStarted(Exception):
-    """A new run began while the mapper worked: its maps wait for that run's end."""
-
-
 class NothingYet(Refusal, LookupError):
     """No snapshot (or map) to show yet; its Text says why (no run, recording, a new run)."""
 
@@ -174,10 +170,6 @@ class SnapshotRecorder:
         """Maps the run's snapshots once it has ended, below the training thread's priority, so the
         slider works soon after (the first look used to wait for every map). A new run stops it."""
         lower_thread_priority(TRAIN_NICE + 5)         # a new thread has one torch thread already
-
-        def unless_training(fraction, text):
-            if not self._quiet.is_set():
-                raise _RunStarted
         while True:
             self._wake.wait()
             self.parked = not self._quiet.is_set()       # a snapshot waits for the run's end
@@ -185,8 +177,8 @@ class SnapshotRecorder:
             self.parked = False
             self._wake.clear()
             try:
-                self.map_at(len(self.recording().snapshots) - 1, unless_training)
-            except (LookupError, _RunStarted):
+                self.map_at(len(self.recording().snapshots) - 1, stop=lambda: not self._quiet.is_set())
+            except LookupError:                            # nothing to map, or a new run began
                 pass
             except Exception:                              # never let the mapper die
                 log.exception("mapping a training snapshot failed")
@@ -201,9 +193,11 @@ class SnapshotRecorder:
         with self._lock:
             return sum(s.uid in self._maps for s in self._rec.snapshots)
 
-    def map_at(self, i: int, progress: Progress = quiet) -> tuple[Recording, FeatureSnapshot, np.ndarray]:
+    def map_at(self, i: int, progress: Progress = quiet,
+               stop=None) -> tuple[Recording, FeatureSnapshot, np.ndarray]:
         """The aligned map (n, 2) of snapshot ``i`` of the current recording (computing the maps
-        of the snapshots before it first, each started from the one before)."""
+        of the snapshots before it first, each started from the one before). ``stop()`` is asked
+        before each map: True ends the work with ``NothingYet`` (the maps made so far are kept)."""
         rec = self.recording()
         if not rec.snapshots:
             raise NothingYet(rec.note)
@@ -215,6 +209,8 @@ class SnapshotRecorder:
             done = 0
             for s in rec.snapshots[:i + 1]:
                 coords = self._maps.get(s.uid)
+                if coords is None and stop is not None and stop():
+                    raise NothingYet(Text("tsne.new_run"))
                 if coords is None:
                     def step(f, t, base=done / max(len(todo), 1), k=done + 1):
                         progress(base + f / max(len(todo), 1), Text("tsne.progress_map", k=k, n=len(todo), step=t))
