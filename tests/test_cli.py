@@ -76,9 +76,11 @@ def test_help_shows_every_default(capsys):
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory):
     """A CNN trained for a few seconds on 2,000 images (about 90% on the test set)."""
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                     # and back after: later tests need both cores
     config = TrainConfig(train_size=2000, epochs=1, eval_every_s=1e9, val_size=100)
     done = list(fit(config, final_eval=False))[-1]
+    torch.set_num_threads(threads)
     path = tmp_path_factory.mktemp("cli") / "small.pt"
     return checkpoints.save(path, done.model, config.model, config.dataset, config.to_dict(), {})
 

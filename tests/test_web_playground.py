@@ -150,13 +150,15 @@ def torch_run(c: dict, batches: dict, nudge: bool = False) -> tuple[list, np.nda
 @pytest.fixture(scope="module")
 def steps(tmp_path_factory):
     """{case id: (PyTorch's losses, final weights, node's losses, final weights)}, one node run."""
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                     # PyTorch's sums in one order, as the fixtures were made
     batches = fixture_batches()
     cases, truth = [], {}
     for c in GRID + EXTRA + KINK + CHAOTIC:
         init, losses, final = torch_run(c, batches)
         cases.append({**c, "init": init})
         truth[c["id"]] = (losses, final)
+    torch.set_num_threads(threads)
     for c in CHAOTIC:
         truth[c["id"] + "+1ulp"] = torch_run(c, batches, nudge=True)[1:]
     wire = {k: {"n": BATCH, "steps": STEPS, "X": x.flatten().tolist(), "Y": y.flatten().tolist()}
@@ -316,9 +318,8 @@ RUNS = [("regression", 200), ("classification", 100)]
 
 
 @pytest.mark.slow
-def test_the_browser_playground_trains_as_the_shown_code(tmp_path):
+def test_the_browser_playground_trains_as_the_shown_code(tmp_path, one_thread):
     pg = server_playground()
-    torch.set_num_threads(1)
     runs = [(pg.PRESETS[name], n) for name, n in RUNS] + [
         (pg.Settings(dataset="bumps", noise=0.05, points=200, train_ratio=0.5, features=("x1", "x2"), hidden=(),
                      regularization="L1", reg_rate=0.01, optimizer="momentum", lr=0.01, batch_size=10), 200),
@@ -374,9 +375,8 @@ def test_the_race_puts_adam_and_rmsprop_ahead_of_sgd(presets):
         assert np.mean(losses[-20:]) < np.mean(losses[:20]), name        # every one learned
 
 
-def test_the_race_is_the_race_code_the_page_shows(presets):
+def test_the_race_is_the_race_code_the_page_shows(presets, one_thread):
     pg = server_playground()
-    torch.set_num_threads(1)
     import contextlib
     import io
     names = {"__name__": "race"}

@@ -17,6 +17,10 @@ key is a ``TeacherOnly`` refusal, shown like any other.
 
 Both keep the handler's signature (Gradio reads it for the API page and to pass ``request``) and
 its kind (a generator stays a generator, so a streaming handler still streams).
+
+The shared run's answers are not refusals of bad input but news about the class's one run ("a run
+is already going", "nothing to stop"): the job returns them as a ``Text``, and ``job_reply`` shows
+every one the same way, in the notice, and as a warning too when the job did not do what was asked.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from ..i18n import DEFAULT, Refusal, TeacherOnly, Text, say
 from ..server.classroom import TeacherKey
 from .lang import lang_of
 
-__all__ = ["Refusal", "TeacherOnly", "error", "refusing", "teacher_only"]
+__all__ = ["Refusal", "TeacherOnly", "error", "job_reply", "refusing", "teacher_only"]
 
 
 def error(refusal: Refusal | Text | str, lang: str = DEFAULT) -> gr.Error:
@@ -38,6 +42,14 @@ def error(refusal: Refusal | Text | str, lang: str = DEFAULT) -> gr.Error:
     message = refusal.in_(lang) if isinstance(refusal, Refusal) else say(lang, refusal)
     extra = {"title": say(lang, title)} if title is not None else {}
     return gr.Error(message, print_exception=False, **extra)
+
+
+def job_reply(message: Text | str, lang: str, done: bool) -> str:
+    """The shared job's answer in ``lang``, for the notice; a warning too unless ``done``."""
+    shown = say(lang, message)
+    if not done:
+        gr.Warning(shown)
+    return shown
 
 
 def _request_finder(fn):

@@ -38,7 +38,7 @@ from ..lessons.own.data import (
 )
 from ..lessons.own.model import OwnRun, space_for
 from ..lessons.own.prepared import load_dataset
-from .common import refusing, teacher_only
+from .common import job_reply, refusing, teacher_only
 from .context import AppContext
 from .lang import T, lang_of
 from .own_views import (
@@ -315,12 +315,15 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             run = OwnRun(store, space.cache, default_config(epochs=epochs))
         except ValueError as err:
             raise failed(err) from err
-        return say(lang, job.start_own(run, teacher_key))
+        before = job.state().run_id
+        message = job.start_own(run, teacher_key)
+        return job_reply(message, lang, job.state().run_id != before)
 
     @refusing
     def own_stop(teacher_key: str | None = None, request: gr.Request = None):
         """Stop the shared run after the current batch."""
-        return say(lang_of(request), job.stop(teacher_key))
+        message = job.stop(teacher_key)
+        return job_reply(message, lang_of(request), message.key == "jobs.stopping")
 
     shown: dict[str, tuple] = {}                    # the counts view, drawn once per change and language
     shown_lock = threading.Lock()

@@ -25,9 +25,9 @@ from ..core.cache import LRU
 from ..core.datasets import DATASETS, get_spec
 from ..core.nets.models import models_for
 from ..core.tblog import TensorBoardLogger
-from ..i18n import DEFAULT, Refusal, Text, say, tr
+from ..i18n import DEFAULT, Refusal, Text, tr
 from ..server.runs import overlay_figure
-from .common import refusing, teacher_only
+from .common import job_reply, refusing, teacher_only
 from .context import AppContext
 from .lang import T, lang_of
 
@@ -169,10 +169,8 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
                     ["adam"] if optimizers is None else optimizers, [d.model] if models is None else models,
                     seconds, lang=lang)
         before = job.state().run_id
-        message = say(lang, job.start_sweep(p, teacher_key))
-        if job.state().run_id == before:
-            gr.Warning(message)
-        return message
+        message = job.start_sweep(p, teacher_key)
+        return job_reply(message, lang, job.state().run_id != before)
 
     @teacher_only(ctx.teacher, Text("runs.tb_key"))
     def train_tensorboard(on: bool = False, teacher_key: str | None = None, request: gr.Request = None):

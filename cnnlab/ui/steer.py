@@ -7,8 +7,8 @@ from __future__ import annotations
 import gradio as gr
 
 from ..core.steer import MAX_LR
-from ..i18n import DEFAULT, Text, say, tr
-from .common import teacher_only
+from ..i18n import DEFAULT, Text, tr
+from .common import job_reply, teacher_only
 from .lang import T, lang_of
 
 SERIES = "learning rate changed"   # the markers' series on the loss curve (shown as train.series_marker)
@@ -44,11 +44,7 @@ def build(job, key: gr.Textbox, notice: gr.Markdown, default_lr: float) -> dict:
         set_lr = gr.Button(T("train.set_lr"), interactive=False, elem_id="train-set-lr", min_width=120)
 
     def answer(message: Text | str, ok_key: str, request) -> str:
-        """The job's answer in the reader's language; a warning too unless it is the ``ok_key`` one."""
-        shown = say(lang_of(request), message)
-        if getattr(message, "key", None) != ok_key:
-            gr.Warning(shown)
-        return shown
+        return job_reply(message, lang_of(request), getattr(message, "key", None) == ok_key)
 
     @teacher_only(job.teacher)
     def train_pause(teacher_key: str | None = None, request: gr.Request = None) -> str:

@@ -22,11 +22,11 @@ from ..core.nets.builder import BUILT
 from ..core.nets.models import models_for
 from ..core.plots import RIGHT, WRONG
 from ..core.race import RACE_STEPS
-from ..i18n import DEFAULT, Text, say, tr
+from ..i18n import DEFAULT, Text, tr
 from . import builder as builder_ui
 from . import runs as runs_ui
 from . import steer as steer_ui
-from .common import refusing, teacher_only
+from .common import job_reply, refusing, teacher_only
 from .context import AppContext
 from .inputs import flag, number
 from .lang import T, lang_of
@@ -174,14 +174,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                            augment, teacher_key, layers, request)
 
     def _started(before: int, message, lang: str = DEFAULT) -> str:
-        shown = say(lang, message)
-        if job.state().run_id == before:
-            gr.Warning(shown)
-        return shown
+        return job_reply(message, lang, job.state().run_id != before)
 
     @teacher_only(ctx.teacher)
     def train_stop(teacher_key: str | None = None, request: gr.Request = None) -> str:
-        return say(lang_of(request), job.stop(teacher_key))
+        message = job.stop(teacher_key)
+        return job_reply(message, lang_of(request), message.key == "jobs.stopping")
 
     @teacher_only(ctx.teacher)
     def train_upload_checkpoint(checkpoint, teacher_key: str | None = None, request: gr.Request = None):
@@ -189,7 +187,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         if not checkpoint:
             return gr.skip(), gr.skip()
         message = job.use_checkpoint(checkpoint, teacher_key)
-        return say(lang, message), None
+        return job_reply(message, lang, message.key == "jobs.loaded"), None
 
     @refusing
     def refresh(state, request: gr.Request = None):
