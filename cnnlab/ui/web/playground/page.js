@@ -121,12 +121,13 @@ export function mount(element, props, server) {
 
   // The numbers under the plot. Their lines are written once (per task and language) and then
   // only the numbers change: rewriting the HTML every frame costs a phone a layout a frame.
+  let statsLines = '';
   function drawStats() {
     const el = root.querySelector('#pg-view .pg-stats');
     const view = root.querySelector('#pg-view');
     if (!p) {
       el.innerHTML = `<span class="pg-need">${say('own_need_more')}</span>`;
-      el.dataset.lines = '';
+      statsLines = '';
       view.dataset.step = '0';
       return;
     }
@@ -136,9 +137,9 @@ export function mount(element, props, server) {
     if (classify) {
       lines += `<br>${say('view.accuracy')} <b class="pg-acc"></b> · ${say('view.test_accuracy')} <b class="pg-test-acc"></b>`;
     }
-    if (el.dataset.lines !== lines) {
+    if (statsLines !== lines || !el.querySelector('.pg-epoch')) {
       el.innerHTML = lines;
-      el.dataset.lines = lines;
+      statsLines = lines;
     }
     const L = p.last;
     const numbers = { 'pg-epoch': fmt(p.epoch, 1), 'pg-step': String(p.stepCount), 'pg-train-loss': fmt(L.train, 4),
