@@ -17,7 +17,8 @@ from ..i18n import DEFAULT, Text, say
 
 GRID_SIZE = 16              # fixed test images whose predicted labels the class watches change
 MISTAKES = 8                # most confidently wrong test images shown at the end
-MAX_POINTS = 200            # points per curve sent to a viewer (longer histories are thinned)
+MAX_POINTS = 100            # points per curve sent to a viewer (longer histories are thinned): Gradio walks
+                            # every value of every answer looking for files, ~10 ms a tick at 200
 
 
 @dataclass
