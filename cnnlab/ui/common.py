@@ -20,7 +20,8 @@ its kind (a generator stays a generator, so a streaming handler still streams).
 
 The shared run's answers are not refusals of bad input but news about the class's one run ("a run
 is already going", "nothing to stop"): the job returns them as a ``Text``, and ``job_reply`` shows
-every one the same way, in the notice, and as a warning too when the job did not do what was asked.
+every one the same way, in the notice, and as a warning too unless it is the answer of the action
+done (``jobs.started``, ``jobs.stopping``, ...).
 """
 from __future__ import annotations
 
@@ -44,10 +45,11 @@ def error(refusal: Refusal | Text | str, lang: str = DEFAULT) -> gr.Error:
     return gr.Error(message, print_exception=False, **extra)
 
 
-def job_reply(message: Text | str, lang: str, done: bool) -> str:
-    """The shared job's answer in ``lang``, for the notice; a warning too unless ``done``."""
+def job_reply(message: Text | str, lang: str, done: str) -> str:
+    """The shared job's answer in ``lang``, for the notice; a warning too unless it is the Text
+    keyed ``done`` (what the job answers when it did what was asked)."""
     shown = say(lang, message)
-    if not done:
+    if getattr(message, "key", None) != done:
         gr.Warning(shown)
     return shown
 

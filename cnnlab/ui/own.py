@@ -315,15 +315,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
             run = OwnRun(store, space.cache, default_config(epochs=epochs))
         except ValueError as err:
             raise failed(err) from err
-        before = job.state().run_id
-        message = job.start_own(run, teacher_key)
-        return job_reply(message, lang, job.state().run_id != before)
+        return job_reply(job.start_own(run, teacher_key), lang, "jobs.started")
 
     @refusing
     def own_stop(teacher_key: str | None = None, request: gr.Request = None):
         """Stop the shared run after the current batch."""
-        message = job.stop(teacher_key)
-        return job_reply(message, lang_of(request), message.key == "jobs.stopping")
+        return job_reply(job.stop(teacher_key), lang_of(request), "jobs.stopping")
 
     shown: dict[str, tuple] = {}                    # the counts view, drawn once per change and language
     shown_lock = threading.Lock()

@@ -168,9 +168,7 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
         p = plan_of(dataset, epochs, train_size, augment, learning_rates, batch_sizes,
                     ["adam"] if optimizers is None else optimizers, [d.model] if models is None else models,
                     seconds, lang=lang)
-        before = job.state().run_id
-        message = job.start_sweep(p, teacher_key)
-        return job_reply(message, lang, job.state().run_id != before)
+        return job_reply(job.start_sweep(p, teacher_key), lang, "jobs.started")
 
     @teacher_only(ctx.teacher, Text("runs.tb_key"))
     def train_tensorboard(on: bool = False, teacher_key: str | None = None, request: gr.Request = None):

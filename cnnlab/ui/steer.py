@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..core.steer import MAX_LR
-from ..i18n import DEFAULT, Text, tr
+from ..i18n import DEFAULT, tr
 from .common import job_reply, teacher_only
 from .lang import T, lang_of
 
@@ -43,20 +43,17 @@ def build(job, key: gr.Textbox, notice: gr.Markdown, default_lr: float) -> dict:
                        maximum=MAX_LR, elem_id="train-new-lr", min_width=140)
         set_lr = gr.Button(T("train.set_lr"), interactive=False, elem_id="train-set-lr", min_width=120)
 
-    def answer(message: Text | str, ok_key: str, request) -> str:
-        return job_reply(message, lang_of(request), getattr(message, "key", None) == ok_key)
-
     @teacher_only(job.teacher)
     def train_pause(teacher_key: str | None = None, request: gr.Request = None) -> str:
-        return answer(job.pause(teacher_key), "jobs.paused", request)
+        return job_reply(job.pause(teacher_key), lang_of(request), "jobs.paused")
 
     @teacher_only(job.teacher)
     def train_resume(teacher_key: str | None = None, request: gr.Request = None) -> str:
-        return answer(job.resume(teacher_key), "jobs.resumed", request)
+        return job_reply(job.resume(teacher_key), lang_of(request), "jobs.resumed")
 
     @teacher_only(job.teacher)
     def train_set_lr(lr: float = default_lr, teacher_key: str | None = None, request: gr.Request = None) -> str:
-        return answer(job.set_lr(lr, teacher_key), "jobs.lr_set", request)
+        return job_reply(job.set_lr(lr, teacher_key), lang_of(request), "jobs.lr_set")
 
     common = dict(concurrency_limit=None, concurrency_id="train-control", show_progress="hidden")
     pause.click(train_pause, key, notice, api_name="train_pause", **common,

@@ -164,8 +164,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
 
     def _launch(start, config: TrainConfig, teacher_key: str | None, lang: str = DEFAULT) -> str:
         """Start a run (or the race) with ``config``; a warning when the job refused it."""
-        before = job.state().run_id
-        return _started(before, start(config, teacher_key), lang)
+        return job_reply(start(config, teacher_key), lang, "jobs.started")
 
     def start_built(dataset_name, _model, optimizer, lr, batch_size, epochs, time_budget_s, train_size, augment,
                     teacher_key, layers, request: gr.Request = None):
@@ -173,21 +172,16 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         return train_start(dataset_name, BUILT, optimizer, lr, batch_size, epochs, time_budget_s, train_size,
                            augment, teacher_key, layers, request)
 
-    def _started(before: int, message, lang: str = DEFAULT) -> str:
-        return job_reply(message, lang, job.state().run_id != before)
-
     @teacher_only(ctx.teacher)
     def train_stop(teacher_key: str | None = None, request: gr.Request = None) -> str:
-        message = job.stop(teacher_key)
-        return job_reply(message, lang_of(request), message.key == "jobs.stopping")
+        return job_reply(job.stop(teacher_key), lang_of(request), "jobs.stopping")
 
     @teacher_only(ctx.teacher)
     def train_upload_checkpoint(checkpoint, teacher_key: str | None = None, request: gr.Request = None):
         lang = lang_of(request)
         if not checkpoint:
             return gr.skip(), gr.skip()
-        message = job.use_checkpoint(checkpoint, teacher_key)
-        return job_reply(message, lang, message.key == "jobs.loaded"), None
+        return job_reply(job.use_checkpoint(checkpoint, teacher_key), lang, "jobs.loaded"), None
 
     @refusing
     def refresh(state, request: gr.Request = None):
