@@ -10,6 +10,8 @@ from gradio_client.exceptions import AppError
 
 from cnnlab.config import TrainConfig
 from cnnlab.core.nets import builder
+from cnnlab.core.nets.models import MODELS
+from cnnlab.core.optimizers import NAMES as OPTIMIZERS
 from cnnlab.core.training import TrainEvent
 from cnnlab.i18n import catalog, tr
 from cnnlab.lessons.board.drawings import NICKNAME_MAX
@@ -18,8 +20,9 @@ from cnnlab.ui.board import MIX_DIGITS
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
-# Latin words a Chinese sentence keeps: names, model/optimizer identifiers, code.
-PROPER = {"MNIST", "Fashion", "cnn", "adam", "sgd", "momentum", "rmsprop", "PyTorch", "ONNX"}
+# Latin words a Chinese sentence keeps: names, code, and every model's and optimizer's identifier
+# (a finished run's status names its model, "mlp" or "lenet", whichever ran last on the shared job).
+PROPER = {"MNIST", "Fashion", "PyTorch", "ONNX", *LATIN_WORD.findall(" ".join([*MODELS, *OPTIMIZERS]))}
 
 
 def english_left(text: str) -> list[str]:
