@@ -2,7 +2,6 @@
 maps, placing new points, the training snapshots and their animated GIF, and the maps shipped with the checkpoints."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -162,18 +161,15 @@ def test_snapshot_maps_wait_for_the_runs_end_then_are_made_in_the_background(dat
     once it ends, nobody asks for a map: the recorder's own thread makes them, so the slider and
     the GIF work soon after."""
     recorded, model, config = record_a_run(data_root, end=False)
-    deadline = time.monotonic() + 60
-    while not recorded.parked and time.monotonic() < deadline:       # the mapper has a snapshot ...
-        time.sleep(0.05)
-    assert recorded.parked and recorded.mapped() == 0                  # ... and holds it
-    with pytest.raises(snapshots.NothingYet):                         # how a new run stops a mapping
-        recorded.map_at(2, stop=lambda: True)
+    assert len(recorded.recording().snapshots) == 2                  # two snapshots wait ...
+    assert not recorded.mapping and recorded.mapped() == 0           # ... and nothing maps them
+    with pytest.raises(snapshots.NothingYet):                         # how a stop ends a mapping
+        recorded.map_at(1, stop=lambda: True)
     assert recorded.mapped() == 0
     recorded(TrainEvent("done", step=45, epoch=0.1, val_acc=0.9), model, config)
-    deadline = time.monotonic() + 120
-    while recorded.mapped() < 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert recorded.mapped() == len(recorded.recording().snapshots) == 3 and not recorded.parked
+    assert recorded.mapping                                           # the run's end starts the mapper
+    assert recorded.wait_for_maps(120)
+    assert recorded.mapped() == len(recorded.recording().snapshots) == 3 and not recorded.mapping
 
 
 @pytest.mark.slow

@@ -1,8 +1,7 @@
 """How the map formed: the fixed sample's last-layer features during the class's training run, and
-their maps (each started from the previous one), computed in the background as the run goes."""
+their maps (each started from the previous one), computed in the background once the run has ended."""
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -13,6 +12,7 @@ from torch import nn
 
 from ..i18n import Refusal, Text
 from . import datasets
+from .background import Background
 from .nets.models import embedding_fixed
 from .threads import TRAIN_NICE, lower_thread_priority
 from .tsne import (
@@ -33,7 +33,6 @@ SNAPSHOT_EVERY_S = 3.0       # at most one snapshot this often during a run ...
 MAX_SNAPSHOTS = 24           # ... and at most this many (when full, every other one is dropped)
 FOLLOW_ITER = 400            # iterations for a snapshot map that starts from the previous map
 
-log = logging.getLogger(__name__)
 
 
 class NothingYet(Refusal, LookupError):
@@ -99,24 +98,32 @@ class SnapshotRecorder:
         self._every = every_s
         self._uid = 0
         self._maps: dict[int, np.ndarray] = {}
-        self._wake = threading.Event()           # a new snapshot waits for its map
-        self._quiet = threading.Event()          # set while no run trains: the background maps go then
-        self._quiet.set()
-        self.parked = False                      # the mapper holds a snapshot until the run ends
-        self._mapper: threading.Thread | None = None
+        # Maps the run's snapshots once it has ended, below the training thread's priority, so the
+        # slider works soon after (the first look used to wait for every map); mapping beside the
+        # training starved the server. A new run stops it.
+        self._mapper = Background("cnnlab-snapshot-maps", setup=lambda: lower_thread_priority(TRAIN_NICE + 5))
 
     # ---- the trainer side
     def __call__(self, event, model: nn.Module, config) -> None:
         """The job subscriber: (TrainEvent, model, TrainConfig), called in the training thread."""
         if event.kind == "start":
-            self._quiet.clear()
+            self._mapper.stop()
             self._start(model, config)
         elif self._images is not None and event.kind in ("eval", "done"):
             now = time.perf_counter()
             if event.kind == "done" or now - self._last >= self._every:
                 self._take(event, model)
-        if event.kind == "done":
-            self._quiet.set()
+            if event.kind == "done":
+                self._mapper.kick(self._map_all)
+
+    @property
+    def mapping(self) -> bool:
+        """The background mapper is making the finished run's maps now."""
+        return self._mapper.running
+
+    def wait_for_maps(self, timeout: float | None = None) -> bool:
+        """Block until the background mapper is idle (tests, scripts); True when it is."""
+        return self._mapper.wait(timeout)
 
     def _start(self, model: nn.Module, config) -> None:
         spec = datasets.get_spec(config.dataset)
@@ -160,28 +167,12 @@ class SnapshotRecorder:
             self._rec = Recording(self._rec.run_id, self._rec.dataset, self._rec.model, self._rec.classes,
                                   self._rec.indices, self._rec.labels, snaps, note)
             self._last = time.perf_counter()
-            if self._mapper is None:
-                self._mapper = threading.Thread(target=self._map_in_background, name="cnnlab-snapshot-maps",
-                                                daemon=True)
-                self._mapper.start()
-        self._wake.set()
 
-    def _map_in_background(self) -> None:
-        """Maps the run's snapshots once it has ended, below the training thread's priority, so the
-        slider works soon after (the first look used to wait for every map). A new run stops it."""
-        lower_thread_priority(TRAIN_NICE + 5)         # a new thread has one torch thread already
-        while True:
-            self._wake.wait()
-            self.parked = not self._quiet.is_set()       # a snapshot waits for the run's end
-            self._quiet.wait()
-            self.parked = False
-            self._wake.clear()
-            try:
-                self.map_at(len(self.recording().snapshots) - 1, stop=lambda: not self._quiet.is_set())
-            except LookupError:                            # nothing to map, or a new run began
-                pass
-            except Exception:                              # never let the mapper die
-                log.exception("mapping a training snapshot failed")
+    def _map_all(self, stop) -> None:
+        try:
+            self.map_at(len(self.recording().snapshots) - 1, stop=stop.is_set)
+        except LookupError:                                # nothing to map, or a new run began
+            pass
 
     # ---- the viewer side
     def recording(self) -> Recording:

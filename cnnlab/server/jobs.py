@@ -1,8 +1,8 @@
 """The one shared training job: the teacher starts it, every screen watches the same run.
 
-``TrainJob`` owns one background thread at a time. ``start`` trains with ``training.fit``,
-``start_race`` runs ``race.race`` (four optimizers on the same batches), ``stop`` sets a
-``threading.Event`` that the loop checks between batches, and ``state`` gives any viewer (however
+``TrainJob`` runs one task at a time in the background (``core.background``). ``start`` trains with
+``training.fit``, ``start_race`` runs ``race.race`` (four optimizers on the same batches), ``stop``
+sets the task's ``Stop``, which the loop checks between batches, and ``state`` gives any viewer (however
 late it joins) the whole run so far as plain rows. Every sentence (answers, the status line) is a
 ``cnnlab.i18n.Text``: each viewer's page renders it in that viewer's language; ``str()`` is English.
 A finished or stopped run is saved to ``<runs_dir>/latest.pt`` and published as the zoo's "latest
@@ -24,6 +24,7 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..core import checkpoints, datasets, finish, sweep, training
+from ..core.background import Background, Stop
 from ..core.checks import train_problem
 from ..core.nets.models import build_model, trunk_frozen
 from ..core.race import RACE_STEPS, race
@@ -66,9 +67,8 @@ class TrainJob:
             set_default_threads(request_threads)
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._work = Background("cnnlab-train", setup=lambda: configure_training_thread(self.thread_policy))
         self._steering = Steering()
-        self._thread: threading.Thread | None = None
         self._state = RunState()
         self._loss: list[tuple] = []
         self._acc: list[tuple] = []
@@ -149,7 +149,7 @@ class TrainJob:
         with self._lock:
             if not self._state.running:
                 return Text("jobs.no_run")
-            self._stop.set()
+            self._work.stop()
             self._steering.resume()                              # a paused run wakes up to stop
             if self._state.state in ("running", "paused"):
                 self._set(state="stopping", status=Text("jobs.stopping_status"))
@@ -198,9 +198,7 @@ class TrainJob:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the current run has ended (tests, scripts); True if nothing is running."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        self._work.wait(timeout)
         return not self.is_running
 
     def use_checkpoint(self, path: str | Path, key: str | None = None) -> Text:
@@ -229,9 +227,8 @@ class TrainJob:
 
     def _launch(self, mode: str, config: TrainConfig, target) -> Text:
         with self._lock:
-            if self._state.running:                              # lost a race with another click
+            if self._state.running or self._work.running:        # lost a race with another click
                 return Text("jobs.in_progress", status=self._state.status)
-            self._stop.clear()
             self._steering = Steering()
             self._loss, self._acc, self._race = [], [], []
             self._last_train_epoch = None
@@ -242,17 +239,19 @@ class TrainJob:
             self._state = RunState(version=self._state.version + 1, run_id=run_id, mode=mode,
                                    state="running", status=Text("jobs.loading", what=what),
                                    config=config.to_dict(), epochs=config.epochs, latest=self._state.latest)
-            self._thread = threading.Thread(target=self._guarded, args=(target, config, run_id),
-                                            name=f"cnnlab-{mode}-{run_id}", daemon=True)
-            self._thread.start()
+            self._work.start(lambda stop: self._guarded(target, config, run_id))
         return Text("jobs.started", what=what)
 
     def _set(self, **changes) -> None:
         """Change the state (caller holds the lock)."""
         self._state = replace(self._state, version=self._state.version + 1, **changes)
 
+    @property
+    def _stop(self) -> Stop:
+        """The running task's stop request (each run has its own)."""
+        return self._work.stop_request
+
     def _guarded(self, target, config: TrainConfig, run_id: int) -> None:
-        configure_training_thread(self.thread_policy)
         try:
             target(config, run_id)
         except Exception as err:                                 # the thread must never die silently

@@ -300,6 +300,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         lang = lang_of(request)
         if sure is not True:
             raise Refusal(Text("own.clear_confirm"))
+        space.worker.stop()                          # no more reading of pictures about to go
         n = store.clear_pictures()
         space.cache.clear_unused(set())
         choices = class_choices(space, lang)
@@ -326,7 +327,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     shown_lock = threading.Lock()
 
     def shared_counts(lang: str) -> str:
-        key = (store.version, space.worker.busy.is_set())
+        key = (store.version, space.worker.busy)
         with shown_lock:
             if shown.get(lang, (None,))[0] != key:
                 shown[lang] = (key, counts_html(space, lang=lang))
@@ -335,12 +336,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     def view(state: dict, lang: str, force: bool = False):
         """What changed since this viewer's last refresh: counts, class lists, the run."""
         out = {}
-        if force or state.get("store") != store.version or (state.get("pending") and not space.worker.busy.is_set()):
+        if force or state.get("store") != store.version or (state.get("pending") and not space.worker.busy):
             out[counts] = shared_counts(lang)
             choices = class_choices(space, lang)
             out[chosen] = gr.update(choices=choices)
             out[target] = gr.update(choices=choices)
-            state = {**state, "store": store.version, "pending": space.worker.busy.is_set()}
+            state = {**state, "store": store.version, "pending": space.worker.busy}
         snap = job.state()
         words = dict(title=tr(lang, "own.acc_title"), x_title=tr(lang, "own.axis_epoch"),
                      y_title=tr(lang, "own.axis_accuracy"), color_title=tr(lang, "own.legend"))

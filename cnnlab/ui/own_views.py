@@ -73,7 +73,7 @@ def counts_html(space: OwnSpace, thumbnails: bool = True, lang: str = DEFAULT) -
                     f"{state}</span><div style='display:flex;flex-wrap:wrap;gap:4px;margin-top:4px'>{thumbs}</div>"
                     "</div>")
     total = Text("own.total", n=space.store.total(), k=len(classes), per=max_class_pictures(), total=max_pictures())
-    pending = space.worker.pending() if space.worker.busy.is_set() else 0
+    pending = space.worker.pending() if space.worker.busy else 0
     if pending:
         total = joined([total, Text("own.features_pending", n=pending)])
     return f"<div id='own-counts-inner'>{''.join(rows)}<p>{html.escape(say(lang, total))}</p></div>"

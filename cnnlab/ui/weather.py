@@ -33,7 +33,6 @@ CHUNK_S = 0.15               # ... and the most seconds
 TRAIN_CONCURRENCY = 8        # runs in progress at once; the others wait in the queue
 LOSS_EVERY_S = 1.0           # the loss curve refreshes at most this often (a phone redraws every plot it gets)
 PLOT_EVERY_S = 3.0           # the dates plot, scatter and table at most this often
-STOP_POLL_S = 0.25           # how often a run waiting for its chunk looks whether Stop was pressed
 MAX_LOSS_POINTS = 400        # per series; longer curves are thinned
 BATCH_SIZES = [1, 8, 16, 32, 64, 128, 256, 1024]
 
@@ -386,10 +385,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
         async def unless_stopped(fn):
             """``fn()`` on the worker; None as soon as Stop is pressed, even while it still waits
             behind other students' chunks."""
-            future = asyncio.wrap_future(worker.submit(fn))
-            while not future.done() and not run.stopped:
-                await asyncio.wait([future], timeout=STOP_POLL_S)
-            return None if run.stopped else future.result()
+            return await run.stop.until(asyncio.wrap_future(worker.submit(fn)))
 
         while not run.done:
             await unless_stopped(lambda: run.advance(CHUNK_STEPS, CHUNK_S))
@@ -439,7 +435,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict | None:
         own: its reply could reach the page after the run's last word and cover it."""
         run = running.get(request.session_hash) if request is not None and request.session_hash else None
         if run is not None:
-            run.stopped = True
+            run.stop.set()
         return gr.Button(interactive=False)
 
     stop_btn.click(ask_stop, None, [stop_btn], queue=False, api_name="weather_stop")

@@ -13,10 +13,8 @@
 """
 from __future__ import annotations
 
-import logging
 import math
 import os
-import queue
 import shutil
 import tempfile
 import threading
@@ -30,6 +28,7 @@ import torch
 
 from ...config import LIMITS, TrainConfig, check
 from ...core import checkpoints, datasets, finish, optimizers, training
+from ...core.background import Background
 from ...core.cache import LRU
 from ...core.metrics import summarize
 from ...core.nets.models import TransferNet, stock_backbone
@@ -48,9 +47,6 @@ from .data import (
     max_pictures,
     open_picture,
 )
-
-log = logging.getLogger(__name__)
-
 
 FEATURES = 1280                # the backbone's output per picture
 HELD_OUT = 0.2                 # share of each class's pictures kept for the honest accuracy
@@ -150,38 +146,33 @@ class FeatureCache:
 
 
 class FeatureWorker:
-    """Reads new pictures through the backbone in the background, one batch at a time, at the
-    training thread's low priority. ``wake()`` after pictures arrive; it finds them itself."""
+    """Reads new pictures through the backbone in the background (``core.background``), one batch
+    at a time, at the training thread's low priority. ``wake()`` after pictures arrive: it finds
+    them itself, and pictures that arrive during a pass get a pass of their own."""
 
     def __init__(self, store: PictureStore, cache: FeatureCache, thread_policy: str = "nice"):
-        self.store, self.cache, self.thread_policy = store, cache, thread_policy
-        self._wake: queue.Queue = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self.busy = threading.Event()
+        self.store, self.cache = store, cache
+        self._work = Background("cnnlab-own-features", setup=lambda: configure_training_thread(thread_policy))
+
+    @property
+    def busy(self) -> bool:
+        """Pictures are being read now."""
+        return self._work.running
 
     def wake(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="cnnlab-own-features", daemon=True)
-                self._thread.start()
-        self._wake.put(1)
+        self._work.kick(self._read_new)
 
-    def _run(self) -> None:
-        configure_training_thread(self.thread_policy)
-        while True:
-            self._wake.get()
-            while not self._wake.empty():
-                self._wake.get_nowait()
-            self.busy.set()
-            try:
-                paths = [p for _, files in self.store.snapshot() for p in files]
-                for _ in self.cache.compute(paths):
-                    pass
-            except Exception:                          # never let the worker die silently
-                log.exception("reading own pictures through the backbone failed")
-            finally:
-                self.busy.clear()
+    def stop(self) -> None:
+        """End the pass going on at its next batch (the class cleared its pictures)."""
+        self._work.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._work.wait(timeout)
+
+    def _read_new(self, stop) -> None:
+        paths = [p for _, files in self.store.snapshot() for p in files]
+        for _ in self.cache.compute(paths, stop):
+            pass
 
     def pending(self) -> int:
         return len(self.cache.missing([p for _, files in self.store.snapshot() for p in files]))

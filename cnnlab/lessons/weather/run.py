@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ...core import optimizers
+from ...core.background import Stop
 from ...i18n import BadValue, Text
 from .table import Table, mae, rmse
 
@@ -182,12 +183,16 @@ class Run:
         self._order: torch.Tensor | None = None
         self._pos = 0
         self.diverged = False
-        self.stopped = False                   # set from any thread (Stop): the current chunk ends at its next step
+        self.stop = Stop()                     # set from any thread: the current chunk ends at its next step
 
     @property
     def capped(self) -> bool:
         """The settings asked for more steps than one run may take."""
         return self.steps_per_epoch * self.settings.epochs > MAX_STEPS
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop.is_set()
 
     @property
     def done(self) -> bool:
