@@ -114,7 +114,8 @@ def report(path: Path, sweep: bool, flip: bool = False) -> None:
             right = (f"; right: {ok[~no].float().mean().item():.1%} of the sure answers, "
                      f"{ok[no].float().mean().item() if no.any() else float('nan'):.1%} of the unsure")
         alone = "" if loaded.novelty is None else \
-            f" (probabilities alone {unsure(lg, None, t, kind).float().mean().item():.1%})"
+            (f" (probabilities alone {unsure(lg, None, t, kind).float().mean().item():.1%}, "
+             f"unlike the training images alone {strange.float().mean().item():.1%})")
         print(f"  {name:>18s}: {no.float().mean().item():6.1%} of {len(lg)}{alone}{right}")
     lg, strange, _ = rows[odd_name]
     no = unsure(lg, strange, t, kind)

@@ -34,12 +34,38 @@ def test_points_of_the_training_classes_are_familiar_and_others_are_not():
     assert (model.strangeness(torch.randn(500, 100) * 3) > 1).float().mean() > 0.9
 
 
+def test_what_lies_outside_the_main_directions_is_unfamiliar_too():
+    """A point that matches the classes inside the kept directions but has a part no training
+    image has (a digit shown to the flower model) is caught by the residual, which the distance
+    in the kept directions cannot see; each limit takes half the held-out budget."""
+    x, y = clusters(2000, 1)
+    held, _ = clusters(400, 2)
+    model = novelty.fit(x, y, held, k=32)
+    assert model.residual_limit is not None
+    u = novelty.unit(clusters(500, 3)[0])
+    z = u - model.mean
+    off = z - (z @ model.basis) @ model.basis.T                  # the part outside the kept directions
+    odd = u + 0.3 * off / off.norm(dim=1, keepdim=True)          # ... made longer
+    assert (model.distance(odd) <= model.limit).float().mean() > 0.9, "the distance alone lets them through"
+    assert (model.strangeness(odd) > 1).all(), "the residual does not"
+    assert (model.strangeness(u) > 1).float().mean() < 0.05
+    flagged = (model.strangeness(held) > 1).float().mean()
+    assert flagged <= 1 - novelty.QUANTILE + 1e-6
+    full = novelty.fit(x, y, held, k=100)                         # every direction kept: no residual
+    assert full.residual_limit is None
+
+
 def test_payload_round_trip_and_refusals():
     x, y = clusters(500, 1)
     model = novelty.fit(x, y, clusters(100, 2)[0], k=16)
     again = novelty.Novelty.from_payload(model.to_payload())
     probe = clusters(20, 5)[0]
-    assert torch.allclose(again.distance(probe), model.distance(probe))
+    assert torch.allclose(again.strangeness(probe), model.strangeness(probe))
+    older = {k: v for k, v in model.to_payload().items() if k != novelty.RESIDUAL}   # fitted before the residual
+    assert novelty.Novelty.from_payload(older).residual_limit is None
+    for bad in (torch.tensor(0.0), torch.tensor([1.0, 2.0]), "big"):
+        with pytest.raises(ValueError):
+            novelty.Novelty.from_payload(model.to_payload() | {novelty.RESIDUAL: bad})
     bad = model.to_payload() | {"precision": torch.zeros(3, 3)}
     with pytest.raises(ValueError):
         novelty.Novelty.from_payload(bad)

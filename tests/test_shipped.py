@@ -129,3 +129,25 @@ def test_the_flower_model_stays_honest():
     loaded = checkpoints.load(CHECKPOINT_DIR / "flowers5-transfer.pt")
     assert loaded.mirror and loaded.metrics["calibration"]["ece_after"] <= 0.03
     assert loaded.novelty is not None and loaded.metrics["novelty"]["unfamiliar_share"] <= 0.03
+
+
+@pytest.mark.slow
+def test_the_flower_model_calls_what_is_no_flower_unfamiliar(data_root):
+    """Issue 28: of bench/trustdata.py's 160 photos with no flower (the temple and its crops,
+    clothes, digits and clothes shown as photos, noise, gradients, shapes, stripes, text), its
+    "unlike anything I learned" check calls at least 95% unfamiliar (the probabilities aside)."""
+    import sys
+    sys.path.insert(0, str(CHECKPOINT_DIR.parent / "bench"))
+    import trustdata
+
+    from cnnlab.core import novelty
+    from cnnlab.core.nets.models import stock_backbone
+    from cnnlab.core.preprocess import prepare_for
+    loaded = checkpoints.load(CHECKPOINT_DIR / "flowers5-transfer.pt")
+    others = trustdata.non_flowers(data_root=data_root)
+    x = torch.cat([prepare_for(loaded, image).tensor for image, _ in others])
+    with torch.no_grad():
+        strange = torch.cat([loaded.novelty.strangeness(novelty.features_for(loaded.novelty, loaded.model, part))
+                             for part in x.split(32)])
+    unfamiliar = (strange > 1).float().mean().item()
+    assert len(others) == 160 and unfamiliar >= 0.95, f"{unfamiliar:.1%} of {len(others)} called unfamiliar"

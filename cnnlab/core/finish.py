@@ -94,7 +94,8 @@ def fit_checkpoint(path, root=None) -> dict:
     train, _ = calibration.training_split(loaded, root)
     fitted = novelty.fit(features_of(model, train), train.labels, features_of(model, limit_on), stock=stock)
     flagged = float((fitted.strangeness(features_of(model, report_on)) > 1).float().mean())
-    out = {"k": fitted.basis.shape[1], "stock_features": stock, "quantile": novelty.QUANTILE, "fitted_on": len(train),
+    out = {"k": fitted.basis.shape[1], "stock_features": stock, "quantile": novelty.QUANTILE,
+           "residual": fitted.residual_limit is not None, "fitted_on": len(train),
            "limit_set_on": len(limit_on), "limit_set_on_split": how, "reported_on": len(report_on),
            "unfamiliar_share": round(flagged, 4)}
     update(path, {"novelty": out}, novelty=fitted.to_payload())
