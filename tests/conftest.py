@@ -23,8 +23,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
-@pytest.fixture(scope="session")
-def data_root() -> Path:
+def ensure_data() -> Path:
     """$CNNLAB_DATA, with MNIST and Fashion-MNIST in it: fetched there once through torchvision
     when missing; offline and without them, the session ends with one sentence."""
     from testdata import DataUnavailable, ensure_downloadable_sets
@@ -34,6 +33,26 @@ def data_root() -> Path:
     except DataUnavailable as err:
         pytest.exit(str(err), returncode=pytest.ExitCode.USAGE_ERROR)
     return root
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """The tests run in two processes (pytest.ini: -n 2), so the data is made sure of here, once,
+    before they start: two processes would download it at once. Where it cannot be had, the
+    session runs in this one process instead, and its first test that needs the data ends it
+    with the sentence (an exit in a worker process would end it with a traceback)."""
+    from testdata import DataUnavailable, ensure_downloadable_sets
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    try:
+        ensure_downloadable_sets(Path(os.environ["CNNLAB_DATA"]).expanduser())
+    except DataUnavailable:
+        config.option.numprocesses, config.option.dist = 0, "no"
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    return ensure_data()
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,6 @@ one in Chinese) on the README's 20-minute lesson, the addresses that open a tab,
 header."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from conftest import ROOT, open_tab
 
@@ -13,6 +11,11 @@ pytestmark = pytest.mark.browser
 KEY = "owl-7"
 CURRENT_TAB = "() => document.querySelector('#lesson-tabs > .tab-wrapper [role=tablist] " \
               "button[role=tab][aria-selected=true]')?.dataset.tabId || null"
+# How fast the phones follow is bench/follow_load.py's figure; here a move only has to arrive.
+FOLLOW_MS = 15_000
+# Every lead state a page receives, kept for the test: a page that does not follow has still
+# heard the move, so "it stayed" is checked after the news arrived, never after a pause.
+HEARD = "window.addEventListener('cnnlab:lead', (e) => { window.cnnlabHeard = e.detail; });"
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +38,7 @@ def lesson_url(tmp_path_factory, data_root):
 
 def open_page(browser, url: str, width: int, locale: str, height: int = 844):
     context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+    context.add_init_script(HEARD)
     page = context.new_page()
     page.goto(url)
     page.wait_for_selector("#lesson-tabs [role=tab]")
@@ -45,8 +49,13 @@ def on_tab(page) -> str | None:
     return page.evaluate(CURRENT_TAB)
 
 
-def wait_tab(page, tab: str, timeout_ms: int) -> None:
+def wait_tab(page, tab: str, timeout_ms: int = FOLLOW_MS) -> None:
     page.wait_for_function(f"() => ({CURRENT_TAB})() === '{tab}'", timeout=timeout_ms)
+
+
+def wait_heard(page, tab: str) -> None:
+    """Until ``page`` has received the class's move to ``tab`` (whether or not it followed)."""
+    page.wait_for_function(f"() => window.cnnlabHeard?.tab === '{tab}'", timeout=FOLLOW_MS)
 
 
 def test_the_teacher_leads_and_the_phones_follow(browser, lesson_url):
@@ -69,31 +78,28 @@ def test_the_teacher_leads_and_the_phones_follow(browser, lesson_url):
     assert phone.locator("#cnnlab-lead").get_by_text("Draw digits on your phone").is_visible()
     assert chinese.locator("#cnnlab-lead").get_by_text("在手机上写数字").is_visible()
 
-    start = time.perf_counter()
     teacher.get_by_role("tab", name="Inside", exact=True).click()         # the teacher opens Inside
     for student in (phone, chinese):
-        wait_tab(student, "inside", 2000)
-    took = time.perf_counter() - start
-    assert took < 2.0, f"the students reached Inside after {took:.2f} s"
+        wait_tab(student, "inside")
 
     chinese.get_by_role("button", name="不再跟随").click()                 # one student stops following
     chinese.locator("#cnnlab-lead").get_by_text("没有跟随老师").wait_for()
     teacher.get_by_role("tab", name="t-SNE", exact=True).click()
-    wait_tab(phone, "tsne", 2000)
-    chinese.wait_for_timeout(1000)
+    wait_tab(phone, "tsne")
+    wait_heard(chinese, "tsne")
     assert on_tab(chinese) == "inside"                                    # ... and stays
 
     teacher.locator("#cnnlab-lead .cl-next").click()                     # Next: the plan's step 2, the board
     bar.get_by_text("Step 2 of 5").wait_for()
-    wait_tab(teacher, "board", 2000)
-    wait_tab(phone, "board", 2000)
+    wait_tab(teacher, "board")
+    wait_tab(phone, "board")
     assert phone.locator("#cnnlab-lead").get_by_text("Send a drawing to the class board").is_visible()
     assert phone.locator("#cnnlab-lead .cl-step").inner_text() == "Step 2 of 5"
-    chinese.wait_for_timeout(500)
+    wait_heard(chinese, "board")
     assert on_tab(chinese) == "inside"
 
     chinese.get_by_role("button", name="跟随老师").click()                 # following again: where the class is
-    wait_tab(chinese, "board", 2000)
+    wait_tab(chinese, "board")
     chinese.locator("#cnnlab-lead").get_by_text("第 2 步，共 5 步").wait_for()
     bar.get_by_text("2 of 2 students follow").wait_for(timeout=15000)
     assert "tab=board" in phone.url                                       # the address names the tab
