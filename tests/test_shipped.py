@@ -141,7 +141,6 @@ def test_the_flower_model_calls_what_is_no_flower_unfamiliar(data_root):
     import trustdata
 
     from cnnlab.core import novelty
-    from cnnlab.core.nets.models import stock_backbone
     from cnnlab.core.preprocess import prepare_for
     loaded = checkpoints.load(CHECKPOINT_DIR / "flowers5-transfer.pt")
     others = trustdata.non_flowers(data_root=data_root)

@@ -34,7 +34,6 @@ MAX_SNAPSHOTS = 24           # ... and at most this many (when full, every other
 FOLLOW_ITER = 400            # iterations for a snapshot map that starts from the previous map
 
 
-
 class NothingYet(Refusal, LookupError):
     """No snapshot (or map) to show yet; its Text says why (no run, recording, a new run)."""
 
