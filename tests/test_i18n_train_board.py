@@ -20,13 +20,15 @@ from cnnlab.ui.board import MIX_DIGITS
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
-# Latin words a Chinese sentence keeps: names, code, and every model's and optimizer's identifier
-# (a finished run's status names its model, "mlp" or "lenet", whichever ran last on the shared job).
-PROPER = {"MNIST", "Fashion", "PyTorch", "ONNX", *LATIN_WORD.findall(" ".join([*MODELS, *OPTIMIZERS]))}
+# Latin words a Chinese sentence keeps: names (t-SNE), code, every model's and optimizer's identifier and
+# file names. The shared status is whatever another test left on the shared job: a finished run
+# names its model ("mlp"), an uploaded checkpoint its file ("mnist-mlp.pt").
+PROPER = {"MNIST", "Fashion", "PyTorch", "ONNX", "SNE", *LATIN_WORD.findall(" ".join([*MODELS, *OPTIMIZERS]))}
+FILE_NAME = re.compile(r"[\w.-]+\.(?:pt|onnx|py|csv|zip|png|gif)\b")
 
 
 def english_left(text: str) -> list[str]:
-    return [w for w in LATIN_WORD.findall(text) if w not in PROPER]
+    return [w for w in LATIN_WORD.findall(FILE_NAME.sub(" ", text)) if w not in PROPER]
 
 
 class FakeRequest:
