@@ -237,3 +237,20 @@ def test_shipped_checkpoints_come_with_a_small_matching_map(path, data_root, req
     check = m.indices[:: max(1, m.n // 40)][:40]
     _, preds = tsne.embed(loaded.model, test.images[check], loaded.spec)
     assert np.mean(preds == m.preds[np.searchsorted(m.indices, check)]) >= 0.95
+
+
+def test_maps_made_in_a_child_process_are_the_maps_made_here():
+    """The finished run's maps are made in a child process (openTSNE holds Python's lock, and a
+    thread of the server stalled every request): the same numbers as in this process, bit for
+    bit, and Stop kills the child."""
+    import threading
+
+    from cnnlab.core import snapshot_maps
+    rng = np.random.default_rng(0)
+    features = [rng.normal(size=(60, 8)).astype(np.float16) for _ in range(2)]
+    here = snapshot_maps.chain(features, 10.0, 0)
+    away = snapshot_maps.map_away(features, 10.0, 0, None, threading.Event())
+    assert len(away) == 2 and all(np.array_equal(a, b) for a, b in zip(here, away))
+    stop = threading.Event()
+    stop.set()
+    assert snapshot_maps.map_away(features, 10.0, 0, None, stop) is None

@@ -1,5 +1,6 @@
 """How the map formed: the fixed sample's last-layer features during the class's training run, and
-their maps (each started from the previous one), computed in the background once the run has ended."""
+their maps (each started from the previous one), made in the background once the run has ended,
+in a child process (``snapshot_maps``)."""
 from __future__ import annotations
 
 import threading
@@ -14,24 +15,13 @@ from ..i18n import Refusal, Text
 from . import datasets
 from .background import Background
 from .nets.models import embedding_fixed
+from .snapshot_maps import map_away, snapshot_map
 from .threads import TRAIN_NICE, lower_thread_priority
-from .tsne import (
-    DEFAULT_PERPLEXITY,
-    PCA_DIMS,
-    SEED,
-    Progress,
-    align,
-    balanced_sample,
-    embed,
-    fit_projection,
-    quiet,
-    run_tsne,
-)
+from .tsne import DEFAULT_PERPLEXITY, PCA_DIMS, SEED, Progress, balanced_sample, embed, fit_projection, quiet
 
 SNAPSHOT_N = 1000            # sample size for the training snapshots (fast to embed and to map)
 SNAPSHOT_EVERY_S = 3.0       # at most one snapshot this often during a run ...
 MAX_SNAPSHOTS = 24           # ... and at most this many (when full, every other one is dropped)
-FOLLOW_ITER = 400            # iterations for a snapshot map that starts from the previous map
 
 
 class NothingYet(Refusal, LookupError):
@@ -99,7 +89,8 @@ class SnapshotRecorder:
         self._maps: dict[int, np.ndarray] = {}
         # Maps the run's snapshots once it has ended, below the training thread's priority, so the
         # slider works soon after (the first look used to wait for every map); mapping beside the
-        # training starved the server. A new run stops it.
+        # training starved the server, and mapping in a thread after it too (``snapshot_maps``).
+        # A new run stops it.
         self._mapper = Background("cnnlab-snapshot-maps", setup=lambda: lower_thread_priority(TRAIN_NICE + 5))
 
     # ---- the trainer side
@@ -168,10 +159,24 @@ class SnapshotRecorder:
             self._last = time.perf_counter()
 
     def _map_all(self, stop) -> None:
-        try:
-            self.map_at(len(self.recording().snapshots) - 1, stop=stop.is_set)
-        except LookupError:                                # nothing to map, or a new run began
-            pass
+        """Every snapshot's map not made yet, in a child process (the maps made are a prefix:
+        ``map_at`` makes a snapshot's map after those before it)."""
+        with self._compute:
+            rec = self.recording()
+            if not rec.snapshots:
+                return
+            rec = self._reduce(rec)
+            with self._lock:
+                made = [self._maps.get(s.uid) for s in rec.snapshots]
+            first = next((k for k, m in enumerate(made) if m is None), None)
+            if first is None:
+                return
+            todo = rec.snapshots[first:]
+            maps = map_away([s.features for s in todo], self.perplexity, self.seed,
+                            made[first - 1] if first else None, stop)
+            with self._lock:
+                if maps is not None and self._rec.run_id == rec.run_id:
+                    self._maps.update({s.uid: m for s, m in zip(todo, maps)})
 
     # ---- the viewer side
     def recording(self) -> Recording:
@@ -204,14 +209,7 @@ class SnapshotRecorder:
                 if coords is None:
                     def step(f, t, base=done / max(len(todo), 1), k=done + 1):
                         progress(base + f / max(len(todo), 1), Text("tsne.progress_map", k=k, n=len(todo), step=t))
-                    X = s.features.astype(np.float32)
-                    if prev is None:
-                        coords = np.asarray(run_tsne(X, self.perplexity, self.seed, progress=step), np.float32)
-                    else:
-                        coords = np.asarray(run_tsne(X, self.perplexity, self.seed, init=prev,
-                                                     early_iter=0, main_iter=FOLLOW_ITER,
-                                                     progress=step), np.float32)
-                        coords = align(coords, prev).astype(np.float32)
+                    coords = snapshot_map(s.features, self.perplexity, self.seed, prev, step)
                     with self._lock:
                         if self._rec.run_id == rec.run_id:
                             self._maps[s.uid] = coords

@@ -1,0 +1,87 @@
+"""The maps of a run's snapshots: each started from the map before it and turned to match it, so
+that points move only where the network changed. A finished run's maps are made in a child process.
+
+Why a process: openTSNE holds Python's lock for long stretches. Mapping a run's snapshots in a
+thread of the server (about a minute for 24) stalled every request beside it, whatever that
+thread's priority: with 60 phones, board submissions had a p95 of 1.5 s and the Train tab's
+ticks stalls of up to 12 s in the minute after a run (bench/class_load.py). A child process has
+a lock of its own, and the laptop's scheduler puts it below the students' requests. Stop kills it.
+
+    python -m cnnlab.core.snapshot_maps IN.npz OUT.npz      (what ``map_away`` runs)
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .threads import TRAIN_NICE
+from .tsne import Progress, align, quiet, run_tsne
+
+FOLLOW_ITER = 400            # iterations for a snapshot map that starts from the previous map
+CHILD_NICE = TRAIN_NICE + 5  # below the training thread, which is below the students' requests
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def snapshot_map(features: np.ndarray, perplexity: float, seed: int, prev: np.ndarray | None = None,
+                 progress: Progress = quiet) -> np.ndarray:
+    """The (n, 2) map of one snapshot's features: from scratch, or continued from the map of the
+    snapshot before (``prev``), with no early exaggeration, and turned to match it."""
+    x = features.astype(np.float32)
+    if prev is None:
+        return np.asarray(run_tsne(x, perplexity, seed, progress=progress), np.float32)
+    coords = np.asarray(run_tsne(x, perplexity, seed, init=prev, early_iter=0, main_iter=FOLLOW_ITER,
+                                 progress=progress), np.float32)
+    return align(coords, prev).astype(np.float32)
+
+
+def chain(features: list[np.ndarray], perplexity: float, seed: int, prev: np.ndarray | None = None) -> list[np.ndarray]:
+    """The maps of consecutive snapshots, each started from the one before (``prev``: the map of
+    the snapshot before the first, if it has one)."""
+    maps = []
+    for f in features:
+        prev = snapshot_map(f, perplexity, seed, prev)
+        maps.append(prev)
+    return maps
+
+
+def map_away(features: list[np.ndarray], perplexity: float, seed: int, prev: np.ndarray | None,
+             stop) -> list[np.ndarray] | None:
+    """``chain`` in a child process below the students' priority; None as soon as ``stop`` (an
+    Event) is set, the child killed. A failed child raises RuntimeError with its last words."""
+    with tempfile.TemporaryDirectory(prefix="cnnlab-maps-") as tmp:
+        given, made, log = Path(tmp, "in.npz"), Path(tmp, "out.npz"), Path(tmp, "err.txt")
+        extra = {} if prev is None else {"prev": prev}
+        np.savez(given, perplexity=perplexity, seed=seed, **extra, **{f"f{i}": f for i, f in enumerate(features)})
+        with open(log, "wb") as err:
+            child = subprocess.Popen([sys.executable, "-m", __name__, str(given), str(made)], cwd=ROOT,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                     creationflags=getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0))
+            while child.poll() is None:
+                if stop.wait(0.1):
+                    child.kill()
+                    child.wait()
+                    return None
+        if child.returncode != 0:
+            raise RuntimeError(f"mapping the snapshots failed: {log.read_text(errors='replace')[-500:]}")
+        with np.load(made) as out:
+            return [out[f"m{i}"] for i in range(len(features))]
+
+
+def main(argv: list[str]) -> None:
+    given, made = argv
+    if hasattr(os, "nice"):
+        os.nice(CHILD_NICE)
+    with np.load(given) as z:
+        features = [z[f"f{i}"] for i in range(sum(k.startswith("f") for k in z.files))]
+        prev = z["prev"] if "prev" in z.files else None
+        maps = chain(features, float(z["perplexity"]), int(z["seed"]), prev)
+    np.savez(made, **{f"m{i}": m for i, m in enumerate(maps)})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
