@@ -247,9 +247,11 @@ def test_maps_made_in_a_child_process_are_the_maps_made_here():
 
     from cnnlab.core import snapshot_maps
     rng = np.random.default_rng(0)
-    features = [rng.normal(size=(60, 8)).astype(np.float16) for _ in range(2)]
-    here = snapshot_maps.chain(features, 10.0, 0)
-    away = snapshot_maps.map_away(features, 10.0, 0, None, threading.Event())
+    features = [rng.normal(size=(60, 80)).astype(np.float16) for _ in range(2)]
+    small = [snapshot_maps.reduced(f, 0) for f in features]
+    here = snapshot_maps.chain(small, 10.0, 0)
+    reduced_away, away = snapshot_maps.map_away(features, 10.0, 0, None, threading.Event())
+    assert all(np.array_equal(a, b) for a, b in zip(small, reduced_away))
     assert len(away) == 2 and all(np.array_equal(a, b) for a, b in zip(here, away))
     stop = threading.Event()
     stop.set()

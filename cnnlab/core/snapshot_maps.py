@@ -1,11 +1,13 @@
-"""The maps of a run's snapshots: each started from the map before it and turned to match it, so
-that points move only where the network changed. A finished run's maps are made in a child process.
+"""The maps of a run's snapshots: each snapshot's features reduced to a few numbers (PCA), then
+mapped, started from the map before it and turned to match it, so that points move only where
+the network changed. A finished run's snapshots are reduced and mapped in a child process.
 
-Why a process: openTSNE holds Python's lock for long stretches. Mapping a run's snapshots in a
-thread of the server (about a minute for 24) stalled every request beside it, whatever that
-thread's priority: with 60 phones, board submissions had a p95 of 1.5 s and the Train tab's
-ticks stalls of up to 12 s in the minute after a run (bench/class_load.py). A child process has
-a lock of its own, and the laptop's scheduler puts it below the students' requests. Stop kills it.
+Why a process: the PCA and openTSNE hold Python's lock for long stretches. Reducing and mapping a
+run's 24 snapshots in a thread of the server (about a minute) stalled every request beside it,
+whatever that thread's priority: with 60 phones, board submissions had a p95 of 1.5 s and the
+Train tab's ticks stalls of up to 12 s in the minute after a run (bench/class_load.py). A child
+process has a lock of its own, and the laptop's scheduler puts it below the students' requests.
+Stop kills it.
 
     python -m cnnlab.core.snapshot_maps IN.npz OUT.npz      (what ``map_away`` runs)
 """
@@ -20,11 +22,19 @@ from pathlib import Path
 import numpy as np
 
 from .threads import TRAIN_NICE
-from .tsne import Progress, align, quiet, run_tsne
+from .tsne import PCA_DIMS, Progress, align, fit_projection, quiet, run_tsne
 
 FOLLOW_ITER = 400            # iterations for a snapshot map that starts from the previous map
 CHILD_NICE = TRAIN_NICE + 5  # below the training thread, which is below the students' requests
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def reduced(features: np.ndarray, seed: int) -> np.ndarray:
+    """A snapshot's features in PCA_DIMS numbers (float16; the raw features of a 1,000-image
+    sample are 3 MB a snapshot), or as they are when they have no more."""
+    if features.shape[1] <= PCA_DIMS:
+        return features
+    return fit_projection(features, seed=seed)(features).astype(np.float16)
 
 
 def snapshot_map(features: np.ndarray, perplexity: float, seed: int, prev: np.ndarray | None = None,
@@ -50,9 +60,10 @@ def chain(features: list[np.ndarray], perplexity: float, seed: int, prev: np.nda
 
 
 def map_away(features: list[np.ndarray], perplexity: float, seed: int, prev: np.ndarray | None,
-             stop) -> list[np.ndarray] | None:
-    """``chain`` in a child process below the students' priority; None as soon as ``stop`` (an
-    Event) is set, the child killed. A failed child raises RuntimeError with its last words."""
+             stop) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """(the features ``reduced``, their ``chain`` of maps), made in a child process below the
+    students' priority; None as soon as ``stop`` (an Event) is set, the child killed. A failed
+    child raises RuntimeError with its last words."""
     with tempfile.TemporaryDirectory(prefix="cnnlab-maps-") as tmp:
         given, made, log = Path(tmp, "in.npz"), Path(tmp, "out.npz"), Path(tmp, "err.txt")
         extra = {} if prev is None else {"prev": prev}
@@ -69,7 +80,7 @@ def map_away(features: list[np.ndarray], perplexity: float, seed: int, prev: np.
         if child.returncode != 0:
             raise RuntimeError(f"mapping the snapshots failed: {log.read_text(errors='replace')[-500:]}")
         with np.load(made) as out:
-            return [out[f"m{i}"] for i in range(len(features))]
+            return [out[f"r{i}"] for i in range(len(features))], [out[f"m{i}"] for i in range(len(features))]
 
 
 def main(argv: list[str]) -> None:
@@ -77,10 +88,10 @@ def main(argv: list[str]) -> None:
     if hasattr(os, "nice"):
         os.nice(CHILD_NICE)
     with np.load(given) as z:
-        features = [z[f"f{i}"] for i in range(sum(k.startswith("f") for k in z.files))]
-        prev = z["prev"] if "prev" in z.files else None
-        maps = chain(features, float(z["perplexity"]), int(z["seed"]), prev)
-    np.savez(made, **{f"m{i}": m for i, m in enumerate(maps)})
+        seed = int(z["seed"])
+        small = [reduced(z[f"f{i}"], seed) for i in range(sum(k.startswith("f") for k in z.files))]
+        maps = chain(small, float(z["perplexity"]), seed, z["prev"] if "prev" in z.files else None)
+    np.savez(made, **{f"r{i}": f for i, f in enumerate(small)}, **{f"m{i}": m for i, m in enumerate(maps)})
 
 
 if __name__ == "__main__":

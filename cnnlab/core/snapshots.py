@@ -15,9 +15,9 @@ from ..i18n import Refusal, Text
 from . import datasets
 from .background import Background
 from .nets.models import embedding_fixed
-from .snapshot_maps import map_away, snapshot_map
+from .snapshot_maps import map_away, reduced, snapshot_map
 from .threads import TRAIN_NICE, lower_thread_priority
-from .tsne import DEFAULT_PERPLEXITY, PCA_DIMS, SEED, Progress, balanced_sample, embed, fit_projection, quiet
+from .tsne import DEFAULT_PERPLEXITY, PCA_DIMS, SEED, Progress, balanced_sample, embed, quiet
 
 SNAPSHOT_N = 1000            # sample size for the training snapshots (fast to embed and to map)
 SNAPSHOT_EVERY_S = 3.0       # at most one snapshot this often during a run ...
@@ -163,20 +163,21 @@ class SnapshotRecorder:
         ``map_at`` makes a snapshot's map after those before it)."""
         with self._compute:
             rec = self.recording()
-            if not rec.snapshots:
-                return
-            rec = self._reduce(rec)
             with self._lock:
                 made = [self._maps.get(s.uid) for s in rec.snapshots]
             first = next((k for k, m in enumerate(made) if m is None), None)
             if first is None:
                 return
             todo = rec.snapshots[first:]
-            maps = map_away([s.features for s in todo], self.perplexity, self.seed,
+            done = map_away([s.features for s in todo], self.perplexity, self.seed,
                             made[first - 1] if first else None, stop)
+            if done is None:
+                return
+            small = {s.uid: replace(s, features=f) for s, f in zip(todo, done[0])}
             with self._lock:
-                if maps is not None and self._rec.run_id == rec.run_id:
-                    self._maps.update({s.uid: m for s, m in zip(todo, maps)})
+                if self._rec.run_id == rec.run_id:
+                    self._rec = replace(self._rec, snapshots=tuple(small.get(s.uid, s) for s in self._rec.snapshots))
+                    self._maps.update({s.uid: m for s, m in zip(todo, done[1])})
 
     # ---- the viewer side
     def recording(self) -> Recording:
@@ -222,7 +223,7 @@ class SnapshotRecorder:
         features of a 1,000-image sample are 3 MB a snapshot)."""
         if all(s.features.shape[1] <= PCA_DIMS for s in rec.snapshots):
             return rec
-        small = {s.uid: replace(s, features=fit_projection(s.features, seed=self.seed)(s.features).astype(np.float16))
+        small = {s.uid: replace(s, features=reduced(s.features, self.seed))
                  for s in rec.snapshots if s.features.shape[1] > PCA_DIMS}
         with self._lock:
             if self._rec.run_id == rec.run_id:
