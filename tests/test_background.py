@@ -32,15 +32,22 @@ def test_one_task_at_a_time_and_stop_ends_it_at_its_next_check():
     assert not work.stop()                       # nothing runs: nothing to stop
 
 
+class Passes:
+    """A task that keeps each pass's Stop and holds the pass until ``release`` is set."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.stops = []
+
+    def __call__(self, stop):
+        self.stops.append(stop)
+        self.release.wait(TIMEOUT)
+
+
 def test_a_kick_during_a_pass_gives_one_more_pass_and_a_stop_drops_it():
     work = Background("test-kick")
-    release = threading.Event()
-    passes = []
-
-    def task(stop):
-        passes.append(stop)
-        release.wait(TIMEOUT)
-
+    task = Passes()
+    release, passes = task.release, task.stops
     work.kick(task)
     for _ in range(3):                           # three kicks while the first pass runs ...
         work.kick(task)
@@ -57,13 +64,8 @@ def test_a_kick_during_a_pass_gives_one_more_pass_and_a_stop_drops_it():
 
 def test_a_kick_after_a_stop_runs_afresh_with_a_new_stop():
     work = Background("test-again")
-    release = threading.Event()
-    passes = []
-
-    def task(stop):
-        passes.append(stop)
-        release.wait(TIMEOUT)
-
+    task = Passes()
+    release, passes = task.release, task.stops
     work.kick(task)
     work.stop()                                  # the pass is asked to end ...
     work.kick(task)                              # ... and new work arrives before it has
