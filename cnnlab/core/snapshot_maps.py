@@ -13,7 +13,7 @@ Stop kills it.
 """
 from __future__ import annotations
 
-import os
+import logging
 import subprocess
 import sys
 import tempfile
@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .threads import TRAIN_NICE
+from .threads import TRAIN_NICE, lower_thread_priority
 from .tsne import PCA_DIMS, Progress, align, fit_projection, quiet, run_tsne
 
 FOLLOW_ITER = 400            # iterations for a snapshot map that starts from the previous map
 CHILD_NICE = TRAIN_NICE + 5  # below the training thread, which is below the students' requests
 ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger(__name__)
 
 
 def reduced(features: np.ndarray, seed: int) -> np.ndarray:
@@ -62,13 +63,13 @@ def chain(features: list[np.ndarray], perplexity: float, seed: int, prev: np.nda
 def map_away(features: list[np.ndarray], perplexity: float, seed: int, prev: np.ndarray | None,
              stop) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
     """(the features ``reduced``, their ``chain`` of maps), made in a child process below the
-    students' priority; None as soon as ``stop`` (an Event) is set, the child killed. A failed
-    child raises RuntimeError with its last words."""
+    students' priority; None as soon as ``stop`` (an Event) is set, the child killed, or when the
+    child failed (its last words are logged; a viewer's request still maps on demand)."""
     with tempfile.TemporaryDirectory(prefix="cnnlab-maps-") as tmp:
-        given, made, log = Path(tmp, "in.npz"), Path(tmp, "out.npz"), Path(tmp, "err.txt")
+        given, made, words = Path(tmp, "in.npz"), Path(tmp, "out.npz"), Path(tmp, "err.txt")
         extra = {} if prev is None else {"prev": prev}
         np.savez(given, perplexity=perplexity, seed=seed, **extra, **{f"f{i}": f for i, f in enumerate(features)})
-        with open(log, "wb") as err:
+        with open(words, "wb") as err:
             child = subprocess.Popen([sys.executable, "-m", __name__, str(given), str(made)], cwd=ROOT,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                      creationflags=getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0))
@@ -78,15 +79,15 @@ def map_away(features: list[np.ndarray], perplexity: float, seed: int, prev: np.
                     child.wait()
                     return None
         if child.returncode != 0:
-            raise RuntimeError(f"mapping the snapshots failed: {log.read_text(errors='replace')[-500:]}")
+            log.error("mapping the snapshots failed: %s", words.read_text(encoding="utf-8", errors="replace")[-500:])
+            return None
         with np.load(made) as out:
             return [out[f"r{i}"] for i in range(len(features))], [out[f"m{i}"] for i in range(len(features))]
 
 
 def main(argv: list[str]) -> None:
     given, made = argv
-    if hasattr(os, "nice"):
-        os.nice(CHILD_NICE)
+    lower_thread_priority(CHILD_NICE)            # Linux; Windows: the parent asked for below normal
     with np.load(given) as z:
         seed = int(z["seed"])
         small = [reduced(z[f"f{i}"], seed) for i in range(sum(k.startswith("f") for k in z.files))]
