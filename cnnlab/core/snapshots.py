@@ -173,10 +173,9 @@ class SnapshotRecorder:
                             made[first - 1] if first else None, stop)
             if done is None:
                 return
-            small = {s.uid: replace(s, features=f) for s, f in zip(todo, done[0])}
             with self._lock:
                 if self._rec.run_id == rec.run_id:
-                    self._rec = replace(self._rec, snapshots=tuple(small.get(s.uid, s) for s in self._rec.snapshots))
+                    self._keep_reduced({s.uid: replace(s, features=f) for s, f in zip(todo, done[0])})
                     self._maps.update({s.uid: m for s, m in zip(todo, done[1])})
 
     # ---- the viewer side
@@ -227,8 +226,13 @@ class SnapshotRecorder:
                  for s in rec.snapshots if s.features.shape[1] > PCA_DIMS}
         with self._lock:
             if self._rec.run_id == rec.run_id:
-                self._rec = replace(self._rec, snapshots=tuple(small.get(s.uid, s) for s in self._rec.snapshots))
+                self._keep_reduced(small)
         return replace(rec, snapshots=tuple(small.get(s.uid, s) for s in rec.snapshots))
+
+    def _keep_reduced(self, small: dict[int, FeatureSnapshot]) -> None:
+        """The current recording with these snapshots (by uid) in their reduced form (caller
+        holds the lock and has checked the recording is the one they came from)."""
+        self._rec = replace(self._rec, snapshots=tuple(small.get(s.uid, s) for s in self._rec.snapshots))
 
     def all_maps(self, progress: Progress = quiet) -> tuple[Recording, list[np.ndarray]]:
         rec = self.recording()

@@ -166,9 +166,6 @@ class FeatureWorker:
         """End the pass going on at its next batch (the class cleared its pictures)."""
         self._work.stop()
 
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._work.wait(timeout)
-
     def _read_new(self, stop) -> None:
         paths = [p for _, files in self.store.snapshot() for p in files]
         for _ in self.cache.compute(paths, stop):
