@@ -140,6 +140,15 @@ def idle_job(app_server):
     assert job.wait(600)
 
 
+def server_requests(page) -> list[str]:
+    """The URLs the page asks of the server from now on, except Gradio's own code chunks
+    (``/assets/``), which a browser fetches once, when a component first shows, whatever the
+    student does. A request per stroke (an answer, an upload, weights) is listed."""
+    sent: list[str] = []
+    page.on("request", lambda r: None if "/assets/" in r.url else sent.append(r.url))
+    return sent
+
+
 def open_tab(page, name: str) -> None:
     """Open the tab called ``name``; on a narrow screen Gradio moves some tabs into its overflow
     menu (the "..." button), where a student would look for them."""

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import open_tab
+from conftest import open_tab, server_requests
 from handwriting import DIGITS
 
 pytestmark = pytest.mark.browser
@@ -215,8 +215,7 @@ def test_saliency_and_the_seen_image_appear_inline(draw_page):
 def test_a_stroke_costs_no_request_and_saliency_one(draw_page):
     page, traffic = draw_page
     traffic.quiet(page)                                             # what the page does on load
-    sent = []
-    page.on("request", lambda r: sent.append(r.url))
+    sent = server_requests(page)
     draw_with_mouse(page, DIGITS[1])
     traffic.settle(page)
     assert shown(page) == "1" and sent == []                        # answered here, nothing sent

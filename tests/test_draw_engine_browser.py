@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import open_tab
+from conftest import open_tab, server_requests
 from handwriting import DIGITS
 from test_draw_browser import CANVAS, CANVAS_VALUE, Traffic, draw_with_mouse, shown, to_screen, wait_for_engine
 
@@ -72,8 +72,7 @@ def screen(request, browser, app_server):
 def test_the_answer_changes_while_the_pen_is_down_and_nothing_is_sent(screen):
     page, context, touch = screen
     pen = Pen(page, context, touch)
-    sent = []
-    page.on("request", lambda r: sent.append(r.url))
+    sent = server_requests(page)
     page.locator(CANVAS).scroll_into_view_if_needed()
     # A 1 (the stroke of a 7 without its bar), then, without lifting the pen, the 7's bar: the
     # answer follows the pen.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import open_tab
+from conftest import open_tab, server_requests
 from handwriting import DIGITS
 from test_inside_browser import AREA, CANVAS
 
@@ -39,8 +39,7 @@ def test_the_walk_follows_the_pen_in_the_browser(page):
     page.wait_for_selector(CANVAS)
     page.wait_for_selector("#inside-sketch [data-answers=browser]", state="attached", timeout=30_000)
     page.locator(CANVAS).scroll_into_view_if_needed()
-    sent = []
-    page.on("request", lambda r: sent.append(r.url))
+    sent = server_requests(page)
     stroke = points(page, DIGITS[7][0])
     page.mouse.move(*stroke[0])
     page.mouse.down()

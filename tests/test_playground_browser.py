@@ -9,6 +9,7 @@ import json
 import re
 
 import pytest
+from conftest import server_requests
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -47,8 +48,7 @@ def test_play_pause_step_reset_and_a_setting_between_steps_with_no_request_while
         start = page.evaluate(WEIGHTS)
         picture = page.evaluate(PICTURE)
         first = page.evaluate(ACCURACY)
-        requests = []
-        page.on("request", lambda r: requests.append(r.url))
+        requests = server_requests(page)
         page.locator("#pg-play").click()
         expect(page.locator("#pg-play")).to_have_text("Pause")
         page.wait_for_function(f"({ACCURACY})() >= 97", timeout=30_000)      # the course reaches 98-100%
