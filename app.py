@@ -66,7 +66,8 @@ def launch_kwargs(config: AppConfig, demo: gr.Blocks | None = None) -> dict:
     join = join_url(config.host, config.port) if config.host not in LOOPBACK else None
     app_kwargs = kwargs["app_kwargs"]
     app_kwargs["routes"] = [*leading.routes(lead, TeacherKey(config.teacher_key), join),
-                            *web.routes(demo.ctx.zoo if demo is not None else None)]
+                            *web.routes(demo.ctx.zoo if demo is not None else None),
+                            *(feed.routes() if (feed := getattr(demo, "offered", {}).get("train_feed")) else [])]
     app_kwargs["middleware"] += web.middleware()
     head = lang.head() + lead_page.head(list(lead.tabs), lead.presets, key_required=bool(config.teacher_key))
     return dict(server_name=config.host, server_port=config.port, theme=theme, css=css,

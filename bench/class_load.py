@@ -16,9 +16,13 @@ that drawing costs the laptop nothing:
   the class board with one of the ten digit buttons: the button's own event through the queue
   (``POST /gradio_api/queue/join`` with the canvas's PNG data URL and the model key, the answer from
   ``GET /gradio_api/queue/data``), exactly as the page sends it;
-- watches the Train tab: the tab's gr.Timer tick (every ``--view-every`` s, the tab's TICK_S),
-  sent as the page sends it (through the queue, or as one ``POST /gradio_api/run/predict`` when
-  the event is ``queue=False``), with the viewer's gr.State kept on the server.
+- watches the Train tab as its page does (cnnlab/ui/web/train_feed.js): one long poll of
+  ``GET /cnnlab/train/feed?since=V`` at a time, at most one every ``--view-every`` s (the tab's
+  TICK_S), and, on the first answer and whenever its ``server`` key changes, the feed's ``.input``
+  events (the tab's refresh and the compared runs' refresh) as the page sends them (through the
+  queue, or as one ``POST /gradio_api/run/predict`` when the event is ``queue=False``), with the
+  viewer's gr.State kept on the server. While the run goes, a poll finds a change waiting (the
+  run changes every 0.25 s), so its time is the server's answer, not a wait.
 
 The teacher starts a shared training run with the key through ``/call/train_start`` at the start
 (MNIST CNN, 20 epochs so that it lasts) and stops it at the end.
@@ -54,13 +58,13 @@ MODULES = ("draw.js", "live.js", "engine/model.js", "engine/conv.js", "engine/de
 
 
 class Page:
-    """The page's wiring, read from /config: the board's digit buttons, the Train tab's timer, the load events."""
+    """The page's wiring, read from /config: the board's digit buttons, the Train tab's feed events, the load events."""
 
     def __init__(self, config: dict):
         components = {c["id"]: c for c in config["components"]}
         by_elem = {c.get("props", {}).get("elem_id"): c["id"] for c in config["components"]}
         self.buttons = {}                      # digit -> (fn, trigger, inputs)
-        self.tick = None                       # (fn, trigger, inputs, queued)
+        self.follow = []                       # the Train tab feed's .input events: (fn, trigger, data, queued)
         self.load_events = []                  # (fn, trigger, queued, data)
         canvas = None
         for dep in config["dependencies"]:
@@ -72,18 +76,18 @@ class Page:
                     for d in range(10):
                         if target == by_elem.get(f"meant-{d}"):
                             self.buttons[d] = (dep["id"], target, dep["inputs"])
-                if event == "tick" and dep.get("backend_fn") and self.tick is None:
-                    outputs = {components[o].get("props", {}).get("elem_id") for o in dep.get("outputs", [])}
-                    if "train-grid" in outputs:
-                        self.tick = (dep["id"], target, dep["inputs"], bool(dep.get("queue", True)))
+                if event == "input" and dep.get("backend_fn") and target == by_elem.get("train-feed"):
+                    data = [None if components[i]["type"] == "state"
+                            else components[i].get("props", {}).get("value") for i in dep["inputs"]]
+                    self.follow.append((dep["id"], target, data, bool(dep.get("queue", True))))
                 if event == "load" and dep.get("backend_fn"):
                     data = [None if components[i]["type"] == "state"
                             else components[i].get("props", {}).get("value") for i in dep["inputs"]]
                     self.load_events.append((dep["id"], target, bool(dep.get("queue")), data))
         if len(self.buttons) != 10 or canvas is None:
             raise RuntimeError("the app has no board buttons (meant-0..9) under the Draw tab's canvas")
-        if self.tick is None:
-            raise RuntimeError("the app has no Train tab timer")
+        if not self.follow:
+            raise RuntimeError("the app has no Train tab feed (train-feed)")
         self.canvas, self.components = canvas, components
 
     def submit_data(self, digit: int, drawing: str, nickname: str) -> list:
@@ -108,7 +112,7 @@ class Page:
 
 class Session:
     """One page's queue events, as Gradio's page client sends them: each ``POST /queue/join``, and
-    one ``GET /queue/data`` stream for the session while any of its events is pending (a tick and
+    one ``GET /queue/data`` stream for the session while any of its events is pending (a refresh and
     a submission of the same phone share it; the server closes it when none is left)."""
 
     def __init__(self, client, base: str):
@@ -222,14 +226,23 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
         for fn, trigger, queued, data in page.load_events:
             await timed("load event", session.event(fn, trigger, data) if queued else direct(fn, trigger, data))
 
-        async def watch():                                       # the Train tab's timer, as the page sends it
-            fn, trigger, inputs, queued = page.tick
-            await asyncio.sleep(rng.random() * args.view_every)
+        async def feed(since: int) -> dict:
+            r = await client.get(f"{base}/cnnlab/train/feed", params={"since": since})
+            r.raise_for_status()
+            return r.json()
+
+        async def watch():                                       # the Train tab, as its page follows it
+            since, key = -1, None
             while not stop.is_set():
                 due = time.perf_counter() + args.view_every
-                data = [None] * len(inputs)
-                await timed("train view tick", session.event(fn, trigger, data) if queued
-                            else direct(fn, trigger, data))
+                answer = await timed("train feed", feed(since))
+                if answer is not None and answer["version"] != since:
+                    since = answer["version"]
+                    if answer["server"] != key:                  # the first answer, a new run, its end
+                        key = answer["server"]
+                        for fn, trigger, data, queued in page.follow:
+                            await timed("train refresh", session.event(fn, trigger, data) if queued
+                                        else direct(fn, trigger, data))
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
 
         async def submit():                                      # the class board, every 20 s
@@ -297,7 +310,8 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
 
 def report(r: dict, args) -> bool:
     print(f"\n{args.students} students, {args.minutes:g} min: a board submission every {args.submit_every:g} s "
-          f"and a Train tab tick every {args.view_every:g} s each; {r['notes'].get('training')}; "
+          f"and the Train tab followed (a poll at most every {args.view_every:g} s) each;"
+          f" {r['notes'].get('training')}; "
           f"app CPU {r['notes'].get('cpu', float('nan')):.0%} of one core, this load generator "
           f"{r['notes'].get('own_cpu', float('nan')):.0%} (niced); load average {os.getloadavg()[0]:.1f}")
     joined = r["notes"].get("joined")
@@ -346,7 +360,7 @@ def main() -> None:
     p.add_argument("--submit-every", type=float, default=20,
                    help="seconds between a student's board submissions (default: 20)")
     p.add_argument("--view-every", type=float, default=TICK_S,
-                   help=f"seconds between a viewer's Train tab ticks (default: the tab's TICK_S, {TICK_S})")
+                   help=f"least seconds between a viewer's Train tab polls (default: the tab's TICK_S, {TICK_S})")
     p.add_argument("--arrive", type=float, default=30, help="seconds over which the phones open the page (default: 30)")
     p.add_argument("--nice", type=int, default=10,
                    help="niceness of this load generator once the app runs: the phones are other machines "

@@ -4,10 +4,9 @@ starts; a small grid runs as the class's shared run, its table in /train_snapsho
 configuration lands in the lesson's runs."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from gradio_client.exceptions import AppError
+from rungate import RunGate
 
 GRID = dict(dataset="mnist", epochs=1, train_size=1000, learning_rates="0.003, 0.0003", batch_sizes="256",
             optimizers=["adam"], models=["mlp"], seconds=60)
@@ -38,23 +37,21 @@ def test_a_grid_out_of_bounds_gets_a_sentence_and_nothing_starts(client, idle_jo
 def test_a_grid_runs_as_the_shared_run_and_its_runs_are_kept(app_server, client, idle_job):
     index = app_server[0].ctx.runs
     kept = len(index.runs())
-    message = client.predict(**GRID, api_name="/train_grid")
-    assert "Hyperparameter grid on MNIST digits started" in message
-    seen_live = None
-    deadline = time.time() + 600
-    while time.time() < deadline:
-        snap = client.predict(api_name="/train_snapshot")
-        states = [r["state"] for r in snap["sweep"]]
-        if states[:2] == ["done", "training"]:
-            seen_live = states
-        if not snap["running"]:
-            break
-        time.sleep(0.3)
+    # Held inside the second configuration (the first trains at most 4 batches of 256 of the 1,000
+    # images): the table must show the first done and the second training, however fast it runs.
+    with RunGate(idle_job, hold=[6]) as gate:
+        message = client.predict(**GRID, api_name="/train_grid")
+        assert "Hyperparameter grid on MNIST digits started" in message
+        gate.wait_held()
+        live = client.predict(api_name="/train_snapshot")
+        gate.release()
+    assert [r["state"] for r in live["sweep"]] == ["done", "training"]       # the table fills in while it runs
+    assert idle_job.wait(600)
+    snap = client.predict(api_name="/train_snapshot")
     assert snap["mode"] == "sweep" and snap["state"] == "finished"
     assert [r["state"] for r in snap["sweep"]] == ["done", "done"]
     assert [r["lr"] for r in snap["sweep"]] == [0.003, 0.0003]
     assert all(0 < r["test_accuracy"] <= 1 and r["test_images"] == 10_000 for r in snap["sweep"])
-    assert seen_live is not None                                    # the table filled in while it ran
     runs = index.runs()[kept:]
     assert [r.settings["lr"] for r in runs] == [0.003, 0.0003]
     assert {r.group for r in runs} == {f"grid {snap['sweep_id']}"}

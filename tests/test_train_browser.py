@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from conftest import open_tab
+from conftest import open_tab, server_requests
 from playwright.sync_api import expect
 from rungate import RunGate
 
@@ -50,9 +50,13 @@ def test_train_shows_a_growing_curve_and_stop_brings_train_back(page, idle_job):
         page.wait_for_function(f"({LINE_LENGTH})() > 0", timeout=30_000)
         first = page.evaluate(LINE_LENGTH)
         first_status = status.inner_text()
+        asked = server_requests(page)
         gate.release(held_at_least_s=defaults.event_every_s + 0.05)   # batch 5 adds a point
         page.wait_for_function(f"({LINE_LENGTH})() > {first}", timeout=600_000)    # the curve grew
         expect(status).not_to_have_text(first_status, timeout=120_000)
+        # ... heard through the page's long poll alone: no Gradio request while the run goes on
+        assert asked and not [u for u in asked if "/gradio_api/" in u], asked
+        assert all("/cnnlab/train/feed" in u for u in asked), asked
         grid = page.locator("#train-grid figure")
         expect(grid).to_have_count(16)
         stop.click()

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from ..config import TrainConfig
@@ -30,10 +29,21 @@ from ..core.nets.models import build_model, trunk_frozen
 from ..core.race import RACE_STEPS, race
 from ..core.steer import Steering, check_lr
 from ..core.threads import REQUEST_THREADS, THREAD_POLICIES, configure_training_thread, set_default_threads
-from ..core.training import TrainEvent, eval_mode
+from ..core.training import TrainEvent
 from ..i18n import Text
 from .classroom import TeacherKey
-from .runstate import Grid, RunState, as_pictures, grid_indices, most_confident_mistakes, progress_line, thin
+from .longpoll import Bell
+from .runstate import (
+    Grid,
+    RunState,
+    as_pictures,
+    grid_features,
+    grid_indices,
+    most_confident_mistakes,
+    predict_grid,
+    progress_line,
+    thin,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +80,7 @@ class TrainJob:
         self._work = Background("cnnlab-train", setup=lambda: configure_training_thread(self.thread_policy))
         self._steering = Steering()
         self._state = RunState()
+        self._bell = Bell()                     # wakes the pages waiting for a change (long polls)
         self._loss: list[tuple] = []
         self._acc: list[tuple] = []
         self._race: list[tuple] = []
@@ -97,6 +108,11 @@ class TrainJob:
                                       markers=tuple((m.epoch, m.old_lr, m.new_lr) for m in self._steering.markers))
                 self._rows_version = self._state.version
             return self._state
+
+    async def wait_for_change(self, version: int, timeout: float) -> None:
+        """Return when the run is no longer at ``version`` (at once if it is not), or after
+        ``timeout`` seconds: a page's long poll (cnnlab/ui/train_feed.py)."""
+        await self._bell.wait(lambda: self._state.version != version, timeout)
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber(event, model, config)`` in the training thread on every event of a
@@ -239,12 +255,14 @@ class TrainJob:
             self._state = RunState(version=self._state.version + 1, run_id=run_id, mode=mode,
                                    state="running", status=Text("jobs.loading", what=what),
                                    config=config.to_dict(), epochs=config.epochs, latest=self._state.latest)
+            self._bell.ring()
             self._work.start(lambda stop: self._guarded(target, config, run_id))
         return Text("jobs.started", what=what)
 
     def _set(self, **changes) -> None:
         """Change the state (caller holds the lock)."""
         self._state = replace(self._state, version=self._state.version + 1, **changes)
+        self._bell.ring()
 
     @property
     def _stop(self) -> Stop:
@@ -284,7 +302,7 @@ class TrainJob:
         grid = Grid(as_pictures(test.images[idx]), test.labels[idx].tolist(), spec.classes)
         training.seed_everything(config.seed)                    # same seed, same initial weights
         model = build_model(config.model, spec, finetune=config.finetune, layers=config.layers)
-        grid_features = None
+        trunk_out = None                                        # a frozen trunk's grid features
         title = Text("jobs.title", model=config.model, dataset=Text(f"datasets.{spec.name}"),
                      optimizer=config.optimizer)
         with self._lock:
@@ -295,27 +313,10 @@ class TrainJob:
                 self._finish_training(ev, model, config, test, title, final)
                 return
             if ev.kind == "start" and trunk_frozen(model):
-                grid_features = self._grid_features(model, grid_x)
-            grid = self._predict_grid(model, grid, grid_x, grid_features)
+                trunk_out = grid_features(model, grid_x)
+            grid = predict_grid(model, grid, grid_x, trunk_out)
             self._record(ev, config, grid, title)
             self._notify(ev, model, config)
-
-    @staticmethod
-    @torch.no_grad()
-    def _grid_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """A frozen trunk's output for the 16 images, computed once per run."""
-        with eval_mode(model):
-            return model.trunk(x.to(next(model.parameters()).device))
-
-    @staticmethod
-    @torch.no_grad()
-    def _predict_grid(model: nn.Module, grid: Grid, x: torch.Tensor, features) -> Grid:
-        """The model's guesses for the 16 images (a few ms)."""
-        with eval_mode(model):
-            device = next(model.parameters()).device
-            logits = model.learner()(features) if features is not None else model(x.to(device))
-            conf, pred = logits.softmax(1).max(1)
-        return replace(grid, predictions=pred.cpu().tolist(), confidences=conf.cpu().tolist())
 
     def _record(self, ev: TrainEvent, config: TrainConfig, grid: Grid, title: Text) -> None:
         eta = ev.eta_s

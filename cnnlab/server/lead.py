@@ -22,8 +22,6 @@ The page's side is ``cnnlab/ui/web/lead.js``.
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import json
 import math
@@ -38,6 +36,7 @@ from starlette.routing import Route
 
 from ..i18n import DEFAULT, BadValue, Text, catalog, normalise
 from .classroom import TeacherKey
+from .longpoll import Bell
 
 PREFIX = "/cnnlab"
 KEY_HEADER = "x-cnnlab-key"
@@ -83,8 +82,7 @@ class Lead:
         if plan is not None:
             self._go_to_step(0)
         self._pages: dict[str, _Page] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._event: asyncio.Event | None = None
+        self._bell = Bell()
 
     # ---------------------------------------------------------------- the class's state
     def _go_to_step(self, step: int) -> None:
@@ -143,37 +141,12 @@ class Lead:
             changed = (self.leading, self.tab, self.preset, self.cue, self.step) != before
             if changed:
                 self.version += 1
-                self._wake()
+                self._bell.ring()
             return changed
-
-    def _wake(self) -> None:
-        """Every waiting long poll answers (called under the lock, after the version moved)."""
-        event, loop = self._event, self._loop
-        self._event = None
-        if event is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            event.set()
-        else:
-            with contextlib.suppress(RuntimeError):         # that server has stopped
-                loop.call_soon_threadsafe(event.set)
 
     async def wait(self, since: int, timeout: float) -> None:
         """Return when the version is no longer ``since``, or after ``timeout`` seconds."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if since != self.version:
-                return
-            if self._event is None or self._loop is not loop:
-                self._loop, self._event = loop, asyncio.Event()
-            event = self._event
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await event.wait()
+        await self._bell.wait(lambda: since != self.version, timeout)
 
     # ---------------------------------------------------------------- who is there
     def seen(self, page: str | None, follow: bool = True, lead: bool = False) -> None:
@@ -252,7 +225,7 @@ def _refuse(why: Text, lang: str, status: int) -> JSONResponse:
     return JSONResponse({"error": why.in_(lang)}, status_code=status, headers=NO_STORE)
 
 
-def _number(text: str | None, default: float) -> float:
+def number_param(text: str | None, default: float) -> float:
     """A finite number from a query parameter, else ``default``."""
     try:
         value = float(text) if text is not None else default
@@ -285,8 +258,8 @@ class LeadRoutes:
         lang = reader_language(request)
         page, follow, leads = q.get("id"), q.get("follow", "1") != "0", q.get("role") == "lead"
         teacher = leads and may_lead(request, self.teacher) is None
-        since = int(_number(q.get("since"), -1))
-        wait = max(0.0, min(_number(q.get("wait"), LONG_POLL_S), LEAD_POLL_S if teacher else LONG_POLL_S))
+        since = int(number_param(q.get("since"), -1))
+        wait = max(0.0, min(number_param(q.get("wait"), LONG_POLL_S), LEAD_POLL_S if teacher else LONG_POLL_S))
         self.lead.seen(page, follow, teacher)
         await self.lead.wait(since, wait)
         self.lead.seen(page, follow, teacher)

@@ -5,14 +5,15 @@ fill it. ``jobs.TrainJob`` makes a new one at every change; the UI draws it. The
 names ("train loss", ...) are stable identifiers that the UI names in the viewer's language."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..config import TrainConfig
 from ..core import datasets
-from ..core.training import TrainEvent
+from ..core.training import TrainEvent, eval_mode
 from ..i18n import DEFAULT, Text, say
 
 GRID_SIZE = 16              # fixed test images whose predicted labels the class watches change
@@ -120,6 +121,23 @@ def as_pictures(images: torch.Tensor) -> np.ndarray:
     """uint8 (N, C, H, W) -> (N, H, W) for grey, (N, H, W, 3) for colour."""
     arr = images.cpu().numpy()
     return arr[:, 0] if arr.shape[1] == 1 else arr.transpose(0, 2, 3, 1)
+
+
+@torch.no_grad()
+def grid_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A frozen trunk's output for the 16 images, computed once per run."""
+    with eval_mode(model):
+        return model.trunk(x.to(next(model.parameters()).device))
+
+
+@torch.no_grad()
+def predict_grid(model: nn.Module, grid: Grid, x: torch.Tensor, features) -> Grid:
+    """The model's guesses for the 16 images (a few ms); ``features``: grid_features, or None."""
+    with eval_mode(model):
+        device = next(model.parameters()).device
+        logits = model.learner()(features) if features is not None else model(x.to(device))
+        conf, pred = logits.softmax(1).max(1)
+    return replace(grid, predictions=pred.cpu().tolist(), confidences=conf.cpu().tolist())
 
 
 def progress_line(title: Text | str, ev: TrainEvent, config: TrainConfig, eta: float | None,

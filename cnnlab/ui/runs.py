@@ -5,7 +5,8 @@ batch sizes, optimizers and models trained one after the other as the class's sh
 only when a key is set; the server checks the grid's size and time budget), its table filling in
 live for every viewer, and exported as CSV.
 
-Every viewer polls with its own gr.Timer; a tick where neither the index nor the grid changed sends
+Every viewer's page asks for a refresh only when the Train tab's feed says that the index or the
+grid changed (``key``, in train_feed.py's ``server``); a refresh that finds neither changed sends
 nothing. The CSV files are written once per change and shared by all viewers; the overlay
 pictures once per set of runs and language. Every word is in section "runs" of cnnlab/i18n: fixed
 ones as T(...), the handlers' in the reader's language.
@@ -31,7 +32,6 @@ from .common import job_reply, refusing, teacher_only
 from .context import AppContext
 from .lang import T, lang_of
 
-TICK_S = 1.0
 KEEP_FILES = 4               # CSV files kept (a slow download still finds its file)
 KEEP_PICTURES = 32           # overlay pictures kept: every viewer who has not picked shares one
 DEFAULT_PICK = 2             # runs overlaid before a viewer picks any
@@ -111,9 +111,11 @@ def model_options(dataset: str, lang: str | None = None) -> list[tuple]:
     return [(T(f"runs.models.{m}") if lang is None else tr(lang, f"runs.models.{m}"), m) for m in names]
 
 
-def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown, make_config) -> dict:
+def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown, make_config,
+          follow: gr.HTML) -> dict:
     """The section, inside the Train tab's column. ``controls``: the tab's widgets by make_config's
-    argument names; ``make_config`` turns their raw values into a checked TrainConfig."""
+    argument names; ``make_config`` turns their raw values into a checked TrainConfig; ``follow``:
+    the tab's feed (train_feed.py), whose .input fires when ``key`` (returned) changes."""
     job, index = ctx.job, ctx.runs
     files = SharedFiles(ctx.scratch.shared_folder("runs-csv"), KEEP_FILES)
     pictures = SharedFiles(ctx.scratch.shared_folder("runs-png"), KEEP_PICTURES)
@@ -150,7 +152,10 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
         job.subscribe(board)
         tb_switch = gr.Checkbox(False, label=T("runs.tb"), info=T("runs.tb_info"), elem_id="runs-tensorboard")
     seen = gr.State({"key": None, "picked": False})
-    timer = gr.Timer(TICK_S)
+
+    def changes(snap) -> list:
+        """What the section shows changed: the lesson's runs, or the grid's rows."""
+        return [index.version, snap.sweep_id, [r["state"] for r in snap.sweep]]
 
     def plan_of(dataset, epochs, train_size, augment, learning_rates, batch_sizes, optimizer_list, model_list,
                 grid_seconds, lang: str = DEFAULT) -> sweep.SweepPlan:
@@ -194,8 +199,8 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
     @refusing
     def refresh(state: dict, picked, request: gr.Request = None):
         snap = job.state()
+        now = changes(snap)
         grid_key = (snap.sweep_id, tuple(r["state"] for r in snap.sweep))
-        now = (index.version, grid_key)
         if state.get("key") == now:
             return [gr.skip()] * len(outputs)
         lang = lang_of(request)
@@ -240,7 +245,7 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
     outputs = [table, pick, overlay_plot, csv_btn, grid_table, grid_csv, seen]
     hidden = dict(api_visibility="private", concurrency_limit=None, concurrency_id="runs-refresh",
                   show_progress="hidden")
-    timer.tick(refresh, [seen, pick], outputs, **hidden)
+    follow.input(refresh, [seen, pick], outputs, **hidden)
     pick.input(picked_changed, [pick, seen], [overlay_plot, seen], **hidden)
     grid_inputs = [controls["dataset"], controls["epochs"], controls["train_size"], controls["augment"], lrs,
                    batches, optimizers, models, seconds]
@@ -262,4 +267,4 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
     grid_section.expand(grid_size, grid_inputs, size, api_visibility="private", concurrency_limit=4,
                         concurrency_id="runs-size", show_progress="hidden")
     controls["dataset"].change(models_of, controls["dataset"], models, queue=False, api_name=False)
-    return {"outputs": outputs}
+    return {"outputs": outputs, "key": changes}

@@ -1,13 +1,14 @@
 """Train tab: the teacher clicks Train and the whole class watches one shared run learn, live.
 
-Everyone polls the shared ``ctx.job`` (cnnlab.server.jobs.TrainJob) with a gr.Timer outside the
-queue; a viewer's gr.State remembers what it already shows, so a tick with nothing new sends
-nothing. What viewers see is drawn once per run version and language (``SharedViews``: curves,
-the 16 guesses, the status) and reused by every viewer; the confusion matrix and mistake pictures
-once per run and language. The
-job hands plain rows and Texts; the DataFrames gr.LinePlot wants are made here, and every word
-(the shared status included) is rendered by each viewer's own handler in that viewer's language
-(cnnlab/i18n, section "train").
+Each page follows the shared ``ctx.job`` (cnnlab.server.jobs.TrainJob) with one long poll
+(train_feed.py): what changes while a run goes (status, curves, the 16 guesses) is set by the page
+itself, and the page asks this tab's refresh only when what the server draws changed (a new run,
+its end, the buttons, the results, the compared runs). A viewer's gr.State remembers what it
+already shows, so a refresh sends only what is new. What viewers see is drawn once per run version
+and language (``SharedViews``: curves, the 16 guesses, the status) and reused by every viewer; the
+confusion matrix and mistake pictures once per run and language. The job hands plain rows and
+Texts; the DataFrames gr.LinePlot wants are made here, and every word (the shared status included)
+is rendered in each viewer's language (cnnlab/i18n, section "train").
 """
 from __future__ import annotations
 
@@ -30,9 +31,14 @@ from .common import job_reply, refusing, teacher_only
 from .context import AppContext
 from .inputs import flag, number
 from .lang import T, lang_of
+from .train_feed import TrainFeed
 from .train_views import CURVE_COLORS, RACE_COLORS, SharedPictures, SharedViews, idle_grid, plot_payload
 
-TICK_S = 1.0                 # how often viewers poll the shared run: once per live validation point
+TICK_S = 1.0                 # at most this often a page hears of the shared run: once per validation point
+WEB = Path(__file__).resolve().parent / "web"
+FEED_JS = (WEB / "train_feed.js").read_text(encoding="utf-8")
+# The feed's answer (JSON text) -> status, loss, accuracy, race, guesses: the values Gradio sends.
+FEED_TO_OUTPUTS = "(text) => { const a = JSON.parse(text); return [a.status, a.loss, a.accuracy, a.race, a.grid]; }"
 OPTIMIZER_CHOICES = [("SGD", "sgd"), ("Momentum", "momentum"), ("RMSprop", "rmsprop"), ("Adam", "adam")]
 # A sensible peak learning rate per optimizer (one-cycle schedule), filled in when one is picked.
 SUGGESTED_LR = {"sgd": 0.1, "momentum": 0.05, "rmsprop": 1e-3, "adam": TrainConfig().lr}
@@ -78,6 +84,9 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     job = ctx.job
     shared = SharedPictures(ctx.scratch.folder("train-"))
     d = TrainConfig()
+    # The page's long poll (train_feed.py): no request a second per phone; hidden, in the DOM.
+    feed = gr.HTML("", html_template="", js_on_load=FEED_JS, visible="hidden", elem_id="train-feed",
+                   apply_default_css=False, tick_s=TICK_S)
 
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
@@ -134,10 +143,9 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                                              visible=job.state().latest is not None, elem_id="train-download")
                 upload = gr.File(label=T("train.upload"), file_types=[".pt"], type="filepath",
                                  elem_id="train-upload")
-            runs_ui.build(ctx, {"dataset": dataset, "epochs": epochs, "train_size": train_size, "augment": augment},
-                          key, notice, make_config)
+            compare = runs_ui.build(ctx, {"dataset": dataset, "epochs": epochs, "train_size": train_size,
+                                          "augment": augment}, key, notice, make_config, feed)
     seen = gr.State({"version": -1})
-    timer = gr.Timer(TICK_S)
 
     controls = [dataset, model, optimizer, lr, batch, epochs, budget, train_size, augment]
     layers = editor["layers"]                   # the builder's stack (per user; not an API parameter)
@@ -189,6 +197,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
         if state.get("version") == snap.version:
             return [gr.skip()] * len(outputs)                    # nothing new: send nothing
         return render(snap, state, lang_of(request))
+
+    def server_key(snap) -> list:
+        """What only ``render`` draws (the page asks for it when this changes: train_feed.py)."""
+        return [snap.run_id, snap.mode, snap.running, snap.results is not None, snap.latest,
+                list(steering["key"](snap)), compare["key"](snap)]
 
     def render(snap, state, lang: str = DEFAULT) -> dict:
         """What this viewer lacks, taken from the version's shared View."""
@@ -256,10 +269,12 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     upload.upload(train_upload_checkpoint, [upload, key], [notice, upload], api_name="train_upload_checkpoint",
                   api_description="Make an uploaded cnnlab checkpoint (.pt) the 'latest run' for every tab.",
                   concurrency_limit=2, show_progress="minimal")
-    # queue=False: a tick is one short POST answered at once (no queue join, no event stream), and
-    # 120 phones ticking twice a second never fill the queue the teacher's and students' work needs.
-    timer.tick(refresh, seen, outputs, api_visibility="private", queue=False, show_progress="hidden")
-    demo.load(refresh, seen, outputs, api_name=False, queue=False, show_progress="hidden")
+    # The feed's cheap part, set by the page itself (a browser-only event: no request) ...
+    feed.change(None, feed, [status, loss_plot, acc_plot, race_plot, grid], js=FEED_TO_OUTPUTS,
+                show_progress="hidden")
+    # ... and the refresh, when the page's first answer comes and when what only the server draws
+    # changed. queue=False: one short POST answered at once (no queue join, no event stream).
+    feed.input(refresh, seen, outputs, api_name=False, queue=False, show_progress="hidden")
 
     @refusing
     def pick_dataset(name, request: gr.Request = None):
@@ -279,3 +294,4 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     gr.api(train_snapshot, api_name="train_snapshot", concurrency_limit=None,
            api_description="The shared run as JSON: state, status, progress, curves, the 16 test pictures' "
            "guesses and, at the end, the results.")
+    return {"train_feed": TrainFeed(job, views, server_key)}

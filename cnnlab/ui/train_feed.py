@@ -1,0 +1,73 @@
+"""The Train tab's pages follow the shared run with one long poll each, not a request a second.
+
+``GET /cnnlab/train/feed?since=V`` answers at once when the run's version is not V (a page that
+just opened sends -1), else as soon as it changes, else after ``LONG_POLL_S`` with the same
+version. The answer is JSON, encoded once per version and language and shared by every page:
+
+- what changes while a run goes (the status, the three plots' values as Gradio sends them, the 16
+  guesses), taken from the same shared ``View`` the Gradio refresh sends;
+- ``server``: a key of what only the Gradio refresh draws (a new run or mode, the buttons, the
+  results and their pictures, the download, the steering).
+
+The page (web/train_feed.js, the body of a hidden ``gr.HTML``) sets the first part itself with a
+browser-only event, and asks Gradio's refresh (one POST, outside the queue) only when ``server``
+changed: a few times a run instead of once a second for every phone. Through Gradio a tick cost
+the laptop several milliseconds; an answer here is bytes already made.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..server.lead import LONG_POLL_S, NO_STORE, PREFIX, number_param, reader_language
+from .train_views import SharedViews
+
+FEED_PATH = PREFIX + "/train/feed"
+KEPT = 8                    # encoded answers kept: the current version in every language, and a few before
+
+
+class TrainFeed:
+    """The feed of one app's shared run (``job``), drawn by the Train tab's ``views``;
+    ``server_key(snap)``: what only the Gradio refresh draws (compared as text by the page)."""
+
+    def __init__(self, job, views: SharedViews, server_key: Callable):
+        self.job, self.views, self.server_key = job, views, server_key
+        self._lock = threading.Lock()
+        self._said: OrderedDict[tuple, bytes] = OrderedDict()
+
+    def answer(self, snap, lang: str) -> bytes:
+        """The JSON for ``snap`` in ``lang``, made once for all pages."""
+        key = (snap.version, snap.run_id, lang)
+        with self._lock:
+            found = self._said.get(key)
+        if found is None:
+            view = self.views.get(snap, lang)
+            found = json.dumps({"version": snap.version, "server": json.dumps(self.server_key(snap)),
+                                "status": view.status, "loss": view.payloads["loss"],
+                                "accuracy": view.payloads["accuracy"], "race": view.payloads["race"],
+                                "grid": view.grid}, ensure_ascii=False, allow_nan=False).encode()
+            with self._lock:
+                self._said[key] = found
+                while len(self._said) > KEPT:
+                    self._said.popitem(last=False)
+        return found
+
+    async def poll(self, request: Request) -> Response:
+        q = request.query_params
+        since = int(number_param(q.get("since"), -1))
+        wait = max(0.0, min(number_param(q.get("wait"), LONG_POLL_S), LONG_POLL_S))
+        await self.job.wait_for_change(since, wait)
+        snap = self.job.state()
+        # A new version is drawn in a worker thread (pandas, the grid's HTML): never on the event loop.
+        body = await run_in_threadpool(self.answer, snap, reader_language(request))
+        return Response(body, media_type="application/json", headers=NO_STORE)
+
+    def routes(self) -> list[Route]:
+        return [Route(FEED_PATH, self.poll, methods=["GET"])]

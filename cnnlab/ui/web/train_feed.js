@@ -1,0 +1,37 @@
+// The Train tab follows the shared run (cnnlab/ui/train_feed.py): the body of a hidden gr.HTML's
+// js_on_load (a function of element, trigger, props). One long poll at a time, and never more
+// than one request a second (props.tick_s), however often the run changes:
+// - what changes while a run goes is set here: props.value = the answer fires .change, a
+//   browser-only event that hands it to the status, the plots and the guesses (no request);
+// - on the first answer, and when what only the server draws changed (a new run, its end, the
+//   buttons), .input asks Gradio's refresh, once;
+// - when the feed cannot be reached (an older server, a proxy that drops it), .input every
+//   tick_s, as the tab's timer did.
+const root = (window.gradio_config && window.gradio_config.root) || (location.origin + location.pathname);
+const feed = (since) => new URL(`cnnlab/train/feed?since=${since}`, root.replace(/\/?$/, '/')).href;
+const pause = (ms) => new Promise((done) => setTimeout(done, ms));
+const tick = 1000 * (props.tick_s || 1);
+let since = -1;
+let serverKey = null;  // (`server` is a parameter of js_on_load)
+
+(async () => {
+  while (element.isConnected) {
+    const asked = performance.now();
+    let answer = null;
+    try {
+      const response = await fetch(feed(since), { cache: 'no-store' });
+      if (response.ok) answer = await response.json();
+    } catch (err) {
+      answer = null;
+    }
+    if (!answer || typeof answer.version !== 'number') {
+      trigger('input');
+    } else if (answer.version !== since) {
+      since = answer.version;
+      if (answer.server !== serverKey) trigger('input');       // also the page's first answer
+      else props.value = JSON.stringify(answer);
+      serverKey = answer.server;
+    }
+    await pause(Math.max(0, tick - (performance.now() - asked)));
+  }
+})();

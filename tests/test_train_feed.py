@@ -1,0 +1,95 @@
+"""The Train tab's long poll (cnnlab/ui/train_feed.py, cnnlab/server/longpoll.py): a page that just
+opened hears the shared run at once, an up-to-date page is answered the moment the run changes
+(from the training thread), and the answer carries what the Gradio refresh would send."""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import httpx
+import pytest
+from rungate import RunGate
+
+from cnnlab.config import TrainConfig
+from cnnlab.i18n import say
+from cnnlab.server.longpoll import Bell
+
+SHORT = TrainConfig(dataset="mnist", model="mlp", epochs=1, train_size=1000, batch_size=100)
+
+
+def feed(url: str, since: int, wait: float = 25.0, lang: str = "en") -> dict:
+    r = httpx.get(f"{url}cnnlab/train/feed", params={"since": since, "wait": wait},
+                  headers={"Accept-Language": lang}, timeout=wait + 30)
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    return r.json()
+
+
+def test_a_new_page_hears_the_run_at_once_in_its_language(app_server, idle_job):
+    url = app_server[1]
+    snap = idle_job.state()
+    answer = feed(url, -1)
+    assert answer["version"] == snap.version
+    assert answer["status"] == say("en", snap.status)
+    assert {"loss", "accuracy", "race", "grid", "server"} <= set(answer)
+    assert {"columns", "data"} <= set(answer["loss"])               # a gr.LinePlot's value
+    chinese = feed(url, -1, lang="zh-CN")
+    assert chinese["version"] == snap.version and chinese["status"] != answer["status"]
+    assert not any(c.isascii() and c.isalpha() for c in chinese["status"].replace("t-SNE", ""))
+
+
+def test_an_up_to_date_page_waits_and_hears_the_change_from_the_training_thread(app_server, idle_job):
+    url = app_server[1]
+    since = feed(url, -1)["version"]
+    assert feed(url, since, wait=0.3)["version"] == since           # nothing new: the same, after the wait
+    answers = []
+    polling = threading.Thread(target=lambda: answers.append(feed(url, since, wait=120)))
+    with RunGate(idle_job, hold=[2]) as gate:
+        polling.start()
+        idle_job.start(SHORT)
+        polling.join(60)
+        assert answers and answers[0]["version"] > since            # woken by the start, not by the wait
+        started = answers[0]
+        gate.wait_held()
+        later = feed(url, started["version"])
+        assert later["version"] > started["version"]
+        # Progress does not change what only the server draws; Stop and the run's end do.
+        running = feed(url, -1)
+        idle_job.stop()
+        gate.release()
+        assert idle_job.wait(600)
+    done = feed(url, -1)
+    assert json.loads(done["server"]) != json.loads(running["server"])
+    assert json.loads(later["server"]) == json.loads(running["server"])
+
+
+def test_the_answer_is_the_views_gradio_sends(app_server, idle_job):
+    demo, url = app_server
+    train_feed = demo.offered["train_feed"]
+    snap = idle_job.state()
+    view = train_feed.views.get(snap, "en")
+    answer = feed(url, -1)
+    assert answer["status"] == view.status and answer["grid"] == view.grid
+    assert answer["loss"] == json.loads(json.dumps(view.payloads["loss"]))
+    assert train_feed.answer(snap, "en") is train_feed.answer(snap, "en")      # encoded once for every page
+
+
+def test_a_bell_wakes_every_waiter_from_another_thread():
+    bell, state = Bell(), {"v": 0}
+
+    async def main():
+        waiters = [asyncio.create_task(bell.wait(lambda: state["v"] != 0, 60)) for _ in range(50)]
+        await asyncio.sleep(0)                                      # all fifty are waiting
+        ringer = threading.Thread(target=lambda: (state.update(v=1), bell.ring()))
+        ringer.start()
+        await asyncio.wait_for(asyncio.gather(*waiters), 30)        # none waits for its 60 s
+        ringer.join()
+        await asyncio.wait_for(bell.wait(lambda: state["v"] != 0, 60), 1)   # changed: returns at once
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("since", ["x", "nan", "1e400", ""])
+def test_a_made_up_since_is_a_new_page(app_server, since):
+    r = httpx.get(f"{app_server[1]}cnnlab/train/feed", params={"since": since, "wait": 0}, timeout=30)
+    assert r.status_code == 200 and r.json()["version"] >= 0
