@@ -173,6 +173,7 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
     seconds = args.minutes * 60
     times: dict[str, list[float]] = {}         # kind -> latencies in ms
     steady: dict[str, list[float]] = {}        # the same, of requests sent once every phone had joined
+    minutes: dict[str, dict[int, list[float]]] = {}   # kind -> minute of the lesson it was sent in -> latencies
     joined = [0]                               # phones that have opened the page
     wire = {"first_visit": []}                  # bytes on the wire of one phone's first visit
     errors: list[tuple[str, str]] = []
@@ -183,11 +184,13 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
 
     async def timed(kind: str, work):
         t = time.perf_counter()
+        all_in = joined[0] == args.students
         try:
             result = await asyncio.wait_for(work, 30)
             ms = (time.perf_counter() - t) * 1000
             times.setdefault(kind, []).append(ms)
-            if joined[0] == args.students:
+            minutes.setdefault(kind, {}).setdefault(int((t - t0) // 60), []).append(ms)
+            if all_in:
                 steady.setdefault(kind, []).append(ms)
             return result
         except Exception as err:                                  # noqa: BLE001 - every failure counts
@@ -227,15 +230,24 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
             await timed("load event", session.event(fn, trigger, data) if queued else direct(fn, trigger, data))
 
         async def feed(since: int) -> dict:
+            t = time.perf_counter()
             r = await client.get(f"{base}/cnnlab/train/feed", params={"since": since})
             r.raise_for_status()
+            # The poll's time less its wait for the run's next change (the server says how long
+            # it waited): how long the laptop took to answer. The wait itself is the design.
+            waited = float(r.headers.get("server-timing", "wait;dur=0").partition("dur=")[2] or 0)
+            served = (time.perf_counter() - t) * 1000 - waited
+            times.setdefault("train feed (served)", []).append(served)
+            minutes.setdefault("train feed (served)", {}).setdefault(int((t - t0) // 60), []).append(served)
+            if joined[0] == args.students:
+                steady.setdefault("train feed (served)", []).append(served)
             return r.json()
 
         async def watch():                                       # the Train tab, as its page follows it
             since, key = -1, None
             while not stop.is_set():
                 due = time.perf_counter() + args.view_every
-                answer = await timed("train feed", feed(since))
+                answer = await timed("train feed (with its wait)", feed(since))
                 if answer is not None and answer["version"] != since:
                     since = answer["version"]
                     if answer["server"] != key:                  # the first answer, a new run, its end
@@ -275,6 +287,16 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
         notes["training"] = "training started" if line else "training did NOT start"
         await stop.wait()
 
+    async def lag() -> None:
+        """This load generator's own delay: how late a 10 ms timer of its event loop fires. Every
+        latency above includes it (the phones share this machine's two cores with the laptop)."""
+        while not stop.is_set():
+            due = time.perf_counter() + 0.01
+            await asyncio.sleep(0.01)
+            late = (time.perf_counter() - due) * 1000
+            if joined[0] == args.students:
+                notes.setdefault("lag", []).append(late)
+
     async def monitor() -> None:
         cpu0 = cpu_seconds(pid)
         while not stop.is_set():
@@ -291,7 +313,7 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
     limits = httpx.Limits(max_connections=6 * args.students, max_keepalive_connections=3 * args.students)
     own0 = time.process_time()
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        tasks = [asyncio.create_task(monitor()), asyncio.create_task(teacher(client))]
+        tasks = [asyncio.create_task(monitor()), asyncio.create_task(teacher(client)), asyncio.create_task(lag())]
         tasks += [asyncio.create_task(student(i, client)) for i in range(args.students)]
         await asyncio.sleep(seconds)
         stop.set()
@@ -305,7 +327,8 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
         if stuck:
             errors.append(("-", f"{len(stuck)} simulated users still stuck a minute after the end"))
     notes["own_cpu"] = (time.process_time() - own0) / (time.perf_counter() - t0)
-    return {"times": times, "steady": steady, "errors": errors, "rss": rss, "notes": notes, "wire": wire}
+    return {"times": times, "steady": steady, "minutes": minutes, "errors": errors, "rss": rss, "notes": notes,
+            "wire": wire}
 
 
 def report(r: dict, args) -> bool:
@@ -324,12 +347,20 @@ def report(r: dict, args) -> bool:
     print(f"   {'request':24s} {'n':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}   | once all had joined: "
           f"{'n':>6s} {'p50 ms':>8s} {'p95 ms':>8s}")
     for kind, ms in r["times"].items():
-        if kind not in ("train start (teacher)",):
+        if kind not in ("train start (teacher)", "train feed (with its wait)"):
             worst = max(worst, pct(ms, 95))
         later = r["steady"].get(kind, [])
         tail = f"{len(later):6d} {pct(later, 50):8.1f} {pct(later, 95):8.1f}" if later else f"{'-':>6s}"
         print(f"   {kind:24s} {len(ms):6d} {pct(ms, 50):8.1f} {pct(ms, 95):8.1f} {max(ms):8.1f}   |"
               f"                      {tail}")
+    late = r["notes"].get("lag")
+    if late:
+        print(f"   this load generator's own lag (a 10 ms timer of its loop, once all had joined): "
+              f"p50 {pct(late, 50):.1f} ms, p95 {pct(late, 95):.1f} ms: part of every figure above")
+    print("   p95 ms by the minute the request was sent in:")
+    for kind, by_minute in r["minutes"].items():
+        if len(by_minute) > 1:
+            print(f"   {kind:24s} " + " ".join(f"{pct(by_minute[m], 95):7.0f}" for m in sorted(by_minute)))
     first = r["wire"]["first_visit"]
     if first:
         print(f"   a phone's first visit (HTML + modules + weights, gzip): {sum(first) / len(first) / 1024:.0f} kB "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -86,7 +87,8 @@ def test_a_bell_wakes_every_waiter_from_another_thread():
         ringer.join()
         await asyncio.wait_for(bell.wait(lambda: state["v"] != 0, 60), 1)   # changed: returns at once
 
-    asyncio.run(main())
+    with ThreadPoolExecutor(1) as pool:      # a loop of its own: playwright's sync API leaves one running here
+        pool.submit(asyncio.run, main()).result()
 
 
 @pytest.mark.parametrize("since", ["x", "nan", "1e400", ""])

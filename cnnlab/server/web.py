@@ -27,6 +27,7 @@ from ..core import checkpoints
 from ..core.cache import LRU
 from ..core.nets import webexport
 from ..i18n import DEFAULT, tr
+from .pagecache import PageCache
 
 WEB_ROOT = Path(__file__).resolve().parents[1] / "ui" / "web"
 WEB_PREFIX = "/cnnlab/web"
@@ -43,7 +44,9 @@ KINDS = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css"
 
 
 def middleware() -> list[Middleware]:
-    return [Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)]
+    """The page kept once made (outermost: it keeps the compressed bytes), then compression."""
+    return [Middleware(PageCache),
+            Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)]
 
 
 def _etag(data: bytes) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -63,11 +64,16 @@ class TrainFeed:
         q = request.query_params
         since = int(number_param(q.get("since"), -1))
         wait = max(0.0, min(number_param(q.get("wait"), LONG_POLL_S), LONG_POLL_S))
+        start = time.perf_counter()
         await self.job.wait_for_change(since, wait)
+        waited = time.perf_counter() - start
         snap = self.job.state()
         # A new version is drawn in a worker thread (pandas, the grid's HTML): never on the event loop.
         body = await run_in_threadpool(self.answer, snap, reader_language(request))
-        return Response(body, media_type="application/json", headers=NO_STORE)
+        # How long the poll waited for a change (Server-Timing: bench/class_load.py tells the
+        # waiting, which is the design, from the serving, which is the laptop's load).
+        return Response(body, media_type="application/json",
+                        headers={**NO_STORE, "Server-Timing": f"wait;dur={waited * 1000:.1f}"})
 
     def routes(self) -> list[Route]:
         return [Route(FEED_PATH, self.poll, methods=["GET"])]
