@@ -73,6 +73,8 @@ def test_the_answer_is_the_views_gradio_sends(app_server, idle_job):
     assert answer["status"] == view.status and answer["grid"] == view.grid
     assert answer["loss"] == json.loads(json.dumps(view.payloads["loss"]))
     assert train_feed.answer(snap, "en") is train_feed.answer(snap, "en")      # encoded once for every page
+    packed = httpx.get(f"{url}cnnlab/train/feed", params={"since": -1}, headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip" and packed.json() == answer   # ... and compressed once
 
 
 def test_a_bell_wakes_every_waiter_from_another_thread():

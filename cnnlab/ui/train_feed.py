@@ -16,6 +16,7 @@ the laptop several milliseconds; an answer here is bytes already made.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -28,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..server.lead import LONG_POLL_S, NO_STORE, PREFIX, number_param, reader_language
+from ..server.web import GZIP_LEVEL
 from .train_views import SharedViews
 
 FEED_PATH = PREFIX + "/train/feed"
@@ -41,21 +43,29 @@ class TrainFeed:
     def __init__(self, job, views: SharedViews, server_key: Callable):
         self.job, self.views, self.server_key = job, views, server_key
         self._lock = threading.Lock()
-        self._said: OrderedDict[tuple, bytes] = OrderedDict()
+        self._said: OrderedDict[tuple, tuple[bytes, bytes]] = OrderedDict()
 
     def answer(self, snap, lang: str) -> bytes:
         """The JSON for ``snap`` in ``lang``, made once for all pages."""
-        key = (snap.version, snap.run_id, lang)
+        return self._made(snap, lang)[0]
+
+    def _kept(self, snap, lang: str) -> tuple[bytes, bytes] | None:
         with self._lock:
-            found = self._said.get(key)
+            return self._said.get((snap.version, snap.run_id, lang))
+
+    def _made(self, snap, lang: str) -> tuple[bytes, bytes]:
+        """(JSON, the same gzipped): when a run changes, every waiting page is answered at once,
+        so each answer is compressed once here rather than once per page on the event loop."""
+        found = self._kept(snap, lang)
         if found is None:
             view = self.views.get(snap, lang)
-            found = json.dumps({"version": snap.version, "server": json.dumps(self.server_key(snap)),
-                                "status": view.status, "loss": view.payloads["loss"],
-                                "accuracy": view.payloads["accuracy"], "race": view.payloads["race"],
-                                "grid": view.grid}, ensure_ascii=False, allow_nan=False).encode()
+            raw = json.dumps({"version": snap.version, "server": json.dumps(self.server_key(snap)),
+                              "status": view.status, "loss": view.payloads["loss"],
+                              "accuracy": view.payloads["accuracy"], "race": view.payloads["race"],
+                              "grid": view.grid}, ensure_ascii=False, allow_nan=False).encode()
+            found = (raw, gzip.compress(raw, compresslevel=GZIP_LEVEL))
             with self._lock:
-                self._said[key] = found
+                self._said[(snap.version, snap.run_id, lang)] = found
                 while len(self._said) > KEPT:
                     self._said.popitem(last=False)
         return found
@@ -67,13 +77,16 @@ class TrainFeed:
         start = time.perf_counter()
         await self.job.wait_for_change(since, wait)
         waited = time.perf_counter() - start
-        snap = self.job.state()
-        # A new version is drawn in a worker thread (pandas, the grid's HTML): never on the event loop.
-        body = await run_in_threadpool(self.answer, snap, reader_language(request))
-        # How long the poll waited for a change (Server-Timing: bench/class_load.py tells the
+        snap, lang = self.job.state(), reader_language(request)
+        # A new version is drawn in a worker thread (pandas, the grid's HTML): never on the event
+        # loop; the pages woken with it find its bytes made.
+        raw, packed = self._kept(snap, lang) or await run_in_threadpool(self._made, snap, lang)
+        # Server-Timing: how long the poll waited for a change (bench/class_load.py tells the
         # waiting, which is the design, from the serving, which is the laptop's load).
-        return Response(body, media_type="application/json",
-                        headers={**NO_STORE, "Server-Timing": f"wait;dur={waited * 1000:.1f}"})
+        headers = {**NO_STORE, "Server-Timing": f"wait;dur={waited * 1000:.1f}", "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(packed, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
+        return Response(raw, media_type="application/json", headers=headers)
 
     def routes(self) -> list[Route]:
         return [Route(FEED_PATH, self.poll, methods=["GET"])]
