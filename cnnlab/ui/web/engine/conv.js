@@ -106,13 +106,9 @@ export function convScratch(plans) {
  * then out = acc + bias, rounded to float32 once. Sums are float64 over the same products as convAt.
  */
 export function conv2dInto(plan, x, out, scratch) {
-  const { outC, K, P, Pp, Op, inSize, w, b, gather, blank } = plan;
+  const { outC, K, P, Pp, Op, inSize, w, b, gather } = plan;
   const { src, col, acc, rows, cols } = scratch;
-  if (blank) {
-    for (let k = 0; k < inSize; k++) src[k] = x[k] - blank.input[k];
-  } else {
-    for (let k = 0; k < inSize; k++) src[k] = x[k];
-  }
+  for (let k = 0; k < inSize; k++) src[k] = x[k];
   src[inSize] = 0;
   for (let t = 0, n = K * Pp; t < n; t++) col[t] = src[gather[t]];
   for (let p = 0; p < Pp; p += 4) {
@@ -142,37 +138,10 @@ export function conv2dInto(plan, x, out, scratch) {
       acc[r3] = d0; acc[r3 + 1] = d1; acc[r3 + 2] = d2; acc[r3 + 3] = d3;
     }
   }
-  if (blank) {
-    const sums = blank.sums;
-    for (let o = 0; o < outC; o++) {
-      for (let p = 0, from = o * Pp, to = o * P; p < P; p++) out[to + p] = sums[from + p] + acc[from + p];
-    }
-    return out;
-  }
   for (let o = 0; o < outC; o++) {
     const bias = b[o];
     for (let p = 0, from = o * Pp, to = o * P; p < P; p++) out[to + p] = acc[from + p] + bias;
   }
-  return out;
-}
-
-/**
- * Teach a plan the blank input (conv2dInto's shortcut): `input`, the layer's input when the
- * picture is blank, and the sums it gives (bias included, float64, in acc's [Op][Pp] layout).
- * From then on the convolution computes sums(blank) + W (x - blank): the same numbers (a sum of
- * the same products, grouped differently), but x - blank is 0 wherever the ink's influence does
- * not reach, and conv2dInto skips those products. A drawn digit leaves most of its 28 x 28 blank,
- * so most of each layer's input is exactly the blank's (the layers before computed the same
- * numbers there), and the largest convolution skips most of its work.
- */
-export function learnBlank(plan, input, scratch) {
-  plan.blank = null;
-  const out = conv2dInto(plan, input, new Float32Array(plan.outC * plan.P), scratch);
-  const sums = new Float64Array(plan.Op * plan.Pp);
-  for (let o = 0; o < plan.outC; o++) {
-    for (let p = 0, at = o * plan.Pp; p < plan.P; p++) sums[at + p] = scratch.acc[at + p] + plan.b[o];
-  }
-  plan.blank = { input: Float32Array.from(input), sums };
   return out;
 }
 

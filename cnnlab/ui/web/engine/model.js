@@ -12,7 +12,7 @@
 // (one that follows no conv or dense layer), relu, sigmoid, tanh, leakyrelu, maxpool, avgpool,
 // flatten. Dropout does nothing when a model answers, so the exporter leaves it out.
 
-import { conv2dInto, convAt, convPlan, convScratch, learnBlank, poolInto, poolShape, tensor } from "./conv.js";
+import { conv2dInto, convAt, convPlan, convScratch, poolInto, poolShape, tensor } from "./conv.js";
 import { ACTIVATIONS, linear, softmax } from "./dense.js";
 import { readTensor } from "./weights.js";
 
@@ -31,7 +31,7 @@ export function loadModel(header, blob) {
     scale: read(spec.scale),
     shift: read(spec.shift),
   }));
-  const model = {
+  return {
     header,
     layers,
     classes: header.classes,
@@ -42,19 +42,6 @@ export function loadModel(header, blob) {
     mirror: Boolean(header.mirror),
     plans: plan(layers, [header.channels, header.input_size, header.input_size]),
   };
-  learnBlanks(model);
-  return model;
-}
-
-/** Every convolution learns its input and sums for a blank picture (conv.js, learnBlank): the
- * blank pass runs once, here, and each frame's convolutions then skip what the ink does not reach. */
-function learnBlanks(model) {
-  const work = makeWork(model);
-  let x = toInput(model, new Float32Array(work.input.length), work.input);
-  for (let k = 0; k < model.layers.length; k++) {
-    const conv = model.plans[k].conv;
-    x = conv ? learnBlank(conv, x, work.scratch) : layerInto(model, k, x, work.outputs[k], work.scratch);
-  }
 }
 
 /** Each layer's output shape, and for convolutions and dense layers their weights made ready
