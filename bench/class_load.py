@@ -393,9 +393,11 @@ def main() -> None:
     p.add_argument("--view-every", type=float, default=TICK_S,
                    help=f"least seconds between a viewer's Train tab polls (default: the tab's TICK_S, {TICK_S})")
     p.add_argument("--arrive", type=float, default=30, help="seconds over which the phones open the page (default: 30)")
-    p.add_argument("--nice", type=int, default=10,
-                   help="niceness of this load generator once the app runs: the phones are other machines "
-                   "(default: 10)")
+    p.add_argument("--nice", type=int, default=5,
+                   help="niceness of this load generator once the app runs (default: 5): the phones are other "
+                   "machines, so it steps back for the app's requests (0) but not for the shared run's "
+                   "training (10); at 10 it shared the cores with the training and its own delays filled "
+                   "the figures")
     p.add_argument("--checkpoints", default=str(ROOT / "checkpoints"))
     args = p.parse_args()
     pool = [data_url(d) for d in drawings(60, seed=5)]
