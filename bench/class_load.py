@@ -49,6 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from draw_latency import ROOT, cpu_seconds, data_url, drawings, launch_app  # noqa: E402
 from soak import rest_call, rss_mb, session_hash  # noqa: E402
 
+from cnnlab.ui.train_feed import REFRESH_SPREAD_S  # noqa: E402
+
 GOAL_P95_MS, GOAL_RSS_MB = 150.0, 100.0
 KEY = "class-bench-key"
 MODEL = "mnist-cnn"
@@ -251,6 +253,8 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
                 if answer is not None and answer["version"] != since:
                     since = answer["version"]
                     if answer["server"] != key:                  # the first answer, a new run, its end
+                        if key is not None:                      # spread as the page spreads it
+                            await asyncio.sleep(rng.random() * REFRESH_SPREAD_S)
                         key = answer["server"]
                         for fn, trigger, data, queued in page.follow:
                             await timed("train refresh", session.event(fn, trigger, data) if queued

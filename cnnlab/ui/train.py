@@ -31,7 +31,7 @@ from .common import job_reply, refusing, teacher_only
 from .context import AppContext
 from .inputs import flag, number
 from .lang import T, lang_of
-from .train_feed import TrainFeed
+from .train_feed import REFRESH_SPREAD_S, TrainFeed
 from .train_views import CURVE_COLORS, RACE_COLORS, SharedPictures, SharedViews, idle_grid, plot_payload
 
 TICK_S = 1.0                 # at most this often a page hears of the shared run: once per validation point
@@ -86,7 +86,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     d = TrainConfig()
     # The page's long poll (train_feed.py): no request a second per phone; hidden, in the DOM.
     feed = gr.HTML("", html_template="", js_on_load=FEED_JS, visible="hidden", elem_id="train-feed",
-                   apply_default_css=False, tick_s=TICK_S)
+                   apply_default_css=False, tick_s=TICK_S, spread_s=REFRESH_SPREAD_S)
 
     with gr.Row():
         with gr.Column(scale=1, min_width=300):

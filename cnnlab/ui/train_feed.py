@@ -33,6 +33,10 @@ from ..server.web import GZIP_LEVEL
 from .train_views import SharedViews
 
 FEED_PATH = PREFIX + "/train/feed"
+# When a run starts or ends, every page asks for Gradio's refresh (a full render of the tab, tens
+# of ms of the laptop each): each waits a random part of this long first, so 120 pages are served
+# over these seconds instead of queueing behind each other in one instant.
+REFRESH_SPREAD_S = 3.0
 KEPT = 8                    # encoded answers kept: the current version in every language, and a few before
 
 
