@@ -259,6 +259,8 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
                         for fn, trigger, data, queued in page.follow:
                             await timed("train refresh", session.event(fn, trigger, data) if queued
                                         else direct(fn, trigger, data))
+                # as the page does: 0.75-1.25 of --view-every since the last ask (no herd)
+                due += args.view_every * (rng.random() / 2 - 0.25)
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
 
         async def submit():                                      # the class board, every 20 s
@@ -322,8 +324,12 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
         await asyncio.sleep(seconds)
         stop.set()
         snapshot = await rest_call(client, base, "train_snapshot", [])
-        notes["training"] += (", still running at the end" if '"running"' in snapshot or "running" in snapshot
-                              else ", NOT running at the end")
+        try:
+            running = json.loads(snapshot.partition(":")[2])[0]["running"]      # "data: [{...}]"
+        except (TypeError, ValueError, KeyError, IndexError):
+            running = None
+        notes["training"] += {True: ", still running at the end", False: ", finished before the end",
+                              None: ", its state at the end unknown"}[running]
         await rest_call(client, base, "train_stop", [KEY])
         done, stuck = await asyncio.wait(tasks, timeout=60)
         for task in stuck:

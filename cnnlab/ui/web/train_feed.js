@@ -1,6 +1,6 @@
 // The Train tab follows the shared run (cnnlab/ui/train_feed.py): the body of a hidden gr.HTML's
-// js_on_load (a function of element, trigger, props). One long poll at a time, and never more
-// than one request a second (props.tick_s), however often the run changes:
+// js_on_load (a function of element, trigger, props). One long poll at a time, and about one
+// request a second (props.tick_s) at most, however often the run changes:
 // - what changes while a run goes is set here: props.value = the answer fires .change, a
 //   browser-only event that hands it to the status, the plots and the guesses (no request);
 // - on the first answer, and when what only the server draws changed (a new run, its end, the
@@ -37,6 +37,8 @@ let serverKey = null;  // (`server` is a parameter of js_on_load)
       } else props.value = JSON.stringify(answer);
       serverKey = answer.server;
     }
-    await pause(Math.max(0, tick - (performance.now() - asked)));
+    // A pause of 0.75-1.25 ticks since the last ask: pages answered by the same change do not all
+    // ask again in the same instant, one change later (a herd the laptop would serve one by one).
+    await pause(Math.max(0, tick * (0.75 + Math.random() / 2) - (performance.now() - asked)));
   }
 })();
