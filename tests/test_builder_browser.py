@@ -73,6 +73,8 @@ def test_build_a_small_network_train_it_and_draw_with_it(page, idle_job):
 
     open_tab(page, "Draw")
     page.wait_for_selector("#sketch canvas")
+    # The shipped CNN answers in this browser once its weights are in (until then the server would).
+    page.wait_for_selector("#sketch [data-answers=browser]", state="attached", timeout=30_000)
     traffic = Traffic(page)
     page.locator("#draw-model input").click()                 # focus asks the server for new runs (settle)
     traffic.settle(page)

@@ -249,7 +249,7 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
     pick.input(picked_changed, [pick, seen], [overlay_plot, seen], **hidden)
     grid_inputs = [controls["dataset"], controls["epochs"], controls["train_size"], controls["augment"], lrs,
                    batches, optimizers, models, seconds]
-    start.click(train_grid, grid_inputs + [key], notice, api_name="train_grid", preprocess=False,
+    started = start.click(train_grid, grid_inputs + [key], notice, api_name="train_grid", preprocess=False,
                 concurrency_limit=None, concurrency_id="train-control", show_progress="hidden",
                 api_description="Train every combination of learning rates x batch sizes x optimizers x models "
                 "(comma-separated numbers; lists of names) one after the other as the class's shared run, "
@@ -267,4 +267,4 @@ def build(ctx: AppContext, controls: dict, key: gr.Textbox, notice: gr.Markdown,
     grid_section.expand(grid_size, grid_inputs, size, api_visibility="private", concurrency_limit=4,
                         concurrency_id="runs-size", show_progress="hidden")
     controls["dataset"].change(models_of, controls["dataset"], models, queue=False, api_name=False)
-    return {"outputs": outputs, "key": changes}
+    return {"outputs": outputs, "key": changes, "events": [started]}

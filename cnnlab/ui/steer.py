@@ -33,8 +33,9 @@ def changes_text(markers, lang: str = DEFAULT) -> str:
 
 
 def build(job, key: gr.Textbox, notice: gr.Markdown, default_lr: float) -> dict:
-    """The controls (made where this is called) and their handlers; returns the components and
-    ``render(snap, seen) -> updates`` for the Train tab's refresh."""
+    """The controls (made where this is called) and their handlers; returns the components,
+    ``render(snap, seen) -> updates`` for the Train tab's refresh, and the click events (the tab
+    refreshes the clicking page right after them)."""
     with gr.Row():
         pause = gr.Button(T("train.pause"), interactive=False, elem_id="train-pause", min_width=90)
         resume = gr.Button(T("train.resume"), interactive=False, elem_id="train-resume", min_width=90)
@@ -56,13 +57,14 @@ def build(job, key: gr.Textbox, notice: gr.Markdown, default_lr: float) -> dict:
         return job_reply(job.set_lr(lr, teacher_key), lang_of(request), "jobs.lr_set")
 
     common = dict(concurrency_limit=None, concurrency_id="train-control", show_progress="hidden")
-    pause.click(train_pause, key, notice, api_name="train_pause", **common,
-                api_description="Pause the shared training run after the current batch (Resume goes on).")
-    resume.click(train_resume, key, notice, api_name="train_resume", **common,
-                 api_description="Resume the paused shared training run.")
-    set_lr.click(train_set_lr, [lr, key], notice, api_name="train_set_lr", **common,
-                 api_description="Set the shared run's learning rate from the next batch on (the schedule "
-                 "stops); the change is marked on the loss curve.")
+    events = [pause.click(train_pause, key, notice, api_name="train_pause", **common,
+                            api_description="Pause the shared training run after the current batch (Resume "
+                            "goes on)."),
+              resume.click(train_resume, key, notice, api_name="train_resume", **common,
+                           api_description="Resume the paused shared training run.")]
+    events.append(set_lr.click(train_set_lr, [lr, key], notice, api_name="train_set_lr", **common,
+                               api_description="Set the shared run's learning rate from the next batch on "
+                               "(the schedule stops); the change is marked on the loss curve."))
 
     def render(snap, seen: dict) -> dict:
         steerable = (snap.state, snap.mode)
@@ -73,4 +75,5 @@ def build(job, key: gr.Textbox, notice: gr.Markdown, default_lr: float) -> dict:
                 resume: gr.Button(interactive=going and snap.state == "paused"),
                 set_lr: gr.Button(interactive=going)}
 
-    return {"components": [pause, resume, set_lr], "render": render, "key": lambda snap: (snap.state, snap.mode)}
+    return {"components": [pause, resume, set_lr], "render": render, "key": lambda snap: (snap.state, snap.mode),
+            "events": events}

@@ -253,22 +253,27 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
     # preprocess=False: the settings reach make_config as sent, so a value out of range (or a word
     # where a number belongs) gets the sentence naming the allowed range, not Gradio's own message.
     control = dict(concurrency_limit=None, concurrency_id="train-control", show_progress="hidden")
-    train_btn.click(train_start, controls + [key, layers], notice, api_name="train_start", preprocess=False,
-                    api_description="Start the class's shared training run (everyone watches it live; "
-                    "/train_snapshot follows it). model: mlp, cnn, lenet, cnn-deep or lstm for mnist and "
-                    "fashion, transfer for flowers5. The teacher key too when the app has one.", **control)
-    race_btn.click(train_race, controls + [key, layers], notice, api_name="train_race", preprocess=False,
-                   api_description="Race SGD, Momentum, RMSprop and Adam on the same batches (MNIST or "
-                   "Fashion-MNIST; this model, batch size and seed; each optimizer at its usual rate).",
-                   **control)
+    controlled = [
+        train_btn.click(train_start, controls + [key, layers], notice, api_name="train_start", preprocess=False,
+                        api_description="Start the class's shared training run (everyone watches it live; "
+                        "/train_snapshot follows it). model: mlp, cnn, lenet, cnn-deep or lstm for mnist and "
+                        "fashion, transfer for flowers5. The teacher key too when the app has one.", **control),
+        race_btn.click(train_race, controls + [key, layers], notice, api_name="train_race", preprocess=False,
+                       api_description="Race SGD, Momentum, RMSprop and Adam on the same batches (MNIST or "
+                       "Fashion-MNIST; this model, batch size and seed; each optimizer at its usual rate).",
+                       **control),
+        editor["train"].click(start_built, controls + [key, layers], notice, api_name=False, **control),
+        stop_btn.click(train_stop, key, notice, api_name="train_stop",
+                       api_description="Stop the shared run after the current batch; the model so far is kept.",
+                       **control),
+        upload.upload(train_upload_checkpoint, [upload, key], [notice, upload], api_name="train_upload_checkpoint",
+                      api_description="Make an uploaded cnnlab checkpoint (.pt) the 'latest run' for every tab.",
+                      concurrency_limit=2, show_progress="minimal"),
+        *steering["events"], *compare["events"]]
     builder_ui.wire_code(ctx, editor, controls + [layers], make_config)
-    editor["train"].click(start_built, controls + [key, layers], notice, api_name=False, **control)
-    stop_btn.click(train_stop, key, notice, api_name="train_stop",
-                   api_description="Stop the shared run after the current batch; the model so far is kept.",
-                   **control)
-    upload.upload(train_upload_checkpoint, [upload, key], [notice, upload], api_name="train_upload_checkpoint",
-                  api_description="Make an uploaded cnnlab checkpoint (.pt) the 'latest run' for every tab.",
-                  concurrency_limit=2, show_progress="minimal")
+    # The page that pressed a button sees its effect at once (the others within REFRESH_SPREAD_S).
+    for event in controlled:
+        event.then(refresh, seen, outputs, api_name=False, queue=False, show_progress="hidden")
     # The feed's cheap part, set by the page itself (a browser-only event: no request) ...
     feed.change(None, feed, [status, loss_plot, acc_plot, race_plot, grid], js=FEED_TO_OUTPUTS,
                 show_progress="hidden")

@@ -33,10 +33,12 @@ from ..server.web import GZIP_LEVEL
 from .train_views import SharedViews
 
 FEED_PATH = PREFIX + "/train/feed"
-# When a run starts or ends, every page asks for Gradio's refresh (a full render of the tab, tens
-# of ms of the laptop each): each waits a random part of this long first, so 120 pages are served
-# over these seconds instead of queueing behind each other in one instant.
-REFRESH_SPREAD_S = 3.0
+# When a run starts or ends, every page asks for Gradio's refresh (a full render of the tab, ~15 ms
+# of the laptop each, twice with the compared runs): each waits a random part of this long first,
+# so 120 pages are served over these seconds instead of queueing behind each other in one instant.
+# The page that pressed the button is refreshed at once (train.py), and every page's status and
+# curves come through the feed meanwhile.
+REFRESH_SPREAD_S = 8.0
 KEPT = 8                    # encoded answers kept: the current version in every language, and a few before
 
 
