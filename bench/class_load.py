@@ -368,9 +368,12 @@ def report(r: dict, args) -> bool:
         print(f"   this load generator's own lag (a 10 ms timer of its loop, once all had joined): "
               f"p50 {pct(late, 50):.1f} ms, p95 {pct(late, 95):.1f} ms: part of every figure above")
     print("   p95 ms by the minute the request was sent in:")
+    last = max((m for by_minute in r["minutes"].values() for m in by_minute), default=0)
+    print(f"   {'minute':24s} " + " ".join(f"{m:7d}" for m in range(last + 1)))
     for kind, by_minute in r["minutes"].items():
         if len(by_minute) > 1:
-            print(f"   {kind:24s} " + " ".join(f"{pct(by_minute[m], 95):7.0f}" for m in sorted(by_minute)))
+            print(f"   {kind:24s} " + " ".join(f"{pct(by_minute[m], 95):7.0f}" if m in by_minute else f"{'-':>7s}"
+                                          for m in range(last + 1)))
     first = r["wire"]["first_visit"]
     if first:
         print(f"   a phone's first visit (HTML + modules + weights, gzip): {sum(first) / len(first) / 1024:.0f} kB "

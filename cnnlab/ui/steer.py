@@ -57,14 +57,14 @@ def build(job, key: gr.Textbox, notice: gr.Markdown, default_lr: float) -> dict:
         return job_reply(job.set_lr(lr, teacher_key), lang_of(request), "jobs.lr_set")
 
     common = dict(concurrency_limit=None, concurrency_id="train-control", show_progress="hidden")
-    events = [pause.click(train_pause, key, notice, api_name="train_pause", **common,
-                            api_description="Pause the shared training run after the current batch (Resume "
-                            "goes on)."),
-              resume.click(train_resume, key, notice, api_name="train_resume", **common,
-                           api_description="Resume the paused shared training run.")]
-    events.append(set_lr.click(train_set_lr, [lr, key], notice, api_name="train_set_lr", **common,
-                               api_description="Set the shared run's learning rate from the next batch on "
-                               "(the schedule stops); the change is marked on the loss curve."))
+    events = [
+        pause.click(train_pause, key, notice, api_name="train_pause", **common,
+                    api_description="Pause the shared training run after the current batch (Resume goes on)."),
+        resume.click(train_resume, key, notice, api_name="train_resume", **common,
+                     api_description="Resume the paused shared training run."),
+        set_lr.click(train_set_lr, [lr, key], notice, api_name="train_set_lr", **common,
+                     api_description="Set the shared run's learning rate from the next batch on (the schedule "
+                     "stops); the change is marked on the loss curve.")]
 
     def render(snap, seen: dict) -> dict:
         steerable = (snap.state, snap.mode)

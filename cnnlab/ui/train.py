@@ -37,8 +37,7 @@ from .train_views import CURVE_COLORS, RACE_COLORS, SharedPictures, SharedViews,
 TICK_S = 1.0                 # at most this often a page hears of the shared run: once per validation point
 WEB = Path(__file__).resolve().parent / "web"
 FEED_JS = (WEB / "train_feed.js").read_text(encoding="utf-8")
-# The feed's answer (JSON text) -> status, loss, accuracy, race, guesses: the values Gradio sends.
-FEED_TO_OUTPUTS = "(text) => { const a = JSON.parse(text); return [a.status, a.loss, a.accuracy, a.race, a.grid]; }"
+FEED_TO_OUTPUTS = (WEB / "train_feed_outputs.js").read_text(encoding="utf-8")
 OPTIMIZER_CHOICES = [("SGD", "sgd"), ("Momentum", "momentum"), ("RMSprop", "rmsprop"), ("Adam", "adam")]
 # A sensible peak learning rate per optimizer (one-cycle schedule), filled in when one is picked.
 SUGGESTED_LR = {"sgd": 0.1, "momentum": 0.05, "rmsprop": 1e-3, "adam": TrainConfig().lr}
@@ -80,7 +79,7 @@ def make_config(dataset, model, optimizer, lr, batch_size, epochs, budget, train
 
 
 # ---------------------------------------------------------------------- drawing the shared state
-def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
+def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
     job = ctx.job
     shared = SharedPictures(ctx.scratch.folder("train-"))
     d = TrainConfig()
