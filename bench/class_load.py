@@ -184,16 +184,19 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
     t0 = time.perf_counter()
     notes = {"load0": os.getloadavg()[0]}
 
+    def record(kind: str, sent: float, ms: float, all_in: bool) -> None:
+        """One request's time, by kind, by the minute it was sent in, and apart once all had joined."""
+        times.setdefault(kind, []).append(ms)
+        minutes.setdefault(kind, {}).setdefault(int((sent - t0) // 60), []).append(ms)
+        if all_in:
+            steady.setdefault(kind, []).append(ms)
+
     async def timed(kind: str, work):
         t = time.perf_counter()
         all_in = joined[0] == args.students
         try:
             result = await asyncio.wait_for(work, 30)
-            ms = (time.perf_counter() - t) * 1000
-            times.setdefault(kind, []).append(ms)
-            minutes.setdefault(kind, {}).setdefault(int((t - t0) // 60), []).append(ms)
-            if all_in:
-                steady.setdefault(kind, []).append(ms)
+            record(kind, t, (time.perf_counter() - t) * 1000, all_in)
             return result
         except Exception as err:                                  # noqa: BLE001 - every failure counts
             errors.append((kind, f"{type(err).__name__}: {str(err)[:160]}"))
@@ -232,17 +235,13 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
             await timed("load event", session.event(fn, trigger, data) if queued else direct(fn, trigger, data))
 
         async def feed(since: int) -> dict:
-            t = time.perf_counter()
+            t, all_in = time.perf_counter(), joined[0] == args.students
             r = await client.get(f"{base}/cnnlab/train/feed", params={"since": since})
             r.raise_for_status()
             # The poll's time less its wait for the run's next change (the server says how long
             # it waited): how long the laptop took to answer. The wait itself is the design.
             waited = float(r.headers.get("server-timing", "wait;dur=0").partition("dur=")[2] or 0)
-            served = (time.perf_counter() - t) * 1000 - waited
-            times.setdefault("train feed (served)", []).append(served)
-            minutes.setdefault("train feed (served)", {}).setdefault(int((t - t0) // 60), []).append(served)
-            if joined[0] == args.students:
-                steady.setdefault("train feed (served)", []).append(served)
+            record("train feed (served)", t, (time.perf_counter() - t) * 1000 - waited, all_in)
             return r.json()
 
         async def watch():                                       # the Train tab, as its page follows it

@@ -12,8 +12,8 @@ compression) and sends those bytes again, with an ETag so that a second visit ge
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
+
+from ..core.cache import LRU
 
 PAGE_PATHS = ("/",)
 KEPT = 16                 # addresses kept (a lead link per tab, a proxy's host ...): a bound, not a guess
@@ -26,9 +26,8 @@ class PageCache:
     and answered from then on. Put it outside the compression so the compressed bytes are kept."""
 
     def __init__(self, app, paths=PAGE_PATHS, kept: int = KEPT):
-        self.app, self.paths, self.kept = app, tuple(paths), kept
-        self._lock = threading.Lock()
-        self._pages: OrderedDict[tuple, tuple[list, bytes]] = OrderedDict()
+        self.app, self.paths = app, tuple(paths)
+        self._pages: LRU[tuple[list, bytes]] = LRU(kept)      # key -> (headers, body)
         self.served = 0                      # answers from the cache (tests read it)
 
     @staticmethod
@@ -43,10 +42,7 @@ class PageCache:
             await self.app(scope, receive, send)
             return
         key = self.key(scope)
-        with self._lock:
-            found = self._pages.get(key)
-            if found is not None:
-                self._pages.move_to_end(key)
+        found = self._pages.get(key)
         if found is not None:
             self.served += 1
             await self._answer(scope, send, *found)
@@ -68,10 +64,7 @@ class PageCache:
         etag = b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
         headers = [(k, v) for k, v in headers if k.lower() not in (b"etag", b"cache-control")]
         headers += [(b"etag", etag), (b"cache-control", b"no-cache")]
-        with self._lock:
-            self._pages[key] = (headers, body)
-            while len(self._pages) > self.kept:
-                self._pages.popitem(last=False)
+        self._pages.put(key, (headers, body))
 
     @staticmethod
     async def _answer(scope, send, headers: list, body: bytes) -> None:

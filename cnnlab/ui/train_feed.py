@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..core.cache import LRU
 from ..server.lead import LONG_POLL_S, NO_STORE, PREFIX, number_param, reader_language
 from ..server.web import GZIP_LEVEL
 from .train_views import SharedViews
@@ -48,33 +47,28 @@ class TrainFeed:
 
     def __init__(self, job, views: SharedViews, server_key: Callable):
         self.job, self.views, self.server_key = job, views, server_key
-        self._lock = threading.Lock()
-        self._said: OrderedDict[tuple, tuple[bytes, bytes]] = OrderedDict()
+        self._said: LRU[tuple[bytes, bytes]] = LRU(KEPT)     # (version, run, language) -> (JSON, gzipped)
 
     def answer(self, snap, lang: str) -> bytes:
         """The JSON for ``snap`` in ``lang``, made once for all pages."""
         return self._made(snap, lang)[0]
 
-    def _kept(self, snap, lang: str) -> tuple[bytes, bytes] | None:
-        with self._lock:
-            return self._said.get((snap.version, snap.run_id, lang))
+    @staticmethod
+    def _key(snap, lang: str) -> tuple:
+        return snap.version, snap.run_id, lang
 
     def _made(self, snap, lang: str) -> tuple[bytes, bytes]:
         """(JSON, the same gzipped): when a run changes, every waiting page is answered at once,
         so each answer is compressed once here rather than once per page on the event loop."""
-        found = self._kept(snap, lang)
-        if found is None:
-            view = self.views.get(snap, lang)
-            raw = json.dumps({"version": snap.version, "server": json.dumps(self.server_key(snap)),
-                              "status": view.status, "loss": view.payloads["loss"],
-                              "accuracy": view.payloads["accuracy"], "race": view.payloads["race"],
-                              "grid": view.grid}, ensure_ascii=False, allow_nan=False).encode()
-            found = (raw, gzip.compress(raw, compresslevel=GZIP_LEVEL))
-            with self._lock:
-                self._said[(snap.version, snap.run_id, lang)] = found
-                while len(self._said) > KEPT:
-                    self._said.popitem(last=False)
-        return found
+        return self._said.get_or_make(self._key(snap, lang), lambda: self._encode(snap, lang))
+
+    def _encode(self, snap, lang: str) -> tuple[bytes, bytes]:
+        view = self.views.get(snap, lang)
+        raw = json.dumps({"version": snap.version, "server": json.dumps(self.server_key(snap)),
+                          "status": view.status, "loss": view.payloads["loss"],
+                          "accuracy": view.payloads["accuracy"], "race": view.payloads["race"],
+                          "grid": view.grid}, ensure_ascii=False, allow_nan=False).encode()
+        return raw, gzip.compress(raw, compresslevel=GZIP_LEVEL)
 
     async def poll(self, request: Request) -> Response:
         q = request.query_params
@@ -86,7 +80,7 @@ class TrainFeed:
         snap, lang = self.job.state(), reader_language(request)
         # A new version is drawn in a worker thread (pandas, the grid's HTML): never on the event
         # loop; the pages woken with it find its bytes made.
-        raw, packed = self._kept(snap, lang) or await run_in_threadpool(self._made, snap, lang)
+        raw, packed = self._said.get(self._key(snap, lang)) or await run_in_threadpool(self._made, snap, lang)
         # Server-Timing: how long the poll waited for a change (bench/class_load.py tells the
         # waiting, which is the design, from the serving, which is the laptop's load).
         headers = {**NO_STORE, "Server-Timing": f"wait;dur={waited * 1000:.1f}", "Vary": "Accept-Encoding"}
