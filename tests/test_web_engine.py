@@ -221,7 +221,8 @@ def test_models_the_browser_cannot_run_say_so():
 
 
 def test_engine_unit_tests_pass_in_node():
-    """The engine's own unit tests (hand-computed small examples): node --test."""
-    files = [str(ROOT / "tests" / "js" / f"{name}.test.mjs") for name in ("conv", "model", "preprocess")]
+    """The engine's own unit tests (hand-computed small examples) and the Train feed's page side:
+    node --test."""
+    files = [str(ROOT / "tests" / "js" / f"{name}.test.mjs") for name in ("conv", "model", "preprocess", "train_feed")]
     done = subprocess.run([NODE, "--test", *files], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

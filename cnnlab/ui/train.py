@@ -12,6 +12,7 @@ is rendered in each viewer's language (cnnlab/i18n, section "train").
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gradio as gr
@@ -240,6 +241,8 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
             path = shared.download(snap.latest)
             out[download] = gr.DownloadButton(value=path, visible=path is not None)
         out.update(steering["render"](snap, state))
+        # The page's feed hears of this drawing too, so it does not ask for it again (train_feed.js).
+        out[feed] = gr.HTML(drawn=json.dumps(server_key(snap)))
         out[seen] = {"steer": steering["key"](snap), "version": snap.version, "run": snap.run_id,
                      "mode": snap.mode, "acc_n": len(snap.accuracy),
                      "grid": view.grid_key, "results": view.results_key, "running": snap.running,
@@ -248,7 +251,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
 
     views = SharedViews(shared, lambda rows: plot_payload(loss_plot, rows))
     outputs = [status, loss_plot, acc_plot, race_plot, grid, results, cm_image, mistakes_image, reliability_image,
-               train_btn, race_btn, stop_btn, download, seen] + steering["components"]
+               train_btn, race_btn, stop_btn, download, seen, feed] + steering["components"]
     # preprocess=False: the settings reach make_config as sent, so a value out of range (or a word
     # where a number belongs) gets the sentence naming the allowed range, not Gradio's own message.
     control = dict(concurrency_limit=None, concurrency_id="train-control", show_progress="hidden")

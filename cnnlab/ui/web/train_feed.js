@@ -5,7 +5,8 @@
 //   browser-only event that hands it to the status, the plots and the guesses (no request);
 // - on the first answer, and when what only the server draws changed (a new run, its end, the
 //   buttons), .input asks Gradio's refresh, once (after a random wait of up to props.spread_s:
-//   a class of pages does not ask in the same instant);
+//   a class of pages does not ask in the same instant), unless a refresh drew it meanwhile (the
+//   page that pressed Train is refreshed after its click: props.drawn, set by the server);
 // - when the feed cannot be reached (an older server, a proxy that drops it), .input every
 //   tick_s, as the tab's timer did.
 const root = (window.gradio_config && window.gradio_config.root) || (location.origin + location.pathname);
@@ -33,7 +34,9 @@ let serverKey = null;  // (`server` is a parameter of js_on_load)
       else if (answer.server !== serverKey) {
         // Every page hears of a new run or its end at the same moment: each asks for its refresh
         // within props.spread_s of it, not all in the same instant.
-        setTimeout(() => trigger('input'), Math.random() * 1000 * (props.spread_s || 0));
+        const key = answer.server;
+        setTimeout(() => { if (props.drawn !== key) trigger('input'); },
+                   Math.random() * 1000 * (props.spread_s || 0));
       } else props.value = JSON.stringify(answer);
       serverKey = answer.server;
     }

@@ -1,0 +1,88 @@
+// The Train tab's page side of the long poll (cnnlab/ui/web/train_feed.js), run as Gradio runs a
+// js_on_load body, with the feed's answers and the clock in the test's hands: node --test tests/js
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+
+const body = await readFile(new URL("../../cnnlab/ui/web/train_feed.js", import.meta.url), "utf8");
+const settle = () => new Promise((done) => setImmediate(done));
+
+// One page: the answers its fetches get, the events it triggers, and its timers (run by the test).
+function page(props) {
+  const page = { asked: [], triggered: [], timers: [], answers: [], element: { isConnected: true } };
+  const realTimeout = globalThis.setTimeout;
+  globalThis.window = { gradio_config: { root: "http://laptop:7860/" } };
+  // An ask with no answer queued waits (a long poll), unless the feed is not there at all.
+  globalThis.fetch = (url) => {
+    page.asked.push(new URL(url).searchParams.get("since"));
+    if (page.unreachable) return Promise.reject(new TypeError("Failed to fetch"));
+    const reply = (answer) => ({ ok: true, json: async () => answer });
+    if (page.answers.length) return Promise.resolve(reply(page.answers.shift()));
+    return new Promise((done) => { page.waiting = (answer) => done(reply(answer)); });
+  };
+  globalThis.setTimeout = (run, ms) => page.timers.push({ run, ms });
+  page.start = () => Function("element", "trigger", "props", body)(page.element, (e) => page.triggered.push(e), props);
+  page.close = () => { page.element.isConnected = false; globalThis.setTimeout = realTimeout; };
+  // Runs the timers due now (the spread refresh, the pause before the next ask), in the order set.
+  page.tick = async (answer) => {
+    if (answer && page.waiting) {
+      const give = page.waiting;
+      page.waiting = null;
+      give(answer);
+    } else if (answer) page.answers.push(answer);
+    await settle();
+    const due = page.timers.splice(0);
+    for (const timer of due) timer.run();
+    await settle();
+  };
+  return page;
+}
+
+const answer = (version, server) => ({ version, server, status: `v${version}` });
+
+test("a page refreshes on its first answer, takes progress from the feed, and spreads a new run's refresh", async () => {
+  const props = { tick_s: 1, spread_s: 8 };
+  const p = page(props);
+  p.answers.push(answer(1, "A"));
+  p.start();
+  await settle();
+  assert.deepEqual(p.triggered, ["input"]);                         // the first answer: the whole refresh
+  await p.tick(answer(2, "A"));                                     // progress: set by the page itself
+  assert.deepEqual(p.triggered, ["input"]);
+  assert.equal(JSON.parse(props.value).status, "v2");
+  await p.tick(answer(3, "B"));                                     // a new run: a refresh, after a spread wait
+  assert.deepEqual(p.triggered, ["input"]);                         // (not in the same instant)
+  assert.ok(p.timers.every((t) => t.ms >= 0 && t.ms <= 8000), p.timers.map((t) => t.ms).join());
+  await p.tick();
+  assert.deepEqual(p.triggered, ["input", "input"]);
+  assert.deepEqual(p.asked, ["-1", "1", "2", "3"]);
+  p.close();
+});
+
+test("a page the server has just drawn (after its own click) does not ask for the same refresh again", async () => {
+  const props = { tick_s: 1, spread_s: 8 };
+  const p = page(props);
+  p.answers.push(answer(1, "A"));
+  p.start();
+  await settle();
+  await p.tick(answer(2, "B"));        // the feed hears of the run this page's Train click started ...
+  props.drawn = "B";                   // ... which the click's own refresh has drawn meanwhile
+  await p.tick();
+  assert.deepEqual(p.triggered, ["input"]);
+  await p.tick(answer(3, "C"));        // the run's end, not drawn yet: asked for
+  await p.tick();
+  assert.deepEqual(p.triggered, ["input", "input"]);
+  p.close();
+});
+
+test("a page whose feed cannot be reached refreshes every tick, as the tab's timer did", async () => {
+  const p = page({ tick_s: 1, spread_s: 8 });
+  p.unreachable = true;
+  p.start();
+  await settle();
+  await p.tick();
+  await p.tick();
+  assert.deepEqual(p.triggered, ["input", "input", "input"]);
+  assert.ok(p.timers.every((t) => t.ms >= 0 && t.ms <= 1250), p.timers.map((t) => t.ms).join());
+  p.close();
+});
