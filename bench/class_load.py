@@ -25,7 +25,7 @@ that drawing costs the laptop nothing:
   run changes every 0.25 s), so its time is the server's answer, not a wait.
 
 The teacher starts a shared training run with the key through ``/call/train_start`` at the start
-(MNIST CNN, 20 epochs so that it lasts) and stops it at the end.
+(MNIST CNN, ``--epochs`` 20: it trains for a few minutes and ends inside the lesson) and stops it at the end.
 
 Prints p50/p95/max of each kind of request, the errors, the app's CPU seconds per student-minute
 once every phone has joined (the shared run's training included), and the server's RSS (after the first
@@ -236,7 +236,7 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
 
         async def feed(since: int) -> dict:
             t, all_in = time.perf_counter(), joined[0] == args.students
-            r = await client.get(f"{base}/cnnlab/train/feed", params={"since": since})
+            r = await client.get(f"{base}/cnnlab/train/feed", params={"since": since, "page": session.hash})
             r.raise_for_status()
             # The poll's time less its wait for the run's next change (the server says how long
             # it waited): how long the laptop took to answer. The wait itself is the design.
@@ -253,7 +253,7 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
                     since = answer["version"]
                     if answer["server"] != key:                  # the first answer, a new run, its end
                         if key is not None:                      # spread as the page spreads it
-                            await asyncio.sleep(rng.random() * REFRESH_SPREAD_S)
+                            await asyncio.sleep(rng.random() * answer.get("spread_s", REFRESH_SPREAD_S))
                         key = answer["server"]
                         for fn, trigger, data, queued in page.follow:
                             await timed("train refresh", session.event(fn, trigger, data) if queued
@@ -287,7 +287,7 @@ async def lesson(base: str, pid: int, args, pool: list[str]) -> dict:
         await asyncio.gather(*loops, beat, return_exceptions=True)
 
     async def teacher(client) -> None:
-        settings = ["mnist", "cnn", "adam", 3e-3, 128, 20, 0, 0, False, KEY]
+        settings = ["mnist", "cnn", "adam", 3e-3, 128, args.epochs, 0, 0, False, KEY]
         line = await timed("train start (teacher)", rest_call(client, base, "train_start", settings))
         notes["training"] = "training started" if line else "training did NOT start"
         await stop.wait()
@@ -410,6 +410,9 @@ def main() -> None:
                    "machines, so it steps back for the app's requests (0) but not for the shared run's "
                    "training (10); at 10 it shared the cores with the training and its own delays filled "
                    "the figures")
+    p.add_argument("--epochs", type=int, default=20,
+                   help="epochs of the shared run (default: 20, about 3-4 minutes with 120 phones: the run "
+                   "and its end both fall inside the lesson)")
     p.add_argument("--checkpoints", default=str(ROOT / "checkpoints"))
     args = p.parse_args()
     pool = [data_url(d) for d in drawings(60, seed=5)]

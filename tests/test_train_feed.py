@@ -96,3 +96,18 @@ def test_a_bell_wakes_every_waiter_from_another_thread():
 def test_a_made_up_since_is_a_new_page(app_server, since):
     r = httpx.get(f"{app_server[1]}cnnlab/train/feed", params={"since": since, "wait": 0}, timeout=30)
     assert r.status_code == 200 and r.json()["version"] >= 0
+
+
+def test_the_refresh_spreads_over_more_seconds_the_more_pages_follow(app_server):
+    from cnnlab.ui.train_feed import REFRESH_PER_PAGE_S, REFRESH_SPREAD_S
+    train_feed = app_server[0].offered["train_feed"]
+    before = train_feed.following()
+    ask = lambda page: httpx.get(f"{app_server[1]}cnnlab/train/feed",   # noqa: E731
+                                 params={"since": -1, "wait": 0, "page": page}, timeout=30)
+    for k in range(100):
+        assert ask(f"testpage{k}").status_code == 200
+    ask("testpage7")                                                # the same page twice is one page
+    for odd in ("", "x" * 33, "not/alnum", "<script>"):            # ids the server does not count
+        assert ask(odd).status_code == 200
+    assert train_feed.following() == before + 100
+    assert train_feed.spread_s() == max(REFRESH_SPREAD_S, REFRESH_PER_PAGE_S * (before + 100)) > REFRESH_SPREAD_S

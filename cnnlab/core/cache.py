@@ -52,6 +52,11 @@ class LRU(Generic[V]):
             for key in [k for k in self._items if not keep(k)]:
                 del self._items[key]
 
+    def values(self) -> list[V]:
+        """Every value kept, oldest first (a copy)."""
+        with self._lock:
+            return list(self._items.values())
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

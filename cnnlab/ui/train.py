@@ -228,7 +228,9 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
             out[grid] = view.grid
         done = snap.results is not None
         if state.get("results") != view.results_key:
-            cm, mistakes, reliability = view.images
+            # Drawn at the first refresh that needs them, not in the shared view: the Train feed
+            # (which reads the view) never waits for matplotlib.
+            cm, mistakes, reliability = shared.results(snap, lang) if done else (None, None, None)
             out[results] = view.results
             out[cm_image] = gr.Image(cm, visible=cm is not None)
             out[mistakes_image] = gr.Image(mistakes, visible=mistakes is not None)

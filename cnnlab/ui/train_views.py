@@ -147,6 +147,7 @@ class SharedPictures:
 
     def __init__(self, folder: Path):
         self._lock = threading.Lock()
+        self._drawing = threading.Lock()        # the results' pictures (a second or so of matplotlib)
         self._dir = Path(folder)
         self._uris: dict[int, list[str]] = {}
         self._results: dict[tuple, tuple[str | None, str | None]] = {}
@@ -161,8 +162,9 @@ class SharedPictures:
 
     def results(self, snap, lang: str = DEFAULT) -> tuple[str | None, str | None, str | None]:
         """(confusion matrix PNG, mistakes PNG, reliability diagram PNG) paths for this run's
-        results, drawn once per language."""
-        with self._lock:
+        results, drawn once per language (under a lock of their own: the 16 pictures and the
+        download do not wait for them)."""
+        with self._drawing:
             key = (snap.run_id, lang)
             if key not in self._results:
                 r = snap.results
@@ -222,7 +224,6 @@ class View:
     grid: str
     results_key: tuple                  # (run id, done)
     results: str
-    images: tuple                       # (confusion matrix, mistakes, reliability) PNG paths or None
 
 
 class SharedViews:
@@ -265,8 +266,7 @@ class SharedViews:
                               "race": self._payload(race)},
                     grid_key=(snap.run_id, tuple(snap.grid.predictions or ()) if snap.grid else None),
                     grid=grid_html(snap.grid, self._pictures.uris(snap), lang) if snap.grid else idle_grid(lang),
-                    results_key=(snap.run_id, done), results=text,
-                    images=self._pictures.results(snap, lang) if done else (None, None, None))
+                    results_key=(snap.run_id, done), results=text)
 
 
 # ---------------------------------------------------------------------- the tab

@@ -12,6 +12,8 @@ function page(props) {
   const page = { asked: [], triggered: [], timers: [], answers: [], element: { isConnected: true } };
   const realTimeout = globalThis.setTimeout;
   globalThis.window = { gradio_config: { root: "http://laptop:7860/" } };
+  page.teacherKey = "";                                    // what the Train tab's key box holds
+  globalThis.document = { querySelector: (css) => (css === "#train-key input" ? { value: page.teacherKey } : null) };
   // An ask with no answer queued waits (a long poll), unless the feed is not there at all.
   globalThis.fetch = (url) => {
     page.asked.push(new URL(url).searchParams.get("since"));
@@ -38,7 +40,7 @@ function page(props) {
   return page;
 }
 
-const answer = (version, server) => ({ version, server, status: `v${version}` });
+const answer = (version, server, spread_s) => ({ version, server, spread_s, status: `v${version}` });
 
 test("a page refreshes on its first answer, takes progress from the feed, and spreads a new run's refresh", async () => {
   const props = { tick_s: 1, spread_s: 8 };
@@ -52,6 +54,7 @@ test("a page refreshes on its first answer, takes progress from the feed, and sp
   assert.equal(JSON.parse(props.value).status, "v2");
   await p.tick(answer(3, "B"));                                     // a new run: a refresh, after a spread wait
   assert.deepEqual(p.triggered, ["input"]);                         // (not in the same instant)
+  assert.equal(JSON.parse(props.value).status, "v3");               // its status meanwhile, from the feed
   assert.ok(p.timers.every((t) => t.ms >= 0 && t.ms <= 8000), p.timers.map((t) => t.ms).join());
   await p.tick();
   assert.deepEqual(p.triggered, ["input", "input"]);
@@ -84,5 +87,25 @@ test("a page whose feed cannot be reached refreshes every tick, as the tab's tim
   await p.tick();
   assert.deepEqual(p.triggered, ["input", "input", "input"]);
   assert.ok(p.timers.every((t) => t.ms >= 0 && t.ms <= 1250), p.timers.map((t) => t.ms).join());
+  p.close();
+});
+
+test("the spread is the server's (it grows with the class), and the teacher's page does not wait", async () => {
+  const props = { tick_s: 1, spread_s: 8 };
+  const p = page(props);
+  p.answers.push(answer(1, "A", 24));
+  p.start();
+  await settle();
+  const spreads = [];
+  for (let k = 0; k < 40; k++) {                    // random waits: all within the server's 24 s, most over 8
+    await p.tick(answer(2 + 2 * k, `B${k}`, 24));
+    spreads.push(Math.max(...p.timers.map((t) => t.ms)));
+    await p.tick(answer(3 + 2 * k, `B${k}`, 24));
+  }
+  assert.ok(spreads.every((ms) => ms <= 24000), spreads.join());
+  assert.ok(spreads.filter((ms) => ms > 8000).length > 10, spreads.join());
+  p.teacherKey = "the teacher's key";
+  await p.tick(answer(100, "C", 24));
+  assert.ok(p.timers.some((t) => t.ms === 0), p.timers.map((t) => t.ms).join());
   p.close();
 });
