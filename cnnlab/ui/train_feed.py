@@ -35,12 +35,13 @@ FEED_PATH = PREFIX + "/train/feed"
 # When a run starts or ends, every page asks for Gradio's refresh (a full render of the tab, ~15 ms
 # of the laptop each, twice with the compared runs): each waits a random part of ``spread_s`` first,
 # so the pages are served over those seconds instead of queueing behind each other in one instant.
-# It grows with the pages that follow the run: 120 phones spread over 8 s took 2-4 s to answer
-# (the laptop also finishes the run then), over 40 s 45 ms (bench/class_load.py, 3 minutes each).
-# The page that pressed the button, and the teacher's (the key typed in), are refreshed at once
-# (train.py, train_feed.js); every page's status, with the test accuracy, comes through the feed.
-REFRESH_SPREAD_S = 8.0      # the least
-REFRESH_PER_PAGE_S = 0.2    # ... or this much per page following
+# It grows with the pages that follow the run (none for a page alone): 120 phones spread over 8 s
+# took 2-4 s to answer (the laptop also finishes the run then), over 40 s 45 ms
+# (bench/class_load.py, 3 minutes each). The page that pressed the button, and the teacher's (the
+# key typed in), are refreshed at once (train.py, train_feed.js); every page's status, with the
+# test accuracy, comes through the feed at once.
+REFRESH_PER_PAGE_S = 0.2    # seconds of spread per page following, besides the first
+REFRESH_SPREAD_S = 8.0      # the page's own, when an answer says none (an older server)
 PAGE_GONE_S = 60.0          # a page that has not asked for this long has left
 PAGES_KEPT = 5000           # page ids remembered at most (an id is what the page makes up: bounded here)
 KEPT = 8                    # encoded answers kept: the current version in every language, and a few before
@@ -62,7 +63,7 @@ class TrainFeed:
 
     def spread_s(self) -> float:
         """Over how many seconds the pages spread their refresh when a run starts or ends."""
-        return round(max(REFRESH_SPREAD_S, REFRESH_PER_PAGE_S * self.following()), 1)
+        return round(REFRESH_PER_PAGE_S * max(0, self.following() - 1), 1)
 
     def answer(self, snap, lang: str) -> bytes:
         """The JSON for ``snap`` in ``lang``, made once for all pages."""
