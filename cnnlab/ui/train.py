@@ -275,7 +275,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
                       concurrency_limit=2, show_progress="minimal"),
         *steering["events"], *compare["events"]]
     builder_ui.wire_code(ctx, editor, controls + [layers], make_config)
-    # The page that pressed a button sees its effect at once (the others within REFRESH_SPREAD_S).
+    # The page that pressed a button sees its effect at once (the others within the feed's spread_s).
     for event in controlled:
         event.then(refresh, seen, outputs, api_name=False, queue=False, show_progress="hidden")
     # The feed's cheap part, set by the page itself (a browser-only event: no request) ...
