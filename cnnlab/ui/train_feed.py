@@ -41,6 +41,7 @@ FEED_PATH = PREFIX + "/train/feed"
 # key typed in), are refreshed at once (train.py, train_feed.js); every page's status, with the
 # test accuracy, comes through the feed at once.
 REFRESH_PER_PAGE_S = 0.2    # seconds of spread per page following, besides the first
+REFRESH_MOST_S = 60.0       # ... at most (page ids are made up by the pages: a flood of them changes no more)
 REFRESH_SPREAD_S = 8.0      # the page's own, when an answer says none (an older server)
 PAGE_GONE_S = 60.0          # a page that has not asked for this long has left
 PAGES_KEPT = 5000           # page ids remembered at most (an id is what the page makes up: bounded here)
@@ -63,7 +64,7 @@ class TrainFeed:
 
     def spread_s(self) -> float:
         """Over how many seconds the pages spread their refresh when a run starts or ends."""
-        return round(REFRESH_PER_PAGE_S * max(0, self.following() - 1), 1)
+        return round(min(REFRESH_PER_PAGE_S * max(0, self.following() - 1), REFRESH_MOST_S), 1)
 
     def answer(self, snap, lang: str) -> bytes:
         """The JSON for ``snap`` in ``lang``, made once for all pages."""

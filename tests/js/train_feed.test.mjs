@@ -16,7 +16,9 @@ function page(props) {
   globalThis.document = { querySelector: (css) => (css === "#train-key input" ? { value: page.teacherKey } : null) };
   // An ask with no answer queued waits (a long poll), unless the feed is not there at all.
   globalThis.fetch = (url) => {
-    page.asked.push(new URL(url).searchParams.get("since"));
+    const params = new URL(url).searchParams;
+    page.asked.push(params.get("since"));
+    page.ids = [...(page.ids || []), params.get("page")];
     if (page.unreachable) return Promise.reject(new TypeError("Failed to fetch"));
     const reply = (answer) => ({ ok: true, json: async () => answer });
     if (page.answers.length) return Promise.resolve(reply(page.answers.shift()));
@@ -59,6 +61,8 @@ test("a page refreshes on its first answer, takes progress from the feed, and sp
   await p.tick();
   assert.deepEqual(p.triggered, ["input", "input"]);
   assert.deepEqual(p.asked, ["-1", "1", "2", "3"]);
+  assert.match(p.ids[0], /^[a-z0-9]{4,32}$/);                       // one id for the page, counted by the server
+  assert.ok(p.ids.every((id) => id === p.ids[0]), p.ids.join());
   p.close();
 });
 
