@@ -6,8 +6,9 @@ import math
 import re
 import time
 
+import httpx
 import pytest
-from conftest import open_tab, server_requests
+from conftest import ROOT, open_tab, server_requests
 from playwright.sync_api import expect
 from rungate import RunGate
 
@@ -69,3 +70,53 @@ def test_train_shows_a_growing_curve_and_stop_brings_train_back(page, idle_job):
     expect(page.locator("#train-results")).to_contain_text("Test accuracy")
     expect(page.locator("#train-confusion img")).to_be_visible(timeout=10_000)
     expect(page.locator("#train-download")).to_be_visible()
+
+
+KEY = "heron-3"
+
+
+@pytest.fixture(scope="module")
+def keyed_url(tmp_path_factory, data_root):
+    """The app as a teacher starts it on the school network: with a teacher key."""
+    import app
+    from cnnlab.config import AppConfig
+    config = AppConfig(data_dir=str(data_root), checkpoint_dir=str(ROOT / "checkpoints"),
+                       runs_dir=str(tmp_path_factory.mktemp("keyed-runs")), teacher_key=KEY, tabs="train")
+    demo = app.build_demo(config)
+    demo.queue(default_concurrency_limit=4, max_size=256)
+    kwargs = app.launch_kwargs(config, demo)
+    kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
+    _, url, _ = demo.launch(**kwargs)
+    yield url
+    demo.close()
+
+
+def test_at_a_runs_end_the_teachers_page_is_drawn_at_once_and_the_class_spreads(browser, keyed_url):
+    pages = []
+    for width in (1280, 390):                                  # the teacher's laptop, a student's phone
+        context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-US")
+        pages.append(context.new_page())
+        pages[-1].goto(keyed_url)
+        open_tab(pages[-1], "Train")
+        expect(pages[-1].locator("#train-start")).to_be_enabled(timeout=60_000)
+    teacher, student = pages
+    # A class of 300 phones follows the run (made-up pages): the server spreads their refreshes
+    # over its longest spread, and every page here waits 99% of it (Math.random, after the load).
+    for k in range(300):
+        httpx.get(f"{keyed_url}cnnlab/train/feed", params={"since": -1, "wait": 0, "page": f"phone{k}"}, timeout=30)
+    for p in pages:
+        p.evaluate("Math.random = () => 0.99")
+    teacher.locator("#train-key input").fill(KEY)
+    teacher.locator("#train-size input").fill("1000")
+    teacher.keyboard.press("Enter")
+    teacher.locator("#train-start").click()
+    # The run ends on its own: the teacher's page (the key typed in) asks for its refresh at once
+    # (within the run's few seconds and its end: well before the class's 59 s) ...
+    expect(teacher.locator("#train-results")).to_contain_text("Test accuracy", timeout=45_000)
+    expect(teacher.locator("#train-start")).to_be_enabled()
+    # ... a student's page shows the end (with the test accuracy) from the feed at once, and its
+    # refresh (the results, the pictures) is still ~59 s away.
+    expect(student.locator("#train-status")).to_contain_text("test accuracy", timeout=15_000)
+    assert "Test accuracy" not in student.locator("#train-results").inner_text()
+    for p in pages:
+        p.context.close()
