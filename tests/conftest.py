@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 # Offline before anything imports gradio or huggingface_hub (see ../shared/GRADIO_NOTES.md §8).
@@ -65,21 +66,30 @@ def flowers_root(data_root) -> Path:
     return data_root
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory, data_root):
-    """The real app, launched once on a free loopback port: (demo, url)."""
+@contextmanager
+def served(config):
+    """The real app of ``config`` (an AppConfig), launched as app.py launches it, on a free
+    loopback port: (demo, url), closed on leaving."""
     import app
-    from cnnlab.config import AppConfig
-    runs = tmp_path_factory.mktemp("runs")
-    config = AppConfig(data_dir=str(data_root), checkpoint_dir=str(ROOT / "checkpoints"),
-                       runs_dir=str(runs))
     demo = app.build_demo(config)
     demo.queue(default_concurrency_limit=4, max_size=256)
     kwargs = app.launch_kwargs(config, demo)
     kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
     _, url, _ = demo.launch(**kwargs)
-    yield demo, url
-    demo.close()
+    try:
+        yield demo, url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, data_root):
+    """The real app, launched once on a free loopback port: (demo, url)."""
+    from cnnlab.config import AppConfig
+    config = AppConfig(data_dir=str(data_root), checkpoint_dir=str(ROOT / "checkpoints"),
+                       runs_dir=str(tmp_path_factory.mktemp("runs")))
+    with served(config) as launched:
+        yield launched
 
 
 @pytest.fixture(scope="session")

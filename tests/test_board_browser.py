@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import open_tab
+from conftest import open_tab, served
 
 pytestmark = pytest.mark.browser
 
@@ -14,7 +14,6 @@ pytestmark = pytest.mark.browser
 def real_app(tmp_path_factory, data_root):
     """The whole app (real Draw tab) with an untrained MNIST CNN: the board only records what the
     network said, right or wrong."""
-    import app
     from cnnlab.config import AppConfig
     from cnnlab.core import checkpoints, datasets
     from cnnlab.core.nets.models import build_model
@@ -23,13 +22,8 @@ def real_app(tmp_path_factory, data_root):
     torch.manual_seed(0)
     checkpoints.save(ck / "mnist-cnn.pt", build_model("cnn", datasets.get_spec("mnist")), "cnn", "mnist")
     config = AppConfig(data_dir=str(data_root), checkpoint_dir=str(ck), runs_dir=str(tmp_path_factory.mktemp("runs")))
-    demo = app.build_demo(config)
-    demo.queue(default_concurrency_limit=4, max_size=256)
-    kwargs = app.launch_kwargs(config, demo)
-    kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
-    _, url, _ = demo.launch(**kwargs)
-    yield url, demo.ctx
-    demo.close()
+    with served(config) as (demo, url):
+        yield url, demo.ctx
 
 
 def draw_stroke(page):

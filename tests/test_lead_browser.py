@@ -4,7 +4,7 @@ header."""
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, open_tab
+from conftest import ROOT, open_tab, served
 
 pytestmark = pytest.mark.browser
 
@@ -22,18 +22,12 @@ HEARD = "window.addEventListener('cnnlab:lead', (e) => { window.cnnlabHeard = e.
 def lesson_url(tmp_path_factory, data_root):
     """The app as a teacher starts it for the lesson: `--lesson cnn-20` (its tabs and Inside) with a
     teacher key, on a free loopback port."""
-    import app
     from cnnlab.config import AppConfig
     config = AppConfig(data_dir=str(data_root), checkpoint_dir=str(ROOT / "checkpoints"),
                        runs_dir=str(tmp_path_factory.mktemp("lesson-runs")), teacher_key=KEY, lesson="cnn-20",
                        tabs="draw,inside,train,tsne,board")
-    demo = app.build_demo(config)
-    demo.queue(default_concurrency_limit=4, max_size=256)
-    kwargs = app.launch_kwargs(config, demo)
-    kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
-    _, url, _ = demo.launch(**kwargs)
-    yield url
-    demo.close()
+    with served(config) as (_, url):
+        yield url
 
 
 def open_page(browser, url: str, width: int, locale: str, height: int = 844):

@@ -12,6 +12,7 @@ import zipfile
 import onnxruntime as ort
 import pandas as pd
 import pytest
+from conftest import served
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -27,17 +28,11 @@ FLOWERS = datasets.get_spec("flowers5").folder     # the flower photos' folder u
 
 @pytest.fixture(scope="module")
 def own_app(tmp_path_factory, flowers_root):
-    import app
     from cnnlab.config import AppConfig
     runs = tmp_path_factory.mktemp("own-runs")
     config = AppConfig(data_dir=str(flowers_root), runs_dir=str(runs), tabs="own,photo,inside,tsne", teacher_key=KEY)
-    demo = app.build_demo(config)
-    demo.queue(default_concurrency_limit=4, max_size=256)
-    kwargs = app.launch_kwargs(config, demo)
-    kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
-    _, url, _ = demo.launch(**kwargs)
-    yield demo, url
-    demo.close()
+    with served(config) as launched:
+        yield launched
 
 
 def photos(root, name, start, n):

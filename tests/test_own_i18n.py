@@ -7,6 +7,7 @@ import io
 import warnings
 
 import pytest
+from conftest import served
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
@@ -61,17 +62,11 @@ def test_the_intro_names_the_class_limits():
 
 @pytest.fixture(scope="module")
 def own_url(tmp_path_factory, flowers_root):
-    import app
     from cnnlab.config import AppConfig
     config = AppConfig(data_dir=str(flowers_root), runs_dir=str(tmp_path_factory.mktemp("own-zh")), tabs="own",
                        teacher_key=KEY)
-    demo = app.build_demo(config)
-    demo.queue(default_concurrency_limit=4)
-    kwargs = app.launch_kwargs(config, demo)
-    kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
-    _, url, _ = demo.launch(**kwargs)
-    yield url
-    demo.close()
+    with served(config) as (_, url):
+        yield url
 
 
 def test_an_app_of_one_tab_sends_its_title_in_the_readers_language(tmp_path, flowers_root):

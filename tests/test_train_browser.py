@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from conftest import ROOT, open_tab, server_requests
+from conftest import ROOT, open_tab, served, server_requests
 from playwright.sync_api import expect
 from rungate import RunGate
 
@@ -78,17 +78,11 @@ KEY = "heron-3"
 @pytest.fixture(scope="module")
 def keyed_url(tmp_path_factory, data_root):
     """The app as a teacher starts it on the school network: with a teacher key."""
-    import app
     from cnnlab.config import AppConfig
     config = AppConfig(data_dir=str(data_root), checkpoint_dir=str(ROOT / "checkpoints"),
                        runs_dir=str(tmp_path_factory.mktemp("keyed-runs")), teacher_key=KEY, tabs="train")
-    demo = app.build_demo(config)
-    demo.queue(default_concurrency_limit=4, max_size=256)
-    kwargs = app.launch_kwargs(config, demo)
-    kwargs.update(server_port=None, prevent_thread_lock=True, quiet=True)
-    _, url, _ = demo.launch(**kwargs)
-    yield url
-    demo.close()
+    with served(config) as (_, url):
+        yield url
 
 
 def test_at_a_runs_end_the_teachers_page_is_drawn_at_once_and_the_class_spreads(browser, keyed_url):
