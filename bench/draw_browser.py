@@ -183,6 +183,8 @@ def main() -> None:
                   f"({wire.requests} requests while drawing{': ' if wire.urls else ''}{', '.join(wire.urls)}):")
             print(f"  pointer move -> answer updated: {percentiles(t.get('draw', []))}   (goal p95 <= 8 ms)")
             print(f"  of which computing:             {percentiles(t.get('draw_compute', []))}")
+            print(f"    reading and preparing the drawing: {percentiles(t.get('draw_prepare', []))}")
+            print(f"    the network:                       {percentiles(t.get('draw_network', []))}")
             print(f"  the browser's own wait before any page code hears the move: {percentiles(heard)}")
 
             open_tab(page, "Inside")

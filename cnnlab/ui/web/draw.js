@@ -140,10 +140,13 @@ export function attach(element, options, canvas, helpers) {
     const start = performance.now();
     const v = views(options.ids);
     const prepared = prepareDrawing(element, canvas, pen, helpers);
+    const read = performance.now();
     if (!prepared) {
       blank(v);
     } else {
       const run = forward(model, toInput(model, prepared.seen, work.input), work);
+      timed("draw_prepare", read - start);     // of which: the canvas read and prepared (28x28) ...
+      timed("draw_network", performance.now() - read);    // ... and the network's forward pass
       if (!shown || shown.blank) shown = { answer: null, bars: null, list: null };
       const html = answerHtml(run.probs);
       const answer = v.answer && v.answer.querySelector(".big-answer");
