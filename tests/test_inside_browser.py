@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 from conftest import open_tab as open_named_tab
+from conftest import server_requests
 from handwriting import DIGITS
+from playwright.sync_api import expect
+from rungate import RunGate
+
+from cnnlab.config import TrainConfig
 
 pytestmark = pytest.mark.browser
 
@@ -172,3 +177,20 @@ def test_on_a_phone_the_maps_wrap_and_nothing_scrolls_sideways(browser, app_serv
         page.screenshot(path=str(shots() / "inside-390.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_the_live_view_follows_the_class_run_with_one_short_request_a_tick(page, idle_job):
+    """Open while the class's run trains: the first layer's filters and a test picture's maps,
+    about once a second, each tick one POST answered at once (no queue join, no event stream)."""
+    open_named_tab(page, "Inside")
+    page.locator("#inside-live-box").get_by_text("Live: the class's training run").click()
+    live = page.locator("#inside-live")
+    expect(live).to_contain_text("No run is going", timeout=30_000)
+    asked = server_requests(page)
+    with RunGate(idle_job, hold=[3]) as gate:
+        idle_job.start(TrainConfig(dataset="mnist", model="cnn", epochs=1, train_size=1000, batch_size=100))
+        gate.wait_held()
+        expect(live).to_contain_text(re.compile(r"cnn on MNIST digits · step \d"), timeout=30_000)
+        ticks = [u for u in asked if "/gradio_api/" in u]
+        assert ticks and all("/gradio_api/run/predict" in u for u in ticks), ticks
+        gate.release()

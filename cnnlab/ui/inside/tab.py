@@ -165,8 +165,9 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab, drawing=None) -> dict:
                  api_name=False, concurrency_limit=2, concurrency_id="inside-filters", show_progress="minimal")
     live_box.expand(lambda: gr.Timer(active=True), None, timer, api_name=False, queue=False)
     live_box.collapse(lambda: gr.Timer(active=False), None, timer, api_name=False, queue=False)
-    timer.tick(on_tick, live_seen, [live, live_seen], api_name="inside_live", concurrency_limit=None,
-               concurrency_id="inside-live", show_progress="hidden",
+    # queue=False: a tick is one short POST answered at once (the shared render, or nothing new),
+    # not a queue join and an event stream per viewer and second.
+    timer.tick(on_tick, live_seen, [live, live_seen], api_name="inside_live", queue=False, show_progress="hidden",
                api_description="The class's training run seen from inside (first-layer filters, the maps "
                "of a fixed test picture), as HTML.")
     photo.change(on_photo, [photo, photo_model], photo_out, api_name="inside_photo", concurrency_limit=2,
