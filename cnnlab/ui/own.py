@@ -489,8 +489,9 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> None:
                           **teacher_ev).success(**reveal)
     outputs = [counts, chosen, target, status, acc_plot, cm_image, seen]
     timer = gr.Timer(REFRESH_S)
-    timer.tick(refresh, seen, outputs, api_visibility="private", concurrency_limit=None,
-               concurrency_id="own-refresh", show_progress="hidden")
+    # queue=False: each phone's tick is one short POST (nothing new: only its state comes back),
+    # not a queue join and an event stream per phone and tick.
+    timer.tick(refresh, seen, outputs, api_visibility="private", queue=False, show_progress="hidden")
     # Outside the queue: every phone sends it when the page opens.
     for event in ([tab.select] if isinstance(tab, gr.Tab) else []) + [demo.load]:
         event(start, seen, outputs, api_visibility="private", queue=False, show_progress="hidden")
