@@ -119,11 +119,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_app(checkpoints: str, runs_dir: str) -> tuple[subprocess.Popen, str]:
-    """The real app (python app.py) on a free loopback port; it inherits our nice value."""
+def launch_app(checkpoints: str, runs_dir: str, app_dir: Path = ROOT, *flags: str) -> tuple[subprocess.Popen, str]:
+    """The real app (python app.py of ``app_dir``: this checkout, or an older one to compare) on a
+    free loopback port, with more ``flags`` if given; it inherits our nice value."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--checkpoints", checkpoints,
-                             "--runs-dir", runs_dir], cwd=ROOT, env=dict(os.environ),
+                             "--runs-dir", runs_dir, *flags], cwd=app_dir, env=dict(os.environ),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     import urllib.request
