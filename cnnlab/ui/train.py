@@ -198,10 +198,11 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
             return [gr.skip()] * len(outputs)                    # nothing new: send nothing
         return render(snap, state, lang_of(request))
 
-    def server_key(snap) -> list:
-        """What only ``render`` draws (the page asks for it when this changes: train_feed.py)."""
-        return [snap.run_id, snap.mode, snap.running, snap.results is not None, snap.latest,
-                list(steering["key"](snap)), compare["key"](snap)]
+    def server_key(snap) -> str:
+        """What only ``render`` draws, as the text the page compares (it asks for a refresh when
+        this changes, and skips one when ``render`` has drawn it: train_feed.py, train_feed.js)."""
+        return json.dumps([snap.run_id, snap.mode, snap.running, snap.results is not None, snap.latest,
+                           list(steering["key"](snap)), compare["key"](snap)])
 
     def render(snap, state, lang: str = DEFAULT) -> dict:
         """What this viewer lacks, taken from the version's shared View."""
@@ -244,7 +245,7 @@ def build(ctx: AppContext, demo: gr.Blocks, tab: gr.Tab) -> dict:
             out[download] = gr.DownloadButton(value=path, visible=path is not None)
         out.update(steering["render"](snap, state))
         # The page's feed hears of this drawing too, so it does not ask for it again (train_feed.js).
-        out[feed] = gr.HTML(drawn=json.dumps(server_key(snap)))
+        out[feed] = gr.HTML(drawn=server_key(snap))
         out[seen] = {"steer": steering["key"](snap), "version": snap.version, "run": snap.run_id,
                      "mode": snap.mode, "acc_n": len(snap.accuracy),
                      "grid": view.grid_key, "results": view.results_key, "running": snap.running,

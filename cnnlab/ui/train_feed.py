@@ -50,7 +50,7 @@ KEPT = 8                    # encoded answers kept: the current version in every
 
 class TrainFeed:
     """The feed of one app's shared run (``job``), drawn by the Train tab's ``views``;
-    ``server_key(snap)``: what only the Gradio refresh draws (compared as text by the page)."""
+    ``server_key(snap)``: what only the Gradio refresh draws, as text (the page compares it)."""
 
     def __init__(self, job, views: SharedViews, server_key: Callable):
         self.job, self.views, self.server_key = job, views, server_key
@@ -81,7 +81,7 @@ class TrainFeed:
 
     def _encode(self, snap, lang: str) -> tuple[bytes, bytes]:
         view = self.views.get(snap, lang)
-        raw = json.dumps({"version": snap.version, "server": json.dumps(self.server_key(snap)),
+        raw = json.dumps({"version": snap.version, "server": self.server_key(snap),
                           "spread_s": self.spread_s(),
                           "status": view.status, "loss": view.payloads["loss"],
                           "accuracy": view.payloads["accuracy"], "race": view.payloads["race"],
