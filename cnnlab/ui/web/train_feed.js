@@ -39,10 +39,13 @@ let serverKey = null;  // (`server` is a parameter of js_on_load)
         if (answer.server !== serverKey) {
           // Every page hears of a new run or its end at the same moment: each asks for its
           // refresh within spread_s of it, not all in the same instant; the teacher's at once.
+          // At least a tick first: the refresh a page's own click asked for lands meanwhile
+          // (props.drawn), and the page does not ask for it a second time.
           const key = answer.server;
           const keyBox = document.querySelector('#train-key input');
           const spread = keyBox && keyBox.value ? 0 : (answer.spread_s ?? props.spread_s ?? 0);
-          setTimeout(() => { if (props.drawn !== key) trigger('input'); }, Math.random() * 1000 * spread);
+          setTimeout(() => { if (props.drawn !== key) trigger('input'); },
+                     Math.max(tick, Math.random() * 1000 * spread));
         }
       }
       serverKey = answer.server;
