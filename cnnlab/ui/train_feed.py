@@ -37,9 +37,9 @@ FEED_PATH = PREFIX + "/train/feed"
 # so the pages are served over those seconds instead of queueing behind each other in one instant.
 # It grows with the pages that follow the run (none for a page alone): 120 phones spread over 8 s
 # took 2-4 s to answer (the laptop also finishes the run then), over 40 s 45 ms
-# (bench/class_load.py, 3 minutes each). The page that pressed the button, and the teacher's (the
-# key typed in), are refreshed at once (train.py, train_feed.js); every page's status, with the
-# test accuracy, comes through the feed at once.
+# (bench/class_load.py, 3 minutes each). The page that pressed the button is refreshed at once
+# (train.py), the teacher's (the key typed in) after a tick (train_feed.js); every page's status,
+# with the test accuracy, comes through the feed at once.
 REFRESH_PER_PAGE_S = 0.2    # seconds of spread per page following, besides the first
 REFRESH_MOST_S = 60.0       # ... at most (page ids are made up by the pages: a flood of them changes no more)
 REFRESH_SPREAD_S = 8.0      # the page's own, when an answer says none (an older server)

@@ -6,7 +6,7 @@
 // - on the first answer, and when what only the server draws changed (a new run, its end, the
 //   buttons), .input asks Gradio's refresh, once, after a random wait of up to the answer's
 //   spread_s (the server's: it grows with the class), so that a class of pages does not ask in
-//   the same instant; at once on the teacher's page (the key typed in); not at all when a refresh
+//   the same instant; after a tick on the teacher's page (the key typed in); not at all when a refresh
 //   drew it meanwhile (the page that pressed Train is refreshed after its click: props.drawn,
 //   set by the server);
 // - when the feed cannot be reached (an older server, a proxy that drops it), .input every
@@ -38,7 +38,7 @@ let serverKey = null;  // (`server` is a parameter of js_on_load)
         props.value = JSON.stringify(answer);      // the status (a run's end: its test accuracy), curves, guesses
         if (answer.server !== serverKey) {
           // Every page hears of a new run or its end at the same moment: each asks for its
-          // refresh within spread_s of it, not all in the same instant; the teacher's at once.
+          // refresh within spread_s of it, not all in the same instant; the teacher's without it.
           // At least a tick first: the refresh a page's own click asked for lands meanwhile
           // (props.drawn), and the page does not ask for it a second time.
           const key = answer.server;
