@@ -105,17 +105,8 @@ def cmd_train(args) -> int:
 
 
 def _evaluate(path: Path, data_dir, download: bool) -> int:
-    from .core import checkpoints, datasets, finish
-    from .core.inference import as_answered
-    from .core.metrics import summarize
-    from .core.training import pick_device, test_model
-
-    loaded = checkpoints.load(path)
-    test = datasets.load(loaded.dataset, "test", data_dir, download)
-    r = test_model(as_answered(loaded).to(pick_device()), test)
-    metrics = summarize(test.labels, r["predictions"], loaded.classes, r["loss"])
-    finish.write_metrics(path, metrics)
-    _report(path, metrics)
+    from .core import finish
+    _report(path, finish.rescore(path, data_dir, download))
     return 0
 
 

@@ -16,6 +16,7 @@ from torch import nn
 from ..config import TrainConfig
 from . import calibration, checkpoints, datasets, novelty, training
 from .cache import file_digest
+from .inference import as_answered
 from .maps import follow_checkpoint
 from .metrics import summarize
 from .nets.models import stock_backbone
@@ -65,6 +66,17 @@ def update(checkpoint: str | Path, metrics: dict | None = None, **fields) -> Pat
 def write_metrics(checkpoint: str | Path, metrics: dict) -> Path:
     """Add ``metrics`` to a checkpoint and write the whole set to the metrics JSON beside it."""
     return update(checkpoint, metrics)
+
+
+def rescore(path, root=None, download: bool = False) -> dict:
+    """Score a saved checkpoint on its test split as the app answers (mirror averaging included),
+    store the figures in it and its metrics JSON, and return them."""
+    loaded = checkpoints.load(path)
+    test = datasets.load(loaded.dataset, "test", root, download)
+    r = training.test_model(as_answered(loaded).to(training.pick_device()), test)
+    metrics = summarize(test.labels, r["predictions"], loaded.classes, r["loss"])
+    write_metrics(path, metrics)
+    return metrics
 
 
 def calibrate_checkpoint(path, root=None, flip: bool = False, mirror: bool | None = None) -> dict:
