@@ -55,6 +55,17 @@ def test_a_small_flower_set_trains_to_a_sensible_accuracy(trained):
 
 
 @pytest.mark.slow
+def test_the_kept_model_learns_from_every_picture_once_the_held_out_accuracy_is_measured(trained):
+    """The accuracy shown is that of a head that never saw the 12 held-out pictures; the model
+    the class keeps then learns from all 60, and the status says so."""
+    _, _, job, _ = trained
+    metrics = checkpoints.load(job.latest_path).metrics
+    assert metrics["train_images"] == 48 and metrics["test_images"] == 12
+    assert metrics["model_images"] == 60
+    assert "all 60 pictures" in str(job.state().status)
+
+
+@pytest.mark.slow
 def test_the_checkpoint_carries_the_class_names_and_classifies_unseen_flowers(trained, flowers_root):
     store, _, job, zoo = trained
     loaded = checkpoints.load(job.latest_path)

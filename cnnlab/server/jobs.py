@@ -454,7 +454,8 @@ class TrainJob:
                                  val_acc=out.metrics["test_accuracy"]), config, run.predict_grid(run.grid), run.title)
             self.zoo.set_latest(checkpoints.load(out.path), how="zoo.own_classes")
             text = Text("own.stopped" if ev.stopped else "own.finished", steps=ev.step, seconds=ev.elapsed_s,
-                        accuracy=out.metrics["test_accuracy"], images=out.metrics["test_images"])
+                        accuracy=out.metrics["test_accuracy"], images=out.metrics["test_images"],
+                        all=out.metrics["model_images"])
         else:
             text = Text("own.stopped_early")
         with self._lock:

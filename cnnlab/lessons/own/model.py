@@ -273,20 +273,38 @@ class OwnRun:
         self.held_files = [(p, y) for p, y in self.held_files if self.cache.get(p.stem) is not None]
         train, self._val = self._tensor(self.train_files), self._tensor(self.held_files)
         generator = training.seed_everything(self.config.seed)
-        self.model = TransferNet(num_classes=len(self.classes), finetune="head",
-                                 pretrained=False)     # the head only learns; the backbone comes from
-        self.model.backbone = self.cache.backbone.net().backbone   # the shared one (read-only)
-        self.model.features = self.model.backbone
-        learner = self.model.learner()
+        self.model, learner = self._head(len(train))
         config = self.config
-        total = math.ceil(len(train) / config.batch_size) * config.epochs
+        yield from training.loop([learner], train, epochs=config.epochs, batch_size=config.batch_size,
+                                 generator=generator, device=torch.device("cpu"), stop=stop, val=self._val,
+                                 eval_every_s=config.eval_every_s, event_every_s=config.event_every_s,
+                                 started=start, hooks=hooks)
+
+    def _head(self, pictures: int) -> tuple[TransferNet, Learner]:
+        """A new head on the shared, read-only backbone, and its learner (AdamW, one-cycle over
+        ``self.config.epochs`` passes of ``pictures``). Seed first: the head's first weights are drawn here."""
+        model = TransferNet(num_classes=len(self.classes), finetune="head", pretrained=False)
+        model.backbone = model.features = self.cache.backbone.net().backbone
+        learner = model.learner()
+        config = self.config
+        total = math.ceil(pictures / config.batch_size) * config.epochs
         optimizer = optimizers.make(config.optimizer, learner.parameters(), config.lr, config.weight_decay)
         scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
                                                          pct_start=0.25) if total >= 8 else None)
-        yield from training.loop([Learner(learner, optimizer, scheduler, "head")], train, epochs=config.epochs,
-                                 batch_size=config.batch_size, generator=generator, device=torch.device("cpu"),
-                                 stop=stop, val=self._val, eval_every_s=config.eval_every_s,
-                                 event_every_s=config.event_every_s, started=start, hooks=hooks)
+        return model, Learner(learner, optimizer, scheduler, "head")
+
+    def _refit(self) -> TransferNet:
+        """The same training on every picture, held-out ones included: the model the class keeps.
+        The accuracy shown was measured before, by the head that had not seen the held-out
+        pictures. With ~30 pictures a class, the fifth held out is worth learning from: over 100
+        draws of 3 flower classes x 30 photos, 0.9 points more of other photos right (+-0.2)."""
+        data = self._tensor(self.train_files + self.held_files)
+        generator = training.seed_everything(self.config.seed)
+        model, learner = self._head(len(data))
+        for _ in training.loop([learner], data, epochs=self.config.epochs, batch_size=self.config.batch_size,
+                               generator=generator, device=torch.device("cpu"), event_every_s=60):
+            pass
+        return model.eval()
 
     @torch.no_grad()
     def predict_grid(self, grid: Grid) -> Grid:
@@ -312,7 +330,9 @@ class OwnRun:
         r = training.evaluate(model.learner(), self._val, torch.device("cpu"))
         metrics.update(summarize(self._val.labels, r["predictions"], self.classes, r["loss"]))
         model.eval()
-        saved = checkpoints.save(path, model, "transfer", datasets.OWN, self.config.to_dict(), metrics,
+        kept = model if done.stopped else self._refit()     # a stopped run keeps what it learned so far
+        metrics["model_images"] = len(self.train_files) + (0 if done.stopped else len(self.held_files))
+        saved = checkpoints.save(path, kept, "transfer", datasets.OWN, self.config.to_dict(), metrics,
                                  classes=self.classes)
         finish.write_metrics(saved, metrics)
         own_copy = self.store.root / MODEL_FILE      # the tab's own model: the "latest run" moves on
