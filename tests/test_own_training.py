@@ -4,6 +4,7 @@ and on flowers5's own test photos; its checkpoint loads strictly with the class 
 pictures are refused with the count needed; features are read once."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,24 @@ def test_the_kept_model_learns_from_every_picture_once_the_held_out_accuracy_is_
     assert metrics["train_images"] == 48 and metrics["test_images"] == 12
     assert metrics["model_images"] == 60
     assert "all 60 pictures" in str(job.state().status)
+
+
+@pytest.mark.slow
+def test_the_kept_head_is_a_second_one_that_learned_the_held_out_pictures_too(trained, tmp_path):
+    """The saved head is not the measured one: it learned the held-out pictures, so it fits them
+    better than the head that never saw them (whose accuracy the class is shown)."""
+    store, cache, _, _ = trained
+    run = OwnRun(store, cache)                                     # the features are cached: seconds
+    *_, done = run.events(threading.Event())                     # the last event: "done"
+    run.finish(tmp_path / "own.pt", done)
+    kept = checkpoints.load(tmp_path / "own.pt").model
+    held = run._tensor(run.held_files)
+
+    def loss(head) -> float:
+        with torch.no_grad():
+            return torch.nn.functional.cross_entropy(head.eval()(held.images), held.labels).item()
+    assert not torch.equal(kept.head[1].weight, run.model.head[1].weight)
+    assert loss(kept.head) < loss(run.model.head)
 
 
 @pytest.mark.slow
