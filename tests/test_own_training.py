@@ -4,6 +4,8 @@ and on flowers5's own test photos; its checkpoint loads strictly with the class 
 pictures are refused with the count needed; features are read once."""
 from __future__ import annotations
 
+import functools
+import sys
 import threading
 from pathlib import Path
 
@@ -122,6 +124,29 @@ def test_features_are_read_once_and_a_second_run_only_trains_the_head(trained, m
     job.start_own(OwnRun(store, again, default_config(epochs=5)))
     assert job.wait(60)
     assert job.state().state == "finished", job.state().status
+
+
+# Issue 28: 3 flower classes x 30 real photos added as a teacher would, Train, then 20 unseen test
+# photos a class (bench/own_flowers.py): the goal, and the floor the stock features reach today.
+OWN_GOAL = 0.92
+OWN_FLOOR = 0.85             # 86.7%, 52 of 60 (README, Known limits)
+
+
+@functools.cache
+def own_flowers_accuracy(data_root: Path) -> float:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import own_flowers
+    right, total, _ = own_flowers.measure(own_flowers.CLASSES.split(","), data_root=data_root)
+    return right / total
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("figure", [OWN_FLOOR, pytest.param(OWN_GOAL, marks=pytest.mark.xfail(
+    strict=True, reason="goal not reached yet: the stock ImageNet features (README, Known limits)"))],
+    ids=["floor", "goal"])
+def test_own_classes_on_real_flower_photos(figure, flowers_root):
+    accuracy = own_flowers_accuracy(flowers_root)
+    assert accuracy >= figure, f"{accuracy:.1%} < {figure:.0%}"
 
 
 def test_too_few_pictures_are_refused_with_the_count_needed(tmp_path, flowers_root):
