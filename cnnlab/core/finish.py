@@ -103,7 +103,6 @@ def fit_checkpoint(path, root=None) -> dict:
         model = stock_backbone()
     else:
         model = loaded.model.to(training.pick_device())
-    limit_on, report_on, how = calibration.splits_for(loaded, root)
     train, kept_out = calibration.training_split(loaded, root)
     if stock and kept_out is None:
         # The stock backbone never learned from any of these photos, so a seeded tenth of the
@@ -111,6 +110,8 @@ def fit_checkpoint(path, root=None) -> dict:
         # the whole test split is left to report on (not half of it, which is noisier).
         train, limit_on = datasets.holdout(train, len(train) // 10)
         report_on, how = datasets.load(loaded.dataset, "test", root), "training images kept out of the fit"
+    else:
+        limit_on, report_on, how = calibration.splits_for(loaded, root)
     fitted = novelty.fit(features_of(model, train), train.labels, features_of(model, limit_on), stock=stock)
     flagged = float((fitted.strangeness(features_of(model, report_on)) > 1).float().mean())
     out = {"k": fitted.basis.shape[1], "stock_features": stock, "quantile": novelty.QUANTILE,

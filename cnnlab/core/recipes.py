@@ -15,8 +15,10 @@ here plug into ``training.loop`` (a ``Learner`` subclass, ``Hooks``) and end wit
 ``digits`` keeps a seeded part of the training split out of training (``datasets.holdout``): the
 temperature that makes the confidence honest is fitted there at the end of the run. ``flowers``
 learns from every training photo: its 360 held-out photos could not tell any two variants apart
-(1-3 photos), so they serve better as training data, and its temperature and novelty limit are
-fitted on one seeded half of the test split and reported on the other (``calibration.splits_for``).
+(1-3 photos), so they serve better as training data. Its temperature is fitted on one seeded half
+of the test split and reported on the other (``calibration.splits_for``); its novelty check reads
+the stock backbone, so its limit is set on a tenth of the training photos kept out of that fit
+(``finish.fit_checkpoint``).
 """
 from __future__ import annotations
 
